@@ -1,0 +1,175 @@
+//! The command line: clap derive definitions, and their translation into validated
+//! configurations for the subcommands. Nothing here does any work.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::model::{self, ModelInfo};
+use crate::protocol::Protocol;
+use crate::server::ServeConfig;
+use crate::UsageError;
+
+/// Serve, load and compare every server concurrency model.
+#[derive(Debug, Parser)]
+#[command(name = "iomodels", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a TCP server under one concurrency model.
+    Serve(ServeArgs),
+    /// List the concurrency models: name, family, default workers, mechanism, origin.
+    List,
+}
+
+/// The protocol a server speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProtoName {
+    /// Every byte received is sent back.
+    Echo,
+    /// HTTP/1.1 plaintext: every request answers `Hello, World!`.
+    Http,
+}
+
+/// `iomodels serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The concurrency model (`iomodels list` shows them all).
+    #[arg(value_parser = parse_model)]
+    pub model: &'static ModelInfo,
+    /// The protocol to speak.
+    #[arg(long, value_enum, default_value_t = ProtoName::Echo)]
+    pub proto: ProtoName,
+    /// The address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:7777", value_parser = parse_addr)]
+    pub addr: SocketAddr,
+    /// Worker processes or threads, for models that have them (default: as `list` shows).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub workers: Option<u32>,
+    /// The listen(2) backlog: how many finished handshakes the kernel queues before accept.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65535))]
+    pub backlog: u32,
+    /// Set TCP_NODELAY on every connection (no Nagle delay for small writes).
+    #[arg(long)]
+    pub nodelay: bool,
+    /// Set TCP_CORK around each batch of replies, so a reply leaves in full segments.
+    #[arg(long)]
+    pub cork: bool,
+    /// Idle/header timeout in seconds: a connection that completes no request for this
+    /// long is closed; 0 disables it [default: 10 for http, none for echo].
+    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
+    /// Log every connection on stderr.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+impl ServeArgs {
+    /// The validated server configuration these flags describe.
+    pub fn config(&self) -> ServeConfig {
+        let protocol = match self.proto {
+            ProtoName::Echo => Protocol::Echo,
+            ProtoName::Http => Protocol::Http,
+        };
+        let timeout = match self.timeout {
+            Some(t) if t.is_zero() => None,
+            Some(t) => Some(t),
+            None => protocol.default_timeout(),
+        };
+        ServeConfig {
+            model: self.model,
+            protocol,
+            addr: self.addr,
+            workers: self
+                .workers
+                .map_or_else(|| self.model.default_workers(), |n| n as usize),
+            backlog: self.backlog,
+            nodelay: self.nodelay,
+            cork: self.cork,
+            timeout,
+        }
+    }
+}
+
+fn parse_model(name: &str) -> Result<&'static ModelInfo, String> {
+    model::find(name).ok_or_else(|| {
+        let names: Vec<&str> = model::MODELS.iter().map(|m| m.name).collect();
+        format!("no model named '{name}' (models: {})", names.join(", "))
+    })
+}
+
+fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    text.to_socket_addrs()
+        .map_err(|e| format!("not an address: {e}"))?
+        .next()
+        .ok_or_else(|| format!("'{text}' resolves to no address"))
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of seconds"))?;
+    if !(0.0..=86_400.0).contains(&seconds) {
+        return Err("must be between 0 and 86400 seconds".into());
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// Parses the process arguments. On `--help` or `--version` prints them and returns
+/// `Err(SUCCESS)`; on a bad command line prints one line on stderr and returns `Err(2)`.
+pub fn parse() -> Result<Command, ExitCode> {
+    match Cli::try_parse() {
+        Ok(cli) => Ok(cli.command),
+        Err(err) if !err.use_stderr() => {
+            let _ = err.print();
+            Err(ExitCode::SUCCESS)
+        }
+        Err(err) => {
+            eprintln!("iomodels: {}", one_line(&err.render().to_string()));
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+/// Folds clap's multi-line error into one line: the message and, if any, the hint.
+fn one_line(rendered: &str) -> String {
+    let mut lines = rendered
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more"));
+    let mut line = lines
+        .next()
+        .unwrap_or("bad command line")
+        .trim_start_matches("error: ")
+        .to_string();
+    for extra in lines {
+        line.push_str("; ");
+        line.push_str(extra.trim_start_matches("tip: "));
+    }
+    line.push_str(" (see --help)");
+    line
+}
+
+/// Runs a parsed command.
+pub fn dispatch(command: Command) -> Result<()> {
+    match command {
+        Command::Serve(args) => {
+            crate::log::set_verbose(args.verbose);
+            crate::server::run(&args.config())
+        }
+        Command::List => model::print_list(&mut std::io::stdout().lock()),
+    }
+}
+
+/// A usage error carrying a message, for subcommands that validate beyond clap.
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    UsageError(message.into()).into()
+}

@@ -1,0 +1,217 @@
+//! One connection served to its end on the calling thread, with blocking I/O.
+//!
+//! The blocking family (blocking, fork, threads, prefork, prethread, threadpool) calls
+//! [`serve`] for each accepted connection.
+//!
+//! Time limits use the socket's own timeouts, so the steady state costs no extra system
+//! call. Reads wait at most until the idle/header deadline (SO_RCVTIMEO, cut short only
+//! while a request is incomplete, so a client trickling bytes is still cut off in time);
+//! writes at most the timeout (SO_SNDTIMEO), so a client that never reads cannot hold a
+//! worker forever. A caller that must notice the stop flag while a client holds it (the
+//! single-threaded `blocking` model) passes it: every wait is then at most
+//! [`STOP_POLL`], and the deadline is checked on each wake-up.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant};
+
+use socket2::SockRef;
+
+use super::{is_disconnect, ConnOptions, LINGER_TIME};
+use crate::protocol::Close;
+use crate::server::{Stop, STOP_POLL};
+use crate::vlog;
+
+/// Bytes a blocking connection reads at once; also its bound on unconsumed input.
+const READ_BUF: usize = 16 * 1024;
+
+/// Serves `stream` until the peer closes, the session ends it, it times out or fails,
+/// or `stop` (if given) is set.
+pub fn serve(stream: TcpStream, opts: &ConnOptions, stop: Option<&Stop>) {
+    let peer = stream.peer_addr().ok();
+    match run(stream, opts, stop) {
+        Ok(()) => vlog!("{peer:?}: closed"),
+        Err(err) if is_disconnect(&err) => vlog!("{peer:?}: peer went away: {err}"),
+        Err(err) => vlog!("{peer:?}: closed: {err}"),
+    }
+}
+
+fn run(mut stream: TcpStream, opts: &ConnOptions, stop: Option<&Stop>) -> io::Result<()> {
+    opts.apply(SockRef::from(&stream))?;
+    let mut clock = Clock::new(&stream, opts.timeout, stop)?;
+    let mut session = opts.protocol.session();
+    let mut buf = vec![0u8; READ_BUF];
+    let mut filled = 0;
+    let mut out = Vec::new();
+    loop {
+        if filled == buf.len() {
+            // The session refused a full buffer without asking to close: cannot happen
+            // with our protocols (http answers 431 first), but never spin on it.
+            return Err(io::Error::other("request larger than the read buffer"));
+        }
+        let n = match stream.read(&mut buf[filled..]) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) if is_timeout(&err) => {
+                clock.woke_waiting()?;
+                continue;
+            }
+            Err(err) => return Err(err),
+        };
+        filled += n;
+        let mut completed = false;
+        loop {
+            let progress = session.feed(&buf[..filled], &mut out);
+            buf.copy_within(progress.consumed..filled, 0);
+            filled -= progress.consumed;
+            completed |= progress.completed;
+            if !out.is_empty() {
+                write_out(&mut stream, &out, opts.cork, &clock)?;
+                out.clear();
+            }
+            if let Some(close) = progress.close {
+                if close == Close::Linger {
+                    linger(&stream, &mut buf);
+                }
+                return Ok(());
+            }
+            if progress.consumed == 0 || filled == 0 {
+                break;
+            }
+        }
+        clock.after_read(&stream, completed)?;
+    }
+}
+
+/// Writes all of `out`, corked if asked so the reply leaves in full segments.
+fn write_out(stream: &mut TcpStream, mut out: &[u8], cork: bool, clock: &Clock) -> io::Result<()> {
+    if cork {
+        SockRef::from(&*stream).set_cork(true)?;
+    }
+    let started = Instant::now();
+    while !out.is_empty() {
+        match stream.write(out) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => out = &out[n..],
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) if is_timeout(&err) => clock.woke_writing(started)?,
+            Err(err) => return Err(err),
+        }
+    }
+    if cork {
+        SockRef::from(&*stream).set_cork(false)?;
+    }
+    Ok(())
+}
+
+/// Lingering close: stop sending, then read and discard until the peer closes or
+/// [`LINGER_TIME`] passes, so our last reply is not destroyed by a reset.
+fn linger(mut stream: &TcpStream, buf: &mut [u8]) {
+    if stream.shutdown(Shutdown::Write).is_err() {
+        return;
+    }
+    let give_up = Instant::now() + LINGER_TIME;
+    loop {
+        let left = give_up.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match stream.read(buf) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+fn is_timeout(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// The connection's time limits, kept in the socket's SO_RCVTIMEO and SO_SNDTIMEO.
+struct Clock<'a> {
+    timeout: Option<Duration>,
+    /// When the idle/header timeout expires.
+    deadline: Instant,
+    /// SO_RCVTIMEO currently holds less than the full timeout.
+    shortened: bool,
+    stop: Option<&'a Stop>,
+}
+
+impl<'a> Clock<'a> {
+    fn new(
+        stream: &TcpStream,
+        timeout: Option<Duration>,
+        stop: Option<&'a Stop>,
+    ) -> io::Result<Self> {
+        let wait = match stop {
+            Some(_) => Some(timeout.map_or(STOP_POLL, |t| t.min(STOP_POLL))),
+            None => timeout,
+        };
+        stream.set_read_timeout(wait)?;
+        stream.set_write_timeout(wait)?;
+        Ok(Clock {
+            timeout,
+            deadline: Instant::now() + timeout.unwrap_or_default(),
+            shortened: false,
+            stop,
+        })
+    }
+
+    /// A read timed out: give up if stopping or past the deadline, else wait again.
+    fn woke_waiting(&self) -> io::Result<()> {
+        self.check_stop()?;
+        if self.stop.is_none() || (self.timeout.is_some() && Instant::now() >= self.deadline) {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        Ok(())
+    }
+
+    /// A write started at `started` timed out: give up if stopping or out of time.
+    fn woke_writing(&self, started: Instant) -> io::Result<()> {
+        self.check_stop()?;
+        match (self.stop, self.timeout) {
+            (None, _) => Err(io::ErrorKind::TimedOut.into()),
+            (Some(_), Some(t)) if started.elapsed() >= t => Err(io::ErrorKind::TimedOut.into()),
+            (Some(_), _) => Ok(()),
+        }
+    }
+
+    fn check_stop(&self) -> io::Result<()> {
+        match self.stop {
+            Some(stop) if stop.is_set() => Err(io::Error::other("server stopping")),
+            _ => Ok(()),
+        }
+    }
+
+    /// After a read was processed: a completed request restarts the deadline; an
+    /// incomplete one keeps it, so the next wait is cut to what is left.
+    fn after_read(&mut self, stream: &TcpStream, completed: bool) -> io::Result<()> {
+        let Some(timeout) = self.timeout else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        if completed {
+            self.deadline = now + timeout;
+            if self.shortened {
+                stream.set_read_timeout(Some(timeout))?;
+                self.shortened = false;
+            }
+            return Ok(());
+        }
+        let left = self.deadline.saturating_duration_since(now);
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        // With a stop flag every wait is already short and the deadline is checked on
+        // each wake-up; otherwise the socket's timeout is the deadline.
+        if self.stop.is_none() {
+            stream.set_read_timeout(Some(left))?;
+            self.shortened = true;
+        }
+        Ok(())
+    }
+}

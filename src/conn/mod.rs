@@ -1,0 +1,59 @@
+//! The per-connection machinery the model families share, so that a model file holds
+//! only its multiplexing mechanism.
+//!
+//! - [`blocking`]: one connection served to the end on the calling thread with blocking
+//!   reads and writes (blocking, fork, threads, prefork, prethread, threadpool).
+//! - [`ready`]: a non-blocking connection driven by readiness events (select, poll,
+//!   epoll, epoll-et, selector, epoll-threads): a read buffer that is empty while the
+//!   connection is idle, a write buffer with partial writes, back-pressure, lingering
+//!   close, and the interest it wants next.
+//! - [`accept`]: what to do when accept(2) fails (EMFILE and friends).
+//!
+//! Both drive a [`crate::protocol::Session`]; neither knows which protocol it carries.
+
+pub mod accept;
+pub mod blocking;
+pub mod ready;
+
+use std::io;
+use std::time::Duration;
+
+use socket2::SockRef;
+
+use crate::protocol::Protocol;
+
+/// How long a lingering close keeps reading (and discarding) before it gives up.
+pub const LINGER_TIME: Duration = Duration::from_secs(2);
+
+/// What every connection of a server is configured with.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnOptions {
+    pub protocol: Protocol,
+    /// Idle/header timeout: a connection that completes no request for this long is closed.
+    pub timeout: Option<Duration>,
+    /// TCP_NODELAY on every connection.
+    pub nodelay: bool,
+    /// TCP_CORK around each batch of writes.
+    pub cork: bool,
+}
+
+impl ConnOptions {
+    /// Applies the per-socket options to a freshly accepted connection.
+    pub fn apply(&self, socket: SockRef<'_>) -> io::Result<()> {
+        if self.nodelay {
+            socket.set_nodelay(true)?;
+        }
+        Ok(())
+    }
+}
+
+/// Is this error the peer going away (reset, broken pipe), as opposed to a fault of ours?
+pub fn is_disconnect(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+    )
+}

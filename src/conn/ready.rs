@@ -1,0 +1,306 @@
+//! A non-blocking connection driven by readiness events: the state machine every
+//! readiness model (select, poll, epoll, epoll-et, selector, epoll-threads) shares.
+//!
+//! A model tells the connection what the kernel reported ([`ReadyConn::on_ready`]) and
+//! asks it what to wait for next ([`ReadyConn::interest`]). The connection:
+//!
+//! - reads into the thread's shared scratch buffer and feeds the session from there;
+//!   only the unconsumed tail of a partial request is copied into the connection's own
+//!   buffer, so an idle connection owns no read buffer;
+//! - writes at once (no wait for writability in the common case), keeps what the
+//!   kernel did not take, and finishes it when the socket becomes writable;
+//! - stops reading while [`OUTPUT_HIGH_WATER`] bytes are unsent (back-pressure);
+//! - with `drain` (edge-triggered models) reads until EAGAIN and remembers that the
+//!   socket may still hold data when back-pressure stopped it early;
+//! - carries the idle/header deadline and the lingering close.
+
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use socket2::SockRef;
+
+use super::{ConnOptions, LINGER_TIME};
+use crate::protocol::{Close, Progress, Session, OUTPUT_HIGH_WATER};
+
+/// Size of the per-thread scratch buffer reads land in.
+pub const SCRATCH_LEN: usize = 64 * 1024;
+/// An output buffer larger than this is freed once flushed, so a connection that once
+/// echoed a burst does not keep the memory while idle.
+const KEEP_OUT_CAPACITY: usize = 4096;
+
+/// How often event loops look for connections past their deadline.
+pub const SWEEP_EVERY: Duration = Duration::from_millis(250);
+
+/// Tells an event loop when to sweep its connections for expired deadlines: a scan
+/// every [`SWEEP_EVERY`] costs less than keeping a timer per connection, and a deadline
+/// is enforced at most that late.
+#[derive(Debug)]
+pub struct Sweeper {
+    next: Instant,
+}
+
+impl Sweeper {
+    pub fn new(now: Instant) -> Self {
+        Sweeper {
+            next: now + SWEEP_EVERY,
+        }
+    }
+
+    /// Is a sweep due? If so, the next one is scheduled.
+    pub fn due(&mut self, now: Instant) -> bool {
+        if now < self.next {
+            return false;
+        }
+        self.next = now + SWEEP_EVERY;
+        true
+    }
+}
+
+/// What a connection wants from the poller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Interest {
+    pub read: bool,
+    pub write: bool,
+}
+
+/// Whether the connection lives on after an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Keep,
+    /// Done: deregister and drop it (dropping closes the socket).
+    Close,
+}
+
+/// Per-thread state shared by all the connections a thread drives.
+pub struct ReadyCtx {
+    scratch: Box<[u8]>,
+    pub opts: ConnOptions,
+    /// Read until EAGAIN on every readable event (edge-triggered models must).
+    pub drain: bool,
+}
+
+impl ReadyCtx {
+    pub fn new(opts: ConnOptions, drain: bool) -> Self {
+        ReadyCtx {
+            scratch: vec![0; SCRATCH_LEN].into_boxed_slice(),
+            opts,
+            drain,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Reading requests and writing replies.
+    Open,
+    /// The peer closed its side: send what is left, then close.
+    PeerDone,
+    /// The session asked to close: send what is left, then close that way.
+    Closing(Close),
+    /// Our side is shut down; reading and discarding until EOF or the deadline.
+    Lingering,
+}
+
+/// One non-blocking connection.
+#[derive(Debug)]
+pub struct ReadyConn<S> {
+    stream: S,
+    session: Session,
+    /// Received bytes the session has not consumed yet (a partial request).
+    pending: Vec<u8>,
+    /// Output; `out[sent..]` is still to be written.
+    out: Vec<u8>,
+    sent: usize,
+    phase: Phase,
+    deadline: Option<Instant>,
+    /// The socket may have bytes to read that we have not read.
+    readable: bool,
+    /// The session stopped at the output high-water mark with input left to process.
+    backlogged: bool,
+}
+
+impl<S> ReadyConn<S>
+where
+    S: Read + Write + AsFd,
+{
+    /// Wraps a freshly accepted non-blocking socket.
+    pub fn new(stream: S, opts: &ConnOptions, now: Instant) -> io::Result<Self> {
+        opts.apply(SockRef::from(&stream))?;
+        Ok(ReadyConn {
+            stream,
+            session: opts.protocol.session(),
+            pending: Vec::new(),
+            out: Vec::new(),
+            sent: 0,
+            phase: Phase::Open,
+            deadline: opts.timeout.map(|t| now + t),
+            readable: false,
+            backlogged: false,
+        })
+    }
+
+    /// The socket, for registering with a poller.
+    pub fn stream(&self) -> &S {
+        &self.stream
+    }
+
+    /// What to wait for next. A connection that wants neither has nothing to do until
+    /// its deadline (it never happens while open: a full output buffer wants writing).
+    pub fn interest(&self) -> Interest {
+        Interest {
+            read: self.wants_read(),
+            write: self.sent < self.out.len(),
+        }
+    }
+
+    /// Past its idle/header or linger deadline?
+    pub fn expired(&self, now: Instant) -> bool {
+        self.deadline.is_some_and(|deadline| now >= deadline)
+    }
+
+    /// Handles what the poller reported; returns whether the connection lives on.
+    pub fn on_ready(
+        &mut self,
+        readable: bool,
+        writable: bool,
+        ctx: &mut ReadyCtx,
+        now: Instant,
+    ) -> Step {
+        self.readable |= readable;
+        let mut try_write = writable || self.sent < self.out.len();
+        loop {
+            if try_write && self.flush(ctx.opts.cork).is_err() {
+                return Step::Close;
+            }
+            try_write = false;
+            if self.sent == self.out.len() {
+                match self.phase {
+                    Phase::PeerDone | Phase::Closing(Close::AfterFlush) => return Step::Close,
+                    Phase::Closing(Close::Linger) => {
+                        if self.stream_ref().shutdown(Shutdown::Write).is_err() {
+                            return Step::Close;
+                        }
+                        self.phase = Phase::Lingering;
+                        self.deadline = Some(now + LINGER_TIME);
+                        self.pending = Vec::new();
+                    }
+                    Phase::Open if self.backlogged => {
+                        self.process_pending(ctx, now);
+                        try_write = true;
+                        continue;
+                    }
+                    Phase::Open | Phase::Lingering => {}
+                }
+            }
+            if !self.readable || !self.wants_read() {
+                return Step::Keep;
+            }
+            match self.stream.read(&mut ctx.scratch) {
+                Ok(0) => {
+                    self.readable = false;
+                    match self.phase {
+                        Phase::Open => self.phase = Phase::PeerDone,
+                        _ => return Step::Close,
+                    }
+                }
+                Ok(n) => {
+                    if !ctx.drain {
+                        self.readable = false;
+                    }
+                    if self.phase == Phase::Open {
+                        let (scratch, opts) = (&ctx.scratch[..n], ctx.opts);
+                        self.absorb(scratch, &opts, now);
+                        try_write = true;
+                    }
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => self.readable = false,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Step::Close,
+            }
+        }
+    }
+
+    fn wants_read(&self) -> bool {
+        match self.phase {
+            Phase::Open => !self.backlogged && self.out.len() - self.sent < OUTPUT_HIGH_WATER,
+            Phase::Lingering => true,
+            Phase::PeerDone | Phase::Closing(_) => false,
+        }
+    }
+
+    fn stream_ref(&self) -> SockRef<'_> {
+        SockRef::from(&self.stream)
+    }
+
+    /// Feeds freshly read bytes to the session, keeping only what it did not consume.
+    fn absorb(&mut self, data: &[u8], opts: &ConnOptions, now: Instant) {
+        if !self.pending.is_empty() {
+            self.pending.extend_from_slice(data);
+            let progress = self.session.feed(&self.pending, &mut self.out);
+            self.pending
+                .drain(..progress.consumed.min(self.pending.len()));
+            self.after(progress, opts, now);
+            return;
+        }
+        let progress = self.session.feed(data, &mut self.out);
+        if progress.close.is_none() && progress.consumed < data.len() {
+            self.pending.extend_from_slice(&data[progress.consumed..]);
+        }
+        self.after(progress, opts, now);
+    }
+
+    /// Feeds input held back by the output high-water mark, now that output has drained.
+    fn process_pending(&mut self, ctx: &ReadyCtx, now: Instant) {
+        let progress = self.session.feed(&self.pending, &mut self.out);
+        self.pending
+            .drain(..progress.consumed.min(self.pending.len()));
+        self.after(progress, &ctx.opts, now);
+    }
+
+    fn after(&mut self, progress: Progress, opts: &ConnOptions, now: Instant) {
+        if progress.completed {
+            self.deadline = opts.timeout.map(|t| now + t);
+        }
+        if let Some(close) = progress.close {
+            self.phase = Phase::Closing(close);
+            self.pending = Vec::new();
+        }
+        self.backlogged = !self.pending.is_empty() && self.out.len() >= OUTPUT_HIGH_WATER;
+        if self.pending.is_empty() && self.pending.capacity() > 0 {
+            self.pending = Vec::new();
+        }
+    }
+
+    /// Writes as much output as the socket takes.
+    fn flush(&mut self, cork: bool) -> io::Result<()> {
+        if self.sent == self.out.len() {
+            return Ok(());
+        }
+        if cork {
+            self.stream_ref().set_cork(true)?;
+        }
+        while self.sent < self.out.len() {
+            match self.stream.write(&self.out[self.sent..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.sent += n,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(err),
+            }
+        }
+        if cork {
+            self.stream_ref().set_cork(false)?;
+        }
+        if self.sent == self.out.len() {
+            self.sent = 0;
+            if self.out.capacity() > KEEP_OUT_CAPACITY {
+                self.out = Vec::new();
+            } else {
+                self.out.clear();
+            }
+        }
+        Ok(())
+    }
+}

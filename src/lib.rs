@@ -1,0 +1,39 @@
+//! iomodels: one TCP server runnable under every server concurrency model, a load
+//! generator that measures any server, and a comparison that ranks them.
+//!
+//! # Layout
+//!
+//! - [`cli`]: the command line (clap), turned into validated configurations.
+//! - [`server`]: `iomodels serve`: binds the listener, installs the stop signal, runs a model.
+//! - [`model`]: one file per concurrency model, plus the registry and the contract they keep.
+//! - [`conn`]: the per-connection state machines the model families share (blocking loop,
+//!   non-blocking readiness machine, lingering close, deadlines).
+//! - [`protocol`]: sans-I/O sessions (`echo`, `http`): bytes in, reply bytes out.
+//! - [`sys`]: the only `unsafe` code: fork, flock, select's FD_SETSIZE guard, signals.
+//! - [`log`]: the `-v` switch and rate-limited warnings.
+
+#![deny(unsafe_code)]
+
+pub mod cli;
+pub mod conn;
+pub mod log;
+pub mod model;
+pub mod protocol;
+pub mod server;
+#[allow(unsafe_code)]
+pub mod sys;
+
+/// An error caused by what the user asked for (a bad flag, a port in use, a target that
+/// refuses every connection) rather than by a failure while working: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// The process exit code for an error that ended a command.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    if err.chain().any(|cause| cause.is::<UsageError>()) {
+        2
+    } else {
+        1
+    }
+}

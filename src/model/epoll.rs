@@ -1,0 +1,160 @@
+//! `epoll`: epoll(7), level-triggered (seeds 000, 001, 004).
+//!
+//! One thread, one epoll set. The kernel keeps the interest list, so each wait costs
+//! in proportion to the ready sockets, not the open ones. Level-triggered: a socket
+//! stays reported while it is readable, so one read per event suffices, and the
+//! registration changes only when a connection's interest does (rarely: a full output
+//! buffer or a lingering close).
+
+use std::io;
+use std::net::TcpStream;
+use std::time::Instant;
+
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use slab::Slab;
+
+use super::{Family, ModelInfo, Workers};
+use crate::conn::accept::{self, AcceptError};
+use crate::conn::ready::{Interest, ReadyConn, ReadyCtx, Step, Sweeper};
+use crate::conn::ConnOptions;
+use crate::server::{Server, STOP_POLL};
+use crate::sys;
+
+pub static INFO: ModelInfo = ModelInfo {
+    name: "epoll",
+    family: Family::Readiness,
+    workers: Workers::One,
+    mechanism: "epoll level-triggered, one thread, interest kept by the kernel",
+    origin: "seed 000, 001, 004",
+    reuse_port: false,
+    run,
+};
+
+const LISTENER: u64 = u64::MAX;
+
+struct Entry {
+    conn: ReadyConn<TcpStream>,
+    registered: Interest,
+}
+
+/// The epoll flags for an interest.
+pub(crate) fn epoll_flags(interest: Interest) -> EpollFlags {
+    let mut flags = EpollFlags::EPOLLRDHUP;
+    if interest.read {
+        flags |= EpollFlags::EPOLLIN;
+    }
+    if interest.write {
+        flags |= EpollFlags::EPOLLOUT;
+    }
+    flags
+}
+
+fn run(server: Server) -> io::Result<()> {
+    let Server {
+        listener,
+        conn: opts,
+        stop,
+        ..
+    } = server;
+    listener.set_nonblocking(true)?;
+    let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+    epoll.add(&listener, EpollEvent::new(EpollFlags::EPOLLIN, LISTENER))?;
+    let mut listening = true;
+    let mut paused_at = Instant::now();
+    let mut conns: Slab<Entry> = Slab::new();
+    let mut ctx = ReadyCtx::new(opts, false);
+    let mut events = vec![EpollEvent::empty(); 1024];
+    let mut sweeper = Sweeper::new(Instant::now());
+    let wait = EpollTimeout::try_from(STOP_POLL).expect("STOP_POLL fits an epoll timeout");
+    while !stop.is_set() {
+        let ready = match epoll.wait(&mut events, wait) {
+            Ok(n) => n,
+            Err(nix::errno::Errno::EINTR) => 0,
+            Err(err) => return Err(err.into()),
+        };
+        let now = Instant::now();
+        for event in &events[..ready] {
+            if event.data() == LISTENER {
+                if accept_all(&listener, &epoll, &mut conns, &ctx.opts, now)?
+                    == AcceptError::Backoff
+                {
+                    epoll.modify(
+                        &listener,
+                        &mut EpollEvent::new(EpollFlags::empty(), LISTENER),
+                    )?;
+                    listening = false;
+                    paused_at = now;
+                }
+                continue;
+            }
+            let key = event.data() as usize;
+            let Some(entry) = conns.get_mut(key) else {
+                continue;
+            };
+            let flags = event.events();
+            let readable = flags.intersects(
+                EpollFlags::EPOLLIN
+                    | EpollFlags::EPOLLRDHUP
+                    | EpollFlags::EPOLLHUP
+                    | EpollFlags::EPOLLERR,
+            );
+            let writable = flags
+                .intersects(EpollFlags::EPOLLOUT | EpollFlags::EPOLLHUP | EpollFlags::EPOLLERR);
+            match entry.conn.on_ready(readable, writable, &mut ctx, now) {
+                // Closing the socket removes it from the epoll set.
+                Step::Close => drop(conns.remove(key)),
+                Step::Keep => {
+                    let interest = entry.conn.interest();
+                    if interest != entry.registered {
+                        let mut event = EpollEvent::new(epoll_flags(interest), key as u64);
+                        epoll.modify(entry.conn.stream(), &mut event)?;
+                        entry.registered = interest;
+                    }
+                }
+            }
+        }
+        if !listening && now.duration_since(paused_at) >= accept::BACKOFF {
+            epoll.modify(
+                &listener,
+                &mut EpollEvent::new(EpollFlags::EPOLLIN, LISTENER),
+            )?;
+            listening = true;
+        }
+        if sweeper.due(now) {
+            conns.retain(|_, entry| !entry.conn.expired(now));
+        }
+    }
+    Ok(())
+}
+
+/// Accepts every waiting connection; returns `Backoff` if a resource limit stopped it.
+fn accept_all(
+    listener: &std::net::TcpListener,
+    epoll: &Epoll,
+    conns: &mut Slab<Entry>,
+    opts: &ConnOptions,
+    now: Instant,
+) -> io::Result<AcceptError> {
+    loop {
+        let stream = match sys::listener::accept_nonblocking(listener) {
+            Ok(stream) => stream,
+            Err(err) => match accept::classify(&err) {
+                AcceptError::Skip => continue,
+                outcome => return Ok(outcome),
+            },
+        };
+        let Ok(conn) = ReadyConn::new(stream, opts, now) else {
+            continue;
+        };
+        let slot = conns.vacant_entry();
+        let interest = conn.interest();
+        epoll.add(
+            conn.stream(),
+            EpollEvent::new(epoll_flags(interest), slot.key() as u64),
+        )?;
+        slot.insert(Entry {
+            conn,
+            registered: interest,
+        });
+    }
+}

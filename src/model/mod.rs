@@ -1,0 +1,139 @@
+//! The concurrency models: one file per model, each holding only its multiplexing
+//! mechanism, plus this registry.
+//!
+//! # The contract every model keeps
+//!
+//! A model's `run` receives a [`Server`]: a bound listener, the connection settings and
+//! a stop flag. It must:
+//!
+//! - serve every connection with the shared machinery: [`crate::conn::blocking`] for
+//!   blocking I/O, [`crate::conn::ready`] for readiness events, or a driver of its own
+//!   for async and completion models; never re-implement buffering or framing;
+//! - check [`Server::stop`] at least every [`crate::server::STOP_POLL`], then return
+//!   within a second, its sockets closed and every child process reaped;
+//! - fork, if it forks, before starting any thread;
+//! - survive any client: a reset, garbage, a client that never reads costs that client
+//!   its connection, never the server its life or other clients their service;
+//! - keep per-connection memory bounded, and report a limit it hits (FD_SETSIZE, file
+//!   descriptors, processes) as a clear error line, not a crash;
+//! - back off when accept(2) runs out of descriptors ([`crate::conn::accept`]).
+
+mod blocking;
+mod epoll;
+mod fork;
+mod prefork;
+mod threads;
+
+use std::fmt;
+use std::io::{self, Write};
+
+use crate::server::Server;
+
+/// How a model's work is organised, for `list` and the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Blocking I/O: one connection per process or thread at a time.
+    Blocking,
+    /// Readiness notification: one thread multiplexes many non-blocking sockets.
+    Readiness,
+    /// An async runtime drives futures over a readiness reactor.
+    Async,
+    /// Stackful coroutines that look blocking but yield on would-block.
+    Coroutine,
+    /// Completion-based I/O: operations are submitted and their results reaped.
+    Completion,
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            Family::Blocking => "blocking",
+            Family::Readiness => "readiness",
+            Family::Async => "async",
+            Family::Coroutine => "coroutine",
+            Family::Completion => "completion",
+        })
+    }
+}
+
+/// What `--workers` means for a model, and its default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workers {
+    /// A single thread of control; `--workers` is ignored.
+    One,
+    /// A fixed pool of this many processes or threads.
+    Pool(usize),
+    /// A pool as large as the machine has CPUs.
+    Cpus,
+    /// One process or thread per connection, at most this many at once.
+    PerConnection { cap: usize },
+}
+
+/// A model's entry in the registry.
+#[derive(Debug)]
+pub struct ModelInfo {
+    pub name: &'static str,
+    pub family: Family,
+    pub workers: Workers,
+    /// The mechanism in a few words.
+    pub mechanism: &'static str,
+    /// Which seed article it comes from, or "beyond".
+    pub origin: &'static str,
+    /// The listener is bound with SO_REUSEPORT (models that bind one per thread).
+    pub reuse_port: bool,
+    pub run: fn(Server) -> io::Result<()>,
+}
+
+impl ModelInfo {
+    /// The worker count used when `--workers` is not given.
+    pub fn default_workers(&self) -> usize {
+        match self.workers {
+            Workers::One => 1,
+            Workers::Pool(n) => n,
+            Workers::Cpus => cpus(),
+            Workers::PerConnection { cap } => cap,
+        }
+    }
+}
+
+/// The number of CPUs this process may run on.
+pub fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Every model, in the order `list` and `compare` show them.
+pub static MODELS: &[&ModelInfo] = &[
+    &blocking::INFO,
+    &epoll::INFO,
+    &fork::INFO,
+    &threads::INFO,
+    &prefork::INFO,
+];
+
+/// The model with this name.
+pub fn find(name: &str) -> Option<&'static ModelInfo> {
+    MODELS.iter().copied().find(|m| m.name == name)
+}
+
+/// `iomodels list`: one line per model, its name first.
+pub fn print_list(out: &mut impl Write) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "{:<15} {:<11} {:<16} {:<62} FROM",
+        "MODEL", "FAMILY", "WORKERS", "MECHANISM"
+    )?;
+    for m in MODELS {
+        let workers = match m.workers {
+            Workers::One => "1".to_string(),
+            Workers::Pool(n) => n.to_string(),
+            Workers::Cpus => format!("{} (cpus)", cpus()),
+            Workers::PerConnection { cap } => format!("per conn<={cap}"),
+        };
+        writeln!(
+            out,
+            "{:<15} {:<11} {:<16} {:<62} {}",
+            m.name, m.family, workers, m.mechanism, m.origin
+        )?;
+    }
+    Ok(())
+}

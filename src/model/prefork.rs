@@ -1,0 +1,65 @@
+//! `prefork`: N processes forked up front, taking turns at accept(2) under a file lock
+//! (seeds 000, 001).
+//!
+//! Each child loops: take the lock, accept one connection, release the lock, serve the
+//! connection. The lock is seed 000's: it serialises accept so that one child, not all
+//! of them, wakes for each connection (the thundering herd old kernels had). The parent
+//! only supervises: it replaces a child that dies, and on stop terminates and reaps
+//! them all.
+
+use std::io;
+use std::net::TcpListener;
+
+use super::fork::CHILD_GRACE;
+use super::{Family, ModelInfo, Workers};
+use crate::conn::{self, accept::AcceptError, ConnOptions};
+use crate::server::{Server, STOP_POLL};
+use crate::sys;
+use crate::sys::lockfile::AcceptLock;
+use crate::sys::process::{Children, Forked};
+
+pub static INFO: ModelInfo = ModelInfo {
+    name: "prefork",
+    family: Family::Blocking,
+    workers: Workers::Pool(10),
+    mechanism: "N pre-forked processes, accept serialised by a file lock",
+    origin: "seed 000, 001",
+    reuse_port: false,
+    run,
+};
+
+fn run(server: Server) -> io::Result<()> {
+    let lock = AcceptLock::new()?;
+    let mut children = Children::new();
+    while !server.stop.is_set() {
+        children.reap();
+        while children.len() < server.workers && !server.stop.is_set() {
+            match sys::process::fork()? {
+                Forked::Child => child(&server.listener, &lock, &server.conn),
+                Forked::Parent { child } => children.add(child),
+            }
+        }
+        std::thread::sleep(STOP_POLL);
+    }
+    children.stop_all(CHILD_GRACE);
+    Ok(())
+}
+
+/// A child's life: accept under the lock, serve, repeat, until SIGTERM kills it.
+fn child(listener: &TcpListener, lock: &AcceptLock, opts: &ConnOptions) -> ! {
+    loop {
+        if lock.lock().is_err() {
+            sys::process::exit_child(1);
+        }
+        let accepted = listener.accept();
+        let _ = lock.unlock();
+        match accepted {
+            Ok((stream, _)) => conn::blocking::serve(stream, opts, None),
+            Err(err) => {
+                if conn::accept::classify(&err) == AcceptError::Backoff {
+                    std::thread::sleep(conn::accept::BACKOFF);
+                }
+            }
+        }
+    }
+}

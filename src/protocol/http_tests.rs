@@ -1,0 +1,336 @@
+//! Unit tests of the HTTP session, without sockets.
+
+use super::*;
+
+const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+const HEAD: &[u8] = b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n";
+
+/// Feeds `chunks` the way the connection layer does (unconsumed bytes are kept and
+/// passed again with what follows); returns the output and the close asked for.
+fn drive(chunks: &[&[u8]]) -> (Vec<u8>, Option<Close>) {
+    let mut session = HttpSession::new();
+    let mut pending = Vec::new();
+    let mut out = Vec::new();
+    for chunk in chunks {
+        pending.extend_from_slice(chunk);
+        loop {
+            let p = session.feed(&pending, &mut out);
+            pending.drain(..p.consumed);
+            if p.close.is_some() {
+                return (out, p.close);
+            }
+            if p.consumed == 0 || pending.is_empty() {
+                break;
+            }
+        }
+    }
+    (out, None)
+}
+
+/// A parsed response: status, header fields (names lowercased), body.
+type Response = (u16, Vec<(String, String)>, Vec<u8>);
+
+/// Splits a stream of responses into its responses.
+fn responses(mut out: &[u8], head_only: &[bool]) -> Vec<Response> {
+    let mut all = Vec::new();
+    let mut i = 0;
+    while !out.is_empty() {
+        let mut fields = [httparse::EMPTY_HEADER; 16];
+        let mut res = httparse::Response::new(&mut fields);
+        let len = match res.parse(out).expect("valid response") {
+            httparse::Status::Complete(len) => len,
+            httparse::Status::Partial => panic!("truncated response"),
+        };
+        let headers: Vec<(String, String)> = res
+            .headers
+            .iter()
+            .map(|h| {
+                (
+                    h.name.to_ascii_lowercase(),
+                    String::from_utf8_lossy(h.value).into_owned(),
+                )
+            })
+            .collect();
+        let length: usize = headers
+            .iter()
+            .find(|(n, _)| n == "content-length")
+            .map(|(_, v)| v.parse().unwrap())
+            .unwrap();
+        let body_len = if head_only.get(i).copied().unwrap_or(false) {
+            0
+        } else {
+            length
+        };
+        let body = out[len..len + body_len].to_vec();
+        all.push((res.code.unwrap(), headers, body));
+        out = &out[len + body_len..];
+        i += 1;
+    }
+    all
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Replaces every Date value so outputs produced a second apart compare equal.
+fn without_dates(out: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(out);
+    let mut clean = String::new();
+    for line in text.split_inclusive("\r\n") {
+        if line.starts_with("Date: ") {
+            clean.push_str("Date: -\r\n");
+        } else {
+            clean.push_str(line);
+        }
+    }
+    clean.into_bytes()
+}
+
+#[test]
+fn get_is_answered_hello_world_and_kept_alive() {
+    let (out, close) = drive(&[GET]);
+    assert_eq!(close, None);
+    let all = responses(&out, &[false]);
+    let (status, headers, body) = &all[0];
+    assert_eq!(*status, 200);
+    assert_eq!(body, b"Hello, World!");
+    assert_eq!(header(headers, "content-type"), Some("text/plain"));
+    assert_eq!(header(headers, "content-length"), Some("13"));
+    assert_eq!(header(headers, "server"), Some("iomodels"));
+    assert_eq!(header(headers, "connection"), None);
+    let date = header(headers, "date").unwrap();
+    httpdate::parse_http_date(date).expect("a valid Date");
+}
+
+#[test]
+fn head_has_the_length_but_no_body() {
+    let (out, close) = drive(&[HEAD]);
+    assert_eq!(close, None);
+    let all = responses(&out, &[true]);
+    assert_eq!(all.len(), 1);
+    assert_eq!(header(&all[0].1, "content-length"), Some("13"));
+    assert!(all[0].2.is_empty());
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let stream = [GET, HEAD, GET].concat();
+    let (out, close) = drive(&[&stream]);
+    assert_eq!(close, None);
+    let all = responses(&out, &[false, true, false]);
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[0].2, BODY);
+    assert!(all[1].2.is_empty());
+    assert_eq!(all[2].2, BODY);
+}
+
+#[test]
+fn http10_closes_unless_asked_to_keep_alive() {
+    let (out, close) = drive(&[b"GET / HTTP/1.0\r\n\r\n"]);
+    assert_eq!(close, Some(Close::AfterFlush));
+    assert_eq!(
+        header(&responses(&out, &[false])[0].1, "connection"),
+        Some("close")
+    );
+
+    let (out, close) = drive(&[b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"]);
+    assert_eq!(close, None);
+    assert_eq!(
+        header(&responses(&out, &[false])[0].1, "connection"),
+        Some("keep-alive")
+    );
+}
+
+#[test]
+fn connection_close_is_honoured() {
+    let (out, close) =
+        drive(&[b"GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, close\r\n\r\n"]);
+    assert_eq!(close, Some(Close::AfterFlush));
+    assert_eq!(
+        header(&responses(&out, &[false])[0].1, "connection"),
+        Some("close")
+    );
+}
+
+#[test]
+fn bytes_after_a_closing_request_make_the_close_linger() {
+    let stream = [
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".as_slice(),
+        GET,
+    ]
+    .concat();
+    let (out, close) = drive(&[&stream]);
+    assert_eq!(close, Some(Close::Linger));
+    assert_eq!(
+        responses(&out, &[false]).len(),
+        1,
+        "nothing after the close is answered"
+    );
+}
+
+#[test]
+fn malformed_requests_get_400_and_a_lingering_close() {
+    for bad in [
+        b"GARBAGE\r\n\r\n".as_slice(),
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+        b"GET / HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/2.0\r\nHost: x\r\n\r\n",
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+    ] {
+        let (out, close) = drive(&[bad]);
+        assert_eq!(
+            close,
+            Some(Close::Linger),
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
+        let all = responses(&out, &[false]);
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].0, 400, "{}", String::from_utf8_lossy(bad));
+        assert_eq!(header(&all[0].1, "connection"), Some("close"));
+    }
+}
+
+#[test]
+fn a_bad_chunk_gets_400() {
+    let (out, close) =
+        drive(&[b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"]);
+    assert_eq!(close, Some(Close::Linger));
+    assert_eq!(responses(&out, &[false])[0].0, 400);
+}
+
+#[test]
+fn oversized_heads_get_431_whole_or_split() {
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(MAX_HEAD)
+    );
+    let (whole, close) = drive(&[big.as_bytes()]);
+    assert_eq!(close, Some(Close::Linger));
+    assert_eq!(responses(&whole, &[false])[0].0, 431);
+    let pieces: Vec<&[u8]> = big.as_bytes().chunks(1000).collect();
+    let (split, _) = drive(&pieces);
+    assert_eq!(without_dates(&split), without_dates(&whole));
+
+    let many: String = (0..=MAX_HEADERS).map(|i| format!("X-{i}: y\r\n")).collect();
+    let (out, _) = drive(&[format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n").as_bytes()]);
+    assert_eq!(responses(&out, &[false])[0].0, 431);
+}
+
+#[test]
+fn an_endless_head_is_cut_at_the_bound() {
+    let mut session = HttpSession::new();
+    let mut out = Vec::new();
+    let endless = [b"GET / HTTP/1.1\r\nX: ".as_slice(), &[b'a'; MAX_HEAD]].concat();
+    let p = session.feed(&endless, &mut out);
+    assert_eq!(p.close, Some(Close::Linger));
+    assert!(out.starts_with(b"HTTP/1.1 431 "));
+}
+
+#[test]
+fn bodies_are_consumed_before_the_next_request() {
+    let stream = [
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world".as_slice(),
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n",
+        GET,
+    ]
+    .concat();
+    let (out, close) = drive(&[&stream]);
+    assert_eq!(close, None);
+    let all = responses(&out, &[false, false, false]);
+    assert_eq!(all.len(), 3);
+    assert!(all
+        .iter()
+        .all(|(status, _, body)| *status == 200 && body == BODY));
+}
+
+#[test]
+fn a_request_is_not_answered_before_its_body_arrives() {
+    let mut session = HttpSession::new();
+    let mut out = Vec::new();
+    let head = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab";
+    let p = session.feed(head, &mut out);
+    assert_eq!(p.consumed, head.len());
+    assert!(!p.completed);
+    assert!(out.is_empty());
+    let p = session.feed(b"cd", &mut out);
+    assert!(p.completed);
+    assert!(out.starts_with(b"HTTP/1.1 200 OK"));
+}
+
+/// The same stream, split at every byte boundary and byte by byte, gives the same
+/// replies as when it arrives whole.
+#[test]
+fn every_split_gives_the_same_replies() {
+    let stream = [
+        GET,
+        b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n12345".as_slice(),
+        HEAD,
+        b"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+        b"GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    ]
+    .concat();
+    let (whole, close) = drive(&[&stream]);
+    assert_eq!(close, Some(Close::AfterFlush));
+    assert_eq!(
+        responses(&whole, &[false, false, true, false, false, false]).len(),
+        6
+    );
+    let whole = without_dates(&whole);
+    for cut in 0..=stream.len() {
+        let (left, right) = stream.split_at(cut);
+        let (out, split_close) = drive(&[left, right]);
+        assert_eq!(without_dates(&out), whole, "split at {cut}");
+        assert_eq!(split_close, close, "split at {cut}");
+    }
+    let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+    let (out, _) = drive(&bytes);
+    assert_eq!(without_dates(&out), whole, "byte by byte");
+}
+
+#[test]
+fn output_stops_growing_at_the_high_water_mark() {
+    let stream = GET.repeat(5000);
+    let mut session = HttpSession::new();
+    let mut out = Vec::new();
+    let p = session.feed(&stream, &mut out);
+    assert!(
+        p.consumed < stream.len(),
+        "stops before consuming everything"
+    );
+    assert!(
+        out.len() < OUTPUT_HIGH_WATER + 512,
+        "bounded: {}",
+        out.len()
+    );
+    // Flushing and feeding again answers the rest, in order.
+    let mut answered = out.len();
+    let mut offset = p.consumed;
+    while offset < stream.len() {
+        out.clear();
+        let p = session.feed(&stream[offset..], &mut out);
+        assert!(p.consumed > 0);
+        offset += p.consumed;
+        answered += out.len();
+    }
+    let one = drive(&[GET]).0.len();
+    assert_eq!(answered, one * 5000);
+}
+
+#[test]
+fn content_lengths_parse_strictly() {
+    assert_eq!(parse_length(b"0"), Some(0));
+    assert_eq!(parse_length(b" 42 "), Some(42));
+    assert_eq!(parse_length(b"+1"), None);
+    assert_eq!(parse_length(b""), None);
+    assert_eq!(parse_length(b"1 2"), None);
+    assert_eq!(parse_length(b"99999999999999999999"), None);
+}

@@ -1,0 +1,105 @@
+//! What bytes mean, without touching a socket (sans-I/O).
+//!
+//! # The session contract
+//!
+//! A [`Session`] holds one connection's protocol state. The connection layer (`conn/`)
+//! calls [`Session::feed`] with every byte received and not yet consumed, and an output
+//! buffer. The session:
+//!
+//! - consumes a prefix of the input (a partial request stays unconsumed: the caller keeps
+//!   it and passes it again, followed by what arrives next);
+//! - appends its replies to the output buffer, in order;
+//! - stops consuming once the output holds [`OUTPUT_HIGH_WATER`] bytes or more, so a
+//!   client that pipelines faster than it reads cannot grow the server's memory; the
+//!   caller feeds the rest after flushing;
+//! - says through [`Progress::close`] when the connection must end, and how.
+//!
+//! A session never blocks, never allocates per byte, and gives the same replies however
+//! the input is split (every model, blocking or completion-based, sees different splits).
+
+mod date;
+pub mod echo;
+pub mod http;
+
+use std::time::Duration;
+
+/// A session stops consuming input once its output buffer holds this many bytes, and
+/// the connection layer stops reading from a socket whose unsent output is this large.
+pub const OUTPUT_HIGH_WATER: usize = 64 * 1024;
+
+/// What a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// Every byte received is sent back, in order.
+    Echo,
+    /// HTTP/1.1 plaintext, TechEmpower style.
+    Http,
+}
+
+impl Protocol {
+    /// A fresh session for a new connection.
+    pub fn session(self) -> Session {
+        match self {
+            Protocol::Echo => Session::Echo(echo::EchoSession),
+            Protocol::Http => Session::Http(http::HttpSession::new()),
+        }
+    }
+
+    /// The idle/header timeout when the user gives none: HTTP clients that never finish a
+    /// request are cut off, echo connections may stay silent forever.
+    pub fn default_timeout(self) -> Option<Duration> {
+        match self {
+            Protocol::Echo => None,
+            Protocol::Http => Some(Duration::from_secs(10)),
+        }
+    }
+
+    /// The protocol's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Echo => "echo",
+            Protocol::Http => "http",
+        }
+    }
+}
+
+/// How a connection ends when its session asks it to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Close {
+    /// Send what is buffered, then close.
+    AfterFlush,
+    /// Send what is buffered, shut down the sending side, and keep reading (discarding)
+    /// for a short while before closing, so the client reads the last reply instead of
+    /// a reset caused by its own unread data (nginx's lingering close).
+    Linger,
+}
+
+/// What one call of [`Session::feed`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Progress {
+    /// Bytes of the input consumed; the rest must be passed again.
+    pub consumed: usize,
+    /// At least one request was completed: the idle/header timeout starts again.
+    pub completed: bool,
+    /// The connection must end after the output is sent.
+    pub close: Option<Close>,
+}
+
+/// One connection's protocol state, for either protocol. An enum rather than a trait
+/// object: the call is a jump, not an indirect call, on every read of every model.
+#[derive(Debug)]
+pub enum Session {
+    Echo(echo::EchoSession),
+    Http(http::HttpSession),
+}
+
+impl Session {
+    /// Consumes input and appends replies; see the module documentation.
+    #[inline]
+    pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> Progress {
+        match self {
+            Session::Echo(s) => s.feed(input, out),
+            Session::Http(s) => s.feed(input, out),
+        }
+    }
+}

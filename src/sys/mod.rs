@@ -1,0 +1,14 @@
+//! The only place with `unsafe` code and raw system calls. Everything else goes through
+//! the safe wrappers here, or through nix, rustix, socket2 and io-uring's safe APIs.
+//!
+//! - [`listener`]: the listening socket (SO_REUSEADDR always, SO_REUSEPORT on request).
+//! - [`process`]: fork(2), reaping children with waitpid(2), the parent-death signal.
+//! - [`signal`]: SIGINT/SIGTERM as a stop flag; default dispositions in forked children.
+//! - [`lockfile`]: the accept lock prefork children share (fcntl(2) record lock).
+//!
+//! Every `unsafe` block carries a `// SAFETY:` comment saying why it holds.
+
+pub mod listener;
+pub mod lockfile;
+pub mod process;
+pub mod signal;

@@ -1,0 +1,106 @@
+//! Processes: fork(2), waitpid(2) to reap children, and prctl(PR_SET_PDEATHSIG) so a
+//! child never outlives its server.
+
+use std::collections::HashSet;
+use std::io;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{ForkResult, Pid};
+
+/// Which side of a fork we are on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forked {
+    Parent { child: Pid },
+    Child,
+}
+
+/// Forks the process. The child dies with SIGTERM when its parent dies, and SIGINT and
+/// SIGTERM kill it again (the parent's stop handler would only set a flag).
+///
+/// Call it only while the process has a single thread: the child gets a copy of the
+/// calling thread alone, and a lock another thread held would stay locked forever.
+pub fn fork() -> io::Result<Forked> {
+    // SAFETY: the forking models (fork, prefork) run on the main thread and start no
+    // thread before or between forks (the stop signal is a handler, not a thread), so
+    // the child cannot inherit a lock held by a thread that does not exist in it.
+    match unsafe { nix::unistd::fork() }.map_err(io::Error::from)? {
+        ForkResult::Parent { child } => Ok(Forked::Parent { child }),
+        ForkResult::Child => {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(io::Error::from)?;
+            super::signal::default_stop_signals()?;
+            Ok(Forked::Child)
+        }
+    }
+}
+
+/// Ends the calling (child) process at once, without running the parent's exit
+/// handlers or destructors it inherited.
+pub fn exit_child(code: i32) -> ! {
+    // SAFETY: _exit(2) ends the process at once; it touches no Rust state, so no
+    // invariant can be observed broken afterwards.
+    unsafe { libc::_exit(code) }
+}
+
+/// The children of a server process, reaped so none is left a zombie.
+#[derive(Debug, Default)]
+pub struct Children {
+    live: HashSet<Pid>,
+}
+
+impl Children {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, pid: Pid) {
+        self.live.insert(pid);
+    }
+
+    pub fn len(&self) -> usize {
+        self.live.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live.is_empty()
+    }
+
+    /// Reaps every child that has exited, without waiting; returns how many.
+    pub fn reap(&mut self) -> usize {
+        let mut reaped = 0;
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(_) => return reaped,
+                Ok(status) => {
+                    if let Some(pid) = status.pid() {
+                        if self.live.remove(&pid) {
+                            reaped += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends SIGTERM to every child and reaps them all, waiting at most `grace` before
+    /// sending SIGKILL to any that remain.
+    pub fn stop_all(&mut self, grace: Duration) {
+        for &pid in &self.live {
+            let _ = kill(pid, Signal::SIGTERM);
+        }
+        let give_up = Instant::now() + grace;
+        while !self.live.is_empty() && Instant::now() < give_up {
+            if self.reap() == 0 {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        for &pid in &self.live {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+        for pid in std::mem::take(&mut self.live) {
+            while let Err(Errno::EINTR) = waitpid(pid, None) {}
+        }
+    }
+}
