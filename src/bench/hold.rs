@@ -217,6 +217,18 @@ impl Loop<'_> {
         match net::connect_finished(stream) {
             Ok(false) => {}
             Ok(true) => {
+                // Its requests are tiny: a held connection listens for replies only.
+                let reregistered = match self.conns[i].stream.as_mut() {
+                    Some(stream) => {
+                        self.poll
+                            .registry()
+                            .reregister(stream, Token(i), Interest::READABLE)
+                    }
+                    None => Ok(()),
+                };
+                if let Err(err) = reregistered {
+                    return self.drop_conn(i, net::classify(&err), now);
+                }
                 self.recorder.connected(micros(now - self.conns[i].since));
                 self.conns[i].phase = Phase::Idle;
                 self.held += 1;

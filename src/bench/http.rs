@@ -48,6 +48,8 @@ struct Conn {
     /// Open loop: when the next request is due.
     next_send: Instant,
     timer_armed: bool,
+    /// A write would block: the connection also listens for writability.
+    write_blocked: bool,
     global: usize,
 }
 
@@ -112,6 +114,7 @@ pub fn run_thread(ctx: ThreadCtx<'_>, config: &HttpConfig) -> io::Result<ThreadR
                     Duration::from_secs_f64((first + i) as f64 / rate)
                 }),
             timer_armed: false,
+            write_blocked: false,
             global: first + i,
         })
         .collect();
@@ -248,6 +251,7 @@ impl Loop<'_> {
         conn.sent.clear();
         conn.unsent = 0;
         conn.partial = 0;
+        conn.write_blocked = false;
         conn.reader.reset();
         conn.stream = None; // dropping the socket closes it and leaves the poll set
         if failure.is_some() {
@@ -269,6 +273,12 @@ impl Loop<'_> {
                 self.recorder.connected(micros(now - conn.since));
                 conn.phase = Phase::Open;
                 self.open += 1;
+                // Requests are small and seldom meet a full socket buffer: listen for
+                // writability only when a write would block, so acknowledgements do not
+                // wake the loop.
+                if let Err(err) = self.interest(i, Interest::READABLE) {
+                    return self.replace(i, Some(net::classify(&err)));
+                }
                 self.pump(i, now);
             }
             Err(_) => {
@@ -309,11 +319,19 @@ impl Loop<'_> {
         }
     }
 
+    fn interest(&mut self, i: usize, interest: Interest) -> io::Result<()> {
+        let Some(stream) = self.conns[i].stream.as_mut() else {
+            return Ok(());
+        };
+        self.poll.registry().reregister(stream, Token(i), interest)
+    }
+
     fn flush(&mut self, i: usize) {
         let conn = &mut self.conns[i];
         let Some(stream) = conn.stream.as_mut() else {
             return;
         };
+        let blocked_before = conn.write_blocked;
         while conn.unsent > 0 {
             let owed = &self.block[conn.partial..conn.partial + conn.unsent];
             match stream.write(owed) {
@@ -321,9 +339,24 @@ impl Loop<'_> {
                     conn.unsent -= written;
                     conn.partial = (conn.partial + written) % self.request_len;
                 }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    conn.write_blocked = true;
+                    if !blocked_before {
+                        let both = Interest::READABLE | Interest::WRITABLE;
+                        if let Err(err) = self.interest(i, both) {
+                            self.replace(i, Some(net::classify(&err)));
+                        }
+                    }
+                    return;
+                }
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(err) => return self.replace(i, Some(net::classify(&err))),
+            }
+        }
+        if blocked_before {
+            conn.write_blocked = false;
+            if let Err(err) = self.interest(i, Interest::READABLE) {
+                self.replace(i, Some(net::classify(&err)));
             }
         }
     }

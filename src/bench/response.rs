@@ -7,6 +7,11 @@
 /// The most header bytes a response may have before it counts as malformed.
 pub const MAX_HEAD: usize = 64 * 1024;
 
+/// Headers parsed on the fast path (a typical response has fewer than ten), and the
+/// most any response may have.
+const FEW_HEADERS: usize = 16;
+const MANY_HEADERS: usize = 128;
+
 /// A reply the reader could not make sense of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("malformed HTTP response")]
@@ -106,9 +111,17 @@ impl ResponseReader {
                     if data.is_empty() {
                         return Ok(());
                     }
-                    let mut headers = [httparse::EMPTY_HEADER; 48];
+                    let mut headers = [httparse::EMPTY_HEADER; FEW_HEADERS];
+                    let mut many = Vec::new();
                     let mut response = httparse::Response::new(&mut headers);
-                    match response.parse(data) {
+                    let mut parsed = response.parse(data);
+                    if parsed == Err(httparse::Error::TooManyHeaders) {
+                        // Rare: a response with many headers pays for a bigger array.
+                        many.resize(MANY_HEADERS, httparse::EMPTY_HEADER);
+                        response = httparse::Response::new(&mut many);
+                        parsed = response.parse(data);
+                    }
+                    match parsed {
                         Ok(httparse::Status::Complete(len)) => {
                             let status = response.code.ok_or(Malformed)?;
                             let (body, close) = body_of(&response, head_request)?;
