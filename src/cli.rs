@@ -28,6 +28,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// List the concurrency models: name, family, default workers, mechanism, origin.
     List,
+    /// Drive a TCP server with a workload (echo, http, hold) and measure it.
+    Bench(crate::bench::BenchArgs),
 }
 
 /// The protocol a server speaks.
@@ -166,6 +168,7 @@ pub fn dispatch(command: Command) -> Result<()> {
             crate::server::run(&args.config())
         }
         Command::List => model::print_list(&mut std::io::stdout().lock()),
+        Command::Bench(args) => crate::bench::run(&args),
     }
 }
 

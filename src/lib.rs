@@ -11,15 +11,21 @@
 //! - [`protocol`]: sans-I/O sessions (`echo`, `http`): bytes in, reply bytes out.
 //! - [`sys`]: the only `unsafe` code: fork, flock, select's FD_SETSIZE guard, signals.
 //! - [`log`]: the `-v` switch and rate-limited warnings.
+//! - [`bench`]: `iomodels bench`: the load generator's workloads and event-loop engine.
+//! - [`stats`]: what bench workers record (HdrHistogram, error kinds), merged for printing.
+//! - [`sample`]: a process tree's cost from `/proc` (CPU, RSS, context switches).
 
 #![deny(unsafe_code)]
 
+pub mod bench;
 pub mod cli;
 pub mod conn;
 pub mod log;
 pub mod model;
 pub mod protocol;
+pub mod sample;
 pub mod server;
+pub mod stats;
 #[allow(unsafe_code)]
 pub mod sys;
 

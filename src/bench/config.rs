@@ -1,0 +1,212 @@
+//! The validated configuration of a bench run, and the parsers for the values the
+//! command line gives as text: durations (`4s`, `500ms`, `1m`), a ramp (`10/10ms`) and
+//! an interval range (`1s..30s`).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::target::Target;
+
+/// Everything a run needs, validated.
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    pub workload: Workload,
+    pub target: Target,
+    /// Event-loop threads; the connections are split across them.
+    pub threads: usize,
+    /// How long a request (or a connect) may wait for its answer.
+    pub timeout: Duration,
+    pub json: Option<PathBuf>,
+    pub server_pid: Option<u32>,
+    /// Local addresses outgoing connections bind to, round-robin (empty: the kernel's choice).
+    pub sources: Vec<IpAddr>,
+}
+
+/// Which workload, with its own settings.
+#[derive(Debug, Clone)]
+pub enum Workload {
+    Echo(EchoConfig),
+    Http(HttpConfig),
+    Hold(HoldConfig),
+}
+
+impl Workload {
+    /// The workload's name, as the JSON `workload` key gives it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Workload::Echo(_) => "echo",
+            Workload::Http(_) => "http",
+            Workload::Hold(_) => "hold",
+        }
+    }
+
+    /// How many connections (echo: workers) the run keeps open at once.
+    pub fn connections(&self) -> usize {
+        match self {
+            Workload::Echo(c) => c.workers,
+            Workload::Http(c) => c.connections,
+            Workload::Hold(c) => c.connections,
+        }
+    }
+}
+
+/// Seed 000: workers, each doing rounds of connect, messages, close.
+#[derive(Debug, Clone)]
+pub struct EchoConfig {
+    pub workers: usize,
+    pub rounds: u32,
+    pub messages: u32,
+    pub size: usize,
+    pub duration: Option<Duration>,
+}
+
+/// When an HTTP run ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopping {
+    /// After this many requests have been sent and answered (or failed).
+    Requests(u64),
+    /// When this much time has passed.
+    Duration(Duration),
+}
+
+/// Seed 001: requests over keep-alive (or fresh) connections.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub connections: usize,
+    pub stopping: Stopping,
+    /// A new connection per request.
+    pub close: bool,
+    /// Requests in flight per connection.
+    pub pipeline: usize,
+    pub head: bool,
+    /// Open loop at this many requests per second, over all connections.
+    pub rate: Option<f64>,
+}
+
+/// The protocol `hold` speaks on each held connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldProto {
+    Http,
+    Echo,
+}
+
+/// Seed 003: many long-lived connections, each poked at random intervals.
+#[derive(Debug, Clone)]
+pub struct HoldConfig {
+    pub proto: HoldProto,
+    pub connections: usize,
+    pub ramp: Ramp,
+    pub interval: (Duration, Duration),
+    pub duration: Duration,
+}
+
+/// `COUNT/PERIOD`: open COUNT connections every PERIOD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ramp {
+    pub count: usize,
+    pub every: Duration,
+}
+
+/// Parses `4s`, `500ms`, `1m`, `1h`, `250us` or a bare number of seconds (`1.5`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration (like 4s, 500ms, 1m)"))?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "ms" => value / 1e3,
+        "us" | "µs" => value / 1e6,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => {
+            return Err(format!(
+                "'{text}': unknown unit '{unit}' (use us, ms, s, m or h)"
+            ))
+        }
+    };
+    if !(seconds > 0.0 && seconds <= 7.0 * 86_400.0) {
+        return Err(format!("'{text}' must be more than 0 and at most a week"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// Parses `COUNT/PERIOD`, as in `10/10ms`.
+pub fn parse_ramp(text: &str) -> Result<Ramp, String> {
+    let (count, every) = text
+        .split_once('/')
+        .ok_or_else(|| format!("'{text}' is not a ramp (COUNT/PERIOD, like 10/10ms)"))?;
+    let count: usize = count
+        .trim()
+        .parse()
+        .ok()
+        .filter(|&n| (1..=100_000).contains(&n))
+        .ok_or_else(|| format!("ramp count '{count}' must be between 1 and 100000"))?;
+    let every = parse_duration(every)?;
+    if every < Duration::from_micros(100) {
+        return Err(format!("ramp period '{text}' must be at least 100us"));
+    }
+    Ok(Ramp { count, every })
+}
+
+/// Parses `LOW..HIGH` (`1s..30s`) or a single duration (a fixed interval).
+pub fn parse_interval(text: &str) -> Result<(Duration, Duration), String> {
+    let (low, high) = match text.split_once("..") {
+        Some((low, high)) => (parse_duration(low)?, parse_duration(high)?),
+        None => {
+            let d = parse_duration(text)?;
+            (d, d)
+        }
+    };
+    if low > high {
+        return Err(format!(
+            "interval '{text}': the low end exceeds the high end"
+        ));
+    }
+    Ok((low, high))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("4s"), Ok(Duration::from_secs(4)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("4x").is_err());
+        assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn ramps() {
+        let ramp = parse_ramp("10/10ms").unwrap();
+        assert_eq!(ramp.count, 10);
+        assert_eq!(ramp.every, Duration::from_millis(10));
+        assert!(parse_ramp("10").is_err());
+        assert!(parse_ramp("0/10ms").is_err());
+        assert!(parse_ramp("10/1us").is_err());
+    }
+
+    #[test]
+    fn intervals() {
+        assert_eq!(
+            parse_interval("1s..30s"),
+            Ok((Duration::from_secs(1), Duration::from_secs(30)))
+        );
+        assert_eq!(
+            parse_interval("2s"),
+            Ok((Duration::from_secs(2), Duration::from_secs(2)))
+        );
+        assert!(parse_interval("30s..1s").is_err());
+    }
+}

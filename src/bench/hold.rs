@@ -1,0 +1,354 @@
+//! The `hold` workload (seed 003): ramp up to C long-lived connections (COUNT every
+//! PERIOD) and keep each alive with a small request at random intervals, an HTTP
+//! `HEAD` or a short echo message, checking every reply. Per-connection state is a few
+//! dozen bytes and reads go through one per-thread buffer, so ten thousand held
+//! connections cost the client a few megabytes.
+
+use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
+
+use mio::{Events, Interest, Poll, Token};
+
+use super::config::{HoldConfig, HoldProto};
+use super::engine::{poll_timeout, Rng, ThreadCtx, ThreadResult, Timers, READ_BUF, TICK};
+use super::response::{Completed, ResponseReader};
+use super::{net, pattern};
+use crate::stats::histogram::micros;
+use crate::stats::{ErrorKind, Recorder};
+
+/// The timer token of the ramp (connections have tokens below it).
+const RAMP: usize = usize::MAX;
+/// How long a dropped connection waits before it is opened again.
+const REOPEN: Duration = Duration::from_secs(1);
+/// Bytes of an echo keep-alive message.
+const ECHO_LEN: usize = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Not opened yet: the ramp has not reached it.
+    Pending,
+    Connecting,
+    /// Open, waiting for its next request time.
+    Idle,
+    /// A request in flight since `since`.
+    Busy,
+    /// Dropped; reopened by its timer.
+    Backoff,
+}
+
+#[derive(Debug)]
+struct HoldConn {
+    stream: Option<mio::net::TcpStream>,
+    phase: Phase,
+    /// Echo: bytes of the current message verified.
+    verified: u16,
+    seq: u32,
+    /// Connect start, or when the request in flight was sent.
+    since: Instant,
+    reader: ResponseReader,
+}
+
+struct Loop<'a> {
+    ctx: ThreadCtx<'a>,
+    config: &'a HoldConfig,
+    poll: Poll,
+    conns: Vec<HoldConn>,
+    first: usize,
+    timers: Timers,
+    recorder: Recorder,
+    rng: Rng,
+    request: Vec<u8>,
+    /// The next connection the ramp opens, and how many it opens per period.
+    ramp_next: usize,
+    ramp_batch: usize,
+    held: usize,
+    held_peak: usize,
+}
+
+/// Runs this thread's share of the held connections until the run's duration is over.
+pub fn run_thread(ctx: ThreadCtx<'_>, config: &HoldConfig) -> io::Result<ThreadResult> {
+    let (count, first) = ctx.share(config.connections);
+    let target = &ctx.config.target;
+    let request = match config.proto {
+        HoldProto::Http => format!(
+            "HEAD {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: iomodels\r\n\r\n",
+            target.path, target.host
+        )
+        .into_bytes(),
+        HoldProto::Echo => Vec::new(),
+    };
+    let conns = (0..count)
+        .map(|_| HoldConn {
+            stream: None,
+            phase: Phase::Pending,
+            verified: 0,
+            seq: 0,
+            since: ctx.start,
+            reader: ResponseReader::new(),
+        })
+        .collect();
+    let mut this = Loop {
+        ctx,
+        config,
+        poll: Poll::new()?,
+        conns,
+        first,
+        timers: Timers::with_capacity(count + 1),
+        recorder: Recorder::new(),
+        rng: Rng::new(ctx.index as u64 + 1),
+        request,
+        ramp_next: 0,
+        ramp_batch: config.ramp.count.div_ceil(ctx.threads).max(1),
+        held: 0,
+        held_peak: 0,
+    };
+    this.run()
+}
+
+impl Loop<'_> {
+    fn run(&mut self) -> io::Result<ThreadResult> {
+        let deadline = self.ctx.start + self.config.duration;
+        self.timers.arm(Instant::now(), RAMP);
+        let mut events = Events::with_capacity(1024);
+        let mut buf = vec![0u8; READ_BUF];
+        let mut next_sweep = Instant::now() + TICK;
+        loop {
+            let now = Instant::now();
+            if now >= deadline || self.ctx.shared.stopped() {
+                break;
+            }
+            let wait = poll_timeout(now, self.timers.next(), Some(deadline)).min(next_sweep - now);
+            match self.poll.poll(&mut events, Some(wait)) {
+                Ok(()) => {}
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(err),
+            }
+            for event in events.iter() {
+                let i = event.token().0;
+                match self.conns[i].phase {
+                    Phase::Connecting => self.on_connecting(i),
+                    Phase::Idle | Phase::Busy => {
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.on_readable(i, &mut buf);
+                        }
+                    }
+                    Phase::Pending | Phase::Backoff => {}
+                }
+            }
+            let now = Instant::now();
+            while let Some(token) = self.timers.pop_due(now) {
+                self.on_timer(token, now);
+            }
+            if now >= next_sweep {
+                self.sweep(now);
+                next_sweep = now + TICK;
+            }
+            self.ctx.publish(&self.recorder, self.held);
+        }
+        self.ctx.publish(&self.recorder, self.held);
+        Ok(ThreadResult {
+            recorder: std::mem::take(&mut self.recorder),
+            held: self.held as u64,
+            held_peak: self.held_peak as u64,
+            ended: Instant::now(),
+        })
+    }
+
+    fn on_timer(&mut self, token: usize, now: Instant) {
+        if token == RAMP {
+            let end = (self.ramp_next + self.ramp_batch).min(self.conns.len());
+            for i in self.ramp_next..end {
+                self.connect(i, now);
+            }
+            self.ramp_next = end;
+            if end < self.conns.len() {
+                self.timers.arm(now + self.config.ramp.every, RAMP);
+            }
+            return;
+        }
+        // Timers are not cancelled: one that outlived its purpose at worst sends a
+        // request early or reopens a connection sooner.
+        match self.conns[token].phase {
+            Phase::Idle => self.send(token, now),
+            Phase::Backoff => self.connect(token, now),
+            _ => {}
+        }
+    }
+
+    fn connect(&mut self, i: usize, now: Instant) {
+        let source = self.ctx.source(self.first + i);
+        let result = net::connect(self.ctx.config.target.addr, source).and_then(|mut stream| {
+            self.poll.registry().register(
+                &mut stream,
+                Token(i),
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
+            Ok(stream)
+        });
+        match result {
+            Ok(stream) => {
+                let conn = &mut self.conns[i];
+                conn.stream = Some(stream);
+                conn.phase = Phase::Connecting;
+                conn.since = now;
+            }
+            Err(_) => self.drop_conn(i, ErrorKind::Connect, now),
+        }
+    }
+
+    /// Counts a failure of connection `i`, closes it and arms its reopening.
+    fn drop_conn(&mut self, i: usize, kind: ErrorKind, now: Instant) {
+        self.recorder.error(kind, 1);
+        let conn = &mut self.conns[i];
+        if matches!(conn.phase, Phase::Idle | Phase::Busy) {
+            self.held -= 1;
+        }
+        conn.stream = None;
+        conn.reader.reset();
+        conn.phase = Phase::Backoff;
+        self.timers.arm(now + REOPEN, i);
+    }
+
+    fn on_connecting(&mut self, i: usize) {
+        let Some(stream) = &self.conns[i].stream else {
+            return;
+        };
+        let now = Instant::now();
+        match net::connect_finished(stream) {
+            Ok(false) => {}
+            Ok(true) => {
+                // Its requests are tiny: a held connection listens for replies only.
+                let reregistered = match self.conns[i].stream.as_mut() {
+                    Some(stream) => {
+                        self.poll
+                            .registry()
+                            .reregister(stream, Token(i), Interest::READABLE)
+                    }
+                    None => Ok(()),
+                };
+                if let Err(err) = reregistered {
+                    return self.drop_conn(i, net::classify(&err), now);
+                }
+                self.recorder.connected(micros(now - self.conns[i].since));
+                self.conns[i].phase = Phase::Idle;
+                self.held += 1;
+                self.held_peak = self.held_peak.max(self.held);
+                self.send(i, now);
+            }
+            Err(_) => self.drop_conn(i, ErrorKind::Connect, now),
+        }
+    }
+
+    /// Sends the keep-alive request of connection `i`.
+    fn send(&mut self, i: usize, now: Instant) {
+        let global = self.first + i;
+        let conn = &mut self.conns[i];
+        let Some(stream) = conn.stream.as_mut() else {
+            return;
+        };
+        conn.seq = conn.seq.wrapping_add(1);
+        let mut message = [0u8; ECHO_LEN];
+        let bytes: &[u8] = match self.config.proto {
+            HoldProto::Http => &self.request,
+            HoldProto::Echo => {
+                pattern::fill(pattern::seed(global, u32::MAX, conn.seq), 0, &mut message);
+                &message
+            }
+        };
+        // A request this small fits an empty socket buffer: a short write means the
+        // connection is in trouble.
+        match stream.write(bytes) {
+            Ok(n) if n == bytes.len() => {
+                conn.phase = Phase::Busy;
+                conn.since = now;
+                conn.verified = 0;
+            }
+            Ok(_) => self.drop_conn(i, ErrorKind::Reset, now),
+            Err(err) => self.drop_conn(i, net::classify(&err), now),
+        }
+    }
+
+    fn on_readable(&mut self, i: usize, buf: &mut [u8]) {
+        loop {
+            let global = self.first + i;
+            let conn = &mut self.conns[i];
+            let Some(stream) = conn.stream.as_mut() else {
+                return;
+            };
+            let n = match stream.read(buf) {
+                Ok(n) => n,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return self.drop_conn(i, net::classify(&err), Instant::now()),
+            };
+            let now = Instant::now();
+            if n == 0 {
+                // A held connection the server closed: it was not held.
+                return self.drop_conn(i, ErrorKind::Reset, now);
+            }
+            if conn.phase != Phase::Busy {
+                return self.drop_conn(i, ErrorKind::Mismatch, now); // unsolicited bytes
+            }
+            let outcome = match self.config.proto {
+                HoldProto::Echo => {
+                    let seed = pattern::seed(global, u32::MAX, conn.seq);
+                    let offset = conn.verified as usize;
+                    if offset + n > ECHO_LEN || !pattern::matches(seed, offset, &buf[..n]) {
+                        Err(ErrorKind::Mismatch)
+                    } else {
+                        conn.verified += n as u16;
+                        Ok((conn.verified as usize == ECHO_LEN).then_some(Completed {
+                            status: 200,
+                            close: false,
+                        }))
+                    }
+                }
+                HoldProto::Http => {
+                    let mut done = None;
+                    let mut extra = false;
+                    let fed = conn.reader.feed(&buf[..n], true, &mut |c| {
+                        extra |= done.is_some();
+                        done = Some(c);
+                    });
+                    match fed {
+                        Ok(()) if !extra => Ok(done),
+                        _ => Err(ErrorKind::Mismatch),
+                    }
+                }
+            };
+            match outcome {
+                Err(kind) => return self.drop_conn(i, kind, now),
+                Ok(None) => {}
+                Ok(Some(done)) => {
+                    let conn = &mut self.conns[i];
+                    self.recorder.request(micros(now - conn.since));
+                    if !(200..300).contains(&done.status) {
+                        self.recorder.error(ErrorKind::HttpStatus, 1);
+                    }
+                    if done.close {
+                        return self.drop_conn(i, ErrorKind::Reset, now);
+                    }
+                    conn.phase = Phase::Idle;
+                    let (low, high) = self.config.interval;
+                    self.timers.arm(now + self.rng.between(low, high), i);
+                }
+            }
+            if n < buf.len() {
+                return;
+            }
+        }
+    }
+
+    fn sweep(&mut self, now: Instant) {
+        let timeout = self.ctx.config.timeout;
+        for i in 0..self.conns.len() {
+            let conn = &self.conns[i];
+            let late = now.saturating_duration_since(conn.since) > timeout;
+            match conn.phase {
+                Phase::Connecting if late => self.drop_conn(i, ErrorKind::Connect, now),
+                Phase::Busy if late => self.drop_conn(i, ErrorKind::Timeout, now),
+                _ => {}
+            }
+        }
+    }
+}

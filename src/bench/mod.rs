@@ -1,0 +1,158 @@
+//! `iomodels bench`: the load generator. It drives any TCP server with one of the
+//! seeds' three workloads and measures what it sees.
+//!
+//! The pipeline, as in oha: each event-loop thread ([`engine`]) runs its share of the
+//! connections for a workload ([`echo`], [`http`], [`hold`]) and records raw samples
+//! into its own [`Recorder`](crate::stats::Recorder); the recorders are merged into an
+//! [`Aggregate`], which is all the printer ([`report`]) reads. Meanwhile a
+//! [`Sampler`] reads the server's process tree from `/proc` if asked.
+//!
+//! What the engine guarantees: it never crashes or hangs on a bad server (every connect
+//! and request has a timeout; every error is counted by kind); it allocates nothing per
+//! request; a target that refuses every connection, or a bad flag, is a usage error.
+//!
+//! - [`args`]: the command line; [`config`]: the validated configuration and parsers;
+//!   [`target`]: addresses and URLs.
+//! - [`engine`]: threads, timers, live counters; [`net`]: sockets and error kinds.
+//! - [`echo`], [`http`], [`hold`]: the workloads; [`response`]: the streaming HTTP
+//!   response reader; [`pattern`]: the content of echo messages.
+//! - [`report`]: JSON and the human summary; [`progress`]: the live line.
+
+pub mod args;
+pub mod config;
+pub mod echo;
+pub mod engine;
+pub mod hold;
+pub mod http;
+pub mod net;
+pub mod pattern;
+pub mod progress;
+pub mod report;
+pub mod response;
+pub mod target;
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+pub use args::BenchArgs;
+pub use config::{BenchConfig, Workload};
+pub use report::{Aggregate, JsonReport};
+
+use crate::cli::usage;
+use crate::sample::{own_usage, ProcessTree, Sampler};
+use crate::stats::Recorder;
+use engine::{Shared, ThreadResult};
+use progress::Progress;
+
+/// How often `--server-pid` samples the server's process tree.
+pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Runs `iomodels bench`: the workload, then the summary on stdout and the JSON file.
+/// SIGINT or SIGTERM ends the run early, and its results are still reported.
+pub fn run(args: &BenchArgs) -> Result<()> {
+    let config = args.config()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    crate::sys::signal::stop_on_signals(&stop).context("cannot install the signal handlers")?;
+    let aggregate = run_config(&config, stop)?;
+    if let Some(path) = &config.json {
+        let file =
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        let mut out = BufWriter::new(file);
+        serde_json::to_writer_pretty(&mut out, &aggregate.json())?;
+        writeln!(out)?;
+        out.flush()
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    aggregate.print(&mut io::stdout().lock())?;
+    Ok(())
+}
+
+/// Runs one validated workload and returns what it measured; `stop` ends it early.
+/// This is the entry point `compare` uses.
+pub fn run_config(config: &BenchConfig, stop: Arc<AtomicBool>) -> Result<Aggregate> {
+    let connections = config.workload.connections();
+    let fits = net::raise_fd_limit();
+    if connections as u64 > fits {
+        return Err(usage(format!(
+            "{connections} connections need more file descriptors than the limit allows \
+             (at most {fits} here; see ulimit -n)"
+        )));
+    }
+    let target = &config.target;
+    net::probe(
+        target.addr,
+        config.sources.first().copied(),
+        config.timeout.min(Duration::from_secs(2)),
+    )
+    .map_err(|err| usage(format!("cannot connect to {}: {err}", target.display)))?;
+    let sampler = match config.server_pid {
+        Some(pid) => {
+            let tree =
+                ProcessTree::new(pid).map_err(|err| usage(format!("--server-pid {pid}: {err}")))?;
+            Some(Sampler::start(tree, SAMPLE_INTERVAL))
+        }
+        None => None,
+    };
+    let before = own_usage()?;
+    let shared = Shared::new(config.threads, stop);
+    let mut progress = Progress::new();
+    let start = Instant::now();
+    let results = engine::run_threads(
+        config,
+        &shared,
+        start,
+        |ctx| match &config.workload {
+            Workload::Echo(echo) => echo::run_thread(ctx, echo),
+            Workload::Http(http) => http::run_thread(ctx, http),
+            Workload::Hold(hold) => hold::run_thread(ctx, hold),
+        },
+        |shared| progress.tick(shared),
+    );
+    progress.finish();
+    let server = sampler.map(Sampler::finish);
+    let results = results?;
+    let client = own_usage()?.since(&before);
+    let aggregate = aggregate(config, start, results, server, client);
+    let r = &aggregate.recorder;
+    if r.requests == 0 && r.connections_opened == 0 && r.errors.connect > 0 {
+        return Err(usage(format!(
+            "{} refused every connection ({} attempts)",
+            target.display, r.errors.connect
+        )));
+    }
+    Ok(aggregate)
+}
+
+fn aggregate(
+    config: &BenchConfig,
+    start: Instant,
+    results: Vec<ThreadResult>,
+    server: Option<crate::sample::TreeUsage>,
+    client: crate::sample::OwnUsage,
+) -> Aggregate {
+    let mut recorder = Recorder::new();
+    let (mut held, mut held_peak) = (0, 0);
+    let mut end = start;
+    for result in &results {
+        recorder.merge(&result.recorder);
+        held += result.held;
+        held_peak += result.held_peak;
+        end = end.max(result.ended);
+    }
+    Aggregate {
+        workload: config.workload.name(),
+        target: config.target.display.clone(),
+        connections: config.workload.connections(),
+        threads: config.threads,
+        duration_s: (end - start).as_secs_f64(),
+        recorder,
+        held: matches!(config.workload, Workload::Hold(_)).then_some((held, held_peak)),
+        server,
+        client,
+    }
+}

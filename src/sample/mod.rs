@@ -1,0 +1,28 @@
+//! What a process tree costs, read from `/proc`: a process and all its descendants
+//! (forked workers, their threads), sampled on a background thread while a workload
+//! runs, and the load generator's own cost from getrusage(2).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use iomodels::sample::{ProcessTree, Sampler};
+//!
+//! let tree = ProcessTree::new(1234)?;
+//! let sampler = Sampler::start(tree, Duration::from_millis(200));
+//! // ... run a workload against the server ...
+//! let usage = sampler.finish(); // a `TreeUsage` over the interval
+//! println!("{} s of CPU, {} kB peak RSS", usage.cpu_user_s + usage.cpu_sys_s, usage.rss_peak_kb);
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! - [`procfs`]: parsing `/proc/PID/stat` and `/proc/PID/task/TID/status`, and finding
+//!   descendants; one [`TreeSnapshot`] per [`ProcessTree::sample`].
+//! - [`sampler`]: the background thread, and how snapshots add up to a [`TreeUsage`].
+//! - [`own`]: the calling process's own CPU time and peak RSS ([`own_usage`]).
+
+pub mod own;
+pub mod procfs;
+pub mod sampler;
+
+pub use own::{own_usage, OwnUsage};
+pub use procfs::{ProcessTree, TreeSnapshot};
+pub use sampler::{Sampler, TreeUsage, UsageAccumulator};

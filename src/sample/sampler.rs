@@ -1,0 +1,195 @@
+//! A background thread that samples a [`ProcessTree`] at a fixed interval, and the
+//! arithmetic that turns its snapshots into what the tree cost over the interval.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::procfs::{ProcessTree, TreeSnapshot};
+
+/// What a process tree cost between the first and the last sample: the JSON `server`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct TreeUsage {
+    /// CPU seconds spent in the interval, by every process of the tree, including
+    /// processes that exited and were reaped within it.
+    pub cpu_user_s: f64,
+    pub cpu_sys_s: f64,
+    /// The largest RSS summed over the tree at any sample, in kB.
+    pub rss_peak_kb: u64,
+    /// Context switches in the interval, summed over every thread seen by a sample.
+    pub ctx_voluntary: u64,
+    pub ctx_involuntary: u64,
+    /// The most threads and processes seen at once.
+    pub threads: u32,
+    pub processes: u32,
+    /// How many samples this summary rests on.
+    pub samples: u32,
+}
+
+/// (voluntary, involuntary) context switches of one thread.
+type Counters = (u64, u64);
+
+/// Adds snapshots up into a [`TreeUsage`]. CPU counts reaped children through their
+/// parent's `cutime`, so the tree total only grows; context switches are tracked per
+/// thread (a thread born during the interval starts from zero).
+#[derive(Debug, Default)]
+pub struct UsageAccumulator {
+    first_cpu: Option<(f64, f64)>,
+    last_cpu: (f64, f64),
+    rss_peak_kb: u64,
+    threads: u32,
+    processes: u32,
+    samples: u32,
+    /// tid -> (counters at first sight, counters at last sight).
+    switches: HashMap<u32, (Counters, Counters)>,
+}
+
+impl UsageAccumulator {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes one snapshot into account.
+    pub fn add(&mut self, snap: &TreeSnapshot) {
+        let first = self.first_cpu.is_none();
+        let cpu = (snap.cpu_user_s, snap.cpu_sys_s);
+        if first {
+            self.first_cpu = Some(cpu);
+        }
+        self.last_cpu = (self.last_cpu.0.max(cpu.0), self.last_cpu.1.max(cpu.1));
+        self.rss_peak_kb = self.rss_peak_kb.max(snap.rss_kb);
+        self.threads = self.threads.max(snap.threads);
+        self.processes = self.processes.max(snap.processes);
+        self.samples += 1;
+        for t in &snap.switches {
+            let now = (t.voluntary, t.involuntary);
+            let baseline = if first { now } else { (0, 0) };
+            self.switches.entry(t.tid).or_insert((baseline, now)).1 = now;
+        }
+    }
+
+    /// The usage over every snapshot added so far.
+    pub fn usage(&self) -> TreeUsage {
+        let (u0, s0) = self.first_cpu.unwrap_or_default();
+        let round = |x: f64| (x * 1000.0).round() / 1000.0;
+        let (mut vol, mut invol) = (0, 0);
+        for (start, end) in self.switches.values() {
+            vol += end.0.saturating_sub(start.0);
+            invol += end.1.saturating_sub(start.1);
+        }
+        TreeUsage {
+            cpu_user_s: round((self.last_cpu.0 - u0).max(0.0)),
+            cpu_sys_s: round((self.last_cpu.1 - s0).max(0.0)),
+            rss_peak_kb: self.rss_peak_kb,
+            ctx_voluntary: vol,
+            ctx_involuntary: invol,
+            threads: self.threads,
+            processes: self.processes,
+            samples: self.samples,
+        }
+    }
+}
+
+/// Samples a tree on its own thread until [`Sampler::finish`].
+#[derive(Debug)]
+pub struct Sampler {
+    stop: mpsc::Sender<()>,
+    thread: JoinHandle<TreeUsage>,
+}
+
+impl Sampler {
+    /// Takes a first sample now, then one every `interval`.
+    pub fn start(tree: ProcessTree, interval: Duration) -> Self {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("sampler".into())
+            .spawn(move || {
+                let mut acc = UsageAccumulator::new();
+                loop {
+                    let started = Instant::now();
+                    if let Ok(snap) = tree.sample() {
+                        acc.add(&snap);
+                    }
+                    let wait = interval.saturating_sub(started.elapsed());
+                    match stopped.recv_timeout(wait) {
+                        Err(RecvTimeoutError::Timeout) => continue,
+                        // Asked to stop (or the handle is gone): one last sample.
+                        _ => break,
+                    }
+                }
+                if let Ok(snap) = tree.sample() {
+                    acc.add(&snap);
+                }
+                acc.usage()
+            })
+            .expect("cannot start the sampler thread");
+        Self { stop, thread }
+    }
+
+    /// Takes a last sample and returns the usage over the whole interval.
+    pub fn finish(self) -> TreeUsage {
+        let _ = self.stop.send(());
+        self.thread.join().unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::procfs::ThreadSwitches;
+    use super::*;
+
+    fn snap(cpu: f64, rss: u64, switches: &[(u32, u64, u64)]) -> TreeSnapshot {
+        TreeSnapshot {
+            at: None,
+            cpu_user_s: cpu,
+            cpu_sys_s: cpu / 2.0,
+            rss_kb: rss,
+            processes: 1,
+            threads: switches.len() as u32,
+            switches: switches
+                .iter()
+                .map(|&(tid, voluntary, involuntary)| ThreadSwitches {
+                    tid,
+                    voluntary,
+                    involuntary,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn accumulates_deltas_peaks_and_new_threads() {
+        let mut acc = UsageAccumulator::new();
+        acc.add(&snap(10.0, 100, &[(1, 50, 5)]));
+        acc.add(&snap(11.0, 300, &[(1, 60, 6), (2, 7, 1)]));
+        acc.add(&snap(12.5, 200, &[(1, 65, 6)]));
+        let usage = acc.usage();
+        assert_eq!(usage.cpu_user_s, 2.5);
+        assert_eq!(usage.cpu_sys_s, 1.25);
+        assert_eq!(usage.rss_peak_kb, 300);
+        assert_eq!(usage.ctx_voluntary, 15 + 7);
+        assert_eq!(usage.ctx_involuntary, 1 + 1);
+        assert_eq!(usage.threads, 2);
+        assert_eq!(usage.samples, 3);
+    }
+
+    #[test]
+    fn samples_a_busy_child() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done"])
+            .spawn()
+            .unwrap();
+        let tree = ProcessTree::new(child.id()).unwrap();
+        let sampler = Sampler::start(tree, Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(150));
+        let usage = sampler.finish();
+        child.kill().ok();
+        child.wait().unwrap();
+        assert!(usage.samples >= 2);
+        assert!(usage.processes >= 1);
+        assert!(usage.rss_peak_kb > 0);
+    }
+}

@@ -1,0 +1,117 @@
+//! `bench http` against the project's own HTTP server.
+
+use crate::bench_util::{bench_json, count, errors, Server};
+
+#[test]
+fn keep_alive_requests_all_answered() {
+    let server = Server::start("epoll", "http");
+    let json = bench_json(&[
+        "http",
+        &server.url(),
+        "--connections",
+        "4",
+        "--requests",
+        "2000",
+    ]);
+    assert_eq!(json["workload"], "http");
+    assert_eq!(count(&json, "requests"), 2000);
+    assert_eq!(count(&json, "connections"), 4);
+    assert_eq!(
+        json["errors"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter_map(|v| v.as_u64())
+            .sum::<u64>(),
+        0
+    );
+    assert!(
+        json["latency_us"]["max"].as_u64().unwrap() >= json["latency_us"]["p50"].as_u64().unwrap()
+    );
+    assert!(count(&json, "connections_opened") >= 1);
+    assert!(json["throughput_per_s"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn pipelined_and_threaded() {
+    let server = Server::start("epoll", "http");
+    let json = bench_json(&[
+        "http",
+        &server.url(),
+        "--connections",
+        "6",
+        "--requests",
+        "3000",
+        "--pipeline",
+        "8",
+        "--threads",
+        "2",
+    ]);
+    assert_eq!(count(&json, "requests"), 3000);
+    assert_eq!(errors(&json, "mismatch"), 0);
+    assert_eq!(errors(&json, "reset"), 0);
+    assert_eq!(count(&json, "threads"), 2);
+}
+
+#[test]
+fn close_opens_a_connection_per_request() {
+    let server = Server::start("threads", "http");
+    let json = bench_json(&[
+        "http",
+        &server.url(),
+        "--connections",
+        "2",
+        "--requests",
+        "100",
+        "--close",
+    ]);
+    assert_eq!(count(&json, "requests"), 100);
+    assert_eq!(errors(&json, "reset"), 0);
+    assert!(count(&json, "connections_opened") >= 100);
+    assert!(json["connect_us"]["p50"].as_u64().is_some());
+}
+
+#[test]
+fn head_requests_have_no_body() {
+    let server = Server::start("epoll", "http");
+    let json = bench_json(&[
+        "http",
+        &server.url(),
+        "--requests",
+        "500",
+        "--method",
+        "HEAD",
+        "--pipeline",
+        "4",
+    ]);
+    assert_eq!(count(&json, "requests"), 500);
+    assert_eq!(errors(&json, "mismatch"), 0);
+}
+
+#[test]
+fn open_loop_rate_with_server_sampling() {
+    let server = Server::start("epoll", "http");
+    let pid = server.pid().to_string();
+    let json = bench_json(&[
+        "http",
+        &server.url(),
+        "--connections",
+        "4",
+        "--rate",
+        "400",
+        "--duration",
+        "1s",
+        "--server-pid",
+        &pid,
+    ]);
+    // About 400 requests are due in one second; a loaded machine may answer fewer.
+    let requests = count(&json, "requests");
+    assert!(
+        requests > 0 && requests <= 420,
+        "{requests} requests at 400/s for 1 s"
+    );
+    assert_eq!(errors(&json, "timeout"), 0);
+    assert!(json["server"]["processes"].as_u64().unwrap() >= 1);
+    assert!(json["server"]["rss_peak_kb"].as_u64().unwrap() > 0);
+    assert!(json["client"]["rss_peak_kb"].as_u64().unwrap() > 0);
+}

@@ -1,0 +1,201 @@
+//! Helpers for the `bench` tests: our own server as a child process, `iomodels bench`
+//! run with a hard time bound, its JSON validated against the checked-in schema, and
+//! deliberately wrong servers on std threads.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The longest any single `iomodels bench` run may take before the test fails.
+const RUN_BOUND: Duration = Duration::from_secs(60);
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_iomodels")
+}
+
+/// `iomodels serve MODEL --proto PROTO --addr 127.0.0.1:0`, killed when dropped.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    pub fn start(model: &str, proto: &str) -> Self {
+        let mut child = Command::new(bin())
+            .args(["serve", model, "--proto", proto, "--addr", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start iomodels serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .parse()
+            .unwrap();
+        Self { child, addr }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `iomodels bench ARGS`, killing it (and failing) if it outlives [`RUN_BOUND`].
+pub fn bench(args: &[&str]) -> Output {
+    let mut child = Command::new(bin())
+        .arg("bench")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot start iomodels bench");
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > RUN_BOUND {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("iomodels bench {args:?} hung for {RUN_BOUND:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn temp_json() -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    std::env::temp_dir().join(format!(
+        "iomodels-bench-{}-{}.json",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+/// Runs `iomodels bench ARGS --json FILE`, expects success, validates the JSON against
+/// `schema/bench.schema.json` and returns it.
+pub fn bench_json(args: &[&str]) -> Value {
+    let path = temp_json();
+    let mut all: Vec<&str> = args.to_vec();
+    let path_text = path.to_str().unwrap().to_string();
+    all.extend(["--json", &path_text]);
+    let out = bench(&all);
+    assert!(
+        out.status.success(),
+        "bench {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let json: Value = serde_json::from_str(&text).unwrap();
+    validate(&json);
+    json
+}
+
+/// Fails the test if `json` does not follow the checked-in schema.
+pub fn validate(json: &Value) {
+    let schema_path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/bench.schema.json");
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema is valid");
+    let errors: Vec<String> = validator.iter_errors(json).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "schema violations: {errors:?}\n{json:#}");
+}
+
+/// An error count from the JSON.
+pub fn errors(json: &Value, kind: &str) -> u64 {
+    json["errors"][kind].as_u64().unwrap()
+}
+
+pub fn count(json: &Value, key: &str) -> u64 {
+    json[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no {key} in {json:#}"))
+}
+
+/// How a deliberately wrong server misbehaves.
+#[derive(Debug, Clone, Copy)]
+pub enum Wrong {
+    /// Echoes, with one byte of every reply changed.
+    CorruptEcho,
+    /// Reads a little, then resets the connection (SO_LINGER 0).
+    Reset,
+    /// Reads and never answers.
+    Stall,
+    /// Answers every HTTP request `500 Internal Server Error`, keep-alive.
+    Http500,
+}
+
+/// Starts a wrong server on 127.0.0.1 (a thread per connection; they live as long as
+/// the test binary) and returns its address.
+pub fn wrong_server(kind: Wrong) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            std::thread::spawn(move || serve_wrong(kind, stream));
+        }
+    });
+    addr
+}
+
+fn serve_wrong(kind: Wrong, mut stream: TcpStream) {
+    let mut buf = [0u8; 4096];
+    match kind {
+        Wrong::CorruptEcho => loop {
+            let Ok(n) = stream.read(&mut buf) else { return };
+            if n == 0 {
+                return;
+            }
+            buf[n / 2] ^= 0x20;
+            if stream.write_all(&buf[..n]).is_err() {
+                return;
+            }
+        },
+        Wrong::Reset => {
+            let _ = stream.read(&mut buf);
+            let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+        }
+        Wrong::Stall => {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+            while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+        }
+        Wrong::Http500 => {
+            let reply = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\n\r\noops!";
+            let mut pending = Vec::new();
+            loop {
+                let Ok(n) = stream.read(&mut buf) else { return };
+                if n == 0 {
+                    return;
+                }
+                pending.extend_from_slice(&buf[..n]);
+                while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                    pending.drain(..end + 4);
+                    if stream.write_all(reply).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
