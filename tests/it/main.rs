@@ -1,4 +1,19 @@
-//! Integration tests: one binary, modules by topic.
+//! Integration tests: the real `iomodels` binary, driven over loopback sockets.
+//!
+//! - `serve_echo`, `serve_http`, `serve_lifecycle`: every model under every protocol,
+//!   generated from one list (`util::models`), never copied per model.
+//! - `serve_cli`: what `list` and `serve` say to a user.
+//! - `bench_echo`, `bench_http`, `bench_hold`: the load generator against our servers;
+//!   `bench_errors`: against deliberately wrong servers; `bench_cli`: usage errors
+//!   (helpers in `bench_util`).
+
+#[macro_use]
+mod util;
+
+mod serve_cli;
+mod serve_echo;
+mod serve_http;
+mod serve_lifecycle;
 
 mod bench_cli;
 mod bench_echo;
