@@ -30,6 +30,8 @@ pub enum Command {
     List,
     /// Drive a TCP server with a workload (echo, http, hold) and measure it.
     Bench(crate::bench::BenchArgs),
+    /// Run every model through the workloads and write a ranked report with charts.
+    Compare(crate::compare::args::CompareArgs),
 }
 
 /// The protocol a server speaks.
@@ -169,6 +171,7 @@ pub fn dispatch(command: Command) -> Result<()> {
         }
         Command::List => model::print_list(&mut std::io::stdout().lock()),
         Command::Bench(args) => crate::bench::run(&args),
+        Command::Compare(args) => crate::compare::run(&args),
     }
 }
 

@@ -14,15 +14,19 @@
 //! - [`bench`]: `iomodels bench`: the load generator's workloads and event-loop engine.
 //! - [`stats`]: what bench workers record (HdrHistogram, error kinds), merged for printing.
 //! - [`sample`]: a process tree's cost from `/proc` (CPU, RSS, context switches).
+//! - [`compare`]: `iomodels compare`: every model through every workload, as child processes.
+//! - [`report`]: the comparison presented: ranked tables, JSON, Markdown, SVG charts, HTML.
 
 #![deny(unsafe_code)]
 
 pub mod bench;
 pub mod cli;
+pub mod compare;
 pub mod conn;
 pub mod log;
 pub mod model;
 pub mod protocol;
+pub mod report;
 pub mod sample;
 pub mod server;
 pub mod stats;

@@ -1,10 +1,10 @@
 //! `bench echo` against the project's own echo server.
 
-use crate::bench_util::{bench_json, count, errors, Server};
+use crate::bench_util::{bench_json, count, errors, server};
 
 #[test]
 fn every_message_of_every_round_is_echoed() {
-    let server = Server::start("epoll", "echo");
+    let server = server("epoll", "echo");
     let addr = server.addr.to_string();
     let json = bench_json(&[
         "echo",
@@ -30,7 +30,7 @@ fn every_message_of_every_round_is_echoed() {
 
 #[test]
 fn large_messages_survive_partial_writes() {
-    let server = Server::start("epoll", "echo");
+    let server = server("epoll", "echo");
     let addr = server.addr.to_string();
     let json = bench_json(&[
         "echo",
@@ -51,7 +51,7 @@ fn large_messages_survive_partial_writes() {
 
 #[test]
 fn blocking_server_serves_workers_one_at_a_time() {
-    let server = Server::start("blocking", "echo");
+    let server = server("blocking", "echo");
     let addr = server.addr.to_string();
     let json = bench_json(&[
         "echo",

@@ -1,13 +1,13 @@
 //! `bench hold` reaches and keeps its connections against a real server.
 
-use crate::bench_util::{bench_json, count, errors, Server};
+use crate::bench_util::{bench_json, count, errors, server, url};
 
 #[test]
 fn holds_hundreds_of_http_connections() {
-    let server = Server::start("epoll", "http");
+    let server = server("epoll", "http");
     let json = bench_json(&[
         "hold",
-        &server.url(),
+        &url(&server),
         "--connections",
         "400",
         "--ramp",
@@ -30,7 +30,7 @@ fn holds_hundreds_of_http_connections() {
 
 #[test]
 fn holds_echo_connections_from_several_sources() {
-    let server = Server::start("epoll", "echo");
+    let server = server("epoll", "echo");
     let addr = server.addr.to_string();
     let json = bench_json(&[
         "hold",

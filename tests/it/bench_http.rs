@@ -1,13 +1,13 @@
 //! `bench http` against the project's own HTTP server.
 
-use crate::bench_util::{bench_json, count, errors, Server};
+use crate::bench_util::{bench_json, count, errors, server, url};
 
 #[test]
 fn keep_alive_requests_all_answered() {
-    let server = Server::start("epoll", "http");
+    let server = server("epoll", "http");
     let json = bench_json(&[
         "http",
-        &server.url(),
+        &url(&server),
         "--connections",
         "4",
         "--requests",
@@ -34,10 +34,10 @@ fn keep_alive_requests_all_answered() {
 
 #[test]
 fn pipelined_and_threaded() {
-    let server = Server::start("epoll", "http");
+    let server = server("epoll", "http");
     let json = bench_json(&[
         "http",
-        &server.url(),
+        &url(&server),
         "--connections",
         "6",
         "--requests",
@@ -55,10 +55,10 @@ fn pipelined_and_threaded() {
 
 #[test]
 fn close_opens_a_connection_per_request() {
-    let server = Server::start("threads", "http");
+    let server = server("threads", "http");
     let json = bench_json(&[
         "http",
-        &server.url(),
+        &url(&server),
         "--connections",
         "2",
         "--requests",
@@ -73,10 +73,10 @@ fn close_opens_a_connection_per_request() {
 
 #[test]
 fn head_requests_have_no_body() {
-    let server = Server::start("epoll", "http");
+    let server = server("epoll", "http");
     let json = bench_json(&[
         "http",
-        &server.url(),
+        &url(&server),
         "--requests",
         "500",
         "--method",
@@ -90,11 +90,11 @@ fn head_requests_have_no_body() {
 
 #[test]
 fn open_loop_rate_with_server_sampling() {
-    let server = Server::start("epoll", "http");
+    let server = server("epoll", "http");
     let pid = server.pid().to_string();
     let json = bench_json(&[
         "http",
-        &server.url(),
+        &url(&server),
         "--connections",
         "4",
         "--rate",

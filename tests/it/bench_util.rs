@@ -1,15 +1,17 @@
-//! Helpers for the `bench` tests: our own server as a child process, `iomodels bench`
+//! Helpers for the `bench` tests: our own server (the shared `util::ServerProc`), `iomodels bench`
 //! run with a hard time bound, its JSON validated against the checked-in schema, and
 //! deliberately wrong servers on std threads.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use crate::util::ServerProc;
 
 /// The longest any single `iomodels bench` run may take before the test fails.
 const RUN_BOUND: Duration = Duration::from_secs(60);
@@ -18,47 +20,14 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_iomodels")
 }
 
-/// `iomodels serve MODEL --proto PROTO --addr 127.0.0.1:0`, killed when dropped.
-pub struct Server {
-    child: Child,
-    pub addr: SocketAddr,
+/// Our server, as the serve tests start it: `iomodels serve MODEL --proto PROTO` on port 0.
+pub fn server(model: &str, proto: &str) -> ServerProc {
+    ServerProc::start(model, proto, &[])
 }
 
-impl Server {
-    pub fn start(model: &str, proto: &str) -> Self {
-        let mut child = Command::new(bin())
-            .args(["serve", model, "--proto", proto, "--addr", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cannot start iomodels serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .parse()
-            .unwrap();
-        Self { child, addr }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The URL of an HTTP server.
+pub fn url(server: &ServerProc) -> String {
+    format!("http://{}/", server.addr)
 }
 
 /// Runs `iomodels bench ARGS`, killing it (and failing) if it outlives [`RUN_BOUND`].

@@ -3,10 +3,17 @@
 //! - `serve_echo`, `serve_http`, `serve_lifecycle`: every model under every protocol,
 //!   generated from one list (`util::models`), never copied per model.
 //! - `serve_cli`: what `list` and `serve` say to a user.
-//! - `bench_*`: the load generator against our servers and deliberately wrong ones.
+//! - `bench_echo`, `bench_http`, `bench_hold`: the load generator against our servers;
+//!   `bench_errors`: against deliberately wrong servers; `bench_cli`: usage errors
+//!   (helpers in `bench_util`).
 
 #[macro_use]
 mod util;
+
+mod serve_cli;
+mod serve_echo;
+mod serve_http;
+mod serve_lifecycle;
 
 mod bench_cli;
 mod bench_echo;
@@ -14,7 +21,3 @@ mod bench_errors;
 mod bench_hold;
 mod bench_http;
 mod bench_util;
-mod serve_cli;
-mod serve_echo;
-mod serve_http;
-mod serve_lifecycle;

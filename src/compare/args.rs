@@ -1,0 +1,171 @@
+//! `iomodels compare` flags, and their translation into a validated [`Plan`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+
+use super::plan::{Plan, Subject, Workload};
+use crate::bench::config::parse_duration;
+use crate::cli::usage;
+use crate::model;
+
+/// `iomodels compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Models to run: `all`, or a comma-separated list; `MODEL:FLAGS` passes flags to
+    /// `serve` (e.g. `epoll:--backlog=1`, `epoll:--cork:--nodelay`).
+    #[arg(long, default_value = "all")]
+    pub models: String,
+    /// Workloads to run (repeat the flag or separate with commas) [default: echo,http].
+    #[arg(long = "workload", value_enum, value_delimiter = ',')]
+    pub workloads: Vec<WorkloadArg>,
+    /// Concurrent clients for echo, http and http-close; connections held for hold
+    /// [default: 10,100; hold: 1000,10000].
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..=60_000))]
+    pub concurrency: Vec<u32>,
+    /// Idle connections held alongside 50 active keep-alive clients, for `idle`.
+    #[arg(long, value_delimiter = ',', default_value = "0,1000,10000", value_parser = clap::value_parser!(u32).range(0..=60_000))]
+    pub idle: Vec<u32>,
+    /// How long each measurement runs [default: 500ms; --quick: 300ms].
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Runs per measurement; the report gives their median and spread [default: 3; --quick: 1].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: Option<u32>,
+    /// An external server measured the same way, as NAME=ADDR or NAME=ADDR@PID (its
+    /// process is found from its listening socket when no PID is given). It must speak
+    /// HTTP: echo workloads skip it.
+    #[arg(long = "target", value_parser = parse_target)]
+    pub targets: Vec<Subject>,
+    /// Where the report goes.
+    #[arg(long, default_value = "report")]
+    pub out: PathBuf,
+    /// A smaller run: one repeat, shorter measurements (under a minute for every model).
+    #[arg(long)]
+    pub quick: bool,
+}
+
+/// The workloads, as named on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WorkloadArg {
+    Echo,
+    Http,
+    HttpClose,
+    Hold,
+    Idle,
+}
+
+impl CompareArgs {
+    /// The validated plan these flags describe.
+    pub fn plan(&self) -> Result<Plan> {
+        let mut subjects = parse_models(&self.models)?;
+        subjects.extend(self.targets.iter().cloned());
+        let workloads: Vec<Workload> = if self.workloads.is_empty() {
+            vec![Workload::Echo, Workload::Http]
+        } else {
+            let mut seen = Vec::new();
+            for w in &self.workloads {
+                let w = Workload::from(*w);
+                if !seen.contains(&w) {
+                    seen.push(w);
+                }
+            }
+            seen
+        };
+        let given: Vec<usize> = self.concurrency.iter().map(|&c| c as usize).collect();
+        let levels = |w: Workload| -> Vec<usize> {
+            let mut levels = match w {
+                Workload::Idle => self.idle.iter().map(|&k| k as usize).collect(),
+                _ if !given.is_empty() => given.clone(),
+                Workload::Hold => vec![1000, 10_000],
+                _ => vec![10, 100],
+            };
+            levels.sort_unstable();
+            levels.dedup();
+            levels
+        };
+        Ok(Plan {
+            workloads: workloads.iter().map(|&w| (w, levels(w))).collect(),
+            subjects,
+            duration: self
+                .duration
+                .unwrap_or(Duration::from_millis(if self.quick { 300 } else { 500 })),
+            repeat: self.repeat.unwrap_or(if self.quick { 1 } else { 3 }) as usize,
+            out: self.out.clone(),
+        })
+    }
+}
+
+impl From<WorkloadArg> for Workload {
+    fn from(arg: WorkloadArg) -> Self {
+        match arg {
+            WorkloadArg::Echo => Workload::Echo,
+            WorkloadArg::Http => Workload::Http,
+            WorkloadArg::HttpClose => Workload::HttpClose,
+            WorkloadArg::Hold => Workload::Hold,
+            WorkloadArg::Idle => Workload::Idle,
+        }
+    }
+}
+
+/// `all`, or `a,b:--flag,...`.
+fn parse_models(text: &str) -> Result<Vec<Subject>> {
+    if text.trim() == "all" {
+        return Ok(model::MODELS
+            .iter()
+            .map(|m| Subject::Model {
+                label: m.name.to_string(),
+                model: m.name,
+                flags: Vec::new(),
+            })
+            .collect());
+    }
+    let mut subjects = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let mut parts = item.split(':');
+        let name = parts.next().unwrap_or_default();
+        let info = model::find(name).ok_or_else(|| {
+            let names: Vec<&str> = model::MODELS.iter().map(|m| m.name).collect();
+            usage(format!("--models: no model named '{name}' (models: {})", names.join(", ")))
+        })?;
+        let flags: Vec<String> = parts.map(str::to_string).collect();
+        if let Some(bad) = flags.iter().find(|f| !f.starts_with("--")) {
+            return Err(usage(format!("--models: '{bad}' in '{item}' is not a serve flag (write MODEL:--flag=value)")));
+        }
+        if subjects.iter().any(|s: &Subject| s.label() == item) {
+            continue;
+        }
+        subjects.push(Subject::Model {
+            label: item.to_string(),
+            model: info.name,
+            flags,
+        });
+    }
+    if subjects.is_empty() {
+        return Err(usage("--models: no model given"));
+    }
+    Ok(subjects)
+}
+
+/// `NAME=ADDR` or `NAME=ADDR@PID`.
+fn parse_target(text: &str) -> Result<Subject, String> {
+    let (name, rest) = text
+        .split_once('=')
+        .ok_or_else(|| format!("'{text}' is not NAME=ADDR[@PID]"))?;
+    let (addr, pid) = match rest.split_once('@') {
+        Some((addr, pid)) => (addr, Some(pid.parse::<u32>().map_err(|_| format!("'{pid}' is not a process id"))?)),
+        None => (rest, None),
+    };
+    let addr: SocketAddr = addr.parse().map_err(|_| format!("'{addr}' is not HOST:PORT"))?;
+    if name.is_empty() {
+        return Err("a target needs a name".into());
+    }
+    Ok(Subject::Target {
+        label: name.to_string(),
+        addr,
+        pid,
+    })
+}

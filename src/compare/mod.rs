@@ -1,0 +1,108 @@
+//! `iomodels compare`: every model through the seeds' workloads, in one report.
+//!
+//! Compare only orchestrates. For each subject (a model, or an external `--target`)
+//! and workload it starts the real `iomodels serve` as a child process, warms it up,
+//! runs the real `iomodels bench` (which samples the server's whole process tree from
+//! /proc) at each level, `--repeat` times, stops the server and checks that nothing of
+//! it is left. The figures go to [`crate::report`].
+//!
+//! - [`args`]: the flags, turned into a [`plan::Plan`].
+//! - [`plan`]: subjects × workloads × levels, and the bench command line of each step.
+//! - [`child`]: the `serve` and `bench` child processes.
+//! - [`measure`]: carrying out the plan; failures become cells that say why.
+//! - [`results`]: what was measured, with medians and spreads (`report.json`).
+//! - [`target`]: finding an external server's process from its listening socket.
+
+pub mod args;
+pub mod child;
+pub mod measure;
+pub mod plan;
+pub mod results;
+pub mod target;
+
+use std::io::IsTerminal;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use self::args::CompareArgs;
+use self::results::{Machine, Report};
+
+/// Runs `iomodels compare`.
+pub fn run(args: &CompareArgs) -> Result<()> {
+    let plan = args.plan()?;
+    std::fs::create_dir_all(&plan.out)
+        .with_context(|| format!("cannot create the report directory {}", plan.out.display()))?;
+    let started = Instant::now();
+    let started_unix_s = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let bar = progress_bar(plan.steps());
+    let (cells, stops) = measure::execute(&plan, &bar);
+    bar.finish_and_clear();
+    let report = Report {
+        version: 1,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        machine: machine(),
+        started_unix_s,
+        wall_s: started.elapsed().as_secs_f64(),
+        duration_ms: plan.duration.as_millis() as u64,
+        repeat: plan.repeat,
+        workloads: plan
+            .workloads
+            .iter()
+            .map(|(w, levels)| (w.name().to_string(), levels.clone()))
+            .collect(),
+        subjects: plan.subjects.iter().map(|s| s.label().to_string()).collect(),
+        cells,
+        stops,
+    };
+    crate::report::write_all(&report, &plan.out)?;
+    let mut out = std::io::stdout().lock();
+    crate::report::table::print_terminal(&report, &mut out)?;
+    use std::io::Write;
+    writeln!(
+        out,
+        "\nreport: {} (report.md, report.json, one SVG chart per workload), {:.0} s",
+        plan.out.join("report.html").display(),
+        report.wall_s
+    )?;
+    Ok(())
+}
+
+fn progress_bar(steps: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(steps);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} step {pos}/{len} {elapsed_precise} {msg}")
+            .expect("a valid template"),
+    );
+    bar
+}
+
+/// What the report says about the machine.
+fn machine() -> Machine {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let field = |text: &str, key: &str| -> String {
+        text.lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let mem_kb: f64 = field(&meminfo, "MemTotal")
+        .trim_end_matches(" kB")
+        .parse()
+        .unwrap_or(0.0);
+    let kernel = nix::sys::utsname::uname()
+        .map(|u| format!("{} {}", u.sysname().to_string_lossy(), u.release().to_string_lossy()))
+        .unwrap_or_default();
+    Machine {
+        cpus: crate::model::cpus(),
+        kernel,
+        cpu_model: field(&cpuinfo, "model name"),
+        memory_gib: mem_kb / (1024.0 * 1024.0),
+    }
+}

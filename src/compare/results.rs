@@ -1,0 +1,269 @@
+//! What a comparison measured: every bench run as it reported it, the figures derived
+//! from each run, and their median and spread over repeats. `report.json` is this,
+//! serialized; the printers read only these types.
+
+use serde::{Deserialize, Serialize};
+
+/// A latency summary in microseconds, as `bench` reports it.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Latency {
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+/// Errors by kind, as `bench` reports them.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Errors {
+    pub connect: u64,
+    pub reset: u64,
+    pub timeout: u64,
+    pub mismatch: u64,
+    pub http_status: u64,
+}
+
+impl Errors {
+    pub fn total(&self) -> u64 {
+        self.connect + self.reset + self.timeout + self.mismatch + self.http_status
+    }
+}
+
+/// The server's process tree over a run, as `bench --server-pid` reports it.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct ServerUsage {
+    pub cpu_user_s: f64,
+    pub cpu_sys_s: f64,
+    pub rss_peak_kb: u64,
+    pub ctx_voluntary: u64,
+    pub ctx_involuntary: u64,
+    pub threads: u32,
+    pub processes: u32,
+}
+
+/// The load generator's own cost.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct ClientUsage {
+    pub cpu_user_s: f64,
+    pub cpu_sys_s: f64,
+    pub rss_peak_kb: u64,
+}
+
+/// One `iomodels bench` run, read back from its `--json` (the keys compare needs; the
+/// histogram stays in the run's own file format, not here).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BenchRun {
+    pub duration_s: f64,
+    pub requests: u64,
+    pub throughput_per_s: f64,
+    pub errors: Errors,
+    pub latency_us: Latency,
+    pub connect_us: Latency,
+    #[serde(default)]
+    pub held: Option<u64>,
+    #[serde(default)]
+    pub server: Option<ServerUsage>,
+    pub client: ClientUsage,
+}
+
+/// The figures a row shows, derived from one run (or the median of several).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Figures {
+    pub throughput_per_s: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub connect_p50_us: f64,
+    pub errors: f64,
+    /// Server CPU (user + system) per request, in microseconds.
+    pub cpu_us_per_req: Option<f64>,
+    /// Server context switches (voluntary + involuntary) per request.
+    pub ctx_per_req: Option<f64>,
+    pub rss_peak_kb: Option<f64>,
+    /// Growth of the server's RSS per held connection, in bytes (hold and idle).
+    pub rss_per_conn_b: Option<f64>,
+    pub held: Option<f64>,
+    pub threads: Option<f64>,
+    pub processes: Option<f64>,
+    /// The load generator's CPU over the run divided by its wall time: near 1.0 means
+    /// the client, not the server, may have been the bottleneck.
+    pub client_cpu_share: f64,
+}
+
+impl Figures {
+    /// The figures of one run; `rss_base_kb` is the server's RSS before the run.
+    pub fn of(run: &BenchRun, rss_base_kb: Option<u64>) -> Figures {
+        let requests = run.requests.max(1) as f64;
+        let server = run.server;
+        let held = run.held;
+        Figures {
+            throughput_per_s: run.throughput_per_s,
+            p50_us: run.latency_us.p50,
+            p99_us: run.latency_us.p99,
+            connect_p50_us: run.connect_us.p50,
+            errors: run.errors.total() as f64,
+            cpu_us_per_req: server.map(|s| (s.cpu_user_s + s.cpu_sys_s) * 1e6 / requests),
+            ctx_per_req: server.map(|s| (s.ctx_voluntary + s.ctx_involuntary) as f64 / requests),
+            rss_peak_kb: server.map(|s| s.rss_peak_kb as f64),
+            rss_per_conn_b: match (server, rss_base_kb, held) {
+                (Some(s), Some(base), Some(held)) if held > 0 => {
+                    Some((s.rss_peak_kb.saturating_sub(base) * 1024) as f64 / held as f64)
+                }
+                _ => None,
+            },
+            held: held.map(|h| h as f64),
+            threads: server.map(|s| f64::from(s.threads)),
+            processes: server.map(|s| f64::from(s.processes)),
+            client_cpu_share: (run.client.cpu_user_s + run.client.cpu_sys_s) / run.duration_s.max(1e-9),
+        }
+    }
+}
+
+/// Applies `pick` to each figure across runs (median, min, max).
+fn combine(all: &[Figures], pick: fn(&mut [f64]) -> f64) -> Figures {
+    let req = |get: fn(&Figures) -> f64| {
+        let mut v: Vec<f64> = all.iter().map(get).collect();
+        pick(&mut v)
+    };
+    let opt = |get: fn(&Figures) -> Option<f64>| {
+        let mut v: Vec<f64> = all.iter().filter_map(get).collect();
+        (!v.is_empty()).then(|| pick(&mut v))
+    };
+    Figures {
+        throughput_per_s: req(|f| f.throughput_per_s),
+        p50_us: req(|f| f.p50_us),
+        p99_us: req(|f| f.p99_us),
+        connect_p50_us: req(|f| f.connect_p50_us),
+        errors: req(|f| f.errors),
+        cpu_us_per_req: opt(|f| f.cpu_us_per_req),
+        ctx_per_req: opt(|f| f.ctx_per_req),
+        rss_peak_kb: opt(|f| f.rss_peak_kb),
+        rss_per_conn_b: opt(|f| f.rss_per_conn_b),
+        held: opt(|f| f.held),
+        threads: opt(|f| f.threads),
+        processes: opt(|f| f.processes),
+        client_cpu_share: req(|f| f.client_cpu_share),
+    }
+}
+
+fn sorted(v: &mut [f64]) -> &mut [f64] {
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+/// The median (the mean of the middle two for an even count).
+pub fn median(v: &mut [f64]) -> f64 {
+    let v = sorted(v);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// The median of each figure over repeats, and its spread.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Spread {
+    pub median: Figures,
+    pub min: Figures,
+    pub max: Figures,
+}
+
+impl Spread {
+    pub fn of(all: &[Figures]) -> Option<Spread> {
+        (!all.is_empty()).then(|| Spread {
+            median: combine(all, median),
+            min: combine(all, |v| sorted(v)[0]),
+            max: combine(all, |v| *sorted(v).last().expect("non-empty")),
+        })
+    }
+}
+
+/// One (subject, workload, level): its runs, or why there are none.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Cell {
+    pub subject: String,
+    pub workload: String,
+    pub level: usize,
+    pub runs: Vec<BenchRun>,
+    pub figures: Option<Spread>,
+    /// Why the cell has no (or not all its) runs: the row says it instead of a number.
+    pub error: Option<String>,
+}
+
+/// How one server stopped at the end of its workload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StopCheck {
+    pub subject: String,
+    pub workload: String,
+    pub stop_ms: f64,
+    pub status: String,
+    pub left_behind: Vec<u32>,
+}
+
+/// The machine the comparison ran on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Machine {
+    pub cpus: usize,
+    pub kernel: String,
+    pub cpu_model: String,
+    pub memory_gib: f64,
+}
+
+/// Everything `report.json` holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub version: u32,
+    pub command: String,
+    pub machine: Machine,
+    pub started_unix_s: u64,
+    pub wall_s: f64,
+    pub duration_ms: u64,
+    pub repeat: usize,
+    /// Workload name -> levels, in plan order.
+    pub workloads: Vec<(String, Vec<usize>)>,
+    pub subjects: Vec<String>,
+    pub cells: Vec<Cell>,
+    pub stops: Vec<StopCheck>,
+}
+
+impl Report {
+    /// The cells of one workload at one level, ranked: by median throughput, cells
+    /// without figures last.
+    pub fn ranked(&self, workload: &str, level: usize) -> Vec<&Cell> {
+        let mut cells: Vec<&Cell> = self
+            .cells
+            .iter()
+            .filter(|c| c.workload == workload && c.level == level)
+            .collect();
+        cells.sort_by(|a, b| {
+            let t = |c: &Cell| c.figures.map_or(f64::NEG_INFINITY, |f| f.median.throughput_per_s);
+            t(b).total_cmp(&t(a))
+        });
+        cells
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_of_odd_and_even_counts() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+
+    #[test]
+    fn spread_takes_each_figure_on_its_own() {
+        let a = Figures { throughput_per_s: 10.0, p99_us: 300.0, ..Figures::default() };
+        let b = Figures { throughput_per_s: 30.0, p99_us: 100.0, ..Figures::default() };
+        let c = Figures { throughput_per_s: 20.0, p99_us: 200.0, cpu_us_per_req: Some(5.0), ..Figures::default() };
+        let s = Spread::of(&[a, b, c]).unwrap();
+        assert_eq!(s.median.throughput_per_s, 20.0);
+        assert_eq!(s.min.p99_us, 100.0);
+        assert_eq!(s.max.p99_us, 300.0);
+        assert_eq!(s.median.cpu_us_per_req, Some(5.0), "absent figures are left out, not zero");
+    }
+}

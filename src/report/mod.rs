@@ -1,0 +1,37 @@
+//! Presenting a comparison: the ranked tables (terminal and Markdown from one table
+//! model), one SVG chart per workload, a self-contained HTML page, and the JSON.
+//! Everything here reads a finished [`Report`]; nothing measures.
+//!
+//! - [`table`]: the ranked tables, printed to a terminal or as Markdown.
+//! - [`chart`]: throughput and p99 against the workload's level, one line per subject.
+//! - [`html`]: `report.html`, the tables and the charts inlined in one page.
+
+pub mod chart;
+pub mod html;
+pub mod table;
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::compare::results::Report;
+
+/// Writes `report.json`, `report.md`, `WORKLOAD.svg` for each workload and
+/// `report.html` into `dir`.
+pub fn write_all(report: &Report, dir: &Path) -> Result<()> {
+    let write = |name: &str, text: &str| {
+        fs::write(dir.join(name), text).with_context(|| format!("cannot write {}", dir.join(name).display()))
+    };
+    write("report.json", &serde_json::to_string_pretty(report)?)?;
+    write("report.md", &table::markdown(report))?;
+    let mut charts = Vec::new();
+    for (workload, levels) in &report.workloads {
+        let svg = chart::svg(report, workload, levels)?;
+        let name = format!("{workload}.svg");
+        write(&name, &svg)?;
+        charts.push((workload.clone(), name, svg));
+    }
+    write("report.html", &html::page(report, &charts))?;
+    Ok(())
+}

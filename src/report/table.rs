@@ -1,0 +1,215 @@
+//! The ranked tables: one per workload and level, rows ranked by median throughput.
+//! The same [`Table`] is printed to the terminal (aligned columns) and to Markdown.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use crate::compare::results::{Cell, Figures, Report, Spread};
+
+/// A table ready to print.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub title: String,
+    pub headers: Vec<&'static str>,
+    pub rows: Vec<Vec<String>>,
+    /// Errors and remarks about the rows, printed under the table.
+    pub notes: Vec<String>,
+}
+
+/// The load generator used more than this share of a core: the client, not the
+/// server, may have set the pace.
+const CLIENT_BOUND: f64 = 0.9;
+
+/// Every table of the report, in plan order.
+pub fn tables(report: &Report) -> Vec<Table> {
+    let mut all = Vec::new();
+    for (workload, levels) in &report.workloads {
+        for &level in levels {
+            all.push(table(report, workload, level));
+        }
+    }
+    all
+}
+
+fn table(report: &Report, workload: &str, level: usize) -> Table {
+    let hold = workload == "hold";
+    let idle = workload == "idle";
+    let title = match workload {
+        "hold" => format!("hold: {level} connections held"),
+        "idle" => format!("idle: 50 active keep-alive clients, {level} idle connections"),
+        _ => format!("{workload}: {level} concurrent clients"),
+    };
+    let mut headers = vec!["#", "model"];
+    if hold || idle {
+        headers.push("held");
+    }
+    headers.extend(["req/s", "min-max", "p99 ms", "connect us", "errors", "CPU us/req", "ctx/req", "RSS MB"]);
+    if hold || idle {
+        headers.push("B/conn");
+    }
+    headers.push("thr/proc");
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    for (i, cell) in report.ranked(workload, level).into_iter().enumerate() {
+        if let Some(error) = &cell.error {
+            notes.push(format!("{}: {}", cell.subject, error));
+        }
+        let Some(spread) = cell.figures else {
+            let mut row = vec!["-".to_string(), cell.subject.clone(), "failed".to_string()];
+            row.resize(headers.len(), String::new());
+            rows.push(row);
+            continue;
+        };
+        rows.push(row(i + 1, cell, &spread, hold || idle));
+        if spread.median.client_cpu_share > CLIENT_BOUND {
+            notes.push(format!(
+                "{}: the load generator used {:.0}% of a core: client-bound, the server may be faster",
+                cell.subject,
+                spread.median.client_cpu_share * 100.0
+            ));
+        }
+    }
+    Table {
+        title,
+        headers,
+        rows,
+        notes,
+    }
+}
+
+fn row(rank: usize, cell: &Cell, spread: &Spread, held_columns: bool) -> Vec<String> {
+    let m: &Figures = &spread.median;
+    let mut row = vec![rank.to_string(), cell.subject.clone()];
+    if held_columns {
+        row.push(opt(m.held, 0));
+    }
+    row.push(format!("{:.0}", m.throughput_per_s));
+    row.push(format!("{:.0}-{:.0}", spread.min.throughput_per_s, spread.max.throughput_per_s));
+    row.push(format!("{:.2}", m.p99_us / 1000.0));
+    row.push(format!("{:.0}", m.connect_p50_us));
+    row.push(format!("{:.0}", m.errors));
+    row.push(opt(m.cpu_us_per_req, 1));
+    row.push(opt(m.ctx_per_req, 2));
+    row.push(opt(m.rss_peak_kb.map(|kb| kb / 1024.0), 1));
+    if held_columns {
+        row.push(opt(m.rss_per_conn_b, 0));
+    }
+    row.push(match (m.threads, m.processes) {
+        (Some(t), Some(p)) => format!("{t:.0}/{p:.0}"),
+        _ => "-".into(),
+    });
+    row
+}
+
+fn opt(value: Option<f64>, decimals: usize) -> String {
+    value.map_or_else(|| "-".into(), |v| format!("{v:.decimals$}"))
+}
+
+/// Stops that broke the contract (over a second, a bad exit, processes left behind).
+fn stop_notes(report: &Report) -> Vec<String> {
+    report
+        .stops
+        .iter()
+        .filter(|s| s.stop_ms > 1000.0 || s.status != "exit code 0" || !s.left_behind.is_empty())
+        .map(|s| {
+            format!(
+                "{} ({}): stopped in {:.0} ms, {}, {} process(es) left behind",
+                s.subject,
+                s.workload,
+                s.stop_ms,
+                s.status,
+                s.left_behind.len()
+            )
+        })
+        .collect()
+}
+
+/// Prints every table with aligned columns.
+pub fn print_terminal(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    for table in tables(report) {
+        writeln!(out, "\n{}", table.title)?;
+        let mut widths: Vec<usize> = table.headers.iter().map(|h| h.len()).collect();
+        for row in &table.rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let line = |cells: Vec<&str>| -> String {
+            let mut text = String::new();
+            for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+                if i == 1 {
+                    let _ = write!(text, "{cell:<w$}  ");
+                } else {
+                    let _ = write!(text, "{cell:>w$}  ");
+                }
+            }
+            text.trim_end().to_string()
+        };
+        writeln!(out, "{}", line(table.headers.clone()))?;
+        for row in &table.rows {
+            writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
+        }
+        for note in &table.notes {
+            writeln!(out, "  note: {note}")?;
+        }
+    }
+    for note in stop_notes(report) {
+        writeln!(out, "\nstop: {note}")?;
+    }
+    Ok(())
+}
+
+/// `report.md`: the machine, the plan, and every table.
+pub fn markdown(report: &Report) -> String {
+    let mut md = String::new();
+    let m = &report.machine;
+    let _ = writeln!(md, "# iomodels compare\n");
+    let _ = writeln!(md, "- command: `{}`", report.command);
+    let _ = writeln!(
+        md,
+        "- machine: {} CPUs ({}), {:.1} GiB, {}",
+        m.cpus, m.cpu_model, m.memory_gib, m.kernel
+    );
+    let _ = writeln!(
+        md,
+        "- each figure: the median of {} run(s) of {} ms (min-max: the spread); {:.0} s in all",
+        report.repeat, report.duration_ms, report.wall_s
+    );
+    let _ = writeln!(
+        md,
+        "- server CPU, context switches, RSS, threads and processes: the server's whole process tree, from /proc\n"
+    );
+    for table in tables(report) {
+        md.push_str(&markdown_table(&table));
+    }
+    let stops = stop_notes(report);
+    let _ = writeln!(md, "## Stops\n");
+    if stops.is_empty() {
+        let worst = report.stops.iter().map(|s| s.stop_ms).fold(0.0, f64::max);
+        let _ = writeln!(
+            md,
+            "Every server stopped on SIGTERM with exit code 0 and no process left behind (slowest: {worst:.0} ms).\n"
+        );
+    }
+    for note in stops {
+        let _ = writeln!(md, "- {note}");
+    }
+    md
+}
+
+/// One table in Markdown.
+pub fn markdown_table(table: &Table) -> String {
+    let mut md = format!("## {}\n\n| {} |\n|", table.title, table.headers.join(" | "));
+    for _ in &table.headers {
+        md.push_str("---|");
+    }
+    md.push('\n');
+    for row in &table.rows {
+        let _ = writeln!(md, "| {} |", row.join(" | "));
+    }
+    for note in &table.notes {
+        let _ = writeln!(md, "\n- {note}");
+    }
+    md.push('\n');
+    md
+}
