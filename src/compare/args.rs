@@ -129,11 +129,16 @@ fn parse_models(text: &str) -> Result<Vec<Subject>> {
         let name = parts.next().unwrap_or_default();
         let info = model::find(name).ok_or_else(|| {
             let names: Vec<&str> = model::MODELS.iter().map(|m| m.name).collect();
-            usage(format!("--models: no model named '{name}' (models: {})", names.join(", ")))
+            usage(format!(
+                "--models: no model named '{name}' (models: {})",
+                names.join(", ")
+            ))
         })?;
         let flags: Vec<String> = parts.map(str::to_string).collect();
         if let Some(bad) = flags.iter().find(|f| !f.starts_with("--")) {
-            return Err(usage(format!("--models: '{bad}' in '{item}' is not a serve flag (write MODEL:--flag=value)")));
+            return Err(usage(format!(
+                "--models: '{bad}' in '{item}' is not a serve flag (write MODEL:--flag=value)"
+            )));
         }
         if subjects.iter().any(|s: &Subject| s.label() == item) {
             continue;
@@ -156,10 +161,18 @@ fn parse_target(text: &str) -> Result<Subject, String> {
         .split_once('=')
         .ok_or_else(|| format!("'{text}' is not NAME=ADDR[@PID]"))?;
     let (addr, pid) = match rest.split_once('@') {
-        Some((addr, pid)) => (addr, Some(pid.parse::<u32>().map_err(|_| format!("'{pid}' is not a process id"))?)),
+        Some((addr, pid)) => (
+            addr,
+            Some(
+                pid.parse::<u32>()
+                    .map_err(|_| format!("'{pid}' is not a process id"))?,
+            ),
+        ),
         None => (rest, None),
     };
-    let addr: SocketAddr = addr.parse().map_err(|_| format!("'{addr}' is not HOST:PORT"))?;
+    let addr: SocketAddr = addr
+        .parse()
+        .map_err(|_| format!("'{addr}' is not HOST:PORT"))?;
     if name.is_empty() {
         return Err("a target needs a name".into());
     }

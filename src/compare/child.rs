@@ -185,7 +185,12 @@ pub struct BenchChild {
 impl BenchChild {
     /// Starts `iomodels bench ARGS... --json FILE [--server-pid PID]`; it is killed if
     /// it runs past `limit`.
-    pub fn start(args: &[String], server_pid: Option<u32>, json: PathBuf, limit: Duration) -> Result<BenchChild> {
+    pub fn start(
+        args: &[String],
+        server_pid: Option<u32>,
+        json: PathBuf,
+        limit: Duration,
+    ) -> Result<BenchChild> {
         let _ = std::fs::remove_file(&json);
         let mut cmd = Command::new(exe()?);
         cmd.arg("bench").args(args).arg("--json").arg(&json);
@@ -225,7 +230,8 @@ impl BenchChild {
             let why = lines.last().cloned().unwrap_or_else(|| describe(status));
             return Err(anyhow!("{}", why.trim_start_matches("iomodels: ")));
         }
-        let text = std::fs::read_to_string(&self.json).context("the load generator wrote no JSON")?;
+        let text =
+            std::fs::read_to_string(&self.json).context("the load generator wrote no JSON")?;
         let _ = std::fs::remove_file(&self.json);
         serde_json::from_str(&text).context("the load generator's JSON does not parse")
     }

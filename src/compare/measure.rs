@@ -39,7 +39,19 @@ pub fn execute(plan: &Plan, bar: &ProgressBar) -> (Vec<Cell>, Vec<StopCheck>) {
         for (workload, levels) in &plan.workloads {
             let steps = (levels.len() * plan.repeat) as u64;
             let failed = |why: String| -> Vec<Cell> {
-                levels.iter().map(|&level| cell(subject, *workload, level, Vec::new(), None, Some(why.clone()))).collect()
+                levels
+                    .iter()
+                    .map(|&level| {
+                        cell(
+                            subject,
+                            *workload,
+                            level,
+                            Vec::new(),
+                            None,
+                            Some(why.clone()),
+                        )
+                    })
+                    .collect()
             };
             let mut live = match start(subject, *workload) {
                 Ok(live) => live,
@@ -49,7 +61,11 @@ pub fn execute(plan: &Plan, bar: &ProgressBar) -> (Vec<Cell>, Vec<StopCheck>) {
                     continue;
                 }
             };
-            bar.set_message(format!("{} {}: warming up", subject.label(), workload.name()));
+            bar.set_message(format!(
+                "{} {}: warming up",
+                subject.label(),
+                workload.name()
+            ));
             warm_up(*workload, levels, &live, &scratch);
             let mut dead: Option<String> = None;
             for &level in levels {
@@ -86,7 +102,14 @@ pub fn execute(plan: &Plan, bar: &ProgressBar) -> (Vec<Cell>, Vec<StopCheck>) {
                     bar.inc(1);
                 }
                 bar.inc((plan.repeat - attempted) as u64);
-                cells.push(cell(subject, *workload, level, runs, Spread::of(&figures), error));
+                cells.push(cell(
+                    subject,
+                    *workload,
+                    level,
+                    runs,
+                    Spread::of(&figures),
+                    error,
+                ));
             }
             if let Some(child) = live.child.take() {
                 let stopped = child.stop();
@@ -132,9 +155,9 @@ fn start(subject: &Subject, workload: Workload) -> Result<Live> {
                 child: Some(child),
             })
         }
-        Subject::Target { .. } if workload == Workload::Echo => {
-            Err(anyhow!("not measured: an external target is assumed to speak HTTP"))
-        }
+        Subject::Target { .. } if workload == Workload::Echo => Err(anyhow!(
+            "not measured: an external target is assumed to speak HTTP"
+        )),
         Subject::Target { addr, pid, .. } => Ok(Live {
             addr: *addr,
             pid: pid.or_else(|| target::listener_pid(*addr)),
@@ -153,7 +176,12 @@ fn warm_up(workload: Workload, levels: &[usize], live: &Live, scratch: &Path) {
     };
     let level = levels.first().copied().unwrap_or(10).clamp(1, 100);
     let args = plan::bench_args(warm, level, live.addr, WARM_UP);
-    if let Ok(bench) = BenchChild::start(&args, None, scratch.join("warm.json"), WARM_UP + BENCH_SLACK) {
+    if let Ok(bench) = BenchChild::start(
+        &args,
+        None,
+        scratch.join("warm.json"),
+        WARM_UP + BENCH_SLACK,
+    ) {
         let _ = bench.finish();
     }
 }
@@ -184,7 +212,12 @@ fn measure_once(
     let ramp = plan::ramp_time(level) + Duration::from_millis(300);
     let lifetime = ramp + duration + Duration::from_secs(1);
     let holder_args = plan::idle_holder_args(level, live.addr, lifetime);
-    let holder = BenchChild::start(&holder_args, None, scratch.join("holder.json"), lifetime + BENCH_SLACK)?;
+    let holder = BenchChild::start(
+        &holder_args,
+        None,
+        scratch.join("holder.json"),
+        lifetime + BENCH_SLACK,
+    )?;
     std::thread::sleep(ramp);
     let args = plan::bench_args(Workload::Idle, level, live.addr, duration);
     let active = BenchChild::start(&args, live.pid, json, duration + BENCH_SLACK)?.finish();

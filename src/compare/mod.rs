@@ -35,7 +35,9 @@ pub fn run(args: &CompareArgs) -> Result<()> {
     std::fs::create_dir_all(&plan.out)
         .with_context(|| format!("cannot create the report directory {}", plan.out.display()))?;
     let started = Instant::now();
-    let started_unix_s = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let started_unix_s = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let bar = progress_bar(plan.steps());
     let (cells, stops) = measure::execute(&plan, &bar);
     bar.finish_and_clear();
@@ -52,7 +54,11 @@ pub fn run(args: &CompareArgs) -> Result<()> {
             .iter()
             .map(|(w, levels)| (w.name().to_string(), levels.clone()))
             .collect(),
-        subjects: plan.subjects.iter().map(|s| s.label().to_string()).collect(),
+        subjects: plan
+            .subjects
+            .iter()
+            .map(|s| s.label().to_string())
+            .collect(),
         cells,
         stops,
     };
@@ -97,7 +103,13 @@ fn machine() -> Machine {
         .parse()
         .unwrap_or(0.0);
     let kernel = nix::sys::utsname::uname()
-        .map(|u| format!("{} {}", u.sysname().to_string_lossy(), u.release().to_string_lossy()))
+        .map(|u| {
+            format!(
+                "{} {}",
+                u.sysname().to_string_lossy(),
+                u.release().to_string_lossy()
+            )
+        })
         .unwrap_or_default();
     Machine {
         cpus: crate::model::cpus(),

@@ -95,7 +95,11 @@ pub struct Plan {
 impl Plan {
     /// The number of measurements the plan makes (for the progress bar).
     pub fn steps(&self) -> u64 {
-        let per_subject: usize = self.workloads.iter().map(|(_, levels)| levels.len() * self.repeat).sum();
+        let per_subject: usize = self
+            .workloads
+            .iter()
+            .map(|(_, levels)| levels.len() * self.repeat)
+            .sum();
         (per_subject * self.subjects.len()) as u64
     }
 }
@@ -107,7 +111,12 @@ pub const HOLD_RAMP: &str = "200/10ms";
 pub const HOLD_RAMP_PER_S: f64 = 20_000.0;
 
 /// The `iomodels bench` arguments (after `bench`) for one measurement.
-pub fn bench_args(workload: Workload, level: usize, addr: SocketAddr, duration: Duration) -> Vec<String> {
+pub fn bench_args(
+    workload: Workload,
+    level: usize,
+    addr: SocketAddr,
+    duration: Duration,
+) -> Vec<String> {
     let d = format!("{}ms", duration.as_millis().max(1));
     let addr_s = addr.to_string();
     let url = format!("http://{addr}/");
@@ -123,7 +132,14 @@ pub fn bench_args(workload: Workload, level: usize, addr: SocketAddr, duration: 
             d,
         ],
         Workload::Http | Workload::HttpClose => {
-            let mut a = vec!["http".into(), url, "--connections".into(), level.to_string(), "--duration".into(), d];
+            let mut a = vec![
+                "http".into(),
+                url,
+                "--connections".into(),
+                level.to_string(),
+                "--duration".into(),
+                d,
+            ];
             if workload == Workload::HttpClose {
                 a.push("--close".into());
             }

@@ -115,7 +115,8 @@ impl Figures {
             held: held.map(|h| h as f64),
             threads: server.map(|s| f64::from(s.threads)),
             processes: server.map(|s| f64::from(s.processes)),
-            client_cpu_share: (run.client.cpu_user_s + run.client.cpu_sys_s) / run.duration_s.max(1e-9),
+            client_cpu_share: (run.client.cpu_user_s + run.client.cpu_sys_s)
+                / run.duration_s.max(1e-9),
         }
     }
 }
@@ -238,7 +239,10 @@ impl Report {
             .filter(|c| c.workload == workload && c.level == level)
             .collect();
         cells.sort_by(|a, b| {
-            let t = |c: &Cell| c.figures.map_or(f64::NEG_INFINITY, |f| f.median.throughput_per_s);
+            let t = |c: &Cell| {
+                c.figures
+                    .map_or(f64::NEG_INFINITY, |f| f.median.throughput_per_s)
+            };
             t(b).total_cmp(&t(a))
         });
         cells
@@ -257,13 +261,30 @@ mod tests {
 
     #[test]
     fn spread_takes_each_figure_on_its_own() {
-        let a = Figures { throughput_per_s: 10.0, p99_us: 300.0, ..Figures::default() };
-        let b = Figures { throughput_per_s: 30.0, p99_us: 100.0, ..Figures::default() };
-        let c = Figures { throughput_per_s: 20.0, p99_us: 200.0, cpu_us_per_req: Some(5.0), ..Figures::default() };
+        let a = Figures {
+            throughput_per_s: 10.0,
+            p99_us: 300.0,
+            ..Figures::default()
+        };
+        let b = Figures {
+            throughput_per_s: 30.0,
+            p99_us: 100.0,
+            ..Figures::default()
+        };
+        let c = Figures {
+            throughput_per_s: 20.0,
+            p99_us: 200.0,
+            cpu_us_per_req: Some(5.0),
+            ..Figures::default()
+        };
         let s = Spread::of(&[a, b, c]).unwrap();
         assert_eq!(s.median.throughput_per_s, 20.0);
         assert_eq!(s.min.p99_us, 100.0);
         assert_eq!(s.max.p99_us, 300.0);
-        assert_eq!(s.median.cpu_us_per_req, Some(5.0), "absent figures are left out, not zero");
+        assert_eq!(
+            s.median.cpu_us_per_req,
+            Some(5.0),
+            "absent figures are left out, not zero"
+        );
     }
 }

@@ -24,7 +24,12 @@ pub fn listener_pid(addr: SocketAddr) -> Option<u32> {
                 fd.ok()
                     .and_then(|fd| fs::read_link(fd.path()).ok())
                     .and_then(|link| link.to_str().map(str::to_owned))
-                    .and_then(|link| link.strip_prefix("socket:[")?.strip_suffix(']')?.parse::<u64>().ok())
+                    .and_then(|link| {
+                        link.strip_prefix("socket:[")?
+                            .strip_suffix(']')?
+                            .parse::<u64>()
+                            .ok()
+                    })
                     .is_some_and(|inode| inodes.contains(&inode))
             });
             holds.then(|| (pid, parent_of(pid).unwrap_or(0)))
@@ -47,13 +52,17 @@ fn parent_of(pid: u32) -> Option<u32> {
 fn listening_inodes(addr: SocketAddr) -> HashSet<u64> {
     let mut inodes = HashSet::new();
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let Ok(text) = fs::read_to_string(table) else { continue };
+        let Ok(text) = fs::read_to_string(table) else {
+            continue;
+        };
         for line in text.lines().skip(1) {
             let cols: Vec<&str> = line.split_whitespace().collect();
             if cols.len() < 10 || cols[3] != LISTEN {
                 continue;
             }
-            let Some((ip_hex, port_hex)) = cols[1].split_once(':') else { continue };
+            let Some((ip_hex, port_hex)) = cols[1].split_once(':') else {
+                continue;
+            };
             if u16::from_str_radix(port_hex, 16).ok() != Some(addr.port()) {
                 continue;
             }

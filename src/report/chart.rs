@@ -7,12 +7,15 @@ use plotters::prelude::*;
 use crate::compare::plan::Workload;
 use crate::compare::results::Report;
 
-const SIZE: (u32, u32) = (1100, 460);
+const SIZE: (u32, u32) = (1200, 460);
+/// Width of the legend column on the right.
+const LEGEND_WIDTH: u32 = 170;
 
 /// A line: a subject's median at each level it has figures for (x is the level's
 /// index, so 0 idle connections and 10,000 share one readable axis).
 struct Line {
-    label: String,
+    /// The subject's place in the report, which picks its colour.
+    index: usize,
     points: Vec<(f64, f64)>,
 }
 
@@ -20,28 +23,58 @@ struct Line {
 pub fn svg(report: &Report, workload: &str, levels: &[usize]) -> Result<String> {
     let throughput = lines(report, workload, levels, |f| f.throughput_per_s);
     let p99 = lines(report, workload, levels, |f| f.p99_us / 1000.0);
-    let x_name = [Workload::Echo, Workload::Http, Workload::HttpClose, Workload::Hold, Workload::Idle]
-        .into_iter()
-        .find(|w| w.name() == workload)
-        .map_or("level", Workload::level_name);
+    let x_name = [
+        Workload::Echo,
+        Workload::Http,
+        Workload::HttpClose,
+        Workload::Hold,
+        Workload::Idle,
+    ]
+    .into_iter()
+    .find(|w| w.name() == workload)
+    .map_or("level", Workload::level_name);
     let mut text = String::new();
     {
         let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(plot_err)?;
-        let (left, right) = root.split_horizontally(SIZE.0 / 2);
-        panel(&left, &format!("{workload}: throughput"), "requests/s", x_name, levels, &throughput, false)?;
-        panel(&right, &format!("{workload}: p99 latency"), "p99 (ms)", x_name, levels, &p99, true)?;
+        let (plots, legend_area) = root.split_horizontally(SIZE.0 - LEGEND_WIDTH);
+        let (left, right) = plots.split_horizontally((SIZE.0 - LEGEND_WIDTH) / 2);
+        panel(
+            &left,
+            &format!("{workload}: throughput"),
+            "requests/s",
+            x_name,
+            levels,
+            &throughput,
+            false,
+        )?;
+        panel(
+            &right,
+            &format!("{workload}: p99 latency"),
+            "p99 (ms)",
+            x_name,
+            levels,
+            &p99,
+            true,
+        )?;
+        legend(&legend_area, &report.subjects)?;
         root.present().map_err(plot_err)?;
     }
     Ok(text)
 }
 
-fn lines(report: &Report, workload: &str, levels: &[usize], value: fn(&crate::compare::results::Figures) -> f64) -> Vec<Line> {
+fn lines(
+    report: &Report,
+    workload: &str,
+    levels: &[usize],
+    value: fn(&crate::compare::results::Figures) -> f64,
+) -> Vec<Line> {
     report
         .subjects
         .iter()
-        .map(|subject| Line {
-            label: subject.clone(),
+        .enumerate()
+        .map(|(index, subject)| Line {
+            index,
             points: levels
                 .iter()
                 .enumerate()
@@ -49,7 +82,9 @@ fn lines(report: &Report, workload: &str, levels: &[usize], value: fn(&crate::co
                     report
                         .cells
                         .iter()
-                        .find(|c| &c.subject == subject && c.workload == workload && c.level == level)
+                        .find(|c| {
+                            &c.subject == subject && c.workload == workload && c.level == level
+                        })
                         .and_then(|c| c.figures)
                         .map(|f| (i as f64, value(&f.median)))
                         .filter(|&(_, v)| v.is_finite() && v > 0.0)
@@ -83,7 +118,9 @@ fn panel(
     let label_x = |x: &f64| -> String {
         let i = x.round();
         if (x - i).abs() < 0.01 && i >= 0.0 {
-            levels.get(i as usize).map_or_else(String::new, |l| l.to_string())
+            levels
+                .get(i as usize)
+                .map_or_else(String::new, |l| l.to_string())
         } else {
             String::new()
         }
@@ -102,17 +139,23 @@ fn panel(
             .configure_mesh()
             .x_labels(levels.len() * 4 + 1)
             .x_label_formatter(&label_x)
+            .y_label_formatter(&|v| human(*v))
+            .light_line_style(WHITE)
             .x_desc(x_name)
             .y_desc(y_name)
             .draw()
             .map_err(plot_err)?;
         draw_lines(&mut chart, lines)
     } else {
-        let mut chart = builder.build_cartesian_2d(x_range, 0.0..max * 1.1).map_err(plot_err)?;
+        let mut chart = builder
+            .build_cartesian_2d(x_range, 0.0..max * 1.1)
+            .map_err(plot_err)?;
         chart
             .configure_mesh()
             .x_labels(levels.len() * 4 + 1)
             .x_label_formatter(&label_x)
+            .y_label_formatter(&|v| human(*v))
+            .light_line_style(WHITE)
             .x_desc(x_name)
             .y_desc(y_name)
             .draw()
@@ -121,33 +164,87 @@ fn panel(
     }
 }
 
-fn draw_lines<'a, X, Y>(chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>, lines: &[Line]) -> Result<()>
+fn draw_lines<'a, X, Y>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+    lines: &[Line],
+) -> Result<()>
 where
     X: Ranged<ValueType = f64>,
     Y: Ranged<ValueType = f64>,
 {
-    for (i, line) in lines.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
+    for line in lines {
+        let color = Palette99::pick(line.index).to_rgba();
         chart
             .draw_series(LineSeries::new(line.points.clone(), color.stroke_width(2)))
-            .map_err(plot_err)?
-            .label(line.label.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+            .map_err(plot_err)?;
         chart
-            .draw_series(line.points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+            .draw_series(
+                line.points
+                    .iter()
+                    .map(|&p| Circle::new(p, 3, color.filled())),
+            )
             .map_err(plot_err)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font(("sans-serif", 11))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .draw()
-        .map_err(plot_err)?;
     Ok(())
+}
+
+/// The legend, in a column of its own so it never hides a line.
+fn legend(
+    area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    subjects: &[String],
+) -> Result<()> {
+    let font = ("sans-serif", 12).into_font().color(&BLACK);
+    for (i, subject) in subjects.iter().enumerate() {
+        let y = 40 + 18 * i as i32;
+        let color = Palette99::pick(i).to_rgba();
+        area.draw(&PathElement::new(
+            vec![(6, y), (28, y)],
+            color.stroke_width(3),
+        ))
+        .map_err(plot_err)?;
+        area.draw(&Text::new(subject.clone(), (34, y - 6), font.clone()))
+            .map_err(plot_err)?;
+    }
+    Ok(())
+}
+
+/// Axis numbers a person reads: 120k, 1.5M, 0.25, 3.
+fn human(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e6 {
+        format!("{}M", trim(&format!("{:.2}", v / 1e6)))
+    } else if a >= 1e3 {
+        format!("{}k", trim(&format!("{:.1}", v / 1e3)))
+    } else if a >= 1.0 || a == 0.0 {
+        trim(&format!("{v:.1}"))
+    } else {
+        trim(&format!("{v:.3}"))
+    }
+}
+
+fn trim(text: &str) -> String {
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text.to_string()
+    }
 }
 
 fn plot_err<E: std::fmt::Debug>(err: E) -> anyhow::Error {
     anyhow!("drawing a chart: {err:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human;
+
+    #[test]
+    fn axis_numbers_are_short() {
+        assert_eq!(human(140_000.0), "140k");
+        assert_eq!(human(1_500_000.0), "1.5M");
+        assert_eq!(human(12_500.0), "12.5k");
+        assert_eq!(human(3.0), "3");
+        assert_eq!(human(0.7000000000001), "0.7");
+        assert_eq!(human(0.0), "0");
+    }
 }

@@ -21,7 +21,8 @@ use crate::compare::results::Report;
 /// `report.html` into `dir`.
 pub fn write_all(report: &Report, dir: &Path) -> Result<()> {
     let write = |name: &str, text: &str| {
-        fs::write(dir.join(name), text).with_context(|| format!("cannot write {}", dir.join(name).display()))
+        fs::write(dir.join(name), text)
+            .with_context(|| format!("cannot write {}", dir.join(name).display()))
     };
     write("report.json", &serde_json::to_string_pretty(report)?)?;
     write("report.md", &table::markdown(report))?;

@@ -43,7 +43,16 @@ fn table(report: &Report, workload: &str, level: usize) -> Table {
     if hold || idle {
         headers.push("held");
     }
-    headers.extend(["req/s", "min-max", "p99 ms", "connect us", "errors", "CPU us/req", "ctx/req", "RSS MB"]);
+    headers.extend([
+        "req/s",
+        "min-max",
+        "p99 ms",
+        "connect us",
+        "errors",
+        "CPU us/req",
+        "ctx/req",
+        "RSS MB",
+    ]);
     if hold || idle {
         headers.push("B/conn");
     }
@@ -84,7 +93,10 @@ fn row(rank: usize, cell: &Cell, spread: &Spread, held_columns: bool) -> Vec<Str
         row.push(opt(m.held, 0));
     }
     row.push(format!("{:.0}", m.throughput_per_s));
-    row.push(format!("{:.0}-{:.0}", spread.min.throughput_per_s, spread.max.throughput_per_s));
+    row.push(format!(
+        "{:.0}-{:.0}",
+        spread.min.throughput_per_s, spread.max.throughput_per_s
+    ));
     row.push(format!("{:.2}", m.p99_us / 1000.0));
     row.push(format!("{:.0}", m.connect_p50_us));
     row.push(format!("{:.0}", m.errors));
