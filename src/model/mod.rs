@@ -21,7 +21,9 @@
 mod blocking;
 mod epoll;
 mod fork;
+mod pool;
 mod prefork;
+mod prethread;
 mod threads;
 
 use std::fmt;
@@ -108,6 +110,7 @@ pub static MODELS: &[&ModelInfo] = &[
     &fork::INFO,
     &threads::INFO,
     &prefork::INFO,
+    &prethread::INFO,
 ];
 
 /// The model with this name.
