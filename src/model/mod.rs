@@ -24,6 +24,7 @@ mod fork;
 mod pool;
 mod prefork;
 mod prethread;
+mod threadpool;
 mod threads;
 
 use std::fmt;
@@ -111,6 +112,7 @@ pub static MODELS: &[&ModelInfo] = &[
     &threads::INFO,
     &prefork::INFO,
     &prethread::INFO,
+    &threadpool::INFO,
 ];
 
 /// The model with this name.
