@@ -18,6 +18,7 @@
 //!   descriptors, processes) as a clear error line, not a crash;
 //! - back off when accept(2) runs out of descriptors ([`crate::conn::accept`]).
 
+mod asyncio;
 mod blocking;
 mod epoll;
 mod fork;
@@ -113,6 +114,7 @@ pub static MODELS: &[&ModelInfo] = &[
     &prefork::INFO,
     &prethread::INFO,
     &threadpool::INFO,
+    &asyncio::INFO,
 ];
 
 /// The model with this name.
