@@ -20,6 +20,7 @@
 
 mod asyncio;
 mod blocking;
+mod coroutines;
 mod epoll;
 mod fork;
 mod pool;
@@ -115,6 +116,7 @@ pub static MODELS: &[&ModelInfo] = &[
     &prethread::INFO,
     &threadpool::INFO,
     &asyncio::INFO,
+    &coroutines::INFO,
 ];
 
 /// The model with this name.
