@@ -23,6 +23,7 @@ pub enum Forked {
 /// Call it only while the process has a single thread: the child gets a copy of the
 /// calling thread alone, and a lock another thread held would stay locked forever.
 pub fn fork() -> io::Result<Forked> {
+    let parent = nix::unistd::getpid();
     // SAFETY: the forking models (fork, prefork) run on the main thread and start no
     // thread before or between forks (the stop signal is a handler, not a thread), so
     // the child cannot inherit a lock held by a thread that does not exist in it.
@@ -30,6 +31,10 @@ pub fn fork() -> io::Result<Forked> {
         ForkResult::Parent { child } => Ok(Forked::Parent { child }),
         ForkResult::Child => {
             nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(io::Error::from)?;
+            // A parent that died before the line above sends no signal: check.
+            if nix::unistd::getppid() != parent {
+                exit_child(0);
+            }
             super::signal::default_stop_signals()?;
             Ok(Forked::Child)
         }
