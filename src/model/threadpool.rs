@@ -52,8 +52,11 @@ fn run(server: Server) -> io::Result<()> {
         loop {
             match queue.send_timeout(stream, STOP_POLL) {
                 Ok(()) => break,
-                Err(SendTimeoutError::Timeout(back)) if !server.stop.is_set() => stream = back,
-                Err(_) => return Ok(()),
+                Err(SendTimeoutError::Timeout(_)) if server.stop.is_set() => return Ok(()),
+                Err(SendTimeoutError::Timeout(back)) => stream = back,
+                Err(SendTimeoutError::Disconnected(_)) => {
+                    return Err(io::Error::other("every worker thread has exited"))
+                }
             }
         }
     }
