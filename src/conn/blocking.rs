@@ -1,7 +1,9 @@
 //! One connection served to its end on the calling thread, with blocking I/O.
 //!
 //! The blocking family (blocking, fork, threads, prefork, prethread, threadpool) calls
-//! [`serve`] for each accepted connection.
+//! [`serve`] for each accepted connection with a std socket; `coroutines` calls it with
+//! a may socket, whose reads and writes look blocking but suspend only the coroutine
+//! ([`BlockingStream`] is what the loop needs of either).
 //!
 //! Time limits use the socket's own timeouts, so the steady state costs no extra system
 //! call. Reads wait at most until the idle/header deadline (SO_RCVTIMEO, cut short only
@@ -25,10 +27,53 @@ use crate::vlog;
 /// Bytes a blocking connection reads at once; also its bound on unconsumed input.
 const READ_BUF: usize = 16 * 1024;
 
+/// A connected socket whose reads and writes wait, and whose waits are bounded by
+/// timeouts: std's, or a may coroutine's.
+pub trait BlockingStream: Read + Write {
+    /// The socket itself, for options (TCP_NODELAY, TCP_CORK) and shutdown(2).
+    fn sock(&self) -> SockRef<'_>;
+    /// Bounds each read's wait; a read that times out fails with `WouldBlock` or
+    /// `TimedOut`.
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+    /// Bounds each write's wait, as [`Self::set_read_timeout`] does reads.
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+}
+
+/// A thread's socket: the timeouts are SO_RCVTIMEO and SO_SNDTIMEO.
+impl BlockingStream for TcpStream {
+    fn sock(&self) -> SockRef<'_> {
+        SockRef::from(self)
+    }
+
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_write_timeout(self, timeout)
+    }
+}
+
+/// A coroutine's socket: non-blocking underneath; may parks the coroutine on
+/// would-block and wakes it on readiness or when its own timeout expires.
+impl BlockingStream for may::net::TcpStream {
+    fn sock(&self) -> SockRef<'_> {
+        SockRef::from(self.inner())
+    }
+
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        may::net::TcpStream::set_read_timeout(self, timeout)
+    }
+
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        may::net::TcpStream::set_write_timeout(self, timeout)
+    }
+}
+
 /// Serves `stream` until the peer closes, the session ends it, it times out or fails,
 /// or `stop` (if given) is set.
-pub fn serve(stream: TcpStream, opts: &ConnOptions, stop: Option<&Stop>) {
-    let peer = stream.peer_addr().ok();
+pub fn serve(stream: impl BlockingStream, opts: &ConnOptions, stop: Option<&Stop>) {
+    let peer = stream.sock().peer_addr().ok().and_then(|a| a.as_socket());
     match run(stream, opts, stop) {
         Ok(()) => vlog!("{peer:?}: closed"),
         Err(err) if is_disconnect(&err) => vlog!("{peer:?}: peer went away: {err}"),
@@ -36,8 +81,8 @@ pub fn serve(stream: TcpStream, opts: &ConnOptions, stop: Option<&Stop>) {
     }
 }
 
-fn run(mut stream: TcpStream, opts: &ConnOptions, stop: Option<&Stop>) -> io::Result<()> {
-    opts.apply(SockRef::from(&stream))?;
+fn run(mut stream: impl BlockingStream, opts: &ConnOptions, stop: Option<&Stop>) -> io::Result<()> {
+    opts.apply(stream.sock())?;
     let mut clock = Clock::new(&stream, opts.timeout, stop)?;
     let mut session = opts.protocol.session();
     let mut buf = vec![0u8; READ_BUF];
@@ -72,7 +117,7 @@ fn run(mut stream: TcpStream, opts: &ConnOptions, stop: Option<&Stop>) -> io::Re
             }
             if let Some(close) = progress.close {
                 if close == Close::Linger {
-                    linger(&stream, &mut buf);
+                    linger(&mut stream, &mut buf);
                 }
                 return Ok(());
             }
@@ -85,9 +130,14 @@ fn run(mut stream: TcpStream, opts: &ConnOptions, stop: Option<&Stop>) -> io::Re
 }
 
 /// Writes all of `out`, corked if asked so the reply leaves in full segments.
-fn write_out(stream: &mut TcpStream, mut out: &[u8], cork: bool, clock: &Clock) -> io::Result<()> {
+fn write_out(
+    stream: &mut impl BlockingStream,
+    mut out: &[u8],
+    cork: bool,
+    clock: &Clock,
+) -> io::Result<()> {
     if cork {
-        SockRef::from(&*stream).set_cork(true)?;
+        stream.sock().set_cork(true)?;
     }
     let started = Instant::now();
     while !out.is_empty() {
@@ -100,15 +150,15 @@ fn write_out(stream: &mut TcpStream, mut out: &[u8], cork: bool, clock: &Clock) 
         }
     }
     if cork {
-        SockRef::from(&*stream).set_cork(false)?;
+        stream.sock().set_cork(false)?;
     }
     Ok(())
 }
 
 /// Lingering close: stop sending, then read and discard until the peer closes or
 /// [`LINGER_TIME`] passes, so our last reply is not destroyed by a reset.
-fn linger(mut stream: &TcpStream, buf: &mut [u8]) {
-    if stream.shutdown(Shutdown::Write).is_err() {
+fn linger(stream: &mut impl BlockingStream, buf: &mut [u8]) {
+    if stream.sock().shutdown(Shutdown::Write).is_err() {
         return;
     }
     let give_up = Instant::now() + LINGER_TIME;
@@ -143,7 +193,7 @@ struct Clock<'a> {
 
 impl<'a> Clock<'a> {
     fn new(
-        stream: &TcpStream,
+        stream: &impl BlockingStream,
         timeout: Option<Duration>,
         stop: Option<&'a Stop>,
     ) -> io::Result<Self> {
@@ -189,7 +239,7 @@ impl<'a> Clock<'a> {
 
     /// After a read was processed: a completed request restarts the deadline; an
     /// incomplete one keeps it, so the next wait is cut to what is left.
-    fn after_read(&mut self, stream: &TcpStream, completed: bool) -> io::Result<()> {
+    fn after_read(&mut self, stream: &impl BlockingStream, completed: bool) -> io::Result<()> {
         let Some(timeout) = self.timeout else {
             return Ok(());
         };

@@ -7,13 +7,16 @@
 //!   epoll, epoll-et, selector, epoll-threads): a read buffer that is empty while the
 //!   connection is idle, a write buffer with partial writes, back-pressure, lingering
 //!   close, and the interest it wants next.
+//! - [`tokio`]: a connection as a tokio task (async, async-mt): reads and writes
+//!   awaited in turn, the idle/header deadline as a timer, lingering close.
 //! - [`accept`]: what to do when accept(2) fails (EMFILE and friends).
 //!
-//! Both drive a [`crate::protocol::Session`]; neither knows which protocol it carries.
+//! All of them drive a [`crate::protocol::Session`]; none knows which protocol it carries.
 
 pub mod accept;
 pub mod blocking;
 pub mod ready;
+pub mod tokio;
 
 use std::io;
 use std::time::Duration;

@@ -18,10 +18,15 @@
 //!   descriptors, processes) as a clear error line, not a crash;
 //! - back off when accept(2) runs out of descriptors ([`crate::conn::accept`]).
 
+mod asyncio;
 mod blocking;
+mod coroutines;
 mod epoll;
 mod fork;
+mod pool;
 mod prefork;
+mod prethread;
+mod threadpool;
 mod threads;
 
 use std::fmt;
@@ -108,6 +113,10 @@ pub static MODELS: &[&ModelInfo] = &[
     &fork::INFO,
     &threads::INFO,
     &prefork::INFO,
+    &prethread::INFO,
+    &threadpool::INFO,
+    &asyncio::INFO,
+    &coroutines::INFO,
 ];
 
 /// The model with this name.

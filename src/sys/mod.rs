@@ -4,10 +4,12 @@
 //! - [`listener`]: the listening socket (SO_REUSEADDR always, SO_REUSEPORT on request).
 //! - [`process`]: fork(2), reaping children with waitpid(2), the parent-death signal.
 //! - [`signal`]: SIGINT/SIGTERM as a stop flag; default dispositions in forked children.
+//! - [`coroutine`]: starting a may coroutine, and moving a listener into may's event loop.
 //! - [`lockfile`]: the accept lock prefork children share (fcntl(2) record lock).
 //!
 //! Every `unsafe` block carries a `// SAFETY:` comment saying why it holds.
 
+pub mod coroutine;
 pub mod listener;
 pub mod lockfile;
 pub mod process;

@@ -13,6 +13,10 @@ macro_rules! for_each_model {
             fork = "fork",
             threads = "threads",
             prefork = "prefork",
+            prethread = "prethread",
+            threadpool = "threadpool",
+            r#async = "async",
+            coroutines = "coroutines",
         }
     };
 }

@@ -1,0 +1,78 @@
+//! `coroutines`: stackful coroutines with may, the analogue of gevent and goroutines
+//! (seeds 002, 000).
+//!
+//! A coroutine accepts, and each connection gets a coroutine of its own that runs the
+//! same blocking loop as the thread models ([`crate::conn::blocking::serve`]): its
+//! reads and writes look blocking, but on would-block may suspends only the coroutine
+//! and its event loop resumes it when the socket is ready, as gevent's monkey-patched
+//! sockets do. A coroutine costs a small stack instead of a thread.
+//!
+//! `--workers` is may's number of scheduler threads; the default of one is gevent's
+//! single thread. The main thread only watches the stop flag: returning ends the
+//! process, and may's threads with it.
+
+use std::io;
+
+use super::{Family, ModelInfo, Workers};
+use crate::conn::{self, accept::AcceptError, ConnOptions};
+use crate::log::RateLimited;
+use crate::server::{Server, STOP_POLL};
+use crate::sys;
+
+pub static INFO: ModelInfo = ModelInfo {
+    name: "coroutines",
+    family: Family::Coroutine,
+    workers: Workers::Pool(1),
+    mechanism: "stackful coroutines (may), a coroutine per connection",
+    origin: "seed 002, 000",
+    reuse_port: false,
+    run,
+};
+
+/// A coroutine's stack. The connection loop keeps its buffers on the heap; the rest is
+/// headroom for parsing, formatting a log line and unwinding a panic. Pages never
+/// touched are never backed by memory.
+const COROUTINE_STACK: usize = 64 * 1024;
+
+static SPAWN_FAILED: RateLimited = RateLimited::new();
+
+fn run(server: Server) -> io::Result<()> {
+    // Must precede the first may call: the scheduler starts with the first coroutine
+    // or socket and reads its configuration once.
+    let config = may::config();
+    config
+        .set_workers(server.workers)
+        .set_stack_size(COROUTINE_STACK / std::mem::size_of::<usize>());
+    // may pins its workers to cores by default; no other model pins, and on a shared
+    // machine pinning would tie it to core 0 whatever else runs there.
+    config.set_worker_pin(false);
+    let listener = sys::coroutine::listener(server.listener)?;
+    let opts = server.conn;
+    sys::coroutine::spawn(move || accept_loop(&listener, opts))?;
+    while !server.stop.is_set() {
+        std::thread::sleep(STOP_POLL);
+    }
+    Ok(())
+}
+
+fn accept_loop(listener: &may::net::TcpListener, opts: ConnOptions) {
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                let spawned =
+                    sys::coroutine::spawn(move || conn::blocking::serve(stream, &opts, None));
+                if let Err(err) = spawned {
+                    SPAWN_FAILED.warn(format_args!(
+                        "cannot start a connection coroutine: {err}; connection closed"
+                    ));
+                }
+            }
+            Err(err) => {
+                if conn::accept::classify(&err) == AcceptError::Backoff {
+                    // A coroutine's sleep: std's would stall every coroutine of the thread.
+                    may::coroutine::sleep(conn::accept::BACKOFF);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! `prethread`: N threads started up front, taking turns at accept(2) under a mutex
+//! (seed 000).
+//!
+//! The thread analogue of `prefork`: each thread loops: take the lock, accept one
+//! connection, release the lock, serve the connection to its end. The mutex is seed
+//! 000's `LOCK.acquire(); accept(); LOCK.release()`: one thread, not all of them, waits
+//! in accept at a time. With N threads at most N clients are served at once; the rest
+//! wait in the listen backlog, and a keep-alive client holds its thread until it goes
+//! quiet for the idle timeout.
+
+use std::io;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::pool::spawn_workers;
+use super::{Family, ModelInfo, Workers};
+use crate::conn::{self, accept::AcceptError, ConnOptions};
+use crate::server::{Server, Stop, STOP_POLL};
+use crate::sys;
+
+pub static INFO: ModelInfo = ModelInfo {
+    name: "prethread",
+    family: Family::Blocking,
+    workers: Workers::Pool(10),
+    mechanism: "N pre-spawned threads, accept serialised by a mutex",
+    origin: "seed 000",
+    reuse_port: false,
+    run,
+};
+
+/// What every worker thread shares.
+struct Shared {
+    listener: TcpListener,
+    /// Held around accept(2): the seed's `LOCK`.
+    accept_lock: Mutex<()>,
+    opts: ConnOptions,
+    stop: Stop,
+}
+
+fn run(server: Server) -> io::Result<()> {
+    // The timeout lets the thread holding the lock wake to check the stop flag; the
+    // others wait on the mutex, which it releases at least every STOP_POLL.
+    sys::listener::set_accept_timeout(&server.listener, STOP_POLL)?;
+    let shared = Arc::new(Shared {
+        listener: server.listener,
+        accept_lock: Mutex::new(()),
+        opts: server.conn,
+        stop: server.stop.clone(),
+    });
+    spawn_workers(server.workers, "prethread", move || worker(&shared))?;
+    while !server.stop.is_set() {
+        std::thread::sleep(STOP_POLL);
+    }
+    Ok(())
+}
+
+/// A worker's life: accept under the lock, serve, repeat, until stop.
+fn worker(shared: &Shared) {
+    while !shared.stop.is_set() {
+        let accepted = {
+            // A poisoned lock guards no data: a panic elsewhere does not stop accepting.
+            let _turn = shared
+                .accept_lock
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            shared.listener.accept()
+        };
+        match accepted {
+            Ok((stream, _)) => conn::blocking::serve(stream, &shared.opts, None),
+            Err(err) => {
+                if conn::accept::classify(&err) == AcceptError::Backoff {
+                    std::thread::sleep(conn::accept::BACKOFF);
+                }
+            }
+        }
+    }
+}
