@@ -74,6 +74,9 @@ pub struct ServeArgs {
     /// Log every connection on stderr.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Fault injection for tests: the kernel kills the server (SIGALRM) after SECONDS.
+    #[arg(long, hide = true, value_name = "SECONDS", value_parser = parse_timeout)]
+    pub crash_after: Option<Duration>,
 }
 
 impl ServeArgs {
@@ -99,6 +102,7 @@ impl ServeArgs {
             nodelay: self.nodelay,
             cork: self.cork,
             timeout,
+            crash_after: self.crash_after,
         }
     }
 }

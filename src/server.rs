@@ -30,6 +30,8 @@ pub struct ServeConfig {
     pub nodelay: bool,
     pub cork: bool,
     pub timeout: Option<Duration>,
+    /// Fault injection: the server is killed by SIGALRM after this long.
+    pub crash_after: Option<Duration>,
 }
 
 /// Set once SIGINT or SIGTERM arrives; every model polls it at least every [`STOP_POLL`].
@@ -70,6 +72,9 @@ pub fn run(config: &ServeConfig) -> Result<()> {
     let listener = sys::listener::bind(config.addr, config.backlog, config.model.reuse_port)
         .map_err(|err| usage(format!("cannot listen on {}: {err}", config.addr)))?;
     let addr = listener.local_addr()?;
+    if let Some(delay) = config.crash_after {
+        sys::signal::die_after(delay).context("cannot arm --crash-after")?;
+    }
     announce(addr)?;
     let server = Server {
         listener,

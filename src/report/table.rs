@@ -59,6 +59,7 @@ fn table(report: &Report, workload: &str, level: usize) -> Table {
     headers.push("thr/proc");
     let mut rows = Vec::new();
     let mut notes = Vec::new();
+    let mut client_bound = false;
     for (i, cell) in report.ranked(workload, level).into_iter().enumerate() {
         if let Some(error) = &cell.error {
             notes.push(format!("{}: {}", cell.subject, error));
@@ -69,14 +70,15 @@ fn table(report: &Report, workload: &str, level: usize) -> Table {
             rows.push(row);
             continue;
         };
-        rows.push(row(i + 1, cell, &spread, hold || idle));
-        if spread.median.client_cpu_share > CLIENT_BOUND {
-            notes.push(format!(
-                "{}: the load generator used {:.0}% of a core: client-bound, the server may be faster",
-                cell.subject,
-                spread.median.client_cpu_share * 100.0
-            ));
-        }
+        let bound = spread.median.client_cpu_share > CLIENT_BOUND;
+        client_bound |= bound;
+        rows.push(row(i + 1, cell, &spread, hold || idle, bound));
+    }
+    if client_bound {
+        notes.push(format!(
+            "*: the load generator used over {:.0}% of a core: the client set the pace, so the server's CPU per request says more than its req/s",
+            CLIENT_BOUND * 100.0
+        ));
     }
     Table {
         title,
@@ -86,13 +88,13 @@ fn table(report: &Report, workload: &str, level: usize) -> Table {
     }
 }
 
-fn row(rank: usize, cell: &Cell, spread: &Spread, held_columns: bool) -> Vec<String> {
+fn row(rank: usize, cell: &Cell, spread: &Spread, held_columns: bool, client_bound: bool) -> Vec<String> {
     let m: &Figures = &spread.median;
     let mut row = vec![rank.to_string(), cell.subject.clone()];
     if held_columns {
         row.push(opt(m.held, 0));
     }
-    row.push(format!("{:.0}", m.throughput_per_s));
+    row.push(format!("{:.0}{}", m.throughput_per_s, if client_bound { "*" } else { "" }));
     row.push(format!(
         "{:.0}-{:.0}",
         spread.min.throughput_per_s, spread.max.throughput_per_s

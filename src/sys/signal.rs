@@ -24,3 +24,23 @@ pub fn default_stop_signals() -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Makes the kernel kill this process with SIGALRM after `delay` (setitimer(2); the
+/// default disposition of SIGALRM terminates). Fault injection: lets tests watch a
+/// server die mid-run without any code path of the server knowing about it.
+pub fn die_after(delay: std::time::Duration) -> io::Result<()> {
+    let timer = libc::itimerval {
+        it_interval: libc::timeval { tv_sec: 0, tv_usec: 0 },
+        it_value: libc::timeval {
+            tv_sec: delay.as_secs() as libc::time_t,
+            tv_usec: libc::suseconds_t::from(delay.subsec_micros().max(1)),
+        },
+    };
+    // SAFETY: `timer` is a valid itimerval for the duration of the call, and a null
+    // pointer tells setitimer not to report the previous value.
+    let rc = unsafe { libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut()) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

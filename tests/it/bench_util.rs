@@ -80,14 +80,9 @@ pub fn bench_json(args: &[&str]) -> Value {
     json
 }
 
-/// Fails the test if `json` does not follow the checked-in schema.
+/// Fails the test if `json` does not follow the checked-in bench schema.
 pub fn validate(json: &Value) {
-    let schema_path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/bench.schema.json");
-    let schema: Value =
-        serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
-    let validator = jsonschema::validator_for(&schema).expect("the schema is valid");
-    let errors: Vec<String> = validator.iter_errors(json).map(|e| e.to_string()).collect();
-    assert!(errors.is_empty(), "schema violations: {errors:?}\n{json:#}");
+    crate::util::validate_json("bench.schema.json", json);
 }
 
 /// An error count from the JSON.

@@ -3,6 +3,7 @@
 //! - `serve_echo`, `serve_http`, `serve_lifecycle`: every model under every protocol,
 //!   generated from one list (`util::models`), never copied per model.
 //! - `serve_cli`: what `list` and `serve` say to a user.
+//! - `compare`: a small comparison writes every output file, and survives a model that dies.
 //! - `bench_echo`, `bench_http`, `bench_hold`: the load generator against our servers;
 //!   `bench_errors`: against deliberately wrong servers; `bench_cli`: usage errors
 //!   (helpers in `bench_util`).
@@ -21,3 +22,4 @@ mod bench_errors;
 mod bench_hold;
 mod bench_http;
 mod bench_util;
+mod compare;
