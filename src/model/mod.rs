@@ -22,6 +22,7 @@ mod blocking;
 mod epoll;
 mod fork;
 mod prefork;
+mod select;
 mod threads;
 
 use std::fmt;
@@ -104,6 +105,7 @@ pub fn cpus() -> usize {
 /// Every model, in the order `list` and `compare` show them.
 pub static MODELS: &[&ModelInfo] = &[
     &blocking::INFO,
+    &select::INFO,
     &epoll::INFO,
     &fork::INFO,
     &threads::INFO,
