@@ -36,11 +36,13 @@ struct Entry {
     registered: Interest,
 }
 
-/// The epoll flags for an interest.
+/// The epoll flags for an interest. EPOLLRDHUP only while reading: level-triggered, a
+/// peer's half-close would otherwise be reported on every wait while back-pressure
+/// keeps the connection from reading, and the loop would spin until the peer reads.
 pub(crate) fn epoll_flags(interest: Interest) -> EpollFlags {
-    let mut flags = EpollFlags::EPOLLRDHUP;
+    let mut flags = EpollFlags::empty();
     if interest.read {
-        flags |= EpollFlags::EPOLLIN;
+        flags |= EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP;
     }
     if interest.write {
         flags |= EpollFlags::EPOLLOUT;
