@@ -21,6 +21,7 @@
 mod blocking;
 mod epoll;
 mod fork;
+mod poll;
 mod prefork;
 mod select;
 mod threads;
@@ -106,6 +107,7 @@ pub fn cpus() -> usize {
 pub static MODELS: &[&ModelInfo] = &[
     &blocking::INFO,
     &select::INFO,
+    &poll::INFO,
     &epoll::INFO,
     &fork::INFO,
     &threads::INFO,
