@@ -20,6 +20,7 @@
 
 mod blocking;
 mod epoll;
+mod epoll_et;
 mod fork;
 mod poll;
 mod prefork;
@@ -109,6 +110,7 @@ pub static MODELS: &[&ModelInfo] = &[
     &select::INFO,
     &poll::INFO,
     &epoll::INFO,
+    &epoll_et::INFO,
     &fork::INFO,
     &threads::INFO,
     &prefork::INFO,
