@@ -25,6 +25,7 @@ mod fork;
 mod poll;
 mod prefork;
 mod select;
+mod selector;
 mod threads;
 
 use std::fmt;
@@ -111,6 +112,7 @@ pub static MODELS: &[&ModelInfo] = &[
     &poll::INFO,
     &epoll::INFO,
     &epoll_et::INFO,
+    &selector::INFO,
     &fork::INFO,
     &threads::INFO,
     &prefork::INFO,
