@@ -21,6 +21,7 @@
 mod blocking;
 mod epoll;
 mod epoll_et;
+mod epoll_threads;
 mod fork;
 mod poll;
 mod prefork;
@@ -116,6 +117,7 @@ pub static MODELS: &[&ModelInfo] = &[
     &fork::INFO,
     &threads::INFO,
     &prefork::INFO,
+    &epoll_threads::INFO,
 ];
 
 /// The model with this name.
