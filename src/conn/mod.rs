@@ -7,12 +7,15 @@
 //!   epoll, epoll-et, selector, epoll-threads): a read buffer that is empty while the
 //!   connection is idle, a write buffer with partial writes, back-pressure, lingering
 //!   close, and the interest it wants next.
+//! - [`intake`]: a session and the partial input it has not consumed, for the
+//!   non-blocking connections ([`ready`], and select-threads' reader).
 //! - [`accept`]: what to do when accept(2) fails (EMFILE and friends).
 //!
 //! Both drive a [`crate::protocol::Session`]; neither knows which protocol it carries.
 
 pub mod accept;
 pub mod blocking;
+pub mod intake;
 pub mod ready;
 
 use std::io;
