@@ -9,12 +9,14 @@
 //!   close, and the interest it wants next.
 //! - [`intake`]: a session and the partial input it has not consumed, for the
 //!   non-blocking connections ([`ready`], and select-threads' reader).
+//! - [`handoff`]: a connection whose replies another thread writes (select-threads).
 //! - [`accept`]: what to do when accept(2) fails (EMFILE and friends).
 //!
 //! Both drive a [`crate::protocol::Session`]; neither knows which protocol it carries.
 
 pub mod accept;
 pub mod blocking;
+pub mod handoff;
 pub mod intake;
 pub mod ready;
 

@@ -26,6 +26,7 @@ mod fork;
 mod poll;
 mod prefork;
 mod select;
+mod select_threads;
 mod selector;
 mod threads;
 
@@ -117,6 +118,7 @@ pub static MODELS: &[&ModelInfo] = &[
     &fork::INFO,
     &threads::INFO,
     &prefork::INFO,
+    &select_threads::INFO,
     &epoll_threads::INFO,
 ];
 
