@@ -80,6 +80,20 @@ impl Pause {
         self.since.is_some()
     }
 
+    /// Accepts every waiting connection ([`accept_all`]) unless paused, and pauses if
+    /// a resource limit stopped it.
+    pub fn accept_all(
+        &mut self,
+        listener: &TcpListener,
+        now: Instant,
+        admit: impl FnMut(TcpStream) -> io::Result<()>,
+    ) -> io::Result<()> {
+        if !self.is_paused() && accept_all(listener, admit)? == AcceptError::Backoff {
+            self.start(now);
+        }
+        Ok(())
+    }
+
     /// Has a paused listener waited long enough? If so it counts as resumed: the caller
     /// listens again (and accepts at once if its poller is edge-triggered).
     pub fn resume_due(&mut self, now: Instant) -> bool {

@@ -60,6 +60,17 @@ pub(crate) fn readiness(flags: EpollFlags) -> (bool, bool) {
     )
 }
 
+/// Waits for events at most [`STOP_POLL`], so the caller checks its stop flag in time;
+/// a wait interrupted by a signal reports none.
+pub(crate) fn wait(epoll: &Epoll, events: &mut [EpollEvent]) -> io::Result<usize> {
+    let timeout = EpollTimeout::try_from(STOP_POLL).expect("STOP_POLL fits an epoll timeout");
+    match epoll.wait(events, timeout) {
+        Ok(n) => Ok(n),
+        Err(nix::errno::Errno::EINTR) => Ok(0),
+        Err(err) => Err(err.into()),
+    }
+}
+
 fn run(server: Server) -> io::Result<()> {
     let Server {
         listener,
@@ -75,13 +86,8 @@ fn run(server: Server) -> io::Result<()> {
     let mut ctx = ReadyCtx::new(opts, false);
     let mut events = vec![EpollEvent::empty(); 1024];
     let mut sweeper = Sweeper::new(Instant::now());
-    let wait = EpollTimeout::try_from(STOP_POLL).expect("STOP_POLL fits an epoll timeout");
     while !stop.is_set() {
-        let ready = match epoll.wait(&mut events, wait) {
-            Ok(n) => n,
-            Err(nix::errno::Errno::EINTR) => 0,
-            Err(err) => return Err(err.into()),
-        };
+        let ready = wait(&epoll, &mut events)?;
         let now = Instant::now();
         for event in &events[..ready] {
             if event.data() == LISTENER {

@@ -12,15 +12,15 @@ use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::time::Instant;
 
-use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use slab::Slab;
 
-use super::epoll::readiness;
+use super::epoll::{readiness, wait};
 use super::{Family, ModelInfo, Workers};
-use crate::conn::accept::{self, AcceptError};
+use crate::conn::accept;
 use crate::conn::ready::{ReadyConn, ReadyCtx, Step, Sweeper};
 use crate::conn::ConnOptions;
-use crate::server::{Server, STOP_POLL};
+use crate::server::Server;
 
 pub static INFO: ModelInfo = ModelInfo {
     name: "epoll-et",
@@ -57,20 +57,13 @@ fn run(server: Server) -> io::Result<()> {
     let mut ctx = ReadyCtx::new(opts, true);
     let mut events = vec![EpollEvent::empty(); 1024];
     let mut sweeper = Sweeper::new(Instant::now());
-    let wait = EpollTimeout::try_from(STOP_POLL).expect("STOP_POLL fits an epoll timeout");
     while !stop.is_set() {
-        let ready = match epoll.wait(&mut events, wait) {
-            Ok(n) => n,
-            Err(nix::errno::Errno::EINTR) => 0,
-            Err(err) => return Err(err.into()),
-        };
+        let ready = wait(&epoll, &mut events)?;
         let now = Instant::now();
         for event in &events[..ready] {
             if event.data() == LISTENER {
                 // While paused, the edge is dropped: the resume below accepts anyway.
-                if !pause.is_paused() {
-                    accept_until_empty(&listener, &epoll, &mut conns, &ctx.opts, now, &mut pause)?;
-                }
+                accept_until_empty(&listener, &epoll, &mut conns, &ctx.opts, now, &mut pause)?;
                 continue;
             }
             let key = event.data() as usize;
@@ -103,7 +96,7 @@ fn accept_until_empty(
     now: Instant,
     pause: &mut accept::Pause,
 ) -> io::Result<()> {
-    let outcome = accept::accept_all(listener, |stream| {
+    pause.accept_all(listener, now, |stream| {
         let Ok(conn) = ReadyConn::new(stream, opts, now) else {
             return Ok(());
         };
@@ -114,9 +107,5 @@ fn accept_until_empty(
         )?;
         slot.insert(conn);
         Ok(())
-    })?;
-    if outcome == AcceptError::Backoff {
-        pause.start(now);
-    }
-    Ok(())
+    })
 }

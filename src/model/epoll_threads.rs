@@ -20,15 +20,15 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use slab::Slab;
 
-use super::epoll::{epoll_flags, readiness};
+use super::epoll::{epoll_flags, readiness, wait};
 use super::{Family, ModelInfo, Workers};
 use crate::conn::accept::{self, AcceptError};
 use crate::conn::ready::{Interest, ReadyConn, ReadyCtx, Step, Sweeper};
 use crate::conn::ConnOptions;
-use crate::server::{Server, Stop, STOP_POLL};
+use crate::server::{Server, Stop};
 
 pub static INFO: ModelInfo = ModelInfo {
     name: "epoll-threads",
@@ -139,13 +139,8 @@ fn worker(shared: &Shared) -> io::Result<()> {
 fn serve_events(shared: &Shared) -> io::Result<()> {
     let mut ctx = ReadyCtx::new(shared.opts, false);
     let mut events = vec![EpollEvent::empty(); EVENTS_PER_WAIT];
-    let wait = EpollTimeout::try_from(STOP_POLL).expect("STOP_POLL fits an epoll timeout");
     while !shared.stop.is_set() {
-        let ready = match shared.epoll.wait(&mut events, wait) {
-            Ok(n) => n,
-            Err(nix::errno::Errno::EINTR) => 0,
-            Err(err) => return Err(err.into()),
-        };
+        let ready = wait(&shared.epoll, &mut events)?;
         let now = Instant::now();
         for event in &events[..ready] {
             if event.data() == LISTENER {

@@ -15,7 +15,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use slab::Slab;
 
 use super::{Family, ModelInfo, Workers};
-use crate::conn::accept::{self, AcceptError};
+use crate::conn::accept;
 use crate::conn::ready::{Interest, ReadyConn, ReadyCtx, Step, Sweeper};
 use crate::server::{Server, STOP_POLL};
 
@@ -109,15 +109,12 @@ fn run(server: Server) -> io::Result<()> {
             }
         }
         if listener_ready {
-            let outcome = accept::accept_all(&listener, |stream| {
+            pause.accept_all(&listener, now, |stream| {
                 if let Ok(conn) = ReadyConn::new(stream, &ctx.opts, now) {
                     conns.insert(conn);
                 }
                 Ok(())
             })?;
-            if outcome == AcceptError::Backoff {
-                pause.start(now);
-            }
         }
         pause.resume_due(now);
         if sweeper.due(now) {

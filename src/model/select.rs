@@ -20,7 +20,7 @@ use nix::sys::time::{TimeVal, TimeValLike};
 use slab::Slab;
 
 use super::{Family, ModelInfo, Workers};
-use crate::conn::accept::{self, AcceptError};
+use crate::conn::accept;
 use crate::conn::ready::{ReadyConn, ReadyCtx, Step, Sweeper};
 use crate::log::RateLimited;
 use crate::server::{Server, STOP_POLL};
@@ -112,7 +112,7 @@ fn run(server: Server) -> io::Result<()> {
             }
         }
         if listener_ready {
-            let outcome = accept::accept_all(&listener, |stream| {
+            pause.accept_all(&listener, now, |stream| {
                 if fits_fd_set(&stream) {
                     if let Ok(conn) = ReadyConn::new(stream, &ctx.opts, now) {
                         conns.insert(conn);
@@ -120,9 +120,6 @@ fn run(server: Server) -> io::Result<()> {
                 }
                 Ok(())
             })?;
-            if outcome == AcceptError::Backoff {
-                pause.start(now);
-            }
         }
         pause.resume_due(now);
         if sweeper.due(now) {

@@ -30,7 +30,7 @@ use slab::Slab;
 
 use super::select::{fits_fd_set, stop_poll_timeval};
 use super::{Family, ModelInfo, Workers};
-use crate::conn::accept::{self, AcceptError};
+use crate::conn::accept;
 use crate::conn::handoff::{Backlog, Outbox, Reply, Waker, Written};
 use crate::conn::intake::Intake;
 use crate::conn::ready::{Sweeper, SCRATCH_LEN};
@@ -195,7 +195,7 @@ fn read_loop(
             }
         }
         if listener_ready {
-            let outcome = accept::accept_all(listener, |stream| {
+            pause.accept_all(listener, now, |stream| {
                 if !fits_fd_set(&stream) || opts.apply((&stream).into()).is_err() {
                     return Ok(());
                 }
@@ -210,9 +210,6 @@ fn read_loop(
                 next_conn = next_conn.wrapping_add(1);
                 Ok(())
             })?;
-            if outcome == AcceptError::Backoff {
-                pause.start(now);
-            }
         }
         pause.resume_due(now);
         if sweeper.due(now) {

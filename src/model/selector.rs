@@ -23,7 +23,7 @@ use mio::{Events, Interest, Poll, Registry, Token};
 use slab::Slab;
 
 use super::{Family, ModelInfo, Workers};
-use crate::conn::accept::{self, AcceptError};
+use crate::conn::accept;
 use crate::conn::ready::{ReadyConn, ReadyCtx, Step, Sweeper};
 use crate::server::{Server, STOP_POLL};
 
@@ -145,20 +145,14 @@ fn run(server: Server) -> io::Result<()> {
 /// The listener's callback: accept until EAGAIN, registering each connection with
 /// [`serve`].
 fn accept(sel: &mut Selector, token: usize, _mask: Mask) -> io::Result<()> {
-    if sel.pause.is_paused() {
-        return Ok(());
-    }
     let FileObj::Listener(listener) = &sel.keys[token].fileobj else {
         return Ok(());
     };
     let accepted = &mut sel.accepted;
-    let outcome = accept::accept_all(listener, |stream| {
+    sel.pause.accept_all(listener, sel.now, |stream| {
         accepted.push(stream);
         Ok(())
     })?;
-    if outcome == AcceptError::Backoff {
-        sel.pause.start(sel.now);
-    }
     let mut accepted = std::mem::take(&mut sel.accepted);
     for stream in accepted.drain(..) {
         let mut stream = TcpStream::from_std(stream);
