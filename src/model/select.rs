@@ -29,7 +29,7 @@ pub static INFO: ModelInfo = ModelInfo {
     name: "select",
     family: Family::Readiness,
     workers: Workers::One,
-    mechanism: "select(2), fd sets rebuilt every turn, at most FD_SETSIZE sockets",
+    mechanism: "select(2), fd sets rebuilt each turn, below FD_SETSIZE only",
     origin: "seed 000",
     reuse_port: false,
     run,
