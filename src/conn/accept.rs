@@ -6,9 +6,11 @@
 //! serving the connections they have; so do we.
 
 use std::io;
-use std::time::Duration;
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
 
 use crate::log::RateLimited;
+use crate::sys;
 
 /// How long to leave the listener alone after running out of descriptors.
 pub const BACKOFF: Duration = Duration::from_millis(50);
@@ -38,5 +40,69 @@ pub fn classify(err: &io::Error) -> AcceptError {
         }
         _ if err.kind() == io::ErrorKind::WouldBlock => AcceptError::Empty,
         _ => AcceptError::Skip,
+    }
+}
+
+/// Accepts every waiting connection as a non-blocking socket (accept4(2)) and hands each
+/// to `admit`, until none is left (`Empty`) or a resource limit stops it (`Backoff`).
+/// Edge-triggered pollers rely on it stopping only there: a listener reported once must
+/// be emptied, or the connections left in its queue are never reported again.
+pub fn accept_all(
+    listener: &TcpListener,
+    mut admit: impl FnMut(TcpStream) -> io::Result<()>,
+) -> io::Result<AcceptError> {
+    loop {
+        match sys::listener::accept_nonblocking(listener) {
+            Ok(stream) => admit(stream)?,
+            Err(err) => match classify(&err) {
+                AcceptError::Skip => {}
+                outcome => return Ok(outcome),
+            },
+        }
+    }
+}
+
+/// A listener left alone for [`BACKOFF`] after accept(2) hit a resource limit, so an
+/// event loop neither spins on the queued connection nor forgets to come back to it.
+#[derive(Debug, Default)]
+pub struct Pause {
+    since: Option<Instant>,
+}
+
+impl Pause {
+    /// Stops accepting from now on.
+    pub fn start(&mut self, now: Instant) {
+        self.since = Some(now);
+    }
+
+    /// Is the listener left alone at the moment?
+    pub fn is_paused(&self) -> bool {
+        self.since.is_some()
+    }
+
+    /// Accepts every waiting connection ([`accept_all`]) unless paused, and pauses if
+    /// a resource limit stopped it.
+    pub fn accept_all(
+        &mut self,
+        listener: &TcpListener,
+        now: Instant,
+        admit: impl FnMut(TcpStream) -> io::Result<()>,
+    ) -> io::Result<()> {
+        if !self.is_paused() && accept_all(listener, admit)? == AcceptError::Backoff {
+            self.start(now);
+        }
+        Ok(())
+    }
+
+    /// Has a paused listener waited long enough? If so it counts as resumed: the caller
+    /// listens again (and accepts at once if its poller is edge-triggered).
+    pub fn resume_due(&mut self, now: Instant) -> bool {
+        match self.since {
+            Some(since) if now.duration_since(since) >= BACKOFF => {
+                self.since = None;
+                true
+            }
+            _ => false,
+        }
     }
 }

@@ -9,12 +9,17 @@
 //!   close, and the interest it wants next.
 //! - [`tokio`]: a connection as a tokio task (async, async-mt): reads and writes
 //!   awaited in turn, the idle/header deadline as a timer, lingering close.
+//! - [`intake`]: a session and the partial input it has not consumed, for the
+//!   non-blocking connections ([`ready`], and select-threads' reader).
+//! - [`handoff`]: a connection whose replies another thread writes (select-threads).
 //! - [`accept`]: what to do when accept(2) fails (EMFILE and friends).
 //!
 //! All of them drive a [`crate::protocol::Session`]; none knows which protocol it carries.
 
 pub mod accept;
 pub mod blocking;
+pub mod handoff;
+pub mod intake;
 pub mod ready;
 pub mod tokio;
 

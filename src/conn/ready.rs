@@ -21,8 +21,9 @@ use std::time::{Duration, Instant};
 
 use socket2::SockRef;
 
+use super::intake::Intake;
 use super::{ConnOptions, LINGER_TIME};
-use crate::protocol::{Close, Progress, Session, OUTPUT_HIGH_WATER};
+use crate::protocol::{Close, Progress, OUTPUT_HIGH_WATER};
 
 /// Size of the per-thread scratch buffer reads land in.
 pub const SCRATCH_LEN: usize = 64 * 1024;
@@ -107,9 +108,8 @@ enum Phase {
 #[derive(Debug)]
 pub struct ReadyConn<S> {
     stream: S,
-    session: Session,
-    /// Received bytes the session has not consumed yet (a partial request).
-    pending: Vec<u8>,
+    /// The session and the input it has not consumed yet (a partial request).
+    intake: Intake,
     /// Output; `out[sent..]` is still to be written.
     out: Vec<u8>,
     sent: usize,
@@ -130,8 +130,7 @@ where
         opts.apply(SockRef::from(&stream))?;
         Ok(ReadyConn {
             stream,
-            session: opts.protocol.session(),
-            pending: Vec::new(),
+            intake: Intake::new(opts.protocol),
             out: Vec::new(),
             sent: 0,
             phase: Phase::Open,
@@ -184,7 +183,7 @@ where
                         }
                         self.phase = Phase::Lingering;
                         self.deadline = Some(now + LINGER_TIME);
-                        self.pending = Vec::new();
+                        self.intake.discard();
                     }
                     Phase::Open if self.backlogged => {
                         self.process_pending(ctx, now);
@@ -236,26 +235,13 @@ where
 
     /// Feeds freshly read bytes to the session, keeping only what it did not consume.
     fn absorb(&mut self, data: &[u8], opts: &ConnOptions, now: Instant) {
-        if !self.pending.is_empty() {
-            self.pending.extend_from_slice(data);
-            let progress = self.session.feed(&self.pending, &mut self.out);
-            self.pending
-                .drain(..progress.consumed.min(self.pending.len()));
-            self.after(progress, opts, now);
-            return;
-        }
-        let progress = self.session.feed(data, &mut self.out);
-        if progress.close.is_none() && progress.consumed < data.len() {
-            self.pending.extend_from_slice(&data[progress.consumed..]);
-        }
+        let progress = self.intake.absorb(data, &mut self.out);
         self.after(progress, opts, now);
     }
 
     /// Feeds input held back by the output high-water mark, now that output has drained.
     fn process_pending(&mut self, ctx: &ReadyCtx, now: Instant) {
-        let progress = self.session.feed(&self.pending, &mut self.out);
-        self.pending
-            .drain(..progress.consumed.min(self.pending.len()));
+        let progress = self.intake.resume(&mut self.out);
         self.after(progress, &ctx.opts, now);
     }
 
@@ -265,12 +251,8 @@ where
         }
         if let Some(close) = progress.close {
             self.phase = Phase::Closing(close);
-            self.pending = Vec::new();
         }
-        self.backlogged = !self.pending.is_empty() && self.out.len() >= OUTPUT_HIGH_WATER;
-        if self.pending.is_empty() && self.pending.capacity() > 0 {
-            self.pending = Vec::new();
-        }
+        self.backlogged = self.intake.has_pending() && self.out.len() >= OUTPUT_HIGH_WATER;
     }
 
     /// Writes as much output as the socket takes.

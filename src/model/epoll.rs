@@ -18,7 +18,6 @@ use crate::conn::accept::{self, AcceptError};
 use crate::conn::ready::{Interest, ReadyConn, ReadyCtx, Step, Sweeper};
 use crate::conn::ConnOptions;
 use crate::server::{Server, STOP_POLL};
-use crate::sys;
 
 pub static INFO: ModelInfo = ModelInfo {
     name: "epoll",
@@ -37,16 +36,39 @@ struct Entry {
     registered: Interest,
 }
 
-/// The epoll flags for an interest.
+/// The epoll flags for an interest. EPOLLRDHUP only while reading: level-triggered, a
+/// peer's half-close would otherwise be reported on every wait while back-pressure
+/// keeps the connection from reading, and the loop would spin until the peer reads.
 pub(crate) fn epoll_flags(interest: Interest) -> EpollFlags {
-    let mut flags = EpollFlags::EPOLLRDHUP;
+    let mut flags = EpollFlags::empty();
     if interest.read {
-        flags |= EpollFlags::EPOLLIN;
+        flags |= EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP;
     }
     if interest.write {
         flags |= EpollFlags::EPOLLOUT;
     }
     flags
+}
+
+/// What an epoll event means for a connection: (readable, writable). A hang-up or an
+/// error counts as both, so the connection's next read or write meets it and closes.
+pub(crate) fn readiness(flags: EpollFlags) -> (bool, bool) {
+    let failed = EpollFlags::EPOLLHUP | EpollFlags::EPOLLERR;
+    (
+        flags.intersects(EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP | failed),
+        flags.intersects(EpollFlags::EPOLLOUT | failed),
+    )
+}
+
+/// Waits for events at most [`STOP_POLL`], so the caller checks its stop flag in time;
+/// a wait interrupted by a signal reports none.
+pub(crate) fn wait(epoll: &Epoll, events: &mut [EpollEvent]) -> io::Result<usize> {
+    let timeout = EpollTimeout::try_from(STOP_POLL).expect("STOP_POLL fits an epoll timeout");
+    match epoll.wait(events, timeout) {
+        Ok(n) => Ok(n),
+        Err(nix::errno::Errno::EINTR) => Ok(0),
+        Err(err) => Err(err.into()),
+    }
 }
 
 fn run(server: Server) -> io::Result<()> {
@@ -59,19 +81,13 @@ fn run(server: Server) -> io::Result<()> {
     listener.set_nonblocking(true)?;
     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
     epoll.add(&listener, EpollEvent::new(EpollFlags::EPOLLIN, LISTENER))?;
-    let mut listening = true;
-    let mut paused_at = Instant::now();
+    let mut pause = accept::Pause::default();
     let mut conns: Slab<Entry> = Slab::new();
     let mut ctx = ReadyCtx::new(opts, false);
     let mut events = vec![EpollEvent::empty(); 1024];
     let mut sweeper = Sweeper::new(Instant::now());
-    let wait = EpollTimeout::try_from(STOP_POLL).expect("STOP_POLL fits an epoll timeout");
     while !stop.is_set() {
-        let ready = match epoll.wait(&mut events, wait) {
-            Ok(n) => n,
-            Err(nix::errno::Errno::EINTR) => 0,
-            Err(err) => return Err(err.into()),
-        };
+        let ready = wait(&epoll, &mut events)?;
         let now = Instant::now();
         for event in &events[..ready] {
             if event.data() == LISTENER {
@@ -82,8 +98,7 @@ fn run(server: Server) -> io::Result<()> {
                         &listener,
                         &mut EpollEvent::new(EpollFlags::empty(), LISTENER),
                     )?;
-                    listening = false;
-                    paused_at = now;
+                    pause.start(now);
                 }
                 continue;
             }
@@ -91,15 +106,7 @@ fn run(server: Server) -> io::Result<()> {
             let Some(entry) = conns.get_mut(key) else {
                 continue;
             };
-            let flags = event.events();
-            let readable = flags.intersects(
-                EpollFlags::EPOLLIN
-                    | EpollFlags::EPOLLRDHUP
-                    | EpollFlags::EPOLLHUP
-                    | EpollFlags::EPOLLERR,
-            );
-            let writable = flags
-                .intersects(EpollFlags::EPOLLOUT | EpollFlags::EPOLLHUP | EpollFlags::EPOLLERR);
+            let (readable, writable) = readiness(event.events());
             match entry.conn.on_ready(readable, writable, &mut ctx, now) {
                 // Closing the socket removes it from the epoll set.
                 Step::Close => drop(conns.remove(key)),
@@ -113,12 +120,11 @@ fn run(server: Server) -> io::Result<()> {
                 }
             }
         }
-        if !listening && now.duration_since(paused_at) >= accept::BACKOFF {
+        if pause.resume_due(now) {
             epoll.modify(
                 &listener,
                 &mut EpollEvent::new(EpollFlags::EPOLLIN, LISTENER),
             )?;
-            listening = true;
         }
         if sweeper.due(now) {
             conns.retain(|_, entry| !entry.conn.expired(now));
@@ -135,16 +141,9 @@ fn accept_all(
     opts: &ConnOptions,
     now: Instant,
 ) -> io::Result<AcceptError> {
-    loop {
-        let stream = match sys::listener::accept_nonblocking(listener) {
-            Ok(stream) => stream,
-            Err(err) => match accept::classify(&err) {
-                AcceptError::Skip => continue,
-                outcome => return Ok(outcome),
-            },
-        };
+    accept::accept_all(listener, |stream| {
         let Ok(conn) = ReadyConn::new(stream, opts, now) else {
-            continue;
+            return Ok(());
         };
         let slot = conns.vacant_entry();
         let interest = conn.interest();
@@ -156,5 +155,6 @@ fn accept_all(
             conn,
             registered: interest,
         });
-    }
+        Ok(())
+    })
 }

@@ -22,10 +22,16 @@ mod asyncio;
 mod blocking;
 mod coroutines;
 mod epoll;
+mod epoll_et;
+mod epoll_threads;
 mod fork;
+mod poll;
 mod pool;
 mod prefork;
 mod prethread;
+mod select;
+mod select_threads;
+mod selector;
 mod threadpool;
 mod threads;
 
@@ -109,14 +115,20 @@ pub fn cpus() -> usize {
 /// Every model, in the order `list` and `compare` show them.
 pub static MODELS: &[&ModelInfo] = &[
     &blocking::INFO,
+    &select::INFO,
+    &poll::INFO,
     &epoll::INFO,
+    &epoll_et::INFO,
+    &selector::INFO,
     &fork::INFO,
     &threads::INFO,
     &prefork::INFO,
     &prethread::INFO,
     &threadpool::INFO,
+    &select_threads::INFO,
     &asyncio::INFO,
     &coroutines::INFO,
+    &epoll_threads::INFO,
 ];
 
 /// The model with this name.

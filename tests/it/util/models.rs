@@ -9,14 +9,20 @@ macro_rules! for_each_model {
     ($callback:ident! $args:tt) => {
         $callback! { $args
             blocking = "blocking",
+            select = "select",
+            poll = "poll",
             epoll = "epoll",
+            epoll_et = "epoll-et",
+            selector = "selector",
             fork = "fork",
             threads = "threads",
             prefork = "prefork",
             prethread = "prethread",
             threadpool = "threadpool",
+            select_threads = "select-threads",
             r#async = "async",
             coroutines = "coroutines",
+            epoll_threads = "epoll-threads",
         }
     };
 }

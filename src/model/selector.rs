@@ -1,0 +1,186 @@
+//! `selector`: a portable readiness selector with a callback per registration (mio), the
+//! analogue of Python's `selectors` module (seed 002).
+//!
+//! The seed registers each socket with the function that handles it,
+//! `sel.register(sock, EVENT_READ, accept)`, and its loop knows nothing else:
+//! `callback = key.data; callback(key.fileobj, mask)`. Here a [`Key`] holds the socket
+//! (`fileobj`) and a [`Callback`] (`data`): [`accept`] for the listener, [`serve`] for a
+//! connection, and the loop only dispatches.
+//!
+//! mio is edge-triggered on every platform that can be (epoll with EPOLLET here), so a
+//! connection is registered once for reading and writing and drained until EAGAIN, as
+//! in `epoll-et`.
+
+use std::io;
+use std::net::TcpListener;
+use std::os::fd::AsRawFd;
+use std::time::Instant;
+
+use mio::event::Event;
+use mio::net::TcpStream;
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Registry, Token};
+use slab::Slab;
+
+use super::{Family, ModelInfo, Workers};
+use crate::conn::accept;
+use crate::conn::ready::{ReadyConn, ReadyCtx, Step, Sweeper};
+use crate::server::{Server, STOP_POLL};
+
+pub static INFO: ModelInfo = ModelInfo {
+    name: "selector",
+    family: Family::Readiness,
+    workers: Workers::One,
+    mechanism: "mio selector, a callback stored with each registration",
+    origin: "seed 002",
+    reuse_port: false,
+    run,
+};
+
+/// What the poller reported for a registration: Python's `mask`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Mask {
+    readable: bool,
+    writable: bool,
+}
+
+impl Mask {
+    /// A closed or failed socket counts as both, so the next read or write meets it.
+    fn of(event: &Event) -> Self {
+        Mask {
+            readable: event.is_readable() || event.is_read_closed() || event.is_error(),
+            writable: event.is_writable() || event.is_write_closed() || event.is_error(),
+        }
+    }
+}
+
+/// The function registered with a socket, called with the selector, the socket's
+/// token and the mask: Python's `key.data(key.fileobj, mask)`.
+type Callback = fn(&mut Selector, usize, Mask) -> io::Result<()>;
+
+/// A registered socket.
+enum FileObj {
+    Listener(TcpListener),
+    Conn(ReadyConn<TcpStream>),
+}
+
+/// A registration: Python's `SelectorKey`.
+struct Key {
+    fileobj: FileObj,
+    data: Callback,
+}
+
+/// The loop's state, which every callback receives.
+struct Selector {
+    registry: Registry,
+    keys: Slab<Key>,
+    ctx: ReadyCtx,
+    pause: accept::Pause,
+    /// Connections accepted but not registered yet (reused buffer).
+    accepted: Vec<std::net::TcpStream>,
+    /// When the current batch of events was reported.
+    now: Instant,
+}
+
+fn run(server: Server) -> io::Result<()> {
+    let Server {
+        listener,
+        conn: opts,
+        stop,
+        ..
+    } = server;
+    listener.set_nonblocking(true)?;
+    let mut poll = Poll::new()?;
+    let mut sel = Selector {
+        registry: poll.registry().try_clone()?,
+        keys: Slab::new(),
+        ctx: ReadyCtx::new(opts, true),
+        pause: accept::Pause::default(),
+        accepted: Vec::new(),
+        now: Instant::now(),
+    };
+    let listener_token = sel.keys.vacant_key();
+    sel.registry.register(
+        &mut SourceFd(&listener.as_raw_fd()),
+        Token(listener_token),
+        Interest::READABLE,
+    )?;
+    sel.keys.insert(Key {
+        fileobj: FileObj::Listener(listener),
+        data: accept,
+    });
+    let mut events = Events::with_capacity(1024);
+    let mut sweeper = Sweeper::new(sel.now);
+    while !stop.is_set() {
+        match poll.poll(&mut events, Some(STOP_POLL)) {
+            Ok(()) => {}
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        }
+        sel.now = Instant::now();
+        for event in &events {
+            let token = event.token().0;
+            // An earlier callback of this batch may have closed it.
+            let Some(key) = sel.keys.get(token) else {
+                continue;
+            };
+            let callback = key.data;
+            callback(&mut sel, token, Mask::of(event))?;
+        }
+        let now = sel.now;
+        // Edge-triggered: nothing announces the connections queued during a pause.
+        if sel.pause.resume_due(now) {
+            accept(&mut sel, listener_token, Mask::default())?;
+        }
+        if sweeper.due(now) {
+            sel.keys.retain(|_, key| match &key.fileobj {
+                FileObj::Conn(conn) => !conn.expired(now),
+                FileObj::Listener(_) => true,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The listener's callback: accept until EAGAIN, registering each connection with
+/// [`serve`].
+fn accept(sel: &mut Selector, token: usize, _mask: Mask) -> io::Result<()> {
+    let FileObj::Listener(listener) = &sel.keys[token].fileobj else {
+        return Ok(());
+    };
+    let accepted = &mut sel.accepted;
+    sel.pause.accept_all(listener, sel.now, |stream| {
+        accepted.push(stream);
+        Ok(())
+    })?;
+    let mut accepted = std::mem::take(&mut sel.accepted);
+    for stream in accepted.drain(..) {
+        let mut stream = TcpStream::from_std(stream);
+        let slot = sel.keys.vacant_entry();
+        sel.registry.register(
+            &mut stream,
+            Token(slot.key()),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        if let Ok(conn) = ReadyConn::new(stream, &sel.ctx.opts, sel.now) {
+            slot.insert(Key {
+                fileobj: FileObj::Conn(conn),
+                data: serve,
+            });
+        }
+    }
+    sel.accepted = accepted;
+    Ok(())
+}
+
+/// A connection's callback: let it read and write what it can.
+fn serve(sel: &mut Selector, token: usize, mask: Mask) -> io::Result<()> {
+    let FileObj::Conn(conn) = &mut sel.keys[token].fileobj else {
+        return Ok(());
+    };
+    if conn.on_ready(mask.readable, mask.writable, &mut sel.ctx, sel.now) == Step::Close {
+        // Closing the socket removes it from the poller.
+        drop(sel.keys.remove(token));
+    }
+    Ok(())
+}
