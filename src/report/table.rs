@@ -88,13 +88,23 @@ fn table(report: &Report, workload: &str, level: usize) -> Table {
     }
 }
 
-fn row(rank: usize, cell: &Cell, spread: &Spread, held_columns: bool, client_bound: bool) -> Vec<String> {
+fn row(
+    rank: usize,
+    cell: &Cell,
+    spread: &Spread,
+    held_columns: bool,
+    client_bound: bool,
+) -> Vec<String> {
     let m: &Figures = &spread.median;
     let mut row = vec![rank.to_string(), cell.subject.clone()];
     if held_columns {
         row.push(opt(m.held, 0));
     }
-    row.push(format!("{:.0}{}", m.throughput_per_s, if client_bound { "*" } else { "" }));
+    row.push(format!(
+        "{:.0}{}",
+        m.throughput_per_s,
+        if client_bound { "*" } else { "" }
+    ));
     row.push(format!(
         "{:.0}-{:.0}",
         spread.min.throughput_per_s, spread.max.throughput_per_s

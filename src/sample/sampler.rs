@@ -38,6 +38,7 @@ type Counters = (u64, u64);
 #[derive(Debug, Default)]
 pub struct UsageAccumulator {
     first_cpu: Option<(f64, f64)>,
+    first_processes: u32,
     last_cpu: (f64, f64),
     rss_peak_kb: u64,
     threads: u32,
@@ -58,6 +59,7 @@ impl UsageAccumulator {
         let cpu = (snap.cpu_user_s, snap.cpu_sys_s);
         if first {
             self.first_cpu = Some(cpu);
+            self.first_processes = snap.processes;
         }
         self.last_cpu = (self.last_cpu.0.max(cpu.0), self.last_cpu.1.max(cpu.1));
         self.rss_peak_kb = self.rss_peak_kb.max(snap.rss_kb);
@@ -69,6 +71,11 @@ impl UsageAccumulator {
             let baseline = if first { now } else { (0, 0) };
             self.switches.entry(t.tid).or_insert((baseline, now)).1 = now;
         }
+    }
+
+    /// How many processes the tree had at the first snapshot.
+    pub fn first_processes(&self) -> u32 {
+        self.first_processes
     }
 
     /// The usage over every snapshot added so far.
@@ -90,6 +97,27 @@ impl UsageAccumulator {
             processes: self.processes,
             samples: self.samples,
         }
+    }
+}
+
+/// The longest the last sample waits for the tree to shrink back to its first size.
+const SETTLE: Duration = Duration::from_millis(300);
+
+/// Takes the last sample once processes that served the run (a `fork` server's
+/// per-connection children) have exited and been reaped, or after [`SETTLE`]: a child's
+/// CPU reaches the tree as its parent's `cutime` only when it is reaped, and on some
+/// kernels a live child's own counters lag far behind its real use.
+fn settle(tree: &ProcessTree, acc: &mut UsageAccumulator) {
+    let baseline = acc.first_processes();
+    let give_up = Instant::now() + SETTLE;
+    loop {
+        let Ok(snap) = tree.sample() else { return };
+        let shrunk = snap.processes <= baseline;
+        acc.add(&snap);
+        if shrunk || Instant::now() >= give_up {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -120,9 +148,7 @@ impl Sampler {
                         _ => break,
                     }
                 }
-                if let Ok(snap) = tree.sample() {
-                    acc.add(&snap);
-                }
+                settle(&tree, &mut acc);
                 acc.usage()
             })
             .expect("cannot start the sampler thread");

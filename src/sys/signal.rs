@@ -30,7 +30,10 @@ pub fn default_stop_signals() -> io::Result<()> {
 /// server die mid-run without any code path of the server knowing about it.
 pub fn die_after(delay: std::time::Duration) -> io::Result<()> {
     let timer = libc::itimerval {
-        it_interval: libc::timeval { tv_sec: 0, tv_usec: 0 },
+        it_interval: libc::timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        },
         it_value: libc::timeval {
             tv_sec: delay.as_secs() as libc::time_t,
             tv_usec: libc::suseconds_t::from(delay.subsec_micros().max(1)),

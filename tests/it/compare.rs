@@ -23,8 +23,12 @@ fn compare(dir: &Path, args: &[&str]) -> Value {
         "compare failed: {}\n{stdout}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(stdout.contains("report.html"), "the terminal names the report: {stdout}");
-    let json: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    assert!(
+        stdout.contains("report.html"),
+        "the terminal names the report: {stdout}"
+    );
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
     validate_json("compare.schema.json", &json);
     json
 }
@@ -40,7 +44,18 @@ fn two_models_give_every_output_file() {
     let dir = temp_dir("compare");
     let json = compare(
         &dir,
-        &["--models", "epoll,threads", "--workload", "echo,http", "--concurrency", "4,8", "--duration", "150ms", "--repeat", "2"],
+        &[
+            "--models",
+            "epoll,threads",
+            "--workload",
+            "echo,http",
+            "--concurrency",
+            "4,8",
+            "--duration",
+            "150ms",
+            "--repeat",
+            "2",
+        ],
     );
     let cells = json["cells"].as_array().unwrap();
     assert_eq!(cells.len(), 2 * 2 * 2, "models x workloads x levels");
@@ -48,8 +63,14 @@ fn two_models_give_every_output_file() {
         assert!(cell["error"].is_null(), "{cell:#}");
         assert_eq!(cell["runs"].as_array().unwrap().len(), 2, "--repeat 2");
         let median = &cell["figures"]["median"];
-        assert!(median["throughput_per_s"].as_f64().unwrap() > 0.0, "{cell:#}");
-        assert!(median["cpu_us_per_req"].as_f64().unwrap() > 0.0, "server CPU sampled: {cell:#}");
+        assert!(
+            median["throughput_per_s"].as_f64().unwrap() > 0.0,
+            "{cell:#}"
+        );
+        assert!(
+            median["cpu_us_per_req"].as_f64().unwrap() > 0.0,
+            "server CPU sampled: {cell:#}"
+        );
     }
     for stop in json["stops"].as_array().unwrap() {
         assert_eq!(stop["status"], "exit code 0", "{stop:#}");
@@ -59,13 +80,22 @@ fn two_models_give_every_output_file() {
         let svg = std::fs::read_to_string(dir.join(format!("{workload}.svg"))).unwrap();
         let doc = roxmltree::Document::parse(&svg).expect("the chart is well-formed XML");
         assert_eq!(doc.root_element().tag_name().name(), "svg");
-        assert!(svg.contains("epoll") && svg.contains("threads"), "a legend entry per model");
+        assert!(
+            svg.contains("epoll") && svg.contains("threads"),
+            "a legend entry per model"
+        );
     }
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
-    assert!(html.contains("href=\"echo.svg\"") && html.contains("href=\"http.svg\""), "links the charts");
+    assert!(
+        html.contains("href=\"echo.svg\"") && html.contains("href=\"http.svg\""),
+        "links the charts"
+    );
     assert!(html.matches("<svg").count() >= 2, "and inlines them");
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
-    assert!(md.contains("## http: 8 concurrent clients") && md.contains("| 1 |"), "{md}");
+    assert!(
+        md.contains("## http: 8 concurrent clients") && md.contains("| 1 |"),
+        "{md}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -75,16 +105,37 @@ fn a_model_that_dies_becomes_an_error_row() {
     // The second model is killed by the kernel (SIGALRM) shortly after it starts.
     let json = compare(
         &dir,
-        &["--models", "epoll,epoll:--crash-after=0.5", "--workload", "http", "--concurrency", "4,8", "--duration", "200ms", "--repeat", "2"],
+        &[
+            "--models",
+            "epoll,epoll:--crash-after=0.5",
+            "--workload",
+            "http",
+            "--concurrency",
+            "4,8",
+            "--duration",
+            "200ms",
+            "--repeat",
+            "2",
+        ],
     );
     let cells = json["cells"].as_array().unwrap();
     let healthy: Vec<&Value> = cells.iter().filter(|c| c["subject"] == "epoll").collect();
-    assert!(healthy.iter().all(|c| c["error"].is_null() && !c["figures"].is_null()));
-    let dying: Vec<&Value> = cells.iter().filter(|c| c["subject"] == "epoll:--crash-after=0.5").collect();
+    assert!(healthy
+        .iter()
+        .all(|c| c["error"].is_null() && !c["figures"].is_null()));
+    let dying: Vec<&Value> = cells
+        .iter()
+        .filter(|c| c["subject"] == "epoll:--crash-after=0.5")
+        .collect();
     assert_eq!(dying.len(), 2, "one cell per level, even after the death");
     let last = dying.last().unwrap();
-    let error = last["error"].as_str().expect("the dead model's last cell says why");
-    assert!(error.contains("server died") && error.contains("SIGALRM"), "{error}");
+    let error = last["error"]
+        .as_str()
+        .expect("the dead model's last cell says why");
+    assert!(
+        error.contains("server died") && error.contains("SIGALRM"),
+        "{error}"
+    );
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(md.contains("server died"), "the report shows it: {md}");
     let _ = std::fs::remove_dir_all(&dir);

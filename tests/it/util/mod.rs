@@ -167,7 +167,8 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
 /// Fails the test if `json` does not follow `schema/NAME`, the checked-in schema.
 pub fn validate_json(name: &str, json: &serde_json::Value) {
     let path = format!("{}/schema/{name}", env!("CARGO_MANIFEST_DIR"));
-    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let validator = jsonschema::validator_for(&schema).expect("the schema is valid");
     let errors: Vec<String> = validator.iter_errors(json).map(|e| e.to_string()).collect();
     assert!(errors.is_empty(), "{name} violations: {errors:?}\n{json:#}");
