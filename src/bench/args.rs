@@ -32,6 +32,9 @@ pub enum WorkloadArgs {
     Http(HttpArgs),
     /// Seed 003: ramp up thousands of long-lived connections and keep them alive.
     Hold(HoldArgs),
+    /// Hostile clients of every kind against a server, while well-behaved ones check
+    /// that nobody else is wronged.
+    Abuse(super::abuse::AbuseArgs),
 }
 
 /// Flags every workload takes.
@@ -201,6 +204,10 @@ impl BenchArgs {
                     duration: a.duration,
                 });
                 (workload, target(&a.target)?, &a.common)
+            }
+            // Not a workload of the engine: `bench::run` hands it to `bench::abuse`.
+            WorkloadArgs::Abuse(_) => {
+                return Err(usage("bench abuse has no engine configuration"));
             }
         };
         if let Workload::Http(http) = &workload {

@@ -14,10 +14,13 @@
 //! - [`args`]: the command line; [`config`]: the validated configuration and parsers;
 //!   [`target`]: addresses and URLs.
 //! - [`engine`]: threads, timers, live counters; [`net`]: sockets and error kinds.
+//! - [`abuse`]: hostile clients against a server, with checking clients alongside
+//!   (its own threads, not the engine: hostile clients are few and slow).
 //! - [`echo`], [`http`], [`hold`]: the workloads; [`response`]: the streaming HTTP
 //!   response reader; [`pattern`]: the content of echo messages.
 //! - [`report`]: JSON and the human summary; [`progress`]: the live line.
 
+pub mod abuse;
 pub mod args;
 pub mod config;
 pub mod echo;
@@ -55,6 +58,9 @@ pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(200);
 /// Runs `iomodels bench`: the workload, then the summary on stdout and the JSON file.
 /// SIGINT or SIGTERM ends the run early, and its results are still reported.
 pub fn run(args: &BenchArgs) -> Result<()> {
+    if let args::WorkloadArgs::Abuse(abuse) = &args.workload {
+        return abuse::run(abuse);
+    }
     let config = args.config()?;
     let stop = Arc::new(AtomicBool::new(false));
     crate::sys::signal::stop_on_signals(&stop).context("cannot install the signal handlers")?;

@@ -1,0 +1,312 @@
+//! The well-behaved clients of `bench abuse`: each, in a loop, opens a connection, sends
+//! one valid request (an HTTP GET, or an echo message), checks every byte of the answer,
+//! and closes. A new connection per check means a check must get past the accept queue
+//! and a free worker, which is exactly what hostile clients compete for.
+//!
+//! A check ends as `ok` (with its latency, connect included), `wrong` (an answer that
+//! is not the right one: the server wronged a client, which fails the run), or an
+//! `error` (refused, reset, timed out: the server was unavailable, not wrong).
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use super::args::{AbuseConfig, AbuseProto};
+use crate::bench::pattern;
+use crate::stats::histogram::{micros, new_histogram};
+
+/// The pause between two checks of one client: the clients probe the server, they do
+/// not load it (and a few hundred connections a second leave few sockets in TIME_WAIT).
+const CHECK_PAUSE: Duration = Duration::from_millis(20);
+/// The body every GET of our HTTP server answers.
+const HELLO: &[u8] = b"Hello, World!";
+/// Bytes of each echo check.
+const ECHO_LEN: usize = 64;
+/// The most bytes an HTTP answer may have before it counts as wrong.
+const MAX_ANSWER: usize = 64 * 1024;
+
+/// The phases a check can fall in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Before = 0,
+    During = 1,
+    After = 2,
+}
+
+/// What the well-behaved clients saw in one phase.
+#[derive(Debug, Clone)]
+pub struct PhaseStats {
+    pub ok: u64,
+    pub wrong: u64,
+    pub errors: u64,
+    /// The first wrong answer, for the report.
+    pub first_wrong: Option<String>,
+    pub latency: Histogram<u64>,
+}
+
+impl PhaseStats {
+    fn new() -> Self {
+        PhaseStats {
+            ok: 0,
+            wrong: 0,
+            errors: 0,
+            first_wrong: None,
+            latency: new_histogram(),
+        }
+    }
+
+    fn merge(&mut self, other: &PhaseStats) {
+        self.ok += other.ok;
+        self.wrong += other.wrong;
+        self.errors += other.errors;
+        if self.first_wrong.is_none() {
+            self.first_wrong.clone_from(&other.first_wrong);
+        }
+        let _ = self.latency.add(&other.latency);
+    }
+}
+
+/// The running clients; [`Checkers::set_phase`] moves them all to the next phase.
+pub struct Checkers {
+    phase: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    /// Successful checks so far in the current phase, all clients together.
+    ok_now: Arc<AtomicUsize>,
+    threads: Vec<JoinHandle<[PhaseStats; 3]>>,
+}
+
+impl Checkers {
+    /// Starts `config.clients` clients in the `Before` phase.
+    pub fn start(config: &AbuseConfig) -> io::Result<Self> {
+        let phase = Arc::new(AtomicUsize::new(Phase::Before as usize));
+        let stop = Arc::new(AtomicBool::new(false));
+        let ok_now = Arc::new(AtomicUsize::new(0));
+        let mut threads = Vec::new();
+        for client in 0..config.clients {
+            let (phase, stop, ok_now) = (phase.clone(), stop.clone(), ok_now.clone());
+            let config = config.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("checker-{client}"))
+                    .spawn(move || run_client(client, &config, &phase, &stop, &ok_now))?,
+            );
+        }
+        Ok(Checkers {
+            phase,
+            stop,
+            ok_now,
+            threads,
+        })
+    }
+
+    pub fn set_phase(&self, phase: Phase) {
+        self.ok_now.store(0, Ordering::SeqCst);
+        self.phase.store(phase as usize, Ordering::SeqCst);
+    }
+
+    /// Successful checks since the last phase change.
+    pub fn ok_in_phase(&self) -> usize {
+        self.ok_now.load(Ordering::SeqCst)
+    }
+
+    /// Stops the clients (each finishes its check in progress) and merges their stats.
+    pub fn finish(self) -> [PhaseStats; 3] {
+        self.stop.store(true, Ordering::SeqCst);
+        let mut total = [PhaseStats::new(), PhaseStats::new(), PhaseStats::new()];
+        for thread in self.threads {
+            if let Ok(stats) = thread.join() {
+                for (sum, one) in total.iter_mut().zip(&stats) {
+                    sum.merge(one);
+                }
+            }
+        }
+        total
+    }
+}
+
+/// How one check ended.
+enum Check {
+    Ok,
+    Wrong(String),
+    Error,
+}
+
+fn run_client(
+    client: usize,
+    config: &AbuseConfig,
+    phase: &AtomicUsize,
+    stop: &AtomicBool,
+    ok_now: &AtomicUsize,
+) -> [PhaseStats; 3] {
+    let mut stats = [PhaseStats::new(), PhaseStats::new(), PhaseStats::new()];
+    let mut round = 0u32;
+    while !stop.load(Ordering::SeqCst) {
+        let now = phase.load(Ordering::SeqCst);
+        let started = Instant::now();
+        let check = match config.proto {
+            AbuseProto::Http => check_http(config),
+            AbuseProto::Echo => check_echo(config, pattern::seed(client, round, 0)),
+        };
+        round = round.wrapping_add(1);
+        // A check that straddles a phase change counts in the phase it started in.
+        let stats = &mut stats[now];
+        match check {
+            Ok(Check::Ok) => {
+                stats.ok += 1;
+                let _ = stats.latency.record(micros(started.elapsed()).max(1));
+                if phase.load(Ordering::SeqCst) == now {
+                    ok_now.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            Ok(Check::Wrong(why)) => {
+                stats.wrong += 1;
+                stats.first_wrong.get_or_insert(why);
+            }
+            Ok(Check::Error) | Err(_) => stats.errors += 1,
+        }
+        std::thread::sleep(CHECK_PAUSE);
+    }
+    stats
+}
+
+fn connect(config: &AbuseConfig) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect_timeout(&config.target.addr, config.timeout)?;
+    stream.set_read_timeout(Some(config.timeout))?;
+    stream.set_write_timeout(Some(config.timeout))?;
+    Ok(stream)
+}
+
+/// One GET on a fresh connection; the answer must be a 200 with our body.
+fn check_http(config: &AbuseConfig) -> io::Result<Check> {
+    let mut stream = connect(config)?;
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: {}\r\n\r\n",
+        config.target.path, config.target.host
+    );
+    stream.write_all(request.as_bytes())?;
+    let deadline = Instant::now() + config.timeout;
+    let mut answer = Vec::with_capacity(512);
+    let mut buf = [0u8; 4096];
+    loop {
+        match parse_answer(&answer) {
+            Answer::Partial if answer.len() > MAX_ANSWER => {
+                return Ok(Check::Wrong("an answer larger than 64 KiB".into()))
+            }
+            Answer::Partial => {}
+            Answer::Done(check) => {
+                let _ = stream.shutdown(Shutdown::Both);
+                return Ok(check);
+            }
+        }
+        if Instant::now() >= deadline {
+            return Ok(Check::Error);
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => return Ok(Check::Error),
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+enum Answer {
+    Partial,
+    Done(Check),
+}
+
+/// Judges the bytes of an HTTP answer received so far.
+fn parse_answer(bytes: &[u8]) -> Answer {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut response = httparse::Response::new(&mut headers);
+    let head_len = match response.parse(bytes) {
+        Ok(httparse::Status::Partial) => return Answer::Partial,
+        Ok(httparse::Status::Complete(n)) => n,
+        Err(err) => return Answer::Done(Check::Wrong(format!("a malformed answer: {err}"))),
+    };
+    if response.code != Some(200) {
+        return Answer::Done(Check::Wrong(format!(
+            "status {} to a valid GET",
+            response.code.unwrap_or(0)
+        )));
+    }
+    let length = response
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+        .and_then(|h| std::str::from_utf8(h.value).ok())
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    let Some(length) = length else {
+        return Answer::Done(Check::Wrong("a 200 without Content-Length".into()));
+    };
+    let body = &bytes[head_len..];
+    if body.len() < length {
+        return Answer::Partial;
+    }
+    if &body[..length] != HELLO || body.len() > length {
+        return Answer::Done(Check::Wrong(format!(
+            "body {:?}",
+            String::from_utf8_lossy(&body[..body.len().min(64)])
+        )));
+    }
+    Answer::Done(Check::Ok)
+}
+
+/// One message on a fresh connection; every byte must come back, in order.
+fn check_echo(config: &AbuseConfig, seed: u64) -> io::Result<Check> {
+    let mut stream = connect(config)?;
+    let mut message = [0u8; ECHO_LEN];
+    pattern::fill(seed, 0, &mut message);
+    stream.write_all(&message)?;
+    let mut got = [0u8; ECHO_LEN];
+    let mut filled = 0;
+    while filled < ECHO_LEN {
+        match stream.read(&mut got[filled..]) {
+            Ok(0) => return Ok(Check::Error),
+            Ok(n) => {
+                if !pattern::matches(seed, filled, &got[filled..filled + n]) {
+                    return Ok(Check::Wrong(format!("echo differs at byte {filled}")));
+                }
+                filled += n;
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    let _ = stream.shutdown(Shutdown::Both);
+    Ok(Check::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn judge(bytes: &[u8]) -> &'static str {
+        match parse_answer(bytes) {
+            Answer::Partial => "partial",
+            Answer::Done(Check::Ok) => "ok",
+            Answer::Done(Check::Wrong(_)) => "wrong",
+            Answer::Done(Check::Error) => "error",
+        }
+    }
+
+    #[test]
+    fn judges_http_answers() {
+        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, World!";
+        assert_eq!(judge(ok), "ok");
+        assert_eq!(judge(&ok[..ok.len() - 1]), "partial");
+        assert_eq!(judge(&ok[..10]), "partial");
+        assert_eq!(judge(b"HTTP/1.1 400 Bad Request\r\n\r\n"), "wrong");
+        assert_eq!(
+            judge(b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, World?"),
+            "wrong"
+        );
+        assert_eq!(judge(b"\x00\x01garbage\r\n\r\n"), "wrong");
+        assert_eq!(judge(b"HTTP/1.1 200 OK\r\n\r\n"), "wrong");
+    }
+}

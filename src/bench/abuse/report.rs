@@ -1,0 +1,160 @@
+//! What `bench abuse` found: the well-behaved clients per phase, the outcomes per
+//! hostile kind, the flood, the server's memory and life; as JSON and as a summary.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use super::checker::PhaseStats;
+use super::outcome::Tally;
+
+/// The whole result of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct AbuseReport {
+    pub target: String,
+    pub proto: &'static str,
+    pub duration_s: f64,
+    pub well_behaved: WellBehaved,
+    /// One entry per hostile kind, in the order they are listed.
+    pub hostile: Vec<KindReport>,
+    /// The flood, if it ran: how many it tried to hold, and what happened to them.
+    pub flood: Option<FloodReport>,
+    pub server: ServerReport,
+    /// Why the run failed; empty when it passed.
+    pub failures: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WellBehaved {
+    pub before: PhaseReport,
+    pub during: PhaseReport,
+    pub after: PhaseReport,
+    /// How long after the abuse ended the first check succeeded.
+    pub recovery_s: Option<f64>,
+}
+
+/// The well-behaved clients in one phase.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseReport {
+    pub ok: u64,
+    pub wrong: u64,
+    pub errors: u64,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+    pub first_wrong: Option<String>,
+}
+
+impl From<&PhaseStats> for PhaseReport {
+    fn from(stats: &PhaseStats) -> Self {
+        let h = &stats.latency;
+        let ms = |us: u64| (!h.is_empty()).then(|| us as f64 / 1000.0);
+        PhaseReport {
+            ok: stats.ok,
+            wrong: stats.wrong,
+            errors: stats.errors,
+            p50_ms: ms(h.value_at_quantile(0.5)),
+            p99_ms: ms(h.value_at_quantile(0.99)),
+            max_ms: ms(h.max()),
+            first_wrong: stats.first_wrong.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KindReport {
+    pub kind: &'static str,
+    #[serde(flatten)]
+    pub tally: Tally,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FloodReport {
+    pub size: usize,
+    #[serde(flatten)]
+    pub tally: Tally,
+}
+
+/// The server's process tree (with `--server-pid`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerReport {
+    pub alive: bool,
+    pub rss_before_kb: Option<u64>,
+    pub rss_peak_kb: Option<u64>,
+    pub rss_after_kb: Option<u64>,
+}
+
+impl AbuseReport {
+    /// The human summary.
+    pub fn print(&self, out: &mut impl Write) -> io::Result<()> {
+        writeln!(
+            out,
+            "abuse of {} ({}) for {:.1} s",
+            self.target, self.proto, self.duration_s
+        )?;
+        writeln!(out, "well-behaved clients:")?;
+        let w = &self.well_behaved;
+        for (name, phase) in [
+            ("before", &w.before),
+            ("during", &w.during),
+            ("after", &w.after),
+        ] {
+            writeln!(
+                out,
+                "  {name:<7} ok {:>6}  wrong {:>3}  errors {:>4}  p50 {:>9}  p99 {:>9}",
+                phase.ok,
+                phase.wrong,
+                phase.errors,
+                fmt_ms(phase.p50_ms),
+                fmt_ms(phase.p99_ms)
+            )?;
+        }
+        if let Some(recovery) = w.recovery_s {
+            writeln!(out, "  served again {recovery:.2} s after the abuse ended")?;
+        }
+        writeln!(out, "hostile clients (what the server did):")?;
+        for kind in &self.hostile {
+            writeln!(
+                out,
+                "  {:<20} {:>5} conns  {}",
+                kind.kind,
+                kind.tally.connections,
+                kind.tally.summary()
+            )?;
+        }
+        if let Some(flood) = &self.flood {
+            writeln!(
+                out,
+                "  {:<20} {:>5} conns  {} (up to {} at once)",
+                "flood",
+                flood.tally.connections,
+                flood.tally.summary(),
+                flood.size
+            )?;
+        }
+        let s = &self.server;
+        write!(out, "server: {}", if s.alive { "alive" } else { "DIED" })?;
+        if let (Some(before), Some(peak)) = (s.rss_before_kb, s.rss_peak_kb) {
+            write!(
+                out,
+                ", RSS {} KiB before, {} KiB peak, {} after",
+                before,
+                peak,
+                s.rss_after_kb
+                    .map_or("gone".to_string(), |kb| format!("{kb} KiB"))
+            )?;
+        }
+        writeln!(out)?;
+        if self.failures.is_empty() {
+            writeln!(out, "PASS")?;
+        }
+        for failure in &self.failures {
+            writeln!(out, "FAIL: {failure}")?;
+        }
+        Ok(())
+    }
+}
+
+fn fmt_ms(ms: Option<f64>) -> String {
+    ms.map_or("-".to_string(), |ms| format!("{ms:.2} ms"))
+}
