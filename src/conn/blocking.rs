@@ -9,7 +9,10 @@
 //! call. Reads wait at most until the idle/header deadline (SO_RCVTIMEO, cut short only
 //! while a request is incomplete, so a client trickling bytes is still cut off in time);
 //! writes at most the timeout (SO_SNDTIMEO), so a client that never reads cannot hold a
-//! worker forever. A caller that must notice the stop flag while a client holds it (the
+//! worker forever. Writes are bounded even when the idle timeout is off (echo's
+//! default, where an idle connection may stay forever): a reply that waits
+//! [`WRITE_STALL`](super::WRITE_STALL) on a client that does not read ends the
+//! connection, or one never-reading client would capture a worker of a pool for good. A caller that must notice the stop flag while a client holds it (the
 //! single-threaded `blocking` model) passes it: every wait is then at most
 //! [`STOP_POLL`], and the deadline is checked on each wake-up.
 
@@ -83,7 +86,7 @@ pub fn serve(stream: impl BlockingStream, opts: &ConnOptions, stop: Option<&Stop
 
 fn run(mut stream: impl BlockingStream, opts: &ConnOptions, stop: Option<&Stop>) -> io::Result<()> {
     opts.apply(stream.sock())?;
-    let mut clock = Clock::new(&stream, opts.timeout, stop)?;
+    let mut clock = Clock::new(&stream, opts.timeout, opts.write_timeout(), stop)?;
     let mut session = opts.protocol.session();
     let mut buf = vec![0u8; READ_BUF];
     let mut filled = 0;
@@ -184,6 +187,8 @@ fn is_timeout(err: &io::Error) -> bool {
 /// The connection's time limits, kept in the socket's SO_RCVTIMEO and SO_SNDTIMEO.
 struct Clock<'a> {
     timeout: Option<Duration>,
+    /// How long one reply may take to write.
+    write_timeout: Duration,
     /// When the idle/header timeout expires.
     deadline: Instant,
     /// SO_RCVTIMEO currently holds less than the full timeout.
@@ -195,16 +200,21 @@ impl<'a> Clock<'a> {
     fn new(
         stream: &impl BlockingStream,
         timeout: Option<Duration>,
+        write_timeout: Duration,
         stop: Option<&'a Stop>,
     ) -> io::Result<Self> {
-        let wait = match stop {
-            Some(_) => Some(timeout.map_or(STOP_POLL, |t| t.min(STOP_POLL))),
-            None => timeout,
+        let (read_wait, write_wait) = match stop {
+            Some(_) => (
+                Some(timeout.map_or(STOP_POLL, |t| t.min(STOP_POLL))),
+                write_timeout.min(STOP_POLL),
+            ),
+            None => (timeout, write_timeout),
         };
-        stream.set_read_timeout(wait)?;
-        stream.set_write_timeout(wait)?;
+        stream.set_read_timeout(read_wait)?;
+        stream.set_write_timeout(Some(write_wait))?;
         Ok(Clock {
             timeout,
+            write_timeout,
             deadline: Instant::now() + timeout.unwrap_or_default(),
             shortened: false,
             stop,
@@ -223,11 +233,10 @@ impl<'a> Clock<'a> {
     /// A write started at `started` timed out: give up if stopping or out of time.
     fn woke_writing(&self, started: Instant) -> io::Result<()> {
         self.check_stop()?;
-        match (self.stop, self.timeout) {
-            (None, _) => Err(io::ErrorKind::TimedOut.into()),
-            (Some(_), Some(t)) if started.elapsed() >= t => Err(io::ErrorKind::TimedOut.into()),
-            (Some(_), _) => Ok(()),
+        if self.stop.is_none() || started.elapsed() >= self.write_timeout {
+            return Err(io::ErrorKind::TimedOut.into());
         }
+        Ok(())
     }
 
     fn check_stop(&self) -> io::Result<()> {

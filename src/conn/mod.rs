@@ -33,6 +33,11 @@ use crate::protocol::Protocol;
 /// How long a lingering close keeps reading (and discarding) before it gives up.
 pub const LINGER_TIME: Duration = Duration::from_secs(2);
 
+/// How long a reply may wait for a client that does not read it, when no idle timeout
+/// is set (echo's default): a client that never reads must not hold a worker of the
+/// blocking family forever, even where idle connections may stay open forever.
+pub const WRITE_STALL: Duration = Duration::from_secs(10);
+
 /// What every connection of a server is configured with.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnOptions {
@@ -46,6 +51,12 @@ pub struct ConnOptions {
 }
 
 impl ConnOptions {
+    /// How long writing one reply may wait on a client that does not read: the idle
+    /// timeout if there is one, else [`WRITE_STALL`].
+    pub fn write_timeout(&self) -> Duration {
+        self.timeout.unwrap_or(WRITE_STALL)
+    }
+
     /// Applies the per-socket options to a freshly accepted connection.
     pub fn apply(&self, socket: SockRef<'_>) -> io::Result<()> {
         if self.nodelay {
@@ -64,4 +75,22 @@ pub fn is_disconnect(err: &io::Error) -> bool {
             | io::ErrorKind::BrokenPipe
             | io::ErrorKind::UnexpectedEof
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_are_bounded_even_without_an_idle_timeout() {
+        let mut opts = ConnOptions {
+            protocol: Protocol::Echo,
+            timeout: None,
+            nodelay: false,
+            cork: false,
+        };
+        assert_eq!(opts.write_timeout(), WRITE_STALL);
+        opts.timeout = Some(Duration::from_secs(1));
+        assert_eq!(opts.write_timeout(), Duration::from_secs(1));
+    }
 }

@@ -13,7 +13,8 @@
 //!
 //! Time limits: the idle/header deadline bounds every wait for input and restarts only
 //! when a request completes (a client trickling one byte at a time is still cut off);
-//! a reply that cannot be written within the timeout ends the connection. Errors that
+//! a reply that cannot be written within the write timeout (the idle timeout, or
+//! [`WRITE_STALL`](super::WRITE_STALL) without one) ends the connection. Errors that
 //! need a lingering close get one, bounded by [`LINGER_TIME`].
 
 use std::cell::RefCell;
@@ -150,7 +151,7 @@ impl Conn {
     }
 }
 
-/// Writes all of `out` within the timeout, corked if asked so the reply leaves in full
+/// Writes all of `out` within the write timeout, corked if asked so the reply leaves in full
 /// segments.
 async fn write_out(stream: &mut TcpStream, out: &[u8], opts: &ConnOptions) -> io::Result<()> {
     if out.is_empty() {
@@ -159,7 +160,7 @@ async fn write_out(stream: &mut TcpStream, out: &[u8], opts: &ConnOptions) -> io
     if opts.cork {
         SockRef::from(&*stream).set_cork(true)?;
     }
-    let deadline = opts.timeout.map(|t| Instant::now() + t);
+    let deadline = Some(Instant::now() + opts.write_timeout());
     within(deadline, stream.write_all(out)).await?;
     if opts.cork {
         SockRef::from(&*stream).set_cork(false)?;

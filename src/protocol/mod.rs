@@ -16,6 +16,18 @@
 //!
 //! A session never blocks, never allocates per byte, and gives the same replies however
 //! the input is split (every model, blocking or completion-based, sees different splits).
+//!
+//! # Timeouts
+//!
+//! The idle/header timeout (`--timeout`) defaults to 10 s for HTTP and to none for echo:
+//! an echo connection may legitimately stay silent for long (the hold workload keeps
+//! thousands open), and closing it would be a protocol choice echo does not make. What
+//! echo does not get is a client that *never reads*: replies wait at most the idle
+//! timeout, or [`WRITE_STALL`](crate::conn::WRITE_STALL) (10 s) without one, before the
+//! connection ends, so such a client cannot hold a worker of a blocking pool forever.
+//! (Readiness models hold a stalled reply in one bounded buffer and no worker.) A silent
+//! echo client still holds a blocking worker until `--timeout`; give one to a pool that
+//! faces untrusted clients.
 
 mod date;
 pub mod echo;
@@ -46,7 +58,8 @@ impl Protocol {
     }
 
     /// The idle/header timeout when the user gives none: HTTP clients that never finish a
-    /// request are cut off, echo connections may stay silent forever.
+    /// request are cut off, echo connections may stay silent forever (but not stop
+    /// reading forever; see the module documentation).
     pub fn default_timeout(self) -> Option<Duration> {
         match self {
             Protocol::Echo => None,

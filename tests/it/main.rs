@@ -2,6 +2,7 @@
 //!
 //! - `serve_echo`, `serve_http`, `serve_lifecycle`: every model under every protocol,
 //!   generated from one list (`util::models`), never copied per model.
+//! - `serve_abuse`: hostile clients cannot capture the workers of the blocking family.
 //! - `serve_cli`: what `list` and `serve` say to a user.
 //! - `compare`: a small comparison writes every output file, and survives a model that dies.
 //! - `bench_echo`, `bench_http`, `bench_hold`: the load generator against our servers;
@@ -11,6 +12,7 @@
 #[macro_use]
 mod util;
 
+mod serve_abuse;
 mod serve_cli;
 mod serve_echo;
 mod serve_http;
