@@ -43,4 +43,28 @@ mod tests {
         let p = EchoSession.feed(b"", &mut Vec::new());
         assert_eq!(p, Progress::default());
     }
+
+    proptest::proptest! {
+        /// Whatever the bytes and however they are split, the output is the input, and
+        /// no call adds more than it was given.
+        #[test]
+        fn output_is_the_input_however_split(
+            input in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4096),
+            cuts in proptest::collection::vec(0usize..4097, 0..16),
+        ) {
+            let mut points: Vec<usize> = cuts.into_iter().map(|c| c.min(input.len())).collect();
+            points.sort_unstable();
+            let mut session = EchoSession;
+            let mut out = Vec::new();
+            let mut from = 0;
+            for point in points.into_iter().chain([input.len()]) {
+                let before = out.len();
+                let p = session.feed(&input[from..point], &mut out);
+                proptest::prop_assert_eq!(p.consumed, point - from);
+                proptest::prop_assert!(out.len() - before <= point - from);
+                from = point;
+            }
+            proptest::prop_assert_eq!(out, input);
+        }
+    }
 }

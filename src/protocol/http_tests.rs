@@ -1,6 +1,9 @@
-//! Unit tests of the HTTP session, without sockets.
+//! Unit tests of the HTTP session, without sockets (properties in [`props`]).
 
 use super::*;
+
+#[path = "http_props.rs"]
+mod props;
 
 const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 const HEAD: &[u8] = b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n";

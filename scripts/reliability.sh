@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The measurements behind docs/reliability.md: `iomodels bench abuse` against every
+# model, for HTTP (server --timeout 2, so timeouts show within the run) and for echo
+# (server defaults: no idle timeout, replies bounded by the 10 s write stall).
+# Writes one JSON per (proto, model) into OUT and prints the markdown tables.
+# Every run is bounded; each server is stopped by its pid.
+#
+#   scripts/reliability.sh                 # all models, ~10 minutes
+#   MODELS="epoll prethread" HTTP_DURATION=4s ECHO_DURATION=4s scripts/reliability.sh
+set -euo pipefail
+
+HTTP_DURATION=${HTTP_DURATION:-8s}
+ECHO_DURATION=${ECHO_DURATION:-14s}
+OUT=${OUT:-target/reliability}
+BUILD=${BUILD:-debug}
+
+cd "$(dirname "$0")/.."
+if [ "$BUILD" = release ]; then cargo build --release --quiet; else cargo build --quiet; fi
+IOMODELS=target/$BUILD/iomodels
+MODELS=${MODELS:-$($IOMODELS list | awk 'NR > 1 && $1 != "" { print $1 }')}
+mkdir -p "$OUT"
+
+run_one() { # proto model duration server-args...
+    local proto=$1 model=$2 duration=$3
+    shift 3
+    local log="$OUT/$proto-$model.serve.log"
+    "$IOMODELS" serve "$model" --proto "$proto" --addr 127.0.0.1:0 "$@" >"$log" 2>&1 &
+    local pid=$!
+    local addr=""
+    for _ in $(seq 100); do
+        addr=$(sed -n 's/^listening on //p' "$log")
+        [ -n "$addr" ] && break
+        sleep 0.1
+    done
+    local target=$addr
+    [ "$proto" = http ] && target="http://$addr/"
+    timeout 120 "$IOMODELS" bench abuse "$target" --proto "$proto" --duration "$duration" \
+        --server-pid "$pid" --json "$OUT/$proto-$model.json" >"$OUT/$proto-$model.txt" 2>&1 \
+        || echo "$proto $model: bench abuse failed (see $OUT/$proto-$model.txt)" >&2
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+for model in $MODELS; do
+    run_one http "$model" "$HTTP_DURATION" --timeout 2
+    run_one echo "$model" "$ECHO_DURATION"
+done
+
+table() { # proto
+    local proto=$1 header
+    header=$(jq -r '[.hostile[].kind] + ["flood"] | join(" | ")' \
+        "$(ls "$OUT"/"$proto"-*.json | head -1)")
+    echo "| model | $header | wrong | p99 before / during / after (ms) | RSS before / peak / after (MiB) | verdict |"
+    echo "|$(printf -- '---|%.0s' $(seq $(( $(echo "$header" | tr -cd '|' | wc -c) + 6 ))))"
+    for model in $MODELS; do
+        local json="$OUT/$proto-$model.json"
+        [ -f "$json" ] || { echo "| $model | (no result) |"; continue; }
+        jq -r --arg model "$model" '
+            def outcomes: .outcomes | to_entries | sort_by(-.value)
+                | map("\(.key) \(.value)") | join(", ");
+            def ms: if . == null then "-" else (. * 10 | round / 10 | tostring) end;
+            def mib: if . == null then "-" else (. / 1024 * 10 | round / 10 | tostring) end;
+            .well_behaved as $w | .server as $s |
+            "| \($model) | " + ([.hostile[] | outcomes] + [(.flood // {outcomes: {}}) | outcomes] | join(" | "))
+            + " | \([$w.before.wrong, $w.during.wrong, $w.after.wrong] | add)"
+            + " | \($w.before.p99_ms | ms) / \($w.during.p99_ms | ms) / \($w.after.p99_ms | ms)"
+            + " | \($s.rss_before_kb | mib) / \($s.rss_peak_kb | mib) / \($s.rss_after_kb | mib)"
+            + " | \(if (.failures | length) == 0 then "pass" else "FAIL: " + .failures[0] end) |"
+        ' "$json"
+    done
+}
+
+echo "### HTTP (server --timeout 2, abuse $HTTP_DURATION)"
+echo
+table http
+echo
+echo "### echo (server defaults, abuse $ECHO_DURATION)"
+echo
+table echo
