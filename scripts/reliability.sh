@@ -24,11 +24,12 @@ run_one() { # proto model duration server-args...
     local proto=$1 model=$2 duration=$3
     shift 3
     local log="$OUT/$proto-$model.serve.log"
+    : >"$log"
     "$IOMODELS" serve "$model" --proto "$proto" --addr 127.0.0.1:0 "$@" >"$log" 2>&1 &
     local pid=$!
     local addr=""
     for _ in $(seq 100); do
-        addr=$(sed -n 's/^listening on //p' "$log")
+        addr=$(sed -n 's/^listening on //p' "$log" || true)
         [ -n "$addr" ] && break
         sleep 0.1
     done

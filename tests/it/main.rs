@@ -7,7 +7,8 @@
 //! - `compare`: a small comparison writes every output file, and survives a model that dies.
 //! - `bench_echo`, `bench_http`, `bench_hold`: the load generator against our servers;
 //!   `bench_errors`: against deliberately wrong servers; `bench_cli`: usage errors
-//!   (helpers in `bench_util`).
+//!   (helpers in `bench_util`); `bench_abuse`: hostile clients against models of
+//!   every family.
 
 #[macro_use]
 mod util;
@@ -18,6 +19,7 @@ mod serve_echo;
 mod serve_http;
 mod serve_lifecycle;
 
+mod bench_abuse;
 mod bench_cli;
 mod bench_echo;
 mod bench_errors;

@@ -75,8 +75,9 @@ impl PhaseStats {
 pub struct Checkers {
     phase: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
-    /// Successful checks so far in the current phase, all clients together.
-    ok_now: Arc<AtomicUsize>,
+    /// Checks answered (rightly or wrongly) so far in the current phase, all clients
+    /// together: whether the server serves at all.
+    answered_now: Arc<AtomicUsize>,
     threads: Vec<JoinHandle<[PhaseStats; 3]>>,
 }
 
@@ -85,33 +86,33 @@ impl Checkers {
     pub fn start(config: &AbuseConfig) -> io::Result<Self> {
         let phase = Arc::new(AtomicUsize::new(Phase::Before as usize));
         let stop = Arc::new(AtomicBool::new(false));
-        let ok_now = Arc::new(AtomicUsize::new(0));
+        let answered_now = Arc::new(AtomicUsize::new(0));
         let mut threads = Vec::new();
         for client in 0..config.clients {
-            let (phase, stop, ok_now) = (phase.clone(), stop.clone(), ok_now.clone());
+            let (phase, stop, answered_now) = (phase.clone(), stop.clone(), answered_now.clone());
             let config = config.clone();
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("checker-{client}"))
-                    .spawn(move || run_client(client, &config, &phase, &stop, &ok_now))?,
+                    .spawn(move || run_client(client, &config, &phase, &stop, &answered_now))?,
             );
         }
         Ok(Checkers {
             phase,
             stop,
-            ok_now,
+            answered_now,
             threads,
         })
     }
 
     pub fn set_phase(&self, phase: Phase) {
-        self.ok_now.store(0, Ordering::SeqCst);
+        self.answered_now.store(0, Ordering::SeqCst);
         self.phase.store(phase as usize, Ordering::SeqCst);
     }
 
-    /// Successful checks since the last phase change.
-    pub fn ok_in_phase(&self) -> usize {
-        self.ok_now.load(Ordering::SeqCst)
+    /// Checks answered since the last phase change.
+    pub fn answered_in_phase(&self) -> usize {
+        self.answered_now.load(Ordering::SeqCst)
     }
 
     /// Stops the clients (each finishes its check in progress) and merges their stats.
@@ -141,7 +142,7 @@ fn run_client(
     config: &AbuseConfig,
     phase: &AtomicUsize,
     stop: &AtomicBool,
-    ok_now: &AtomicUsize,
+    answered_now: &AtomicUsize,
 ) -> [PhaseStats; 3] {
     let mut stats = [PhaseStats::new(), PhaseStats::new(), PhaseStats::new()];
     let mut round = 0u32;
@@ -155,19 +156,19 @@ fn run_client(
         round = round.wrapping_add(1);
         // A check that straddles a phase change counts in the phase it started in.
         let stats = &mut stats[now];
-        match check {
+        match &check {
             Ok(Check::Ok) => {
                 stats.ok += 1;
                 let _ = stats.latency.record(micros(started.elapsed()).max(1));
-                if phase.load(Ordering::SeqCst) == now {
-                    ok_now.fetch_add(1, Ordering::SeqCst);
-                }
             }
             Ok(Check::Wrong(why)) => {
                 stats.wrong += 1;
-                stats.first_wrong.get_or_insert(why);
+                stats.first_wrong.get_or_insert_with(|| why.clone());
             }
             Ok(Check::Error) | Err(_) => stats.errors += 1,
+        }
+        if matches!(check, Ok(Check::Ok | Check::Wrong(_))) && phase.load(Ordering::SeqCst) == now {
+            answered_now.fetch_add(1, Ordering::SeqCst);
         }
         std::thread::sleep(CHECK_PAUSE);
     }

@@ -5,7 +5,7 @@
 //! baseline latency. *During* (`--duration`): every hostile kind ([`hostile`]) with
 //! `--per-kind` connections each, reopened as the server drops them, and the flood
 //! ([`flood`]) in the second half. *After*: the hostile connections are gone; the run
-//! waits for the first successful check, then checks a little longer. [`outcome`]
+//! waits for the first answered check, then checks a little longer. [`outcome`]
 //! classifies what the server did with each hostile connection; [`report`] prints it.
 //!
 //! The run fails (non-zero exit) if a well-behaved client got a wrong answer, or the
@@ -40,7 +40,7 @@ use crate::sample::procfs::is_alive;
 use crate::sample::{ProcessTree, Sampler};
 
 /// How long the well-behaved clients run alone, before and after the abuse.
-const CALM: Duration = Duration::from_secs(2);
+const CALM: Duration = Duration::from_secs(1);
 /// Descriptors kept for everything but the flood (checkers, hostile slots, stdio).
 const RESERVED_FDS: usize = 256;
 
@@ -202,14 +202,14 @@ fn pause(total: Duration, stop: &AtomicBool) {
     }
 }
 
-/// Waits up to `limit` for a well-behaved check to succeed in the current phase.
+/// Waits up to `limit` for a well-behaved check to be answered in the current phase.
 fn wait_for_service(checkers: &Checkers, limit: Duration, stop: &AtomicBool) -> bool {
     let until = Instant::now() + limit;
     while Instant::now() < until && !stop.load(Ordering::SeqCst) {
-        if checkers.ok_in_phase() > 0 {
+        if checkers.answered_in_phase() > 0 {
             return true;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    checkers.ok_in_phase() > 0
+    checkers.answered_in_phase() > 0
 }

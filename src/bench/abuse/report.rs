@@ -29,7 +29,7 @@ pub struct WellBehaved {
     pub before: PhaseReport,
     pub during: PhaseReport,
     pub after: PhaseReport,
-    /// How long after the abuse ended the first check succeeded.
+    /// How long after the abuse ended the first check was answered.
     pub recovery_s: Option<f64>,
 }
 
