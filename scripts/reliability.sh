@@ -2,6 +2,8 @@
 # The measurements behind docs/reliability.md: `iomodels bench abuse` against every
 # model, for HTTP (server --timeout 2, so timeouts show within the run) and for echo
 # (server defaults: no idle timeout, replies bounded by the 10 s write stall).
+# Servers run with at most SERVER_NOFILE (4096) descriptors, so the flood (up to this
+# shell's own limit) drives every one of them into EMFILE.
 # Writes one JSON per (proto, model) into OUT and prints the markdown tables.
 # Every run is bounded; each server is stopped by its pid.
 #
@@ -13,6 +15,7 @@ HTTP_DURATION=${HTTP_DURATION:-8s}
 ECHO_DURATION=${ECHO_DURATION:-14s}
 OUT=${OUT:-target/reliability}
 BUILD=${BUILD:-debug}
+SERVER_NOFILE=${SERVER_NOFILE:-4096}
 
 cd "$(dirname "$0")/.."
 if [ "$BUILD" = release ]; then cargo build --release --quiet; else cargo build --quiet; fi
@@ -25,7 +28,8 @@ run_one() { # proto model duration server-args...
     shift 3
     local log="$OUT/$proto-$model.serve.log"
     : >"$log"
-    "$IOMODELS" serve "$model" --proto "$proto" --addr 127.0.0.1:0 "$@" >"$log" 2>&1 &
+    (ulimit -n "$SERVER_NOFILE" && exec "$IOMODELS" serve "$model" --proto "$proto" \
+        --addr 127.0.0.1:0 "$@") >"$log" 2>&1 &
     local pid=$!
     local addr=""
     for _ in $(seq 100); do
@@ -51,8 +55,8 @@ table() { # proto
     local proto=$1 header
     header=$(jq -r '[.hostile[].kind] + ["flood"] | join(" | ")' \
         "$(ls "$OUT"/"$proto"-*.json | head -1)")
-    echo "| model | $header | wrong | p99 before / during / after (ms) | RSS before / peak / after (MiB) | verdict |"
-    echo "|$(printf -- '---|%.0s' $(seq $(( $(echo "$header" | tr -cd '|' | wc -c) + 6 ))))"
+    echo "| model | $header | wrong | p99 before / during / after (ms) | RSS before / peak / after (MiB) | CPU s | procs / threads | verdict |"
+    echo "|$(printf -- '---|%.0s' $(seq $(( $(echo "$header" | tr -cd '|' | wc -c) + 8 ))))"
     for model in $MODELS; do
         local json="$OUT/$proto-$model.json"
         [ -f "$json" ] || { echo "| $model | (no result) |"; continue; }
@@ -66,15 +70,16 @@ table() { # proto
             + " | \([$w.before.wrong, $w.during.wrong, $w.after.wrong] | add)"
             + " | \($w.before.p99_ms | ms) / \($w.during.p99_ms | ms) / \($w.after.p99_ms | ms)"
             + " | \($s.rss_before_kb | mib) / \($s.rss_peak_kb | mib) / \($s.rss_after_kb | mib)"
+            + " | \($s.cpu_s | ms) | \($s.processes_peak) / \($s.threads_peak)"
             + " | \(if (.failures | length) == 0 then "pass" else "FAIL: " + .failures[0] end) |"
         ' "$json"
     done
 }
 
-echo "### HTTP (server --timeout 2, abuse $HTTP_DURATION)"
+echo "### HTTP (server --timeout 2, abuse $HTTP_DURATION, server fd limit $SERVER_NOFILE)"
 echo
 table http
 echo
-echo "### echo (server defaults, abuse $ECHO_DURATION)"
+echo "### echo (server defaults, abuse $ECHO_DURATION, server fd limit $SERVER_NOFILE)"
 echo
 table echo

@@ -140,7 +140,7 @@ pub fn run_config(config: &AbuseConfig, stop: &Arc<AtomicBool>) -> Result<AbuseR
         pause(CALM, stop);
     }
     let phases = checkers.finish();
-    let rss_peak = sampler.map(|s| s.finish().rss_peak_kb);
+    let usage = sampler.map(Sampler::finish);
     let rss_after = tree
         .as_ref()
         .and_then(|t| t.sample().ok())
@@ -183,7 +183,10 @@ pub fn run_config(config: &AbuseConfig, stop: &Arc<AtomicBool>) -> Result<AbuseR
         server: ServerReport {
             alive,
             rss_before_kb: rss_before,
-            rss_peak_kb: rss_peak,
+            rss_peak_kb: usage.as_ref().map(|u| u.rss_peak_kb),
+            cpu_s: usage.as_ref().map(|u| u.cpu_user_s + u.cpu_sys_s),
+            processes_peak: usage.as_ref().map(|u| u.processes),
+            threads_peak: usage.as_ref().map(|u| u.threads),
             rss_after_kb: rss_after,
         },
         failures,

@@ -82,6 +82,12 @@ pub struct ServerReport {
     pub rss_before_kb: Option<u64>,
     pub rss_peak_kb: Option<u64>,
     pub rss_after_kb: Option<u64>,
+    /// CPU seconds (user + system) from the start of the abuse to the end of the run: a
+    /// server spinning on EMFILE or on a hostile client shows here.
+    pub cpu_s: Option<f64>,
+    /// The most processes and threads of the tree seen at once (fork's cap shows here).
+    pub processes_peak: Option<u32>,
+    pub threads_peak: Option<u32>,
 }
 
 impl AbuseReport {
@@ -143,6 +149,12 @@ impl AbuseReport {
                 s.rss_after_kb
                     .map_or("gone".to_string(), |kb| format!("{kb} KiB"))
             )?;
+        }
+        if let Some(cpu) = s.cpu_s {
+            write!(out, ", {cpu:.2} CPU s from the abuse on")?;
+        }
+        if let (Some(processes), Some(threads)) = (s.processes_peak, s.threads_peak) {
+            write!(out, ", at most {processes} processes, {threads} threads")?;
         }
         writeln!(out)?;
         if self.failures.is_empty() {
