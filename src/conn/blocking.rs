@@ -11,7 +11,7 @@
 //! writes at most the timeout (SO_SNDTIMEO), so a client that never reads cannot hold a
 //! worker forever. Writes are bounded even when the idle timeout is off (echo's
 //! default, where an idle connection may stay forever): a reply that waits
-//! [`WRITE_STALL`](super::WRITE_STALL) on a client that does not read ends the
+//! [`WRITE_STALL`](super::WRITE_STALL) on a client that does not read it all ends the
 //! connection, or one never-reading client would capture a worker of a pool for good. A caller that must notice the stop flag while a client holds it (the
 //! single-threaded `blocking` model) passes it: every wait is then at most
 //! [`STOP_POLL`], and the deadline is checked on each wake-up.
@@ -146,7 +146,14 @@ fn write_out(
     while !out.is_empty() {
         match stream.write(out) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => out = &out[n..],
+            Ok(n) => {
+                out = &out[n..];
+                // SO_SNDTIMEO only bounds a wait with no progress at all; a client that
+                // takes a byte now and then must still take the reply in time.
+                if !out.is_empty() && started.elapsed() >= clock.write_timeout {
+                    return Err(io::ErrorKind::TimedOut.into());
+                }
+            }
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
             Err(err) if is_timeout(&err) => clock.woke_writing(started)?,
             Err(err) => return Err(err),

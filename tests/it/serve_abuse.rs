@@ -70,8 +70,7 @@ mod silent_and_slowloris {
 
 /// A reply waits on a client that never reads at most the write timeout (here 1 s; by
 /// default the idle timeout, or 10 s for echo, which has none): then the only worker
-/// serves the next client. SO_SNDTIMEO bounds a write that makes *no* progress, and a
-/// never-reading client's window may still open a little, so allow a few timeouts.
+/// serves the next client (generous bound: a loaded machine may be slow to get there).
 #[test]
 fn a_never_reading_echo_client_frees_its_worker() {
     let server = ServerProc::start("prethread", "echo", &["--workers", "1", "--timeout", "1"]);
