@@ -9,6 +9,7 @@
 #
 #   scripts/reliability.sh                 # all models, ~10 minutes
 #   MODELS="epoll prethread" HTTP_DURATION=4s ECHO_DURATION=4s scripts/reliability.sh
+#   IOMODELS=/path/to/iomodels scripts/reliability.sh   # that binary, no build
 set -euo pipefail
 
 HTTP_DURATION=${HTTP_DURATION:-8s}
@@ -18,8 +19,10 @@ BUILD=${BUILD:-debug}
 SERVER_NOFILE=${SERVER_NOFILE:-4096}
 
 cd "$(dirname "$0")/.."
-if [ "$BUILD" = release ]; then cargo build --release --quiet; else cargo build --quiet; fi
-IOMODELS=target/$BUILD/iomodels
+if [ -z "${IOMODELS:-}" ]; then # a given binary is used as it is
+    if [ "$BUILD" = release ]; then cargo build --release --quiet; else cargo build --quiet; fi
+    IOMODELS=target/$BUILD/iomodels
+fi
 MODELS=${MODELS:-$($IOMODELS list | awk 'NR > 1 && $1 != "" { print $1 }')}
 mkdir -p "$OUT"
 

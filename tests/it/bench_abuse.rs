@@ -13,6 +13,16 @@ use crate::util::ServerProc;
 
 /// `bench abuse` briefly, with a small flood; returns its output and JSON.
 fn abuse(target: &str, proto: &str, server_pid: Option<u32>) -> (Output, Value) {
+    abuse_with(target, proto, server_pid, &["--timeout", "10s"])
+}
+
+/// [`abuse`] with other flags.
+fn abuse_with(
+    target: &str,
+    proto: &str,
+    server_pid: Option<u32>,
+    extra: &[&str],
+) -> (Output, Value) {
     let path = std::env::temp_dir().join(format!(
         "iomodels-abuse-{}-{}.json",
         std::process::id(),
@@ -30,14 +40,13 @@ fn abuse(target: &str, proto: &str, server_pid: Option<u32>) -> (Output, Value) 
         "2",
         "--flood",
         "300",
-        "--timeout",
-        "10s",
         "--json",
         path.to_str().unwrap(),
     ];
     if let Some(pid) = &pid {
         args.extend(["--server-pid", pid]);
     }
+    args.extend(extra);
     let out = bench(&args);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|_| {
         panic!(
@@ -161,4 +170,37 @@ fn corrupted_echoes_fail_the_run() {
 #[test]
 fn http_500s_fail_the_run() {
     wrong_answers_fail_the_run(Wrong::Http500, "http");
+}
+
+/// A server that closes every connection at once: every hostile kind that waits, and
+/// the flood, must see the closes (poll(2) without reading, for the flood and the
+/// never-reading clients). Not all of them: beyond the listen backlog a connection may
+/// wait unaccepted, and be rightly reported as kept.
+#[test]
+fn closes_are_seen_by_every_kind() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            drop(stream);
+        }
+    });
+    let (out, json) = abuse_with(&addr, "echo", None, &["--timeout", "1s"]);
+    assert!(
+        !out.status.success(),
+        "nothing was served, yet the run passed"
+    );
+    for kind in json["hostile"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain([&json["flood"]])
+    {
+        if kind["kind"] == "reset-mid-pipeline" {
+            continue; // the client ends those itself
+        }
+        let closed = kind["outcomes"]["closed"].as_u64().unwrap_or(0);
+        let connections = kind["connections"].as_u64().unwrap();
+        assert!(closed * 2 > connections, "{kind:#}");
+    }
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use nix::poll::{poll, PollFd, PollFlags};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use super::outcome::{Outcome, Tally};
+use super::outcome::{Outcome, Tally, PROMPT};
 
 /// Connections opened per turn of the loop.
 const RAMP: usize = 500;
@@ -24,9 +24,6 @@ const TURN: Duration = Duration::from_millis(100);
 /// Connections the flood may open over the whole run, as a multiple of its size: a
 /// server that closes floods at once is not flooded forever.
 const ATTEMPTS_PER_SLOT: usize = 2;
-
-/// The peer closed its side (Linux): seen without reading, unlike POLLIN's end of file.
-pub const POLLRDHUP: PollFlags = PollFlags::from_bits_retain(libc::POLLRDHUP);
 
 struct Flooder {
     socket: Socket,
@@ -41,9 +38,12 @@ pub fn run(addr: SocketAddr, size: usize, end: Instant, stop: &AtomicBool) -> io
     let mut live: Vec<Flooder> = Vec::with_capacity(size);
     let mut attempts = 0usize;
     while Instant::now() < end && !stop.load(Ordering::SeqCst) {
+        // No new connection in the last moments: it could only be `kept`.
+        let opening = Instant::now() + PROMPT < end;
         let batch = RAMP
             .min(size - live.len())
-            .min(size * ATTEMPTS_PER_SLOT - attempts);
+            .min(size * ATTEMPTS_PER_SLOT - attempts)
+            * usize::from(opening);
         for _ in 0..batch {
             attempts += 1;
             match open(addr) {
@@ -101,8 +101,11 @@ fn poll_all(live: &mut [Flooder]) -> io::Result<Vec<usize>> {
         let mut fds: Vec<PollFd> = live
             .iter()
             .map(|f| {
+                // A flood connection never sends, so anything readable is the server's
+                // end of file (or an answer to nothing, which ends it for us too). Only
+                // flags nix knows: `revents` drops the lot if an unknown bit is set.
                 let events = if f.established {
-                    PollFlags::POLLIN | POLLRDHUP
+                    PollFlags::POLLIN
                 } else {
                     PollFlags::POLLOUT
                 };
@@ -122,7 +125,6 @@ fn poll_all(live: &mut [Flooder]) -> io::Result<Vec<usize>> {
             }
             let flooder = &live[index];
             let failed = events.intersects(PollFlags::POLLERR | PollFlags::POLLHUP)
-                || (flooder.established && events.contains(POLLRDHUP))
                 || (flooder.established && events.contains(PollFlags::POLLIN));
             if failed || flooder.socket.take_error().ok().flatten().is_some() {
                 ended.push(index);

@@ -14,8 +14,7 @@ use nix::poll::{poll, PollFd, PollFlags};
 use socket2::SockRef;
 
 use super::args::{AbuseConfig, AbuseProto};
-use super::flood::POLLRDHUP;
-use super::outcome::{status_of, Outcome, Tally};
+use super::outcome::{status_of, Outcome, Tally, PROMPT};
 
 /// How long a hostile client waits for its connect.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -92,7 +91,9 @@ pub fn start(
                 .spawn(move || {
                     let mut tally = Tally::default();
                     let mut seed = 0x5eed_u64 ^ (slot as u64) << 32;
-                    while Instant::now() < end && !stop.load(Ordering::SeqCst) {
+                    // No new connection in the last moments: it could only be `kept`.
+                    let last_open = end.checked_sub(PROMPT).unwrap_or(end);
+                    while Instant::now() < last_open && !stop.load(Ordering::SeqCst) {
                         seed = seed.wrapping_add(1);
                         let (outcome, lived) = one(kind, &config, end, &stop, seed);
                         tally.add(outcome, lived);
@@ -308,8 +309,9 @@ impl<'a> Conn<'a> {
         (Outcome::ClientReset, None)
     }
 
-    /// Sends up to 64 MiB without ever reading; the connection's end is seen with
-    /// poll(2) (a reset, or the server's FIN), which does not read.
+    /// Sends up to 64 MiB without ever reading. The server cannot close such a
+    /// connection without a reset (its receive queue holds our unread bytes), which
+    /// poll(2) reports as POLLERR/POLLHUP without our reading anything.
     fn never_read(&mut self, head: &str, proto: AbuseProto) -> io::Result<Ended> {
         let mut chunk = Vec::with_capacity(64 * 1024);
         match proto {
@@ -339,13 +341,10 @@ impl<'a> Conn<'a> {
                     Err(_) => return Ok(Ended::Closed(Instant::now())),
                 }
             }
-            let mut fds = [PollFd::new(
-                self.stream.as_fd(),
-                PollFlags::POLLOUT | POLLRDHUP,
-            )];
+            let mut fds = [PollFd::new(self.stream.as_fd(), PollFlags::POLLOUT)];
             let ready = poll(&mut fds, 100u16)?;
             let events = fds[0].revents().unwrap_or(PollFlags::empty());
-            if ready > 0 && events.intersects(POLLRDHUP | PollFlags::POLLERR | PollFlags::POLLHUP) {
+            if ready > 0 && events.intersects(PollFlags::POLLERR | PollFlags::POLLHUP) {
                 return Ok(Ended::Closed(Instant::now()));
             }
         }
