@@ -4,52 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A latency summary in microseconds, as `bench` reports it.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-pub struct Latency {
-    pub mean: f64,
-    pub p50: f64,
-    pub p90: f64,
-    pub p99: f64,
-    pub p999: f64,
-    pub max: f64,
-}
-
-/// Errors by kind, as `bench` reports them.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-pub struct Errors {
-    pub connect: u64,
-    pub reset: u64,
-    pub timeout: u64,
-    pub mismatch: u64,
-    pub http_status: u64,
-}
-
-impl Errors {
-    pub fn total(&self) -> u64 {
-        self.connect + self.reset + self.timeout + self.mismatch + self.http_status
-    }
-}
-
-/// The server's process tree over a run, as `bench --server-pid` reports it.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-pub struct ServerUsage {
-    pub cpu_user_s: f64,
-    pub cpu_sys_s: f64,
-    pub rss_peak_kb: u64,
-    pub ctx_voluntary: u64,
-    pub ctx_involuntary: u64,
-    pub threads: u32,
-    pub processes: u32,
-}
-
-/// The load generator's own cost.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-pub struct ClientUsage {
-    pub cpu_user_s: f64,
-    pub cpu_sys_s: f64,
-    pub rss_peak_kb: u64,
-}
+use crate::sample::{OwnUsage, TreeUsage};
+use crate::stats::{Errors, Summary};
 
 /// One `iomodels bench` run, read back from its `--json` (the keys compare needs; the
 /// histogram stays in the run's own file format, not here).
@@ -59,13 +15,13 @@ pub struct BenchRun {
     pub requests: u64,
     pub throughput_per_s: f64,
     pub errors: Errors,
-    pub latency_us: Latency,
-    pub connect_us: Latency,
+    pub latency_us: Summary,
+    pub connect_us: Summary,
     #[serde(default)]
     pub held: Option<u64>,
     #[serde(default)]
-    pub server: Option<ServerUsage>,
-    pub client: ClientUsage,
+    pub server: Option<TreeUsage>,
+    pub client: OwnUsage,
 }
 
 /// The figures a row shows, derived from one run (or the median of several).
@@ -99,9 +55,9 @@ impl Figures {
         let held = run.held;
         Figures {
             throughput_per_s: run.throughput_per_s,
-            p50_us: run.latency_us.p50,
-            p99_us: run.latency_us.p99,
-            connect_p50_us: run.connect_us.p50,
+            p50_us: run.latency_us.p50 as f64,
+            p99_us: run.latency_us.p99 as f64,
+            connect_p50_us: run.connect_us.p50 as f64,
             errors: run.errors.total() as f64,
             cpu_us_per_req: server.map(|s| (s.cpu_user_s + s.cpu_sys_s) * 1e6 / requests),
             ctx_per_req: server.map(|s| (s.ctx_voluntary + s.ctx_involuntary) as f64 / requests),

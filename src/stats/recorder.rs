@@ -2,7 +2,7 @@
 //! Recorders are merged once, at the end of a run, into the aggregate the printer reads.
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::histogram::{new_histogram, MAX_US};
 
@@ -22,7 +22,7 @@ pub enum ErrorKind {
 }
 
 /// Error counts by kind; the JSON `errors` object.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Errors {
     pub connect: u64,
     pub reset: u64,
