@@ -19,6 +19,9 @@ pub struct BenchRun {
     pub connect_us: Summary,
     #[serde(default)]
     pub held: Option<u64>,
+    /// http: connections that got no reply during the run.
+    #[serde(default)]
+    pub starved: Option<u64>,
     #[serde(default)]
     pub server: Option<TreeUsage>,
     pub client: OwnUsage,
@@ -40,6 +43,8 @@ pub struct Figures {
     /// Growth of the server's RSS per held connection, in bytes (hold and idle).
     pub rss_per_conn_b: Option<f64>,
     pub held: Option<f64>,
+    /// Connections of the run that got no reply at all (http).
+    pub starved: Option<f64>,
     pub threads: Option<f64>,
     pub processes: Option<f64>,
     /// The load generator's CPU over the run divided by its wall time: near 1.0 means
@@ -69,6 +74,7 @@ impl Figures {
                 _ => None,
             },
             held: held.map(|h| h as f64),
+            starved: run.starved.map(|s| s as f64),
             threads: server.map(|s| f64::from(s.threads)),
             processes: server.map(|s| f64::from(s.processes)),
             client_cpu_share: (run.client.cpu_user_s + run.client.cpu_sys_s)
@@ -98,6 +104,7 @@ fn combine(all: &[Figures], pick: fn(&mut [f64]) -> f64) -> Figures {
         rss_peak_kb: opt(|f| f.rss_peak_kb),
         rss_per_conn_b: opt(|f| f.rss_per_conn_b),
         held: opt(|f| f.held),
+        starved: opt(|f| f.starved),
         threads: opt(|f| f.threads),
         processes: opt(|f| f.processes),
         client_cpu_share: req(|f| f.client_cpu_share),
