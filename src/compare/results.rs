@@ -55,8 +55,10 @@ pub struct Figures {
 impl Figures {
     /// The figures of one run; `rss_base_kb` is the server's RSS before the run.
     pub fn of(run: &BenchRun, rss_base_kb: Option<u64>) -> Figures {
-        let requests = run.requests.max(1) as f64;
-        let server = run.server;
+        let requests = run.requests as f64;
+        // Per-request costs of a run that completed no request are undefined, not huge.
+        let server = run.server.filter(|_| run.requests > 0);
+        let tree = run.server;
         let held = run.held;
         Figures {
             throughput_per_s: run.throughput_per_s,
@@ -66,8 +68,8 @@ impl Figures {
             errors: run.errors.total() as f64,
             cpu_us_per_req: server.map(|s| (s.cpu_user_s + s.cpu_sys_s) * 1e6 / requests),
             ctx_per_req: server.map(|s| (s.ctx_voluntary + s.ctx_involuntary) as f64 / requests),
-            rss_peak_kb: server.map(|s| s.rss_peak_kb as f64),
-            rss_per_conn_b: match (server, rss_base_kb, held) {
+            rss_peak_kb: tree.map(|s| s.rss_peak_kb as f64),
+            rss_per_conn_b: match (tree, rss_base_kb, held) {
                 (Some(s), Some(base), Some(held)) if held > 0 => {
                     Some((s.rss_peak_kb.saturating_sub(base) * 1024) as f64 / held as f64)
                 }
@@ -75,8 +77,8 @@ impl Figures {
             },
             held: held.map(|h| h as f64),
             starved: run.starved.map(|s| s as f64),
-            threads: server.map(|s| f64::from(s.threads)),
-            processes: server.map(|s| f64::from(s.processes)),
+            threads: tree.map(|s| f64::from(s.threads)),
+            processes: tree.map(|s| f64::from(s.processes)),
             client_cpu_share: (run.client.cpu_user_s + run.client.cpu_sys_s)
                 / run.duration_s.max(1e-9),
         }
