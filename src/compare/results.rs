@@ -156,7 +156,13 @@ pub struct Cell {
     pub figures: Option<Spread>,
     /// Why the cell has no (or not all its) runs: the row says it instead of a number.
     pub error: Option<String>,
+    /// What the server printed on stderr during the cell's runs (its warnings about the
+    /// limits it hit), distinct lines, at most [`SERVER_SAID_MAX`].
+    pub server_said: Vec<String>,
 }
+
+/// The most distinct server lines kept per cell.
+pub const SERVER_SAID_MAX: usize = 3;
 
 /// How one server stopped at the end of its workload.
 #[derive(Debug, Clone, Serialize, Deserialize)]

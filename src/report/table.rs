@@ -65,6 +65,9 @@ fn table(report: &Report, workload: &str, level: usize) -> Table {
         if let Some(error) = &cell.error {
             notes.push(format!("{}: {}", cell.subject, error));
         }
+        for line in &cell.server_said {
+            notes.push(format!("{}: the server said: {line}", cell.subject));
+        }
         let Some(spread) = cell.figures else {
             let mut row = vec!["-".to_string(), cell.subject.clone(), "failed".to_string()];
             row.resize(headers.len(), String::new());
