@@ -1,5 +1,6 @@
-//! One SVG chart per workload, drawn with plotters: throughput (left) and p99 latency
-//! (right) against the workload's level, one line per subject.
+//! One SVG chart per workload, drawn with plotters: throughput, p99 latency and server
+//! CPU per request against the workload's level, one line per subject. CPU per request
+//! is there because on a small machine the load generator often sets the throughput.
 
 use anyhow::{anyhow, Result};
 use plotters::coord::ranged1d::ValueFormatter;
@@ -7,9 +8,9 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::compare::plan::Workload;
-use crate::compare::results::Report;
+use crate::compare::results::{Figures, Report};
 
-const SIZE: (u32, u32) = (1200, 460);
+const SIZE: (u32, u32) = (1620, 460);
 /// Width of the legend column on the right.
 const LEGEND_WIDTH: u32 = 170;
 
@@ -23,8 +24,6 @@ struct Line {
 
 /// The chart of `workload` as SVG text.
 pub fn svg(report: &Report, workload: &str, levels: &[usize]) -> Result<String> {
-    let throughput = lines(report, workload, levels, |f| f.throughput_per_s);
-    let p99 = lines(report, workload, levels, |f| f.p99_us / 1000.0);
     let x_name = [
         Workload::Echo,
         Workload::Http,
@@ -35,30 +34,35 @@ pub fn svg(report: &Report, workload: &str, levels: &[usize]) -> Result<String> 
     .into_iter()
     .find(|w| w.name() == workload)
     .map_or("level", Workload::level_name);
+    // (title, y axis, the figure, logarithmic y)
+    let panels: [(&str, &str, fn(&Figures) -> f64, bool); 3] = [
+        ("throughput", "requests/s", |f| f.throughput_per_s, false),
+        ("p99 latency", "p99 (ms)", |f| f.p99_us / 1000.0, true),
+        (
+            "server CPU per request",
+            "CPU (us/request)",
+            |f| f.cpu_us_per_req.unwrap_or(f64::NAN),
+            false,
+        ),
+    ];
     let mut text = String::new();
     {
         let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(plot_err)?;
         let (plots, legend_area) = root.split_horizontally(SIZE.0 - LEGEND_WIDTH);
-        let (left, right) = plots.split_horizontally((SIZE.0 - LEGEND_WIDTH) / 2);
-        panel(
-            &left,
-            &format!("{workload}: throughput"),
-            "requests/s",
-            x_name,
-            levels,
-            &throughput,
-            false,
-        )?;
-        panel(
-            &right,
-            &format!("{workload}: p99 latency"),
-            "p99 (ms)",
-            x_name,
-            levels,
-            &p99,
-            true,
-        )?;
+        let areas = plots.split_evenly((1, panels.len()));
+        for (area, (title, y_name, figure, log_y)) in areas.iter().zip(panels) {
+            let caption = format!("{workload}: {title}");
+            panel(
+                area,
+                &caption,
+                y_name,
+                x_name,
+                levels,
+                &lines(report, workload, levels, figure),
+                log_y,
+            )?;
+        }
         legend(&legend_area, &report.subjects)?;
         root.present().map_err(plot_err)?;
     }
