@@ -22,6 +22,15 @@ struct Line {
     points: Vec<(f64, f64)>,
 }
 
+/// One panel of a chart: a figure against the workload's level.
+struct Panel {
+    title: &'static str,
+    y_name: &'static str,
+    figure: fn(&Figures) -> f64,
+    /// Latencies span orders of magnitude: a logarithmic axis keeps them all readable.
+    log_y: bool,
+}
+
 /// The chart of `workload` as SVG text.
 pub fn svg(report: &Report, workload: &str, levels: &[usize]) -> Result<String> {
     let x_name = [
@@ -34,16 +43,25 @@ pub fn svg(report: &Report, workload: &str, levels: &[usize]) -> Result<String> 
     .into_iter()
     .find(|w| w.name() == workload)
     .map_or("level", Workload::level_name);
-    // (title, y axis, the figure, logarithmic y)
-    let panels: [(&str, &str, fn(&Figures) -> f64, bool); 3] = [
-        ("throughput", "requests/s", |f| f.throughput_per_s, false),
-        ("p99 latency", "p99 (ms)", |f| f.p99_us / 1000.0, true),
-        (
-            "server CPU per request",
-            "CPU (us/request)",
-            |f| f.cpu_us_per_req.unwrap_or(f64::NAN),
-            false,
-        ),
+    let panels = [
+        Panel {
+            title: "throughput",
+            y_name: "requests/s",
+            figure: |f| f.throughput_per_s,
+            log_y: false,
+        },
+        Panel {
+            title: "p99 latency",
+            y_name: "p99 (ms)",
+            figure: |f| f.p99_us / 1000.0,
+            log_y: true,
+        },
+        Panel {
+            title: "server CPU per request",
+            y_name: "CPU (us/request)",
+            figure: |f| f.cpu_us_per_req.unwrap_or(f64::NAN),
+            log_y: false,
+        },
     ];
     let mut text = String::new();
     {
@@ -51,16 +69,16 @@ pub fn svg(report: &Report, workload: &str, levels: &[usize]) -> Result<String> 
         root.fill(&WHITE).map_err(plot_err)?;
         let (plots, legend_area) = root.split_horizontally(SIZE.0 - LEGEND_WIDTH);
         let areas = plots.split_evenly((1, panels.len()));
-        for (area, (title, y_name, figure, log_y)) in areas.iter().zip(panels) {
-            let caption = format!("{workload}: {title}");
+        for (area, p) in areas.iter().zip(panels) {
+            let caption = format!("{workload}: {}", p.title);
             panel(
                 area,
                 &caption,
-                y_name,
+                p.y_name,
                 x_name,
                 levels,
-                &lines(report, workload, levels, figure),
-                log_y,
+                &lines(report, workload, levels, p.figure),
+                p.log_y,
             )?;
         }
         legend(&legend_area, &report.subjects)?;
