@@ -32,6 +32,8 @@ pub struct ServerChild {
     child: Child,
     pub addr: SocketAddr,
     stderr: mpsc::Receiver<String>,
+    /// Everything it printed on stderr so far.
+    said: Vec<String>,
 }
 
 /// How a server's stop went.
@@ -67,6 +69,7 @@ impl ServerChild {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             stderr,
+            said: Vec::new(),
         };
         let line = rx.recv_timeout(START_TIMEOUT).unwrap_or_default();
         match line.trim().strip_prefix("listening on ").map(str::parse) {
@@ -96,10 +99,18 @@ impl ServerChild {
         }
     }
 
-    /// Why it died, from its stderr.
-    pub fn last_words(&self) -> String {
-        let lines: Vec<String> = self.stderr.try_iter().collect();
-        lines
+    /// The lines it printed on stderr since the last call: the limits it hit (FD_SETSIZE,
+    /// descriptors, processes), each warning at most once a second.
+    pub fn new_lines(&mut self) -> Vec<String> {
+        let new: Vec<String> = self.stderr.try_iter().collect();
+        self.said.extend(new.iter().cloned());
+        new
+    }
+
+    /// Why it died: the last line it printed.
+    pub fn last_words(&mut self) -> String {
+        self.new_lines();
+        self.said
             .last()
             .cloned()
             .unwrap_or_else(|| "no message on stderr".into())

@@ -12,7 +12,7 @@ use indicatif::ProgressBar;
 
 use super::child::{BenchChild, ServerChild};
 use super::plan::{self, Plan, Subject, Workload};
-use super::results::{BenchRun, Cell, Figures, Spread, StopCheck};
+use super::results::{BenchRun, Cell, Figures, Spread, StopCheck, SERVER_SAID_MAX};
 use super::target;
 use crate::sample::ProcessTree;
 
@@ -102,14 +102,11 @@ pub fn execute(plan: &Plan, bar: &ProgressBar) -> (Vec<Cell>, Vec<StopCheck>) {
                     bar.inc(1);
                 }
                 bar.inc((plan.repeat - attempted) as u64);
-                cells.push(cell(
-                    subject,
-                    *workload,
-                    level,
-                    runs,
-                    Spread::of(&figures),
-                    error,
-                ));
+                let mut done = cell(subject, *workload, level, runs, Spread::of(&figures), error);
+                if let Some(child) = live.child.as_mut() {
+                    done.server_said = distinct(child.new_lines());
+                }
+                cells.push(done);
             }
             if let Some(child) = live.child.take() {
                 let stopped = child.stop();
@@ -142,7 +139,20 @@ fn cell(
         runs,
         figures,
         error,
+        server_said: Vec::new(),
     }
+}
+
+/// The distinct lines a server printed, without the program-name prefix.
+fn distinct(lines: Vec<String>) -> Vec<String> {
+    let mut said: Vec<String> = Vec::new();
+    for line in lines {
+        let line = line.trim_start_matches("iomodels: ").trim().to_string();
+        if !line.is_empty() && !said.contains(&line) && said.len() < SERVER_SAID_MAX {
+            said.push(line);
+        }
+    }
+    said
 }
 
 fn start(subject: &Subject, workload: Workload) -> Result<Live> {

@@ -1,13 +1,16 @@
-//! One SVG chart per workload, drawn with plotters: throughput (left) and p99 latency
-//! (right) against the workload's level, one line per subject.
+//! One SVG chart per workload, drawn with plotters: throughput, p99 latency and server
+//! CPU per request against the workload's level, one line per subject. CPU per request
+//! is there because on a small machine the load generator often sets the throughput.
 
 use anyhow::{anyhow, Result};
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::compare::plan::Workload;
-use crate::compare::results::Report;
+use crate::compare::results::{Figures, Report};
 
-const SIZE: (u32, u32) = (1200, 460);
+const SIZE: (u32, u32) = (1620, 460);
 /// Width of the legend column on the right.
 const LEGEND_WIDTH: u32 = 170;
 
@@ -19,10 +22,17 @@ struct Line {
     points: Vec<(f64, f64)>,
 }
 
+/// One panel of a chart: a figure against the workload's level.
+struct Panel {
+    title: &'static str,
+    y_name: &'static str,
+    figure: fn(&Figures) -> f64,
+    /// Latencies span orders of magnitude: a logarithmic axis keeps them all readable.
+    log_y: bool,
+}
+
 /// The chart of `workload` as SVG text.
 pub fn svg(report: &Report, workload: &str, levels: &[usize]) -> Result<String> {
-    let throughput = lines(report, workload, levels, |f| f.throughput_per_s);
-    let p99 = lines(report, workload, levels, |f| f.p99_us / 1000.0);
     let x_name = [
         Workload::Echo,
         Workload::Http,
@@ -33,30 +43,44 @@ pub fn svg(report: &Report, workload: &str, levels: &[usize]) -> Result<String> 
     .into_iter()
     .find(|w| w.name() == workload)
     .map_or("level", Workload::level_name);
+    let panels = [
+        Panel {
+            title: "throughput",
+            y_name: "requests/s",
+            figure: |f| f.throughput_per_s,
+            log_y: false,
+        },
+        Panel {
+            title: "p99 latency",
+            y_name: "p99 (ms)",
+            figure: |f| f.p99_us / 1000.0,
+            log_y: true,
+        },
+        Panel {
+            title: "server CPU per request",
+            y_name: "CPU (us/request)",
+            figure: |f| f.cpu_us_per_req.unwrap_or(f64::NAN),
+            log_y: false,
+        },
+    ];
     let mut text = String::new();
     {
         let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(plot_err)?;
         let (plots, legend_area) = root.split_horizontally(SIZE.0 - LEGEND_WIDTH);
-        let (left, right) = plots.split_horizontally((SIZE.0 - LEGEND_WIDTH) / 2);
-        panel(
-            &left,
-            &format!("{workload}: throughput"),
-            "requests/s",
-            x_name,
-            levels,
-            &throughput,
-            false,
-        )?;
-        panel(
-            &right,
-            &format!("{workload}: p99 latency"),
-            "p99 (ms)",
-            x_name,
-            levels,
-            &p99,
-            true,
-        )?;
+        let areas = plots.split_evenly((1, panels.len()));
+        for (area, p) in areas.iter().zip(panels) {
+            let caption = format!("{workload}: {}", p.title);
+            panel(
+                area,
+                &caption,
+                p.y_name,
+                x_name,
+                levels,
+                &lines(report, workload, levels, p.figure),
+                p.log_y,
+            )?;
+        }
         legend(&legend_area, &report.subjects)?;
         root.present().map_err(plot_err)?;
     }
@@ -132,36 +156,41 @@ fn panel(
         .x_label_area_size(40)
         .y_label_area_size(64);
     if log_y {
-        let mut chart = builder
+        let chart = builder
             .build_cartesian_2d(x_range, ((min / 2.0).max(1e-3)..max * 2.0).log_scale())
             .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .x_labels(levels.len() * 4 + 1)
-            .x_label_formatter(&label_x)
-            .y_label_formatter(&|v| human(*v))
-            .light_line_style(WHITE)
-            .x_desc(x_name)
-            .y_desc(y_name)
-            .draw()
-            .map_err(plot_err)?;
-        draw_lines(&mut chart, lines)
+        draw(chart, x_name, y_name, levels.len(), &label_x, lines)
     } else {
-        let mut chart = builder
+        let chart = builder
             .build_cartesian_2d(x_range, 0.0..max * 1.1)
             .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .x_labels(levels.len() * 4 + 1)
-            .x_label_formatter(&label_x)
-            .y_label_formatter(&|v| human(*v))
-            .light_line_style(WHITE)
-            .x_desc(x_name)
-            .y_desc(y_name)
-            .draw()
-            .map_err(plot_err)?;
-        draw_lines(&mut chart, lines)
+        draw(chart, x_name, y_name, levels.len(), &label_x, lines)
     }
+}
+
+/// The axes, grid and lines of a panel, whatever its y scale.
+fn draw<'a, Y>(
+    mut chart: ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, Y>>,
+    x_name: &str,
+    y_name: &str,
+    levels: usize,
+    label_x: &dyn Fn(&f64) -> String,
+    lines: &[Line],
+) -> Result<()>
+where
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .x_labels(levels * 4 + 1)
+        .x_label_formatter(label_x)
+        .y_label_formatter(&|v| human(*v))
+        .light_line_style(WHITE)
+        .x_desc(x_name)
+        .y_desc(y_name)
+        .draw()
+        .map_err(plot_err)?;
+    draw_lines(&mut chart, lines)
 }
 
 fn draw_lines<'a, X, Y>(

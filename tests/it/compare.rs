@@ -140,3 +140,43 @@ fn a_model_that_dies_becomes_an_error_row() {
     assert!(md.contains("server died"), "the report shows it: {md}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_external_target_is_measured_and_its_process_found() {
+    let dir = temp_dir("compare-target");
+    let external = crate::util::ServerProc::start("async", "http", &[]);
+    let target = format!("ext={}", external.addr);
+    let json = compare(
+        &dir,
+        &[
+            "--models",
+            "epoll",
+            "--target",
+            &target,
+            "--workload",
+            "http",
+            "--concurrency",
+            "4",
+            "--duration",
+            "150ms",
+            "--repeat",
+            "1",
+        ],
+    );
+    let ext = json["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["subject"] == "ext")
+        .expect("a row for the target");
+    let median = &ext["figures"]["median"];
+    assert!(
+        median["throughput_per_s"].as_f64().unwrap() > 0.0,
+        "{ext:#}"
+    );
+    assert!(
+        median["cpu_us_per_req"].as_f64().is_some(),
+        "the target's process was found from its listening socket and sampled: {ext:#}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
