@@ -204,3 +204,15 @@ fn closes_are_seen_by_every_kind() {
         assert!(closed * 2 > connections, "{kind:#}");
     }
 }
+
+/// A target that refuses connections, or a bad flag, is a usage error (exit code 2),
+/// reported before any abuse starts.
+#[test]
+fn usage_errors_exit_2() {
+    let refused = bench(&["abuse", "127.0.0.1:1", "--proto", "echo"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("cannot connect"));
+    let short = bench(&["abuse", "127.0.0.1:1", "--duration", "100ms"]);
+    assert_eq!(short.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("--duration"));
+}
