@@ -18,6 +18,7 @@
 //!   descriptors, processes) as a clear error line, not a crash;
 //! - back off when accept(2) runs out of descriptors ([`crate::conn::accept`]).
 
+mod async_mt;
 mod asyncio;
 mod blocking;
 mod coroutines;
@@ -129,6 +130,7 @@ pub static MODELS: &[&ModelInfo] = &[
     &asyncio::INFO,
     &coroutines::INFO,
     &epoll_threads::INFO,
+    &async_mt::INFO,
 ];
 
 /// The model with this name.
