@@ -30,6 +30,7 @@ mod poll;
 mod pool;
 mod prefork;
 mod prethread;
+mod reuseport;
 mod select;
 mod select_threads;
 mod selector;
@@ -131,6 +132,7 @@ pub static MODELS: &[&ModelInfo] = &[
     &coroutines::INFO,
     &epoll_threads::INFO,
     &async_mt::INFO,
+    &reuseport::INFO,
 ];
 
 /// The model with this name.

@@ -24,6 +24,7 @@ macro_rules! for_each_model {
             coroutines = "coroutines",
             epoll_threads = "epoll-threads",
             async_mt = "async-mt",
+            reuseport = "reuseport",
         }
     };
 }
