@@ -16,6 +16,7 @@
 //! - [`stats`]: what bench workers record (HdrHistogram, error kinds), merged for printing.
 //! - [`sample`]: a process tree's cost from `/proc` (CPU, RSS, context switches).
 //! - [`compare`]: `iomodels compare`: every model through every workload, as child processes.
+//! - [`floor`]: `iomodels floor`: the kernel's least CPU per request (one read, one write).
 //! - [`report`]: the comparison presented: ranked tables, JSON, Markdown, SVG charts, HTML.
 
 #![deny(unsafe_code)]
@@ -24,6 +25,7 @@ pub mod bench;
 pub mod cli;
 pub mod compare;
 pub mod conn;
+pub mod floor;
 pub mod log;
 pub mod model;
 pub mod protocol;
