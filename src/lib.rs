@@ -9,8 +9,8 @@
 //! - [`conn`]: the per-connection state machines the model families share (blocking loop,
 //!   non-blocking readiness machine, lingering close, deadlines).
 //! - [`protocol`]: sans-I/O sessions (`echo`, `http`): bytes in, reply bytes out.
-//! - [`sys`]: the only `unsafe` code: fork, flock, select's FD_SETSIZE guard, signals,
-//!   may's coroutine spawn.
+//! - [`sys`]: the only `unsafe` code: fork, the accept lock, signals, accept4, the
+//!   descriptor limit, may's coroutine spawn.
 //! - [`log`]: the `-v` switch and rate-limited warnings.
 //! - [`bench`]: `iomodels bench`: the load generator's workloads and event-loop engine.
 //! - [`stats`]: what bench workers record (HdrHistogram, error kinds), merged for printing.

@@ -67,6 +67,9 @@ pub struct Server {
 
 /// Runs `iomodels serve` until SIGINT or SIGTERM.
 pub fn run(config: &ServeConfig) -> Result<()> {
+    // Holding thousands of connections needs more descriptors than many systems give
+    // a process by default.
+    sys::limits::raise_nofile();
     let stop = Stop::new();
     sys::signal::stop_on_signals(&stop.0).context("cannot install the stop signal handlers")?;
     let listener = sys::listener::bind(config.addr, config.backlog, config.model.reuse_port)

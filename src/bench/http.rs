@@ -50,6 +50,8 @@ struct Conn {
     timer_armed: bool,
     /// A write would block: the connection also listens for writability.
     write_blocked: bool,
+    /// Some reply arrived on this connection slot during the run.
+    answered: bool,
     global: usize,
 }
 
@@ -115,6 +117,7 @@ pub fn run_thread(ctx: ThreadCtx<'_>, config: &HttpConfig) -> io::Result<ThreadR
                 }),
             timer_armed: false,
             write_blocked: false,
+            answered: false,
             global: first + i,
         })
         .collect();
@@ -187,6 +190,7 @@ impl Loop<'_> {
             }
             self.ctx.publish(&self.recorder, self.open);
         }
+        self.recorder.starved = self.conns.iter().filter(|c| !c.answered).count() as u64;
         self.ctx.publish(&self.recorder, self.open);
         Ok(ThreadResult {
             recorder: std::mem::take(&mut self.recorder),
@@ -401,6 +405,9 @@ impl Loop<'_> {
             self.in_flight -= completed;
             if malformed || unsolicited {
                 return self.replace(i, Some(ErrorKind::Mismatch));
+            }
+            if completed > 0 {
+                self.conns[i].answered = true;
             }
             if close || self.config.close {
                 // Requests pipelined behind a closing response go out again on the

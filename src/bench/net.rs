@@ -7,7 +7,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use mio::net::TcpStream;
-use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::stats::ErrorKind;
@@ -69,13 +68,5 @@ pub fn probe(addr: SocketAddr, source: Option<IpAddr>, timeout: Duration) -> io:
 /// Raises the soft file descriptor limit to the hard one and returns how many
 /// connections fit under it.
 pub fn raise_fd_limit() -> u64 {
-    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
-        return 1024 - SPARE_FDS;
-    };
-    let limit = if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
-        hard
-    } else {
-        soft
-    };
-    limit.saturating_sub(SPARE_FDS)
+    crate::sys::limits::raise_nofile().saturating_sub(SPARE_FDS)
 }

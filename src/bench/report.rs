@@ -48,6 +48,9 @@ pub struct JsonReport {
     pub connections_opened: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub held_peak: Option<u64>,
+    /// http only: connections that got no reply at all during the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub starved: Option<u64>,
     /// Echo only: completed sessions and their total time (connect to last byte).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sessions: Option<u64>,
@@ -89,6 +92,7 @@ impl Aggregate {
             threads: self.threads,
             connections_opened: r.connections_opened,
             held_peak: self.held.map(|(_, peak)| peak),
+            starved: (self.workload == "http").then_some(r.starved),
             sessions: echo.then_some(r.sessions),
             session_us: echo.then(|| Summary::of(&r.session)),
         }

@@ -4,52 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A latency summary in microseconds, as `bench` reports it.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-pub struct Latency {
-    pub mean: f64,
-    pub p50: f64,
-    pub p90: f64,
-    pub p99: f64,
-    pub p999: f64,
-    pub max: f64,
-}
-
-/// Errors by kind, as `bench` reports them.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-pub struct Errors {
-    pub connect: u64,
-    pub reset: u64,
-    pub timeout: u64,
-    pub mismatch: u64,
-    pub http_status: u64,
-}
-
-impl Errors {
-    pub fn total(&self) -> u64 {
-        self.connect + self.reset + self.timeout + self.mismatch + self.http_status
-    }
-}
-
-/// The server's process tree over a run, as `bench --server-pid` reports it.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-pub struct ServerUsage {
-    pub cpu_user_s: f64,
-    pub cpu_sys_s: f64,
-    pub rss_peak_kb: u64,
-    pub ctx_voluntary: u64,
-    pub ctx_involuntary: u64,
-    pub threads: u32,
-    pub processes: u32,
-}
-
-/// The load generator's own cost.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-pub struct ClientUsage {
-    pub cpu_user_s: f64,
-    pub cpu_sys_s: f64,
-    pub rss_peak_kb: u64,
-}
+use crate::sample::{OwnUsage, TreeUsage};
+use crate::stats::{Errors, Summary};
 
 /// One `iomodels bench` run, read back from its `--json` (the keys compare needs; the
 /// histogram stays in the run's own file format, not here).
@@ -59,13 +15,16 @@ pub struct BenchRun {
     pub requests: u64,
     pub throughput_per_s: f64,
     pub errors: Errors,
-    pub latency_us: Latency,
-    pub connect_us: Latency,
+    pub latency_us: Summary,
+    pub connect_us: Summary,
     #[serde(default)]
     pub held: Option<u64>,
+    /// http: connections that got no reply during the run.
     #[serde(default)]
-    pub server: Option<ServerUsage>,
-    pub client: ClientUsage,
+    pub starved: Option<u64>,
+    #[serde(default)]
+    pub server: Option<TreeUsage>,
+    pub client: OwnUsage,
 }
 
 /// The figures a row shows, derived from one run (or the median of several).
@@ -84,6 +43,8 @@ pub struct Figures {
     /// Growth of the server's RSS per held connection, in bytes (hold and idle).
     pub rss_per_conn_b: Option<f64>,
     pub held: Option<f64>,
+    /// Connections of the run that got no reply at all (http).
+    pub starved: Option<f64>,
     pub threads: Option<f64>,
     pub processes: Option<f64>,
     /// The load generator's CPU over the run divided by its wall time: near 1.0 means
@@ -94,27 +55,30 @@ pub struct Figures {
 impl Figures {
     /// The figures of one run; `rss_base_kb` is the server's RSS before the run.
     pub fn of(run: &BenchRun, rss_base_kb: Option<u64>) -> Figures {
-        let requests = run.requests.max(1) as f64;
-        let server = run.server;
+        let requests = run.requests as f64;
+        // Per-request costs of a run that completed no request are undefined, not huge.
+        let server = run.server.filter(|_| run.requests > 0);
+        let tree = run.server;
         let held = run.held;
         Figures {
             throughput_per_s: run.throughput_per_s,
-            p50_us: run.latency_us.p50,
-            p99_us: run.latency_us.p99,
-            connect_p50_us: run.connect_us.p50,
+            p50_us: run.latency_us.p50 as f64,
+            p99_us: run.latency_us.p99 as f64,
+            connect_p50_us: run.connect_us.p50 as f64,
             errors: run.errors.total() as f64,
             cpu_us_per_req: server.map(|s| (s.cpu_user_s + s.cpu_sys_s) * 1e6 / requests),
             ctx_per_req: server.map(|s| (s.ctx_voluntary + s.ctx_involuntary) as f64 / requests),
-            rss_peak_kb: server.map(|s| s.rss_peak_kb as f64),
-            rss_per_conn_b: match (server, rss_base_kb, held) {
+            rss_peak_kb: tree.map(|s| s.rss_peak_kb as f64),
+            rss_per_conn_b: match (tree, rss_base_kb, held) {
                 (Some(s), Some(base), Some(held)) if held > 0 => {
                     Some((s.rss_peak_kb.saturating_sub(base) * 1024) as f64 / held as f64)
                 }
                 _ => None,
             },
             held: held.map(|h| h as f64),
-            threads: server.map(|s| f64::from(s.threads)),
-            processes: server.map(|s| f64::from(s.processes)),
+            starved: run.starved.map(|s| s as f64),
+            threads: tree.map(|s| f64::from(s.threads)),
+            processes: tree.map(|s| f64::from(s.processes)),
             client_cpu_share: (run.client.cpu_user_s + run.client.cpu_sys_s)
                 / run.duration_s.max(1e-9),
         }
@@ -142,6 +106,7 @@ fn combine(all: &[Figures], pick: fn(&mut [f64]) -> f64) -> Figures {
         rss_peak_kb: opt(|f| f.rss_peak_kb),
         rss_per_conn_b: opt(|f| f.rss_per_conn_b),
         held: opt(|f| f.held),
+        starved: opt(|f| f.starved),
         threads: opt(|f| f.threads),
         processes: opt(|f| f.processes),
         client_cpu_share: req(|f| f.client_cpu_share),

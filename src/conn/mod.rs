@@ -30,6 +30,10 @@ use socket2::SockRef;
 
 use crate::protocol::Protocol;
 
+/// An output buffer larger than this is freed once written, so a connection that once
+/// echoed a burst does not keep the memory while idle.
+pub const KEEP_OUT_CAPACITY: usize = 4096;
+
 /// How long a lingering close keeps reading (and discarding) before it gives up.
 pub const LINGER_TIME: Duration = Duration::from_secs(2);
 

@@ -24,14 +24,12 @@ use std::time::{Duration, Instant};
 use socket2::SockRef;
 
 use super::intake::Intake;
+use super::KEEP_OUT_CAPACITY;
 use super::{ConnOptions, LINGER_TIME};
 use crate::protocol::{Close, Progress, OUTPUT_HIGH_WATER};
 
 /// Size of the per-thread scratch buffer reads land in.
 pub const SCRATCH_LEN: usize = 64 * 1024;
-/// An output buffer larger than this is freed once flushed, so a connection that once
-/// echoed a burst does not keep the memory while idle.
-const KEEP_OUT_CAPACITY: usize = 4096;
 
 /// How often event loops look for connections past their deadline.
 pub const SWEEP_EVERY: Duration = Duration::from_millis(250);

@@ -26,13 +26,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::ready::SCRATCH_LEN;
+use super::KEEP_OUT_CAPACITY;
 use super::{is_disconnect, ConnOptions, LINGER_TIME};
 use crate::protocol::{Close, Progress, Session, OUTPUT_HIGH_WATER};
 use crate::vlog;
-
-/// An output buffer larger than this is freed once written, so a connection that once
-/// echoed a burst does not keep the memory while idle.
-const KEEP_OUT_CAPACITY: usize = 4096;
 
 thread_local! {
     /// Where reads land; borrowed only between two awaits, so tasks on one thread

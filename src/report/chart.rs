@@ -2,6 +2,8 @@
 //! (right) against the workload's level, one line per subject.
 
 use anyhow::{anyhow, Result};
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::compare::plan::Workload;
@@ -132,36 +134,41 @@ fn panel(
         .x_label_area_size(40)
         .y_label_area_size(64);
     if log_y {
-        let mut chart = builder
+        let chart = builder
             .build_cartesian_2d(x_range, ((min / 2.0).max(1e-3)..max * 2.0).log_scale())
             .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .x_labels(levels.len() * 4 + 1)
-            .x_label_formatter(&label_x)
-            .y_label_formatter(&|v| human(*v))
-            .light_line_style(WHITE)
-            .x_desc(x_name)
-            .y_desc(y_name)
-            .draw()
-            .map_err(plot_err)?;
-        draw_lines(&mut chart, lines)
+        draw(chart, x_name, y_name, levels.len(), &label_x, lines)
     } else {
-        let mut chart = builder
+        let chart = builder
             .build_cartesian_2d(x_range, 0.0..max * 1.1)
             .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .x_labels(levels.len() * 4 + 1)
-            .x_label_formatter(&label_x)
-            .y_label_formatter(&|v| human(*v))
-            .light_line_style(WHITE)
-            .x_desc(x_name)
-            .y_desc(y_name)
-            .draw()
-            .map_err(plot_err)?;
-        draw_lines(&mut chart, lines)
+        draw(chart, x_name, y_name, levels.len(), &label_x, lines)
     }
+}
+
+/// The axes, grid and lines of a panel, whatever its y scale.
+fn draw<'a, Y>(
+    mut chart: ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, Y>>,
+    x_name: &str,
+    y_name: &str,
+    levels: usize,
+    label_x: &dyn Fn(&f64) -> String,
+    lines: &[Line],
+) -> Result<()>
+where
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .x_labels(levels * 4 + 1)
+        .x_label_formatter(label_x)
+        .y_label_formatter(&|v| human(*v))
+        .light_line_style(WHITE)
+        .x_desc(x_name)
+        .y_desc(y_name)
+        .draw()
+        .map_err(plot_err)?;
+    draw_lines(&mut chart, lines)
 }
 
 fn draw_lines<'a, X, Y>(

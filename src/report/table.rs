@@ -49,6 +49,7 @@ fn table(report: &Report, workload: &str, level: usize) -> Table {
         "p99 ms",
         "connect us",
         "errors",
+        "starved",
         "CPU us/req",
         "ctx/req",
         "RSS MB",
@@ -112,6 +113,7 @@ fn row(
     row.push(format!("{:.2}", m.p99_us / 1000.0));
     row.push(format!("{:.0}", m.connect_p50_us));
     row.push(format!("{:.0}", m.errors));
+    row.push(opt(m.starved, 0));
     row.push(opt(m.cpu_us_per_req, 1));
     row.push(opt(m.ctx_per_req, 2));
     row.push(opt(m.rss_peak_kb.map(|kb| kb / 1024.0), 1));

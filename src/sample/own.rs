@@ -5,10 +5,10 @@ use std::io;
 
 use nix::sys::resource::{getrusage, UsageWho};
 use nix::sys::time::TimeValLike;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// CPU time and peak RSS of the calling process since it started; the JSON `client`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct OwnUsage {
     pub cpu_user_s: f64,
     pub cpu_sys_s: f64,

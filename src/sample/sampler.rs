@@ -6,12 +6,12 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::procfs::{ProcessTree, TreeSnapshot};
 
 /// What a process tree cost between the first and the last sample: the JSON `server`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct TreeUsage {
     /// CPU seconds spent in the interval, by every process of the tree, including
     /// processes that exited and were reaped within it.
@@ -26,6 +26,7 @@ pub struct TreeUsage {
     pub threads: u32,
     pub processes: u32,
     /// How many samples this summary rests on.
+    #[serde(default)]
     pub samples: u32,
 }
 

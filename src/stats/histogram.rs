@@ -6,7 +6,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The largest latency a histogram holds: one hour, in microseconds. Larger values are
 /// clamped to it rather than lost.
@@ -24,7 +24,7 @@ pub fn micros(duration: Duration) -> u64 {
 }
 
 /// The percentiles every report shows, in microseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub mean: f64,
     pub p50: u64,

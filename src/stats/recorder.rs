@@ -2,7 +2,7 @@
 //! Recorders are merged once, at the end of a run, into the aggregate the printer reads.
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::histogram::{new_histogram, MAX_US};
 
@@ -22,7 +22,7 @@ pub enum ErrorKind {
 }
 
 /// Error counts by kind; the JSON `errors` object.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Errors {
     pub connect: u64,
     pub reset: u64,
@@ -69,6 +69,9 @@ pub struct Recorder {
     pub connections_opened: u64,
     /// Echo sessions completed (every message of every byte verified).
     pub sessions: u64,
+    /// http: connections that got no reply at all during the run (a server serving a
+    /// few clients at a time leaves the others waiting: the throughput alone hides it).
+    pub starved: u64,
     pub errors: Errors,
     pub latency: Histogram<u64>,
     pub connect: Histogram<u64>,
@@ -87,6 +90,7 @@ impl Recorder {
             requests: 0,
             connections_opened: 0,
             sessions: 0,
+            starved: 0,
             errors: Errors::default(),
             latency: new_histogram(),
             connect: new_histogram(),
@@ -123,6 +127,7 @@ impl Recorder {
         self.requests += other.requests;
         self.connections_opened += other.connections_opened;
         self.sessions += other.sessions;
+        self.starved += other.starved;
         self.errors.merge(&other.errors);
         // Same bounds everywhere (new_histogram), so adding cannot fail.
         self.latency

@@ -6,10 +6,12 @@
 //! - [`signal`]: SIGINT/SIGTERM as a stop flag; default dispositions in forked children.
 //! - [`coroutine`]: starting a may coroutine, and moving a listener into may's event loop.
 //! - [`lockfile`]: the accept lock prefork children share (fcntl(2) record lock).
+//! - [`limits`]: raising the descriptor limit (RLIMIT_NOFILE) to what the system allows.
 //!
 //! Every `unsafe` block carries a `// SAFETY:` comment saying why it holds.
 
 pub mod coroutine;
+pub mod limits;
 pub mod listener;
 pub mod lockfile;
 pub mod process;

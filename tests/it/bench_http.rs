@@ -115,3 +115,33 @@ fn open_loop_rate_with_server_sampling() {
     assert!(json["server"]["rss_peak_kb"].as_u64().unwrap() > 0);
     assert!(json["client"]["rss_peak_kb"].as_u64().unwrap() > 0);
 }
+
+/// Keep-alive clients beyond a pool's size get no reply at all during a short run: the
+/// run says how many, instead of hiding them behind the served clients' throughput.
+#[test]
+fn connections_left_waiting_are_counted_as_starved() {
+    let pool = crate::util::ServerProc::start("prethread", "http", &["--workers", "2"]);
+    let json = bench_json(&[
+        "http",
+        &url(&pool),
+        "--connections",
+        "6",
+        "--duration",
+        "300ms",
+    ]);
+    assert_eq!(
+        count(&json, "starved"),
+        4,
+        "two workers serve two connections: {json:#}"
+    );
+    let server = server("epoll", "http");
+    let json = bench_json(&[
+        "http",
+        &url(&server),
+        "--connections",
+        "6",
+        "--duration",
+        "300ms",
+    ]);
+    assert_eq!(count(&json, "starved"), 0);
+}
