@@ -44,7 +44,15 @@ pub struct UsageError(pub String);
 
 /// The process exit code for an error that ended a command.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
-    if err.chain().any(|cause| cause.is::<UsageError>()) {
+    // A model reports a refusal (io_uring unavailable) as an io::Error wrapping one.
+    let is_usage = |cause: &(dyn std::error::Error + 'static)| {
+        cause.is::<UsageError>()
+            || cause
+                .downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::get_ref)
+                .is_some_and(|inner| inner.is::<UsageError>())
+    };
+    if err.chain().any(is_usage) {
         2
     } else {
         1

@@ -18,6 +18,7 @@
 
 pub mod accept;
 pub mod blocking;
+pub mod completion;
 pub mod handoff;
 pub mod intake;
 pub mod ready;

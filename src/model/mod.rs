@@ -36,6 +36,7 @@ mod select_threads;
 mod selector;
 mod threadpool;
 mod threads;
+mod uring;
 
 use std::fmt;
 use std::io::{self, Write};
@@ -133,6 +134,7 @@ pub static MODELS: &[&ModelInfo] = &[
     &epoll_threads::INFO,
     &async_mt::INFO,
     &reuseport::INFO,
+    &uring::INFO,
 ];
 
 /// The model with this name.

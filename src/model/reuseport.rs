@@ -12,10 +12,12 @@
 //! is returned.
 
 use std::io;
+use std::net::TcpListener;
 use std::thread;
 
 use super::{epoll, Family, ModelInfo, Workers};
-use crate::server::Server;
+use crate::conn::ConnOptions;
+use crate::server::{Server, Stop};
 use crate::sys;
 
 pub static INFO: ModelInfo = ModelInfo {
@@ -29,6 +31,15 @@ pub static INFO: ModelInfo = ModelInfo {
 };
 
 fn run(server: Server) -> io::Result<()> {
+    run_reactors(server, epoll::reactor)
+}
+
+/// A reactor: serves the connections of its own listener until stopped.
+pub(super) type Reactor = fn(TcpListener, ConnOptions, &Stop) -> io::Result<()>;
+
+/// Runs `server.workers` reactors, a thread each, each with its own SO_REUSEPORT
+/// listener on `server.addr` (the first is the one `serve` bound).
+pub(super) fn run_reactors(server: Server, reactor: Reactor) -> io::Result<()> {
     let mut listeners = vec![server.listener];
     for _ in 1..server.workers.max(1) {
         // `server.addr` holds the real port, so port 0 gives every reactor the same one.
@@ -43,7 +54,7 @@ fn run(server: Server) -> io::Result<()> {
                 thread::Builder::new()
                     .name(format!("reactor-{i}"))
                     .spawn_scoped(scope, move || {
-                        let result = epoll::reactor(listener, opts, stop);
+                        let result = reactor(listener, opts, stop);
                         if result.is_err() {
                             stop.set();
                         }

@@ -25,6 +25,7 @@ macro_rules! for_each_model {
             epoll_threads = "epoll-threads",
             async_mt = "async-mt",
             reuseport = "reuseport",
+            uring = "uring",
         }
     };
 }
