@@ -22,9 +22,10 @@ DURATION=${DURATION:-5}
 PIPELINE=${PIPELINE:-16}
 PORT=${PORT:-18090}
 WORKERS=${WORKERS:-1}
-MODELS=${MODELS:-"epoll async reuseport"}
+MODELS=${MODELS:-"epoll async reuseport uring"}
 
 cd "$(dirname "$0")/.."
+. scripts/proc-tree.sh
 
 if ! command -v wrk >/dev/null || ! [ -x /usr/sbin/nginx ]; then
     if [ "$(id -u)" -ne 0 ]; then
@@ -83,24 +84,6 @@ init = function(args)
 end
 request = function() return req end
 LUA
-
-# The pid and every descendant of $1.
-tree() {
-    echo "$1"
-    local child
-    for child in $(cat /proc/"$1"/task/*/children 2>/dev/null); do tree "$child"; done
-}
-
-# Nanoseconds of CPU the process tree of $1 has used so far.
-tree_cpu_ns() {
-    local pid total=0 ns
-    for pid in $(tree "$1"); do
-        for ns in $(cut -d' ' -f1 /proc/"$pid"/task/*/schedstat 2>/dev/null); do
-            total=$((total + ns))
-        done
-    done
-    echo "$total"
-}
 
 wait_listening() {
     for _ in $(seq 100); do
