@@ -7,75 +7,35 @@
 # The figure is the CPU time of the server's whole process tree over the measured run
 # divided by the requests wrk completed: on a 2-core machine where wrk takes one core,
 # throughput alone cannot rank servers faster than their client. CPU time is the sum
-# of every thread's sum_exec_runtime (/proc/PID/task/TID/schedstat, nanoseconds) over
-# the tree, which is exact and does not lag like tick-sampled utime/stime.
+# of every thread's sum_exec_runtime (/proc/PID/task/TID/schedstat, nanoseconds), which
+# does not lag like utime/stime. The servers are measured in turn, REPEAT rounds
+# interleaved, and each one's median round is shown, so a burst of load from elsewhere
+# on a shared machine spoils one round, not one server.
 #
-# Prints `iomodels floor` first, then one line per server and run: µs per request,
+# Prints `iomodels floor` each round, then one line per server and mode: µs per request,
 # requests/s, the ratio to nginx's µs per request, and the multiple of the floor.
-# Installs nginx-light and wrk if missing (as root). Every process it starts is
-# stopped by its pid on exit.
 set -euo pipefail
 
 CONNECTIONS=${CONNECTIONS:-100}
 WARMUP=${WARMUP:-2}
 DURATION=${DURATION:-5}
 PIPELINE=${PIPELINE:-16}
+REPEAT=${REPEAT:-3}
 PORT=${PORT:-18090}
 WORKERS=${WORKERS:-1}
 MODELS=${MODELS:-"epoll async reuseport uring"}
 
 cd "$(dirname "$0")/.."
-. scripts/proc-tree.sh
-
-if ! command -v wrk >/dev/null || ! [ -x /usr/sbin/nginx ]; then
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "efficiency: needs nginx-light and wrk; run as root to install them" >&2
-        exit 1
-    fi
-    apt-get update -qq && apt-get install -y -qq nginx-light wrk >/dev/null
-fi
-
+. scripts/measure-lib.sh
+need_nginx_and_wrk
 cargo build --release --quiet
 IOMODELS=target/release/iomodels
 URL="http://127.0.0.1:$PORT/"
+DIR=$(mktemp -d)
+SERVER_PID=
+trap 'stop_servers; rm -rf "$DIR"' EXIT
 
-dir=$(mktemp -d)
-server_pid=
-stop_server() {
-    if [ -n "$server_pid" ]; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-        server_pid=
-    fi
-    if [ -s "$dir/nginx.pid" ]; then
-        kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
-        for _ in $(seq 30); do [ -e "$dir/nginx.pid" ] || break; sleep 0.1; done
-    fi
-}
-trap 'stop_server; rm -rf "$dir"' EXIT
-
-cat >"$dir/nginx.conf" <<CONF
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/error.log;
-daemon on;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $dir;
-    proxy_temp_path $dir;
-    fastcgi_temp_path $dir;
-    uwsgi_temp_path $dir;
-    scgi_temp_path $dir;
-    keepalive_requests 100000000;
-    server {
-        listen 127.0.0.1:$PORT;
-        location / { return 200 "Hello, World!"; }
-    }
-}
-CONF
-
-cat >"$dir/pipeline.lua" <<LUA
+cat >"$DIR/pipeline.lua" <<LUA
 -- Sends $PIPELINE requests in one write, as TechEmpower's pipeline.lua does.
 init = function(args)
     local r = {}
@@ -85,60 +45,61 @@ end
 request = function() return req end
 LUA
 
-wait_listening() {
-    for _ in $(seq 100); do
-        curl -fsS -o /dev/null "$URL" 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "efficiency: the server on $URL did not come up" >&2
-    return 1
-}
-
-# Runs the warm-up and the measured wrk run against the server whose tree is rooted at
-# $2; prints "NAME µs/req req/s" (extra wrk arguments after the second).
+# Warms up, then measures the running server; prints "µs/req req/s" (wrk's extra
+# arguments in $@).
 measure() {
-    local name=$1 pid=$2
-    shift 2
+    local pid out before after requests
+    pid=$(server_root)
     timeout $((WARMUP + 20)) wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "$@" "$URL" >/dev/null
-    local before after out requests
     before=$(tree_cpu_ns "$pid")
     out=$(timeout $((DURATION + 20)) wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "$@" "$URL")
     after=$(tree_cpu_ns "$pid")
-    requests=$(awk '/requests in/ { print $1 }' <<<"$out")
     if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
-        echo "efficiency: $name: wrk reported errors:" >&2
-        grep "Non-2xx\|Socket errors" <<<"$out" >&2
+        grep "Non-2xx\|Socket errors" <<<"$out" | sed 's/^/  wrk: /' >&2
     fi
-    awk -v n="$name" -v ns=$((after - before)) -v r="$requests" -v d="$DURATION" \
-        'BEGIN { printf "%s %.3f %.0f\n", n, ns / 1000 / r, r / d }'
+    requests=$(awk '/requests in/ { print $1 }' <<<"$out")
+    awk -v ns=$((after - before)) -v r="$requests" -v d="$DURATION" \
+        'BEGIN { printf "%.3f %.0f\n", ns / 1000 / r, r / d }'
 }
 
-run_all() {
-    local label=$1
+# One round of every server in mode $1 (wrk arguments after it), appended to $DIR/$1.
+round() {
+    local mode=$1 model
     shift
-    /usr/sbin/nginx -c "$dir/nginx.conf" -e "$dir/error.log"
-    for _ in $(seq 50); do [ -s "$dir/nginx.pid" ] && break; sleep 0.1; done
-    wait_listening
-    measure nginx "$(cat "$dir/nginx.pid")" "$@" >"$dir/$label.txt"
-    stop_server
-    local model
+    start_nginx
+    echo "nginx $(measure "$@")" >>"$DIR/$mode"
+    stop_servers
     for model in $MODELS; do
-        "$IOMODELS" serve "$model" --proto http --addr "127.0.0.1:$PORT" \
-            --workers "$WORKERS" >/dev/null &
-        server_pid=$!
-        wait_listening
-        measure "$model" "$server_pid" "$@" >>"$dir/$label.txt"
-        stop_server
+        start_ours "$model" --workers "$WORKERS"
+        echo "$model $(measure "$@")" >>"$DIR/$mode"
+        stop_servers
     done
-    awk -v label="$label" -v floor="$FLOOR" '
-        NR == 1 { nginx = $2 }
-        { printf "%-8s %-10s %7.2f µs/req  %9.0f req/s  %5.2fx nginx  %5.2fx floor\n",
-                 label, $1, $2, $3, $2 / nginx, $2 / floor }' "$dir/$label.txt"
 }
 
-floor_line=$("$IOMODELS" floor | head -1)
-echo "$floor_line"
-FLOOR=$(awk '{ print $2 }' <<<"$floor_line")
-echo "wrk -t1 -c$CONNECTIONS, ${WARMUP}s warm-up, ${DURATION}s measured; our models with --workers $WORKERS"
-run_all plain
-run_all "pipe$PIPELINE" -s "$dir/pipeline.lua"
+# Each server's median round in mode $1, against nginx's and the floor.
+report() {
+    local mode=$1
+    sort -k1,1 -k2,2g "$DIR/$mode" | awk -v mode="$mode" -v floor="$FLOOR" -v order="nginx $MODELS" '
+        { n[$1]++; us[$1, n[$1]] = $2; rate[$1, n[$1]] = $3 }
+        END {
+            split(order, names, " ")
+            m = int((n["nginx"] + 1) / 2); base = us["nginx", m]
+            for (i = 1; i in names; i++) {
+                s = names[i]; m = int((n[s] + 1) / 2)
+                printf "%-7s %-10s %6.2f µs/req  %9.0f req/s  %5.2fx nginx  %5.2fx floor\n",
+                    mode, s, us[s, m], rate[s, m], us[s, m] / base, us[s, m] / floor
+            }
+        }'
+}
+
+echo "wrk -t1 -c$CONNECTIONS, ${WARMUP}s warm-up, ${DURATION}s measured, median of $REPEAT interleaved rounds; our models with --workers $WORKERS"
+# The floor too is measured once per round: on a shared machine it moves with the load.
+for _ in $(seq "$REPEAT"); do
+    "$IOMODELS" floor | head -1 | tee -a "$DIR/floor"
+    round plain
+    round "pipe$PIPELINE" -s "$DIR/pipeline.lua"
+done
+FLOOR=$(awk '{ print $2 }' "$DIR/floor" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+echo "floor (median of the rounds): $FLOOR µs per request"
+report plain
+report "pipe$PIPELINE"

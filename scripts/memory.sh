@@ -18,35 +18,13 @@ PORT=${PORT:-18095}
 MODELS=${MODELS:-$(cd "$(dirname "$0")/.." && cargo run --release --quiet -- list | awk 'NR > 1 { print $1 }')}
 
 cd "$(dirname "$0")/.."
-. scripts/proc-tree.sh
-
+. scripts/measure-lib.sh
 cargo build --release --quiet
 IOMODELS=target/release/iomodels
 URL="http://127.0.0.1:$PORT/"
-
-dir=$(mktemp -d)
-server_pid=
-stop_server() {
-    if [ -n "$server_pid" ]; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-        server_pid=
-    fi
-    if [ -s "$dir/nginx.pid" ]; then
-        kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
-        for _ in $(seq 30); do [ -e "$dir/nginx.pid" ] || break; sleep 0.1; done
-    fi
-}
-trap 'stop_server; rm -rf "$dir"' EXIT
-
-wait_listening() {
-    for _ in $(seq 100); do
-        curl -fsS -o /dev/null "$URL" 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "memory: the server on $URL did not come up" >&2
-    return 1
-}
+DIR=$(mktemp -d)
+SERVER_PID=
+trap 'stop_servers; rm -rf "$DIR"' EXIT
 
 # Holds the connections against the server rooted at $2 and prints its line.
 measure() {
@@ -54,11 +32,11 @@ measure() {
     before=$(tree_rss_kb "$pid")
     if ! timeout $((DURATION + 60)) "$IOMODELS" bench hold "$URL" --connections "$CONNECTIONS" \
         --interval 3600s..3600s --duration "${DURATION}s" --ramp 200/10ms \
-        --server-pid "$pid" --json "$dir/hold.json" >/dev/null 2>"$dir/err"; then
-        echo "$name: bench hold failed: $(tail -1 "$dir/err")"
+        --server-pid "$pid" --json "$DIR/hold.json" >/dev/null 2>"$DIR/err"; then
+        echo "$name: bench hold failed: $(tail -1 "$DIR/err")"
         return
     fi
-    python3 - "$name" "$before" "$dir/hold.json" <<'PY'
+    python3 - "$name" "$before" "$DIR/hold.json" <<'PY'
 import json, sys
 name, before, report = sys.argv[1], int(sys.argv[2]), json.load(open(sys.argv[3]))
 served = report["requests"]
@@ -70,39 +48,13 @@ PY
 
 echo "hold $CONNECTIONS idle keep-alive connections, ${DURATION}s, one request each"
 if [ -x /usr/sbin/nginx ]; then
-    cat >"$dir/nginx.conf" <<CONF
-worker_processes 1;
-worker_rlimit_nofile 20000;
-pid $dir/nginx.pid;
-error_log $dir/error.log;
-daemon on;
-events { worker_connections 20000; }
-http {
-    access_log off;
-    client_body_temp_path $dir;
-    proxy_temp_path $dir;
-    fastcgi_temp_path $dir;
-    uwsgi_temp_path $dir;
-    scgi_temp_path $dir;
-    keepalive_timeout 3600s;
-    keepalive_requests 100000000;
-    server {
-        listen 127.0.0.1:$PORT;
-        location / { return 200 "Hello, World!"; }
-    }
-}
-CONF
-    /usr/sbin/nginx -c "$dir/nginx.conf" -e "$dir/error.log"
-    for _ in $(seq 50); do [ -s "$dir/nginx.pid" ] && break; sleep 0.1; done
-    wait_listening
-    measure nginx "$(cat "$dir/nginx.pid")"
-    stop_server
+    start_nginx "keepalive_timeout 3600s;" "worker_rlimit_nofile 20000;"
+    measure nginx "$(server_root)"
+    stop_servers
 fi
 for model in $MODELS; do
     # The idle timeout would close held connections: disable it.
-    "$IOMODELS" serve "$model" --proto http --addr "127.0.0.1:$PORT" --timeout 0 >/dev/null &
-    server_pid=$!
-    wait_listening
-    measure "$model" "$server_pid"
-    stop_server
+    start_ours "$model" --timeout 0
+    measure "$model" "$SERVER_PID"
+    stop_servers
 done

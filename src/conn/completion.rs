@@ -23,6 +23,7 @@ use std::time::Instant;
 use socket2::SockRef;
 
 use super::intake::Intake;
+use super::ready::Phase;
 use super::{ConnOptions, LINGER_TIME};
 use crate::protocol::{Close, Progress, OUTPUT_HIGH_WATER};
 use crate::sys::uring::Ring;
@@ -58,19 +59,6 @@ enum Recv {
     Cancelling,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Open,
-    /// The peer closed its side: send what is left, then close.
-    PeerDone,
-    /// The session asked to close: send what is left, then close that way.
-    Closing(Close),
-    /// Our side is shut down; discarding input until EOF or the deadline.
-    Lingering,
-    /// Done: waiting for its operations to end before the socket is closed.
-    Closed,
-}
-
 /// One connection of a ring.
 #[derive(Debug)]
 pub struct UringConn {
@@ -81,6 +69,8 @@ pub struct UringConn {
     sending: bool,
     recv: Recv,
     phase: Phase,
+    /// Done: waiting for its operations to end before the socket is closed.
+    closed: bool,
     deadline: Option<Instant>,
     backlogged: bool,
 }
@@ -96,6 +86,7 @@ impl UringConn {
             sending: false,
             recv: Recv::Idle,
             phase: Phase::Open,
+            closed: false,
             deadline: opts.timeout.map(|t| now + t),
             backlogged: false,
         })
@@ -109,7 +100,7 @@ impl UringConn {
         spares: &mut SparePool,
         now: Instant,
     ) {
-        if self.phase != Phase::Open {
+        if self.phase != Phase::Open || self.closed {
             return;
         }
         if self.out.capacity() == 0 {
@@ -121,19 +112,17 @@ impl UringConn {
 
     /// The peer closed its side (a receive of zero bytes).
     pub fn on_eof(&mut self) {
-        self.phase = match self.phase {
-            Phase::Open => Phase::PeerDone,
-            _ => Phase::Closed,
-        };
+        match self.phase {
+            Phase::Open => self.phase = Phase::PeerDone,
+            _ => self.closed = true,
+        }
     }
 
     /// The multishot receive ended (cancelled, out of buffers, EOF or an error that
     /// `fatal` says ends the connection).
     pub fn on_recv_ended(&mut self, fatal: bool) {
         self.recv = Recv::Idle;
-        if fatal {
-            self.phase = Phase::Closed;
-        }
+        self.closed |= fatal;
     }
 
     /// A send completed: resend what the kernel did not take, or give the buffer back.
@@ -147,7 +136,7 @@ impl UringConn {
     ) -> io::Result<()> {
         self.sending = false;
         match result {
-            Ok(n) if n > 0 && n < buf.len() && self.phase != Phase::Closed => {
+            Ok(n) if n > 0 && n < buf.len() && !self.closed => {
                 buf.drain(..n);
                 ring.send(key, &self.stream, buf)?;
                 self.sending = true;
@@ -155,7 +144,7 @@ impl UringConn {
             Ok(n) if n > 0 => spares.give(buf),
             _ => {
                 spares.give(buf);
-                self.phase = Phase::Closed;
+                self.closed = true;
             }
         }
         Ok(())
@@ -163,14 +152,12 @@ impl UringConn {
 
     /// Past its idle/header or linger deadline? Then it closes.
     pub fn expire(&mut self, now: Instant) {
-        if self.deadline.is_some_and(|deadline| now >= deadline) {
-            self.phase = Phase::Closed;
-        }
+        self.closed |= self.deadline.is_some_and(|deadline| now >= deadline);
     }
 
     /// Closed with no operation in flight: the caller may drop it.
     pub fn can_drop(&self) -> bool {
-        self.phase == Phase::Closed && self.recv == Recv::Idle && !self.sending
+        self.closed && self.recv == Recv::Idle && !self.sending
     }
 
     /// Queues what the connection's state calls for next: a send of pending replies,
@@ -184,18 +171,18 @@ impl UringConn {
         now: Instant,
     ) -> io::Result<()> {
         loop {
-            if !self.sending && !self.out.is_empty() && self.phase != Phase::Closed {
+            if !self.sending && !self.out.is_empty() && !self.closed {
                 ring.send(key, &self.stream, std::mem::take(&mut self.out))?;
                 self.sending = true;
             }
-            if self.sending || !self.out.is_empty() {
+            if self.sending || !self.out.is_empty() || self.closed {
                 break;
             }
             match self.phase {
-                Phase::PeerDone | Phase::Closing(Close::AfterFlush) => self.phase = Phase::Closed,
+                Phase::PeerDone | Phase::Closing(Close::AfterFlush) => self.closed = true,
                 Phase::Closing(Close::Linger) => {
                     if self.stream.shutdown(Shutdown::Write).is_err() {
-                        self.phase = Phase::Closed;
+                        self.closed = true;
                     } else {
                         self.phase = Phase::Lingering;
                         self.deadline = Some(now + LINGER_TIME);
@@ -208,7 +195,7 @@ impl UringConn {
                     self.after(progress, opts, now);
                     continue;
                 }
-                Phase::Open | Phase::Lingering | Phase::Closed => {}
+                Phase::Open | Phase::Lingering => {}
             }
             break;
         }
@@ -231,9 +218,10 @@ impl UringConn {
 
     fn wants_read(&self) -> bool {
         match self.phase {
+            _ if self.closed => false,
             Phase::Open => !self.backlogged && self.out.len() < OUTPUT_HIGH_WATER,
             Phase::Lingering => true,
-            Phase::PeerDone | Phase::Closing(_) | Phase::Closed => false,
+            Phase::PeerDone | Phase::Closing(_) => false,
         }
     }
 

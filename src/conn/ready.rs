@@ -96,8 +96,9 @@ impl ReadyCtx {
     }
 }
 
+/// Where a non-blocking connection is in its life (shared with [`super::completion`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
+pub(super) enum Phase {
     /// Reading requests and writing replies.
     Open,
     /// The peer closed its side: send what is left, then close.
