@@ -16,12 +16,7 @@ cd "$(dirname "$0")/.."
 
 . scripts/measure-lib.sh
 need_nginx_and_wrk
-cargo build --release --quiet
-IOMODELS=target/release/iomodels
-URL="http://127.0.0.1:$PORT/"
-DIR=$(mktemp -d)
-SERVER_PID=
-trap 'stop_servers; rm -rf "$DIR"' EXIT
+prepare
 start_nginx
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }

@@ -28,12 +28,7 @@ MODELS=${MODELS:-"epoll async reuseport uring"}
 cd "$(dirname "$0")/.."
 . scripts/measure-lib.sh
 need_nginx_and_wrk
-cargo build --release --quiet
-IOMODELS=target/release/iomodels
-URL="http://127.0.0.1:$PORT/"
-DIR=$(mktemp -d)
-SERVER_PID=
-trap 'stop_servers; rm -rf "$DIR"' EXIT
+prepare
 
 cat >"$DIR/pipeline.lua" <<LUA
 -- Sends $PIPELINE requests in one write, as TechEmpower's pipeline.lua does.

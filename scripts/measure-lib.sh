@@ -1,6 +1,17 @@
 # Shell helpers for the measuring scripts (sourced, not run): nginx-light as the
 # reference server, our servers, and a server's process tree as /proc shows it.
-# The caller sets DIR (a scratch directory), PORT and URL, and traps EXIT to stop_servers.
+# The caller sets PORT and calls `prepare` first.
+
+# Builds the release binary and sets IOMODELS, URL, a scratch DIR, and an exit trap that
+# stops the server running, if any, and removes DIR.
+prepare() {
+    cargo build --release --quiet
+    IOMODELS=target/release/iomodels
+    URL="http://127.0.0.1:$PORT/"
+    DIR=$(mktemp -d)
+    SERVER_PID=
+    trap 'stop_servers; rm -rf "$DIR"' EXIT
+}
 
 # Starts nginx-light (1 worker, `return 200 "Hello, World!"`, access log off) on
 # 127.0.0.1:$PORT, with extra lines for the http block in $1 and for the top level in $2.

@@ -19,12 +19,7 @@ MODELS=${MODELS:-$(cd "$(dirname "$0")/.." && cargo run --release --quiet -- lis
 
 cd "$(dirname "$0")/.."
 . scripts/measure-lib.sh
-cargo build --release --quiet
-IOMODELS=target/release/iomodels
-URL="http://127.0.0.1:$PORT/"
-DIR=$(mktemp -d)
-SERVER_PID=
-trap 'stop_servers; rm -rf "$DIR"' EXIT
+prepare
 
 # Holds the connections against the server rooted at $2 and prints its line.
 measure() {

@@ -10,7 +10,7 @@
 //!   non-blocking readiness machine, lingering close, deadlines).
 //! - [`protocol`]: sans-I/O sessions (`echo`, `http`): bytes in, reply bytes out.
 //! - [`sys`]: the only `unsafe` code: fork, the accept lock, signals, accept4, the
-//!   descriptor limit, may's coroutine spawn.
+//!   descriptor limit, may's coroutine spawn, io_uring.
 //! - [`log`]: the `-v` switch and rate-limited warnings.
 //! - [`bench`]: `iomodels bench`: the load generator's workloads and event-loop engine.
 //! - [`stats`]: what bench workers record (HdrHistogram, error kinds), merged for printing.
