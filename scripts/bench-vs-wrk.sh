@@ -14,55 +14,10 @@ PORT=${PORT:-18080}
 
 cd "$(dirname "$0")/.."
 
-if ! command -v wrk >/dev/null || ! [ -x /usr/sbin/nginx ]; then
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "bench-vs-wrk: needs nginx-light and wrk; run as root to install them" >&2
-        exit 1
-    fi
-    apt-get update -qq && apt-get install -y -qq nginx-light wrk >/dev/null
-fi
-
-cargo build --release --quiet
-IOMODELS=target/release/iomodels
-
-dir=$(mktemp -d)
-cat >"$dir/nginx.conf" <<CONF
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/error.log;
-daemon on;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $dir;
-    proxy_temp_path $dir;
-    fastcgi_temp_path $dir;
-    uwsgi_temp_path $dir;
-    scgi_temp_path $dir;
-    keepalive_requests 100000000;
-    server {
-        listen 127.0.0.1:$PORT;
-        location / { return 200 "Hello, World!"; }
-    }
-}
-CONF
-
-stop_nginx() {
-    if [ -s "$dir/nginx.pid" ]; then
-        kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
-        sleep 0.3
-    fi
-    rm -rf "$dir"
-}
-trap stop_nginx EXIT
-
-/usr/sbin/nginx -c "$dir/nginx.conf" -e "$dir/error.log"
-for _ in $(seq 50); do
-    [ -s "$dir/nginx.pid" ] && break
-    sleep 0.1
-done
-URL="http://127.0.0.1:$PORT/"
-curl -fsS "$URL" >/dev/null 2>&1 || timeout 5 "$IOMODELS" bench http "$URL" --requests 1 >/dev/null
+. scripts/measure-lib.sh
+need_nginx_and_wrk
+prepare
+start_nginx
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
@@ -74,8 +29,8 @@ for run in $(seq "$RUNS"); do
     wrk_rates+=("$rate")
     echo "run $run: wrk      $rate req/s"
     timeout $((DURATION + 30)) "$IOMODELS" bench http "$URL" --threads 1 \
-        --connections "$CONNECTIONS" --duration "${DURATION}s" --json "$dir/ours.json" >/dev/null
-    rate=$(awk -F'[:,]' '/"throughput_per_s"/ { gsub(/ /, "", $2); print $2 }' "$dir/ours.json")
+        --connections "$CONNECTIONS" --duration "${DURATION}s" --json "$DIR/ours.json" >/dev/null
+    rate=$(awk -F'[:,]' '/"throughput_per_s"/ { gsub(/ /, "", $2); print $2 }' "$DIR/ours.json")
     ours_rates+=("$rate")
     echo "run $run: iomodels $rate req/s"
 done

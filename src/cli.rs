@@ -32,6 +32,8 @@ pub enum Command {
     Bench(crate::bench::BenchArgs),
     /// Run every model through the workloads and write a ranked report with charts.
     Compare(crate::compare::args::CompareArgs),
+    /// Measure the least CPU a server spends per small request here (one read, one write).
+    Floor(crate::floor::FloorArgs),
 }
 
 /// The protocol a server speaks.
@@ -176,6 +178,7 @@ pub fn dispatch(command: Command) -> Result<()> {
         Command::List => model::print_list(&mut std::io::stdout().lock()),
         Command::Bench(args) => crate::bench::run(&args),
         Command::Compare(args) => crate::compare::run(&args),
+        Command::Floor(args) => crate::floor::run(&args),
     }
 }
 

@@ -10,12 +10,13 @@
 //!   non-blocking readiness machine, lingering close, deadlines).
 //! - [`protocol`]: sans-I/O sessions (`echo`, `http`): bytes in, reply bytes out.
 //! - [`sys`]: the only `unsafe` code: fork, the accept lock, signals, accept4, the
-//!   descriptor limit, may's coroutine spawn.
+//!   descriptor limit, may's coroutine spawn, io_uring.
 //! - [`log`]: the `-v` switch and rate-limited warnings.
 //! - [`bench`]: `iomodels bench`: the load generator's workloads and event-loop engine.
 //! - [`stats`]: what bench workers record (HdrHistogram, error kinds), merged for printing.
 //! - [`sample`]: a process tree's cost from `/proc` (CPU, RSS, context switches).
 //! - [`compare`]: `iomodels compare`: every model through every workload, as child processes.
+//! - [`floor`]: `iomodels floor`: the kernel's least CPU per request (one read, one write).
 //! - [`report`]: the comparison presented: ranked tables, JSON, Markdown, SVG charts, HTML.
 
 #![deny(unsafe_code)]
@@ -24,6 +25,7 @@ pub mod bench;
 pub mod cli;
 pub mod compare;
 pub mod conn;
+pub mod floor;
 pub mod log;
 pub mod model;
 pub mod protocol;
@@ -42,7 +44,15 @@ pub struct UsageError(pub String);
 
 /// The process exit code for an error that ended a command.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
-    if err.chain().any(|cause| cause.is::<UsageError>()) {
+    // A model reports a refusal (io_uring unavailable) as an io::Error wrapping one.
+    let is_usage = |cause: &(dyn std::error::Error + 'static)| {
+        cause.is::<UsageError>()
+            || cause
+                .downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::get_ref)
+                .is_some_and(|inner| inner.is::<UsageError>())
+    };
+    if err.chain().any(is_usage) {
         2
     } else {
         1

@@ -9,6 +9,8 @@
 //!   close, and the interest it wants next.
 //! - [`tokio`]: a connection as a tokio task (async, async-mt): reads and writes
 //!   awaited in turn, the idle/header deadline as a timer, lingering close.
+//! - [`completion`]: a connection driven by io_uring completions (uring): sends in
+//!   order one at a time, its multishot receive armed or cancelled for back-pressure.
 //! - [`intake`]: a session and the partial input it has not consumed, for the
 //!   non-blocking connections ([`ready`], and select-threads' reader).
 //! - [`handoff`]: a connection whose replies another thread writes (select-threads).
@@ -18,6 +20,7 @@
 
 pub mod accept;
 pub mod blocking;
+pub mod completion;
 pub mod handoff;
 pub mod intake;
 pub mod ready;

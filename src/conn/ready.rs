@@ -8,7 +8,9 @@
 //!   only the unconsumed tail of a partial request is copied into the connection's own
 //!   buffer, so an idle connection owns no read buffer;
 //! - writes at once (no wait for writability in the common case), keeps what the
-//!   kernel did not take, and finishes it when the socket becomes writable;
+//!   kernel did not take, and finishes it when the socket becomes writable; replies are
+//!   built in the thread's spare output buffer, which the connection gives back once
+//!   it is flushed, so an idle connection owns no output buffer either;
 //! - stops reading while [`OUTPUT_HIGH_WATER`] bytes are unsent (back-pressure);
 //! - with `drain` (edge-triggered models) reads until EAGAIN and remembers that the
 //!   socket may still hold data when back-pressure stopped it early;
@@ -75,6 +77,9 @@ pub enum Step {
 /// Per-thread state shared by all the connections a thread drives.
 pub struct ReadyCtx {
     scratch: Box<[u8]>,
+    /// The output buffer lent to the connection being served and returned when it has
+    /// flushed; only a connection with unsent output keeps one of its own.
+    spare_out: Vec<u8>,
     pub opts: ConnOptions,
     /// Read until EAGAIN on every readable event (edge-triggered models must).
     pub drain: bool,
@@ -84,14 +89,16 @@ impl ReadyCtx {
     pub fn new(opts: ConnOptions, drain: bool) -> Self {
         ReadyCtx {
             scratch: vec![0; SCRATCH_LEN].into_boxed_slice(),
+            spare_out: Vec::new(),
             opts,
             drain,
         }
     }
 }
 
+/// Where a non-blocking connection is in its life (shared with [`super::completion`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
+pub(super) enum Phase {
     /// Reading requests and writing replies.
     Open,
     /// The peer closed its side: send what is left, then close.
@@ -165,6 +172,18 @@ where
         ctx: &mut ReadyCtx,
         now: Instant,
     ) -> Step {
+        if self.out.capacity() == 0 {
+            self.out = std::mem::take(&mut ctx.spare_out);
+        }
+        let step = self.serve(readable, writable, ctx, now);
+        if self.out.is_empty() && ctx.spare_out.capacity() == 0 {
+            ctx.spare_out = std::mem::take(&mut self.out);
+        }
+        step
+    }
+
+    /// [`Self::on_ready`] with an output buffer at hand.
+    fn serve(&mut self, readable: bool, writable: bool, ctx: &mut ReadyCtx, now: Instant) -> Step {
         self.readable |= readable;
         let mut try_write = writable || self.sent < self.out.len();
         loop {

@@ -7,7 +7,7 @@
 //! buffer or a lingering close).
 
 use std::io;
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
 use std::time::Instant;
 
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
@@ -17,7 +17,7 @@ use super::{Family, ModelInfo, Workers};
 use crate::conn::accept::{self, AcceptError};
 use crate::conn::ready::{Interest, ReadyConn, ReadyCtx, Step, Sweeper};
 use crate::conn::ConnOptions;
-use crate::server::{Server, STOP_POLL};
+use crate::server::{Server, Stop, STOP_POLL};
 
 pub static INFO: ModelInfo = ModelInfo {
     name: "epoll",
@@ -72,12 +72,13 @@ pub(crate) fn wait(epoll: &Epoll, events: &mut [EpollEvent]) -> io::Result<usize
 }
 
 fn run(server: Server) -> io::Result<()> {
-    let Server {
-        listener,
-        conn: opts,
-        stop,
-        ..
-    } = server;
+    reactor(server.listener, server.conn, &server.stop)
+}
+
+/// One epoll reactor: accepts from `listener` and serves its connections on the calling
+/// thread until `stop` is set. `epoll` runs one; `reuseport` runs one per thread, each
+/// with its own listener.
+pub(crate) fn reactor(listener: TcpListener, opts: ConnOptions, stop: &Stop) -> io::Result<()> {
     listener.set_nonblocking(true)?;
     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
     epoll.add(&listener, EpollEvent::new(EpollFlags::EPOLLIN, LISTENER))?;
@@ -135,7 +136,7 @@ fn run(server: Server) -> io::Result<()> {
 
 /// Accepts every waiting connection; returns `Backoff` if a resource limit stopped it.
 fn accept_all(
-    listener: &std::net::TcpListener,
+    listener: &TcpListener,
     epoll: &Epoll,
     conns: &mut Slab<Entry>,
     opts: &ConnOptions,

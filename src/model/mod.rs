@@ -18,6 +18,7 @@
 //!   descriptors, processes) as a clear error line, not a crash;
 //! - back off when accept(2) runs out of descriptors ([`crate::conn::accept`]).
 
+mod async_mt;
 mod asyncio;
 mod blocking;
 mod coroutines;
@@ -29,11 +30,13 @@ mod poll;
 mod pool;
 mod prefork;
 mod prethread;
+mod reuseport;
 mod select;
 mod select_threads;
 mod selector;
 mod threadpool;
 mod threads;
+mod uring;
 
 use std::fmt;
 use std::io::{self, Write};
@@ -129,6 +132,9 @@ pub static MODELS: &[&ModelInfo] = &[
     &asyncio::INFO,
     &coroutines::INFO,
     &epoll_threads::INFO,
+    &async_mt::INFO,
+    &reuseport::INFO,
+    &uring::INFO,
 ];
 
 /// The model with this name.

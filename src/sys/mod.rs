@@ -6,6 +6,7 @@
 //! - [`signal`]: SIGINT/SIGTERM as a stop flag; default dispositions in forked children.
 //! - [`coroutine`]: starting a may coroutine, and moving a listener into may's event loop.
 //! - [`lockfile`]: the accept lock prefork children share (fcntl(2) record lock).
+//! - [`uring`]: io_uring: multishot accept and receive, provided buffers, sends.
 //! - [`limits`]: raising the descriptor limit (RLIMIT_NOFILE) to what the system allows.
 //!
 //! Every `unsafe` block carries a `// SAFETY:` comment saying why it holds.
@@ -16,3 +17,4 @@ pub mod listener;
 pub mod lockfile;
 pub mod process;
 pub mod signal;
+pub mod uring;

@@ -23,6 +23,9 @@ macro_rules! for_each_model {
             r#async = "async",
             coroutines = "coroutines",
             epoll_threads = "epoll-threads",
+            async_mt = "async-mt",
+            reuseport = "reuseport",
+            uring = "uring",
         }
     };
 }

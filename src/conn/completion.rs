@@ -1,0 +1,237 @@
+//! A connection driven by io_uring completions (the `uring` model): the completion
+//! family's counterpart of [`super::ready`].
+//!
+//! Nothing is read or written here: the ring receives into its provided buffers and
+//! sends buffers it is given. The connection is told what completed
+//! ([`UringConn::absorb`], [`UringConn::on_recv_ended`], [`UringConn::on_sent`]) and
+//! [`UringConn::advance`] queues what comes next:
+//!
+//! - replies accumulate in `out` while a send is in flight, and leave as one send when
+//!   it completes (one send per batch of requests, never two at once, so bytes stay in
+//!   order; a partial send is resent from where it stopped);
+//! - the multishot receive stays armed while the connection wants input, and is
+//!   cancelled once [`OUTPUT_HIGH_WATER`] bytes of replies wait (back-pressure);
+//! - an idle connection owns no buffer: received bytes sit in the ring's buffers, and
+//!   output buffers come from, and go back to, the thread's [`SparePool`];
+//! - a connection is dropped (its socket closed) only once none of its operations is
+//!   in flight ([`UringConn::can_drop`]), so the kernel never meets a reused descriptor.
+
+use std::io;
+use std::net::{Shutdown, TcpStream};
+use std::time::Instant;
+
+use socket2::SockRef;
+
+use super::intake::Intake;
+use super::ready::Phase;
+use super::{ConnOptions, LINGER_TIME};
+use crate::protocol::{Close, Progress, OUTPUT_HIGH_WATER};
+use crate::sys::uring::Ring;
+
+/// Output buffers are kept for reuse up to this size; larger ones are freed.
+const KEEP_OUT_CAPACITY: usize = 4096;
+/// How many spare output buffers a thread keeps.
+const SPARES: usize = 256;
+
+/// A thread's spare output buffers, so a reply does not cost an allocation and an idle
+/// connection keeps none.
+#[derive(Debug, Default)]
+pub struct SparePool(Vec<Vec<u8>>);
+
+impl SparePool {
+    fn take(&mut self) -> Vec<u8> {
+        self.0.pop().unwrap_or_default()
+    }
+
+    fn give(&mut self, mut buf: Vec<u8>) {
+        if buf.capacity() <= KEEP_OUT_CAPACITY && self.0.len() < SPARES {
+            buf.clear();
+            self.0.push(buf);
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recv {
+    Idle,
+    Armed,
+    /// Cancelled; its last completion has not arrived.
+    Cancelling,
+}
+
+/// One connection of a ring.
+#[derive(Debug)]
+pub struct UringConn {
+    stream: TcpStream,
+    intake: Intake,
+    /// Replies not handed to the ring yet.
+    out: Vec<u8>,
+    sending: bool,
+    recv: Recv,
+    phase: Phase,
+    /// Done: waiting for its operations to end before the socket is closed.
+    closed: bool,
+    deadline: Option<Instant>,
+    backlogged: bool,
+}
+
+impl UringConn {
+    /// Wraps a freshly accepted socket; [`Self::advance`] arms its first receive.
+    pub fn new(stream: TcpStream, opts: &ConnOptions, now: Instant) -> io::Result<Self> {
+        opts.apply(SockRef::from(&stream))?;
+        Ok(UringConn {
+            stream,
+            intake: Intake::new(opts.protocol),
+            out: Vec::new(),
+            sending: false,
+            recv: Recv::Idle,
+            phase: Phase::Open,
+            closed: false,
+            deadline: opts.timeout.map(|t| now + t),
+            backlogged: false,
+        })
+    }
+
+    /// Feeds received bytes to the session (discarded unless the connection is open).
+    pub fn absorb(
+        &mut self,
+        data: &[u8],
+        opts: &ConnOptions,
+        spares: &mut SparePool,
+        now: Instant,
+    ) {
+        if self.phase != Phase::Open || self.closed {
+            return;
+        }
+        if self.out.capacity() == 0 {
+            self.out = spares.take();
+        }
+        let progress = self.intake.absorb(data, &mut self.out);
+        self.after(progress, opts, now);
+    }
+
+    /// The peer closed its side (a receive of zero bytes).
+    pub fn on_eof(&mut self) {
+        match self.phase {
+            Phase::Open => self.phase = Phase::PeerDone,
+            _ => self.closed = true,
+        }
+    }
+
+    /// The multishot receive ended (cancelled, out of buffers, EOF or an error that
+    /// `fatal` says ends the connection).
+    pub fn on_recv_ended(&mut self, fatal: bool) {
+        self.recv = Recv::Idle;
+        self.closed |= fatal;
+    }
+
+    /// A send completed: resend what the kernel did not take, or give the buffer back.
+    pub fn on_sent(
+        &mut self,
+        key: usize,
+        result: io::Result<usize>,
+        mut buf: Vec<u8>,
+        ring: &mut Ring,
+        spares: &mut SparePool,
+    ) -> io::Result<()> {
+        self.sending = false;
+        match result {
+            Ok(n) if n > 0 && n < buf.len() && !self.closed => {
+                buf.drain(..n);
+                ring.send(key, &self.stream, buf)?;
+                self.sending = true;
+            }
+            Ok(n) if n > 0 => spares.give(buf),
+            _ => {
+                spares.give(buf);
+                self.closed = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// Past its idle/header or linger deadline? Then it closes.
+    pub fn expire(&mut self, now: Instant) {
+        self.closed |= self.deadline.is_some_and(|deadline| now >= deadline);
+    }
+
+    /// Closed with no operation in flight: the caller may drop it.
+    pub fn can_drop(&self) -> bool {
+        self.closed && self.recv == Recv::Idle && !self.sending
+    }
+
+    /// Queues what the connection's state calls for next: a send of pending replies,
+    /// the lingering shutdown, arming or cancelling its receive.
+    pub fn advance(
+        &mut self,
+        key: usize,
+        ring: &mut Ring,
+        opts: &ConnOptions,
+        spares: &mut SparePool,
+        now: Instant,
+    ) -> io::Result<()> {
+        loop {
+            if !self.sending && !self.out.is_empty() && !self.closed {
+                ring.send(key, &self.stream, std::mem::take(&mut self.out))?;
+                self.sending = true;
+            }
+            if self.sending || !self.out.is_empty() || self.closed {
+                break;
+            }
+            match self.phase {
+                Phase::PeerDone | Phase::Closing(Close::AfterFlush) => self.closed = true,
+                Phase::Closing(Close::Linger) => {
+                    if self.stream.shutdown(Shutdown::Write).is_err() {
+                        self.closed = true;
+                    } else {
+                        self.phase = Phase::Lingering;
+                        self.deadline = Some(now + LINGER_TIME);
+                        self.intake.discard();
+                    }
+                }
+                Phase::Open if self.backlogged => {
+                    self.out = spares.take();
+                    let progress = self.intake.resume(&mut self.out);
+                    self.after(progress, opts, now);
+                    continue;
+                }
+                Phase::Open | Phase::Lingering => {}
+            }
+            break;
+        }
+        if self.out.is_empty() && self.out.capacity() > 0 {
+            spares.give(std::mem::take(&mut self.out));
+        }
+        match (self.wants_read(), self.recv) {
+            (true, Recv::Idle) => {
+                ring.recv_multi(key, &self.stream)?;
+                self.recv = Recv::Armed;
+            }
+            (false, Recv::Armed) => {
+                ring.cancel_recv(key)?;
+                self.recv = Recv::Cancelling;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn wants_read(&self) -> bool {
+        match self.phase {
+            _ if self.closed => false,
+            Phase::Open => !self.backlogged && self.out.len() < OUTPUT_HIGH_WATER,
+            Phase::Lingering => true,
+            Phase::PeerDone | Phase::Closing(_) => false,
+        }
+    }
+
+    fn after(&mut self, progress: Progress, opts: &ConnOptions, now: Instant) {
+        if progress.completed {
+            self.deadline = opts.timeout.map(|t| now + t);
+        }
+        if let Some(close) = progress.close {
+            self.phase = Phase::Closing(close);
+        }
+        self.backlogged = self.intake.has_pending() && self.out.len() >= OUTPUT_HIGH_WATER;
+    }
+}

@@ -1,0 +1,200 @@
+//! `iomodels floor`: the least CPU a server must spend per small request on this
+//! machine: one read(2) of a request and one write(2) of its response on a loopback TCP
+//! connection, with no event loop, no parsing and no bookkeeping.
+//!
+//! Two threads play the two sides, in passes: the client thread writes a request on
+//! every connection, then the server side reads each request (already queued in its
+//! socket, written from another core as a load generator's would be) and writes the
+//! canned response, which wakes the client thread reading it. Only the server side is
+//! timed, with its own CPU clock (CLOCK_THREAD_CPUTIME_ID, which counts the loopback
+//! delivery its write performs in its context, as a real server pays it). The wall time
+//! of the median pass is reported beside it: a pass the scheduler did not preempt costs
+//! its CPU time, so the two agree when the clock is not lagging.
+//!
+//! The figure is the median over rounds; a server's CPU per request divided by it says
+//! how much of that server's cost is its own rather than the kernel's.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::sync::Barrier;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context, Result};
+use clap::Args;
+use nix::time::{clock_gettime, ClockId};
+
+use crate::protocol::Protocol;
+
+/// The request every round sends: what wrk sends for `GET /`.
+const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
+
+/// `iomodels floor`.
+#[derive(Debug, Args)]
+pub struct FloorArgs {
+    /// Loopback connections the requests are spread over.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub connections: u32,
+    /// Rounds; the median round is reported.
+    #[arg(long, default_value_t = 9, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub rounds: u32,
+    /// Requests per round (a multiple of the connections, rounded up).
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub requests: u32,
+}
+
+/// One round's server-side cost.
+#[derive(Debug, Clone, Copy)]
+struct Round {
+    requests: u64,
+    cpu: Duration,
+    wall: Duration,
+    /// The median pass's wall time per request: a pass the scheduler did not preempt
+    /// costs its CPU time, so this is the figure to check the thread clock against on
+    /// a busy machine.
+    pass_wall_us: f64,
+}
+
+impl Round {
+    fn cpu_us_per_request(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e6 / self.requests as f64
+    }
+}
+
+/// Runs `iomodels floor` and prints the result.
+pub fn run(args: &FloorArgs) -> Result<()> {
+    let response = canned_response();
+    let pairs =
+        connect_pairs(args.connections as usize).context("cannot open loopback connections")?;
+    let passes = args.requests.div_ceil(args.connections) as usize;
+    // A first round warms caches, the socket buffers and the CPU's frequency.
+    measure_round(&pairs, &response, passes.min(50))?;
+    let mut rounds = Vec::with_capacity(args.rounds as usize);
+    for _ in 0..args.rounds {
+        rounds.push(measure_round(&pairs, &response, passes)?);
+    }
+    rounds.sort_by(|a, b| a.cpu_us_per_request().total_cmp(&b.cpu_us_per_request()));
+    let median = rounds[rounds.len() / 2];
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / median.requests as f64;
+    println!(
+        "floor: {:.2} µs CPU per request (wall {:.2} µs, median pass {:.2} µs), median of {} rounds of {} requests over {} connections",
+        median.cpu_us_per_request(),
+        per(median.wall),
+        median.pass_wall_us,
+        rounds.len(),
+        median.requests,
+        args.connections,
+    );
+    println!(
+        "       one read(2) of a {}-byte request and one write(2) of a {}-byte response, loopback TCP",
+        REQUEST.len(),
+        response.len()
+    );
+    Ok(())
+}
+
+/// The response our HTTP session gives to [`REQUEST`], so the floor writes what the
+/// models write.
+fn canned_response() -> Vec<u8> {
+    let mut out = Vec::new();
+    Protocol::Http.session().feed(REQUEST, &mut out);
+    out
+}
+
+/// `n` connected (client, server) pairs over loopback.
+fn connect_pairs(n: usize) -> Result<Vec<(TcpStream, TcpStream)>> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    let addr = listener.local_addr()?;
+    let mut pairs = Vec::with_capacity(n);
+    for _ in 0..n {
+        let client = TcpStream::connect(addr)?;
+        let (server, _) = listener.accept()?;
+        pairs.push((client, server));
+    }
+    Ok(pairs)
+}
+
+/// `passes` times over every connection: the client thread sends a request on each,
+/// then the server side (this thread, timed) serves them: the requests were written on
+/// another core, as a load generator's are, so the server pays for bringing them into
+/// its cache and for waking the client its responses are for.
+fn measure_round(
+    pairs: &[(TcpStream, TcpStream)],
+    response: &[u8],
+    passes: usize,
+) -> Result<Round> {
+    let requests_sent = Barrier::new(2);
+    thread::scope(|scope| {
+        let client = scope.spawn(|| client_side(pairs, response.len(), passes, &requests_sent));
+        let served = server_side(pairs, response, passes, &requests_sent);
+        let sent = client
+            .join()
+            .map_err(|_| anyhow::anyhow!("the client thread panicked"))?;
+        sent.and(served)
+    })
+}
+
+/// Sends a request on every connection, lets the server side start, reads the responses.
+fn client_side(
+    pairs: &[(TcpStream, TcpStream)],
+    response_len: usize,
+    passes: usize,
+    requests_sent: &Barrier,
+) -> Result<()> {
+    let mut response_buf = vec![0u8; response_len];
+    for _ in 0..passes {
+        for (client, _) in pairs {
+            (&*client).write_all(REQUEST)?;
+        }
+        requests_sent.wait();
+        for (client, _) in pairs {
+            (&*client).read_exact(&mut response_buf)?;
+        }
+    }
+    Ok(())
+}
+
+/// Serves each pass's requests, one read and one write per connection, timing only that.
+fn server_side(
+    pairs: &[(TcpStream, TcpStream)],
+    response: &[u8],
+    passes: usize,
+    requests_sent: &Barrier,
+) -> Result<Round> {
+    let mut request_buf = [0u8; 4096];
+    let mut round = Round {
+        requests: 0,
+        cpu: Duration::ZERO,
+        wall: Duration::ZERO,
+        pass_wall_us: 0.0,
+    };
+    let mut pass_walls = Vec::with_capacity(passes);
+    for _ in 0..passes {
+        requests_sent.wait();
+        let cpu0 = thread_cpu()?;
+        let wall0 = Instant::now();
+        for (_, server) in pairs {
+            let n = (&*server).read(&mut request_buf)?;
+            ensure!(n == REQUEST.len(), "a request arrived split ({n} bytes)");
+            let written = (&*server).write(response)?;
+            ensure!(written == response.len(), "a response was written short");
+        }
+        let wall = wall0.elapsed();
+        let cpu1 = thread_cpu()?;
+        round.wall += wall;
+        pass_walls.push(wall.as_secs_f64() * 1e6 / pairs.len() as f64);
+        round.cpu += cpu1 - cpu0;
+        round.requests += pairs.len() as u64;
+    }
+    pass_walls.sort_by(f64::total_cmp);
+    round.pass_wall_us = pass_walls[pass_walls.len() / 2];
+    Ok(round)
+}
+
+/// This thread's CPU time so far: CLOCK_THREAD_CPUTIME_ID brings the scheduler's count
+/// up to date before reading it, where getrusage(RUSAGE_THREAD) reports it as of the
+/// last tick or context switch, and lags behind a thread that keeps running.
+fn thread_cpu() -> Result<Duration> {
+    let now = clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).context("clock_gettime")?;
+    Ok(Duration::new(now.tv_sec() as u64, now.tv_nsec() as u32))
+}

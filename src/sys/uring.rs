@@ -1,0 +1,382 @@
+//! io_uring(7) through the io-uring crate, reduced to what the `uring` model needs:
+//! multishot accept, multishot receive into a ring of provided buffers, sends, and
+//! cancellation, with completions handed back as owned values.
+//!
+//! The safety contract of io_uring is that memory the kernel was given stays valid
+//! until the operation's last completion. [`Ring`] keeps it so by construction:
+//!
+//! - a send's buffer is moved into the ring and handed back with its completion;
+//! - received bytes land in the provided-buffer ring, which the [`Ring`] owns, and a
+//!   buffer is given back to the kernel only by [`Ring::recycle`], after its bytes
+//!   were used;
+//! - dropping the ring cancels every operation and waits (bounded) for their last
+//!   completions; memory whose operations never completed is leaked, not freed.
+//!
+//! Operations are tagged with a connection key; completions name it back.
+
+use std::alloc::{self, Layout};
+use std::io;
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+use io_uring::types::{BufRingEntry, CancelBuilder, Fd, SubmitArgs, Timespec};
+use io_uring::{cqueue, opcode, squeue, IoUring};
+use slab::Slab;
+
+/// The provided-buffer group every receive draws from.
+const BUF_GROUP: u16 = 0;
+
+const KIND_SHIFT: u32 = 56;
+const ACCEPT: u64 = 1;
+const RECV: u64 = 2;
+const SEND: u64 = 3;
+const CANCEL: u64 = 4;
+const KEY_MASK: u64 = (1 << KIND_SHIFT) - 1;
+
+fn tag(kind: u64, key: usize) -> u64 {
+    (kind << KIND_SHIFT) | (key as u64 & KEY_MASK)
+}
+
+/// What one completion reports.
+#[derive(Debug)]
+pub enum Completion {
+    /// A connection accepted by the multishot accept; `more` is false once it ended.
+    Accepted {
+        result: io::Result<TcpStream>,
+        more: bool,
+    },
+    /// `result` bytes received for connection `conn` (0: the peer closed), in
+    /// provided buffer `buf` if one was used (give it back with [`Ring::recycle`]);
+    /// `more` is false once the multishot receive ended.
+    Received {
+        conn: usize,
+        result: io::Result<usize>,
+        buf: Option<u16>,
+        more: bool,
+    },
+    /// A send of connection `conn` completed; its buffer is given back.
+    Sent {
+        conn: usize,
+        result: io::Result<usize>,
+        buf: Vec<u8>,
+    },
+}
+
+/// One io_uring instance with its provided-buffer ring.
+pub struct Ring {
+    ring: IoUring,
+    bufs: BufRing,
+    /// The buffers of sends in flight, and their connection: the kernel reads them
+    /// until the send completes.
+    sends: Slab<(usize, Vec<u8>)>,
+    /// Operations whose last completion has not arrived (multishot ones count once).
+    in_flight: usize,
+}
+
+impl Ring {
+    /// A ring of `entries` submissions and `buffers` provided buffers of `buf_len`
+    /// bytes. Fails where io_uring, multishot accept or receive, or buffer rings are
+    /// unavailable (old kernel, disabled by sysctl or seccomp).
+    pub fn new(entries: u32, buffers: u16, buf_len: usize) -> io::Result<Ring> {
+        let ring = IoUring::builder().build(entries)?;
+        let mut probe = io_uring::Probe::new();
+        ring.submitter().register_probe(&mut probe)?;
+        for code in [
+            opcode::AcceptMulti::CODE,
+            opcode::RecvMulti::CODE,
+            opcode::Send::CODE,
+        ] {
+            if !probe.is_supported(code) {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "this kernel's io_uring lacks multishot accept/receive",
+                ));
+            }
+        }
+        let bufs = BufRing::new(&ring, buffers, buf_len)?;
+        Ok(Ring {
+            ring,
+            bufs,
+            sends: Slab::new(),
+            in_flight: 0,
+        })
+    }
+
+    /// Starts a multishot accept on `listener`.
+    pub fn accept_multi(&mut self, listener: &TcpListener) -> io::Result<()> {
+        let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+        let sqe = opcode::AcceptMulti::new(Fd(listener.as_raw_fd()))
+            .flags(flags)
+            .build()
+            .user_data(tag(ACCEPT, 0));
+        self.push(&sqe)?;
+        self.in_flight += 1;
+        Ok(())
+    }
+
+    /// Starts a multishot receive on connection `conn`'s socket.
+    pub fn recv_multi(&mut self, conn: usize, socket: &TcpStream) -> io::Result<()> {
+        let sqe = opcode::RecvMulti::new(Fd(socket.as_raw_fd()), BUF_GROUP)
+            .build()
+            .user_data(tag(RECV, conn));
+        self.push(&sqe)?;
+        self.in_flight += 1;
+        Ok(())
+    }
+
+    /// Queues a send of `buf` on connection `conn`'s socket; it is submitted with the
+    /// next [`Self::submit_and_wait`], together with every other queued operation.
+    pub fn send(&mut self, conn: usize, socket: &TcpStream, buf: Vec<u8>) -> io::Result<()> {
+        let len = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+        let (ptr, fd) = (buf.as_ptr(), socket.as_raw_fd());
+        let slot = self.sends.insert((conn, buf));
+        let sqe = opcode::Send::new(Fd(fd), ptr, len)
+            .build()
+            .user_data(tag(SEND, slot));
+        if let Err(err) = self.push(&sqe) {
+            self.sends.remove(slot);
+            return Err(err);
+        }
+        self.in_flight += 1;
+        Ok(())
+    }
+
+    /// Cancels connection `conn`'s multishot receive; its last completion follows.
+    pub fn cancel_recv(&mut self, conn: usize) -> io::Result<()> {
+        let sqe = opcode::AsyncCancel::new(tag(RECV, conn))
+            .build()
+            .user_data(tag(CANCEL, 0));
+        self.push(&sqe)
+    }
+
+    /// Submits what is queued and waits for at least one completion, at most `timeout`.
+    pub fn submit_and_wait(&mut self, timeout: Duration) -> io::Result<()> {
+        let ts = Timespec::from(timeout);
+        let args = SubmitArgs::new().timespec(&ts);
+        match self.ring.submitter().submit_with_args(1, &args) {
+            Ok(_) => Ok(()),
+            Err(err) if matches!(err.raw_os_error(), Some(libc::ETIME | libc::EINTR)) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Moves every completion that arrived into `out`.
+    pub fn completions(&mut self, out: &mut Vec<Completion>) {
+        let cqes: Vec<cqueue::Entry> = self.ring.completion().collect();
+        for cqe in cqes {
+            if let Some(completion) = self.complete(&cqe) {
+                out.push(completion);
+            }
+        }
+    }
+
+    fn complete(&mut self, cqe: &cqueue::Entry) -> Option<Completion> {
+        let (kind, key) = (
+            cqe.user_data() >> KIND_SHIFT,
+            (cqe.user_data() & KEY_MASK) as usize,
+        );
+        let more = cqueue::more(cqe.flags());
+        let result = cqe.result();
+        if kind != CANCEL && (kind == SEND || !more) {
+            self.in_flight -= 1;
+        }
+        let error = || io::Error::from_raw_os_error(-result);
+        match kind {
+            ACCEPT => Some(Completion::Accepted {
+                // SAFETY: a successful accept completion carries a new descriptor
+                // that nothing else owns.
+                result: (result >= 0)
+                    .then(|| unsafe { TcpStream::from_raw_fd(result as RawFd) })
+                    .ok_or_else(error),
+                more,
+            }),
+            RECV => Some(Completion::Received {
+                conn: key,
+                result: if result >= 0 {
+                    Ok(result as usize)
+                } else {
+                    Err(error())
+                },
+                buf: cqueue::buffer_select(cqe.flags()),
+                more,
+            }),
+            SEND => {
+                let (conn, buf) = self.sends.remove(key);
+                Some(Completion::Sent {
+                    conn,
+                    result: if result >= 0 {
+                        Ok(result as usize)
+                    } else {
+                        Err(error())
+                    },
+                    buf,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The bytes a receive left in provided buffer `buf`.
+    pub fn buffer(&self, buf: u16, len: usize) -> &[u8] {
+        self.bufs.get(buf, len)
+    }
+
+    /// Gives provided buffer `buf` back to the kernel, its bytes used.
+    pub fn recycle(&mut self, buf: u16) {
+        self.bufs.recycle(buf);
+    }
+
+    fn push(&mut self, sqe: &squeue::Entry) -> io::Result<()> {
+        // SAFETY: every pointer in the entries we build stays valid until their last
+        // completion: send buffers are held in `sends`, provided buffers in `bufs`,
+        // and sockets outlive their operations (the model closes a connection only
+        // once none of its operations is in flight).
+        if unsafe { self.ring.submission().push(sqe) }.is_ok() {
+            return Ok(());
+        }
+        // The submission queue is full: submit what it holds to make room.
+        self.ring.submit()?;
+        // SAFETY: as above.
+        unsafe { self.ring.submission().push(sqe) }
+            .map_err(|_| io::Error::other("io_uring submission queue full"))
+    }
+}
+
+impl Drop for Ring {
+    /// Cancels everything in flight and waits (at most a second) for the last
+    /// completions, so no buffer is freed while the kernel may still use it.
+    fn drop(&mut self) {
+        let cancel = opcode::AsyncCancel2::new(CancelBuilder::any())
+            .build()
+            .user_data(tag(CANCEL, 0));
+        let give_up = Instant::now() + Duration::from_secs(1);
+        let mut sink = Vec::new();
+        let _ = self.push(&cancel);
+        while self.in_flight > 0 && Instant::now() < give_up {
+            if self.submit_and_wait(Duration::from_millis(20)).is_err() {
+                break;
+            }
+            self.completions(&mut sink);
+            for completion in sink.drain(..) {
+                if let Completion::Received { buf: Some(buf), .. } = completion {
+                    self.bufs.recycle(buf);
+                }
+            }
+        }
+        if self.in_flight > 0 {
+            // The kernel may still read or write these: leak them rather than free.
+            std::mem::forget(std::mem::take(&mut self.sends));
+            self.bufs.leak();
+        }
+    }
+}
+
+/// A ring of provided buffers (io_uring_register_buf_ring(3)): the kernel picks a free
+/// buffer for each receive, so a connection owns no buffer while it waits for data.
+struct BufRing {
+    /// The ring of entries shared with the kernel, page-aligned.
+    entries: *mut BufRingEntry,
+    layout: Layout,
+    /// The buffers themselves, `len` bytes each; raw, since the kernel writes into
+    /// them behind our back.
+    memory: *mut u8,
+    memory_layout: Layout,
+    len: usize,
+    mask: u16,
+    /// Our copy of the tail; published to the kernel after each recycle.
+    tail: u16,
+}
+
+impl BufRing {
+    fn new(ring: &IoUring, count: u16, len: usize) -> io::Result<BufRing> {
+        assert!(
+            count.is_power_of_two(),
+            "a buffer ring holds a power of two"
+        );
+        let layout = Layout::from_size_align(
+            usize::from(count) * std::mem::size_of::<BufRingEntry>(),
+            4096,
+        )
+        .map_err(io::Error::other)?;
+        // SAFETY: the layout has a non-zero size.
+        let entries = unsafe { alloc::alloc_zeroed(layout) }.cast::<BufRingEntry>();
+        let memory_layout =
+            Layout::from_size_align(usize::from(count) * len, 64).map_err(io::Error::other)?;
+        // SAFETY: the layout has a non-zero size (count and len are positive).
+        let memory = unsafe { alloc::alloc_zeroed(memory_layout) };
+        if entries.is_null() || memory.is_null() {
+            return Err(io::ErrorKind::OutOfMemory.into());
+        }
+        let mut bufs = BufRing {
+            entries,
+            layout,
+            memory,
+            memory_layout,
+            len,
+            mask: count - 1,
+            tail: 0,
+        };
+        // SAFETY: `entries` is page-aligned, zeroed, `count` entries long, and lives
+        // until the ring is dropped (`Ring` drops `ring` before `bufs`) or is leaked.
+        unsafe {
+            ring.submitter()
+                .register_buf_ring_with_flags(entries as u64, count, BUF_GROUP, 0)?;
+        }
+        for buf in 0..count {
+            bufs.recycle(buf);
+        }
+        Ok(bufs)
+    }
+
+    /// Buffer `buf`'s first `len` bytes; the caller holds the buffer (the kernel
+    /// handed it over in a completion and it is not recycled yet).
+    fn get(&self, buf: u16, len: usize) -> &[u8] {
+        let buf = usize::from(buf & self.mask);
+        // SAFETY: the range lies inside the allocation, and the kernel does not write
+        // into a buffer between handing it over and our recycling it.
+        unsafe { std::slice::from_raw_parts(self.memory.add(buf * self.len), len.min(self.len)) }
+    }
+
+    fn recycle(&mut self, buf: u16) {
+        let buf = buf & self.mask;
+        // SAFETY: the offset lies inside the allocation.
+        let addr = unsafe { self.memory.add(usize::from(buf) * self.len) } as u64;
+        // SAFETY: the index is masked into the ring's `count` entries; the kernel
+        // reads an entry only once the tail published below covers it.
+        unsafe {
+            let entry = &mut *self.entries.add(usize::from(self.tail & self.mask));
+            entry.set_addr(addr);
+            entry.set_len(self.len as u32);
+            entry.set_bid(buf);
+        }
+        self.tail = self.tail.wrapping_add(1);
+        // SAFETY: the tail field overlays the first entry's reserved field, a u16
+        // the kernel reads concurrently: published with a release store.
+        unsafe {
+            let tail = BufRingEntry::tail(self.entries).cast::<AtomicU16>();
+            (*tail).store(self.tail, Ordering::Release);
+        }
+    }
+
+    /// Forgets the memory: the kernel might still write into it.
+    fn leak(&mut self) {
+        self.memory = std::ptr::null_mut();
+        self.entries = std::ptr::null_mut();
+    }
+}
+
+impl Drop for BufRing {
+    fn drop(&mut self) {
+        if !self.entries.is_null() {
+            // SAFETY: allocated in `new` with this layout, and the ring that used it is
+            // gone (`Ring` drops its `IoUring` first).
+            unsafe { alloc::dealloc(self.entries.cast(), self.layout) };
+        }
+        if !self.memory.is_null() {
+            // SAFETY: as above, for the buffers.
+            unsafe { alloc::dealloc(self.memory, self.memory_layout) };
+        }
+    }
+}
