@@ -61,8 +61,47 @@ impl Round {
     }
 }
 
+/// What `floor` measured: the median round.
+#[derive(Debug, Clone, Copy)]
+pub struct Floor {
+    /// Server-side CPU per request, in microseconds: the floor.
+    pub cpu_us: f64,
+    /// Wall time per request of the same round.
+    pub wall_us: f64,
+    /// Wall time per request of the round's median pass.
+    pub pass_wall_us: f64,
+    pub rounds: usize,
+    pub requests: u64,
+}
+
+impl FloorArgs {
+    /// A shorter measurement, for `compare` to put its figures against.
+    pub fn brief() -> Self {
+        FloorArgs {
+            connections: 100,
+            rounds: 5,
+            requests: 20_000,
+        }
+    }
+}
+
 /// Runs `iomodels floor` and prints the result.
 pub fn run(args: &FloorArgs) -> Result<()> {
+    let floor = measure(args)?;
+    println!(
+        "floor: {:.2} µs CPU per request (wall {:.2} µs, median pass {:.2} µs), median of {} rounds of {} requests over {} connections",
+        floor.cpu_us, floor.wall_us, floor.pass_wall_us, floor.rounds, floor.requests, args.connections,
+    );
+    println!(
+        "       one read(2) of a {}-byte request and one write(2) of a {}-byte response, loopback TCP",
+        REQUEST.len(),
+        canned_response().len()
+    );
+    Ok(())
+}
+
+/// Measures the floor: the median of `args.rounds` rounds.
+pub fn measure(args: &FloorArgs) -> Result<Floor> {
     let response = canned_response();
     let pairs =
         connect_pairs(args.connections as usize).context("cannot open loopback connections")?;
@@ -75,22 +114,13 @@ pub fn run(args: &FloorArgs) -> Result<()> {
     }
     rounds.sort_by(|a, b| a.cpu_us_per_request().total_cmp(&b.cpu_us_per_request()));
     let median = rounds[rounds.len() / 2];
-    let per = |d: Duration| d.as_secs_f64() * 1e6 / median.requests as f64;
-    println!(
-        "floor: {:.2} µs CPU per request (wall {:.2} µs, median pass {:.2} µs), median of {} rounds of {} requests over {} connections",
-        median.cpu_us_per_request(),
-        per(median.wall),
-        median.pass_wall_us,
-        rounds.len(),
-        median.requests,
-        args.connections,
-    );
-    println!(
-        "       one read(2) of a {}-byte request and one write(2) of a {}-byte response, loopback TCP",
-        REQUEST.len(),
-        response.len()
-    );
-    Ok(())
+    Ok(Floor {
+        cpu_us: median.cpu_us_per_request(),
+        wall_us: median.wall.as_secs_f64() * 1e6 / median.requests as f64,
+        pass_wall_us: median.pass_wall_us,
+        rounds: rounds.len(),
+        requests: median.requests,
+    })
 }
 
 /// The response our HTTP session gives to [`REQUEST`], so the floor writes what the

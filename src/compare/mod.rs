@@ -38,6 +38,10 @@ pub fn run(args: &CompareArgs) -> Result<()> {
     let started_unix_s = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
+    // The kernel's floor, measured first, while nothing else of ours runs.
+    let floor_us_per_req = crate::floor::measure(&crate::floor::FloorArgs::brief())
+        .ok()
+        .map(|floor| floor.cpu_us);
     let bar = progress_bar(plan.steps());
     let (cells, stops) = measure::execute(&plan, &bar);
     bar.finish_and_clear();
@@ -46,6 +50,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
         command: std::env::args().collect::<Vec<_>>().join(" "),
         machine: machine(),
         started_unix_s,
+        floor_us_per_req,
         wall_s: started.elapsed().as_secs_f64(),
         duration_ms: plan.duration.as_millis() as u64,
         repeat: plan.repeat,

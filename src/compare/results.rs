@@ -190,6 +190,9 @@ pub struct Report {
     pub command: String,
     pub machine: Machine,
     pub started_unix_s: u64,
+    /// `iomodels floor` on this machine at the start: the least CPU (µs) a server spends
+    /// per small request; the tables show each model's CPU per request against it.
+    pub floor_us_per_req: Option<f64>,
     pub wall_s: f64,
     pub duration_ms: u64,
     pub repeat: usize,

@@ -51,6 +51,7 @@ fn table(report: &Report, workload: &str, level: usize) -> Table {
         "errors",
         "starved",
         "CPU us/req",
+        "x floor",
         "ctx/req",
         "RSS MB",
     ]);
@@ -76,7 +77,14 @@ fn table(report: &Report, workload: &str, level: usize) -> Table {
         };
         let bound = spread.median.client_cpu_share > CLIENT_BOUND;
         client_bound |= bound;
-        rows.push(row(i + 1, cell, &spread, hold || idle, bound));
+        rows.push(row(
+            i + 1,
+            cell,
+            &spread,
+            hold || idle,
+            bound,
+            report.floor_us_per_req,
+        ));
     }
     if client_bound {
         notes.push(format!(
@@ -98,6 +106,7 @@ fn row(
     spread: &Spread,
     held_columns: bool,
     client_bound: bool,
+    floor: Option<f64>,
 ) -> Vec<String> {
     let m: &Figures = &spread.median;
     let mut row = vec![rank.to_string(), cell.subject.clone()];
@@ -118,6 +127,10 @@ fn row(
     row.push(format!("{:.0}", m.errors));
     row.push(opt(m.starved, 0));
     row.push(opt(m.cpu_us_per_req, 1));
+    row.push(opt(
+        m.cpu_us_per_req.zip(floor).map(|(cpu, floor)| cpu / floor),
+        2,
+    ));
     row.push(opt(m.ctx_per_req, 2));
     row.push(opt(m.rss_peak_kb.map(|kb| kb / 1024.0), 1));
     if held_columns {
@@ -155,6 +168,12 @@ fn stop_notes(report: &Report) -> Vec<String> {
 
 /// Prints every table with aligned columns.
 pub fn print_terminal(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    if let Some(floor) = report.floor_us_per_req {
+        writeln!(
+            out,
+            "floor here: {floor:.2} us of CPU per request (one read, one write); x floor = a server's CPU per request / floor"
+        )?;
+    }
     for table in tables(report) {
         writeln!(out, "\n{}", table.title)?;
         let mut widths: Vec<usize> = table.headers.iter().map(|h| h.len()).collect();
@@ -206,8 +225,15 @@ pub fn markdown(report: &Report) -> String {
     );
     let _ = writeln!(
         md,
-        "- server CPU, context switches, RSS, threads and processes: the server's whole process tree, from /proc\n"
+        "- server CPU, context switches, RSS, threads and processes: the server's whole process tree, from /proc"
     );
+    if let Some(floor) = report.floor_us_per_req {
+        let _ = writeln!(
+            md,
+            "- x floor: server CPU per request divided by the floor measured here first ({floor:.2} us: one read(2) and one write(2) per request on loopback TCP, `iomodels floor`)"
+        );
+    }
+    md.push('\n');
     for table in tables(report) {
         md.push_str(&markdown_table(&table));
     }
