@@ -65,6 +65,15 @@ pub struct Server {
     pub stop: Stop,
 }
 
+impl Server {
+    /// What an event-loop model starts from: the listener, made non-blocking, the
+    /// connection settings and the stop flag.
+    pub fn into_event_loop(self) -> io::Result<(TcpListener, ConnOptions, Stop)> {
+        self.listener.set_nonblocking(true)?;
+        Ok((self.listener, self.conn, self.stop))
+    }
+}
+
 /// Runs `iomodels serve` until SIGINT or SIGTERM.
 pub fn run(config: &ServeConfig) -> Result<()> {
     // Holding thousands of connections needs more descriptors than many systems give

@@ -6,10 +6,10 @@
 use std::io::{self, Read, Write};
 use std::time::Instant;
 
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Poll, Token};
 
 use super::config::EchoConfig;
-use super::engine::{poll_timeout, ThreadCtx, ThreadResult, READ_BUF, TICK};
+use super::engine::{self, poll_timeout, ThreadCtx, ThreadResult, READ_BUF, TICK};
 use super::{net, pattern};
 use crate::stats::histogram::micros;
 use crate::stats::{ErrorKind, Recorder};
@@ -99,11 +99,7 @@ impl Loop<'_> {
                 break;
             }
             let wait = poll_timeout(now, None, self.deadline).min(next_sweep - now);
-            match self.poll.poll(&mut events, Some(wait)) {
-                Ok(()) => {}
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(err) => return Err(err),
-            }
+            engine::poll_events(&mut self.poll, &mut events, wait)?;
             for event in events.iter() {
                 let i = event.token().0;
                 match self.workers[i].phase {
@@ -126,25 +122,17 @@ impl Loop<'_> {
             }
             self.ctx.publish(&self.recorder, self.open);
         }
-        self.ctx.publish(&self.recorder, self.open);
-        Ok(ThreadResult {
-            recorder: std::mem::take(&mut self.recorder),
-            held: 0,
-            held_peak: 0,
-            ended: Instant::now(),
-        })
+        Ok(self.ctx.finish(&mut self.recorder, self.open, 0, 0))
     }
 
     fn connect(&mut self, i: usize, now: Instant) {
         let source = self.ctx.source(self.workers[i].global);
-        let result = net::connect(self.ctx.config.target.addr, source).and_then(|mut stream| {
-            self.poll.registry().register(
-                &mut stream,
-                Token(i),
-                Interest::READABLE | Interest::WRITABLE,
-            )?;
-            Ok(stream)
-        });
+        let result = net::connect_registered(
+            self.poll.registry(),
+            Token(i),
+            self.ctx.config.target.addr,
+            source,
+        );
         match result {
             Ok(stream) => {
                 let w = &mut self.workers[i];

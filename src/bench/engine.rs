@@ -99,11 +99,40 @@ impl ThreadCtx<'_> {
     }
 
     /// Publishes this thread's counters for the progress line.
+    /// Publishes the final counters and hands the thread's measurements back.
+    pub fn finish(
+        &self,
+        recorder: &mut Recorder,
+        open: usize,
+        held: usize,
+        held_peak: usize,
+    ) -> ThreadResult {
+        self.publish(recorder, open);
+        ThreadResult {
+            recorder: std::mem::take(recorder),
+            held: held as u64,
+            held_peak: held_peak as u64,
+            ended: Instant::now(),
+        }
+    }
+
     pub fn publish(&self, recorder: &Recorder, open: usize) {
         let p = &self.shared.progress[self.index];
         p.requests.store(recorder.requests, Ordering::Relaxed);
         p.errors.store(recorder.errors.total(), Ordering::Relaxed);
         p.open.store(open as u64, Ordering::Relaxed);
+    }
+}
+
+/// Waits for events at most `wait`; a signal's interruption is an empty wake-up.
+pub fn poll_events(
+    poll: &mut mio::Poll,
+    events: &mut mio::Events,
+    wait: Duration,
+) -> io::Result<()> {
+    match poll.poll(events, Some(wait)) {
+        Err(err) if err.kind() != io::ErrorKind::Interrupted => Err(err),
+        _ => Ok(()),
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token};
 
 use super::config::{HoldConfig, HoldProto};
-use super::engine::{poll_timeout, Rng, ThreadCtx, ThreadResult, Timers, READ_BUF, TICK};
+use super::engine::{self, poll_timeout, Rng, ThreadCtx, ThreadResult, Timers, READ_BUF, TICK};
 use super::response::{Completed, ResponseReader};
 use super::{net, pattern};
 use crate::stats::histogram::micros;
@@ -118,11 +118,7 @@ impl Loop<'_> {
                 break;
             }
             let wait = poll_timeout(now, self.timers.next(), Some(deadline)).min(next_sweep - now);
-            match self.poll.poll(&mut events, Some(wait)) {
-                Ok(()) => {}
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(err) => return Err(err),
-            }
+            engine::poll_events(&mut self.poll, &mut events, wait)?;
             for event in events.iter() {
                 let i = event.token().0;
                 match self.conns[i].phase {
@@ -145,13 +141,9 @@ impl Loop<'_> {
             }
             self.ctx.publish(&self.recorder, self.held);
         }
-        self.ctx.publish(&self.recorder, self.held);
-        Ok(ThreadResult {
-            recorder: std::mem::take(&mut self.recorder),
-            held: self.held as u64,
-            held_peak: self.held_peak as u64,
-            ended: Instant::now(),
-        })
+        Ok(self
+            .ctx
+            .finish(&mut self.recorder, self.held, self.held, self.held_peak))
     }
 
     fn on_timer(&mut self, token: usize, now: Instant) {
@@ -177,14 +169,12 @@ impl Loop<'_> {
 
     fn connect(&mut self, i: usize, now: Instant) {
         let source = self.ctx.source(self.first + i);
-        let result = net::connect(self.ctx.config.target.addr, source).and_then(|mut stream| {
-            self.poll.registry().register(
-                &mut stream,
-                Token(i),
-                Interest::READABLE | Interest::WRITABLE,
-            )?;
-            Ok(stream)
-        });
+        let result = net::connect_registered(
+            self.poll.registry(),
+            Token(i),
+            self.ctx.config.target.addr,
+            source,
+        );
         match result {
             Ok(stream) => {
                 let conn = &mut self.conns[i];

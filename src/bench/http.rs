@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token};
 
 use super::config::{HttpConfig, Stopping};
-use super::engine::{poll_timeout, ThreadCtx, ThreadResult, Timers, READ_BUF, TICK};
+use super::engine::{self, poll_timeout, ThreadCtx, ThreadResult, Timers, READ_BUF, TICK};
 use super::net;
 use super::response::{Completed, ResponseReader};
 use crate::stats::histogram::micros;
@@ -160,11 +160,7 @@ impl Loop<'_> {
                 break;
             }
             let wait = poll_timeout(now, self.timers.next(), deadline).min(next_sweep - now);
-            match self.poll.poll(&mut events, Some(wait)) {
-                Ok(()) => {}
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(err) => return Err(err),
-            }
+            engine::poll_events(&mut self.poll, &mut events, wait)?;
             for event in events.iter() {
                 let i = event.token().0;
                 match self.conns[i].phase {
@@ -191,13 +187,7 @@ impl Loop<'_> {
             self.ctx.publish(&self.recorder, self.open);
         }
         self.recorder.starved = self.conns.iter().filter(|c| !c.answered).count() as u64;
-        self.ctx.publish(&self.recorder, self.open);
-        Ok(ThreadResult {
-            recorder: std::mem::take(&mut self.recorder),
-            held: 0,
-            held_peak: 0,
-            ended: Instant::now(),
-        })
+        Ok(self.ctx.finish(&mut self.recorder, self.open, 0, 0))
     }
 
     fn connect(&mut self, i: usize, now: Instant) {
@@ -206,14 +196,12 @@ impl Loop<'_> {
             return;
         }
         let source = self.ctx.source(self.conns[i].global);
-        let result = net::connect(self.ctx.config.target.addr, source).and_then(|mut stream| {
-            self.poll.registry().register(
-                &mut stream,
-                Token(i),
-                Interest::READABLE | Interest::WRITABLE,
-            )?;
-            Ok(stream)
-        });
+        let result = net::connect_registered(
+            self.poll.registry(),
+            Token(i),
+            self.ctx.config.target.addr,
+            source,
+        );
         let conn = &mut self.conns[i];
         match result {
             Ok(stream) => {

@@ -14,6 +14,24 @@ use crate::stats::ErrorKind;
 /// File descriptors the process needs besides its connections (stdio, epoll, files).
 pub const SPARE_FDS: u64 = 64;
 
+/// Starts a non-blocking connect (see [`connect`]) and registers the socket with
+/// `registry` under `token` for reading and writing: the first writable event tells
+/// the connect's outcome.
+pub fn connect_registered(
+    registry: &mio::Registry,
+    token: mio::Token,
+    addr: SocketAddr,
+    source: Option<IpAddr>,
+) -> io::Result<TcpStream> {
+    let mut stream = connect(addr, source)?;
+    registry.register(
+        &mut stream,
+        token,
+        mio::Interest::READABLE | mio::Interest::WRITABLE,
+    )?;
+    Ok(stream)
+}
+
 /// Starts a non-blocking connect to `addr`, from `source` if given, with TCP_NODELAY
 /// (requests are small writes that must not wait for Nagle).
 pub fn connect(addr: SocketAddr, source: Option<IpAddr>) -> io::Result<TcpStream> {

@@ -23,7 +23,7 @@ use std::time::Instant;
 use socket2::SockRef;
 
 use super::intake::Intake;
-use super::ready::Phase;
+use super::ready::{track_progress, Phase};
 use super::{ConnOptions, LINGER_TIME};
 use crate::protocol::{Close, Progress, OUTPUT_HIGH_WATER};
 use crate::sys::uring::Ring;
@@ -226,12 +226,7 @@ impl UringConn {
     }
 
     fn after(&mut self, progress: Progress, opts: &ConnOptions, now: Instant) {
-        if progress.completed {
-            self.deadline = opts.timeout.map(|t| now + t);
-        }
-        if let Some(close) = progress.close {
-            self.phase = Phase::Closing(close);
-        }
+        track_progress(progress, opts, now, &mut self.deadline, &mut self.phase);
         self.backlogged = self.intake.has_pending() && self.out.len() >= OUTPUT_HIGH_WATER;
     }
 }

@@ -109,6 +109,23 @@ pub(super) enum Phase {
     Lingering,
 }
 
+/// What a session's progress does to a connection, readiness- or completion-driven: a
+/// completed request restarts the idle/header deadline, a close request starts closing.
+pub(super) fn track_progress(
+    progress: Progress,
+    opts: &ConnOptions,
+    now: Instant,
+    deadline: &mut Option<Instant>,
+    phase: &mut Phase,
+) {
+    if progress.completed {
+        *deadline = opts.timeout.map(|t| now + t);
+    }
+    if let Some(close) = progress.close {
+        *phase = Phase::Closing(close);
+    }
+}
+
 /// One non-blocking connection.
 #[derive(Debug)]
 pub struct ReadyConn<S> {
@@ -263,12 +280,7 @@ where
     }
 
     fn after(&mut self, progress: Progress, opts: &ConnOptions, now: Instant) {
-        if progress.completed {
-            self.deadline = opts.timeout.map(|t| now + t);
-        }
-        if let Some(close) = progress.close {
-            self.phase = Phase::Closing(close);
-        }
+        track_progress(progress, opts, now, &mut self.deadline, &mut self.phase);
         self.backlogged = self.intake.has_pending() && self.out.len() >= OUTPUT_HIGH_WATER;
     }
 

@@ -40,13 +40,7 @@ fn conn_flags() -> EpollFlags {
 }
 
 fn run(server: Server) -> io::Result<()> {
-    let Server {
-        listener,
-        conn: opts,
-        stop,
-        ..
-    } = server;
-    listener.set_nonblocking(true)?;
+    let (listener, opts, stop) = server.into_event_loop()?;
     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
     epoll.add(
         &listener,

@@ -85,14 +85,8 @@ fn one_shot(interest: Interest) -> EpollFlags {
 }
 
 fn run(server: Server) -> io::Result<()> {
-    let Server {
-        listener,
-        conn: opts,
-        stop,
-        workers,
-        ..
-    } = server;
-    listener.set_nonblocking(true)?;
+    let workers = server.workers;
+    let (listener, opts, stop) = server.into_event_loop()?;
     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
     epoll.add(&listener, listener_event())?;
     let now = Instant::now();

@@ -7,7 +7,7 @@
 //! (one pass over memory the kernel is about to scan anyway).
 
 use std::io;
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::time::Instant;
 
@@ -54,13 +54,7 @@ pub(crate) fn poll_readiness(revents: PollFlags) -> (bool, bool) {
 }
 
 fn run(server: Server) -> io::Result<()> {
-    let Server {
-        listener,
-        conn: opts,
-        stop,
-        ..
-    } = server;
-    listener.set_nonblocking(true)?;
+    let (listener, opts, stop) = server.into_event_loop()?;
     let mut conns: Slab<ReadyConn<TcpStream>> = Slab::new();
     let mut ctx = ReadyCtx::new(opts, false);
     let mut pause = accept::Pause::default();
@@ -102,24 +96,51 @@ fn run(server: Server) -> io::Result<()> {
             }
             fds[0].any().unwrap_or(false)
         };
-        let now = Instant::now();
-        for &(key, readable, writable) in &ready {
-            if conns[key].on_ready(readable, writable, &mut ctx, now) == Step::Close {
-                drop(conns.remove(key));
-            }
+        let listener = listener_ready.then_some(&listener);
+        finish_turn(
+            &mut conns,
+            &ready,
+            &mut ctx,
+            listener,
+            &mut pause,
+            &mut sweeper,
+            |_| true,
+        )?;
+    }
+    Ok(())
+}
+
+/// The end of a turn of a loop that keeps its interest list in user space (select,
+/// poll): serve the connections reported ready, accept the waiting ones that `admit`
+/// lets in (if the listener was reported), and close those past their deadline.
+pub(crate) fn finish_turn(
+    conns: &mut Slab<ReadyConn<TcpStream>>,
+    ready: &[(usize, bool, bool)],
+    ctx: &mut ReadyCtx,
+    listener: Option<&TcpListener>,
+    pause: &mut accept::Pause,
+    sweeper: &mut Sweeper,
+    admit: impl Fn(&TcpStream) -> bool,
+) -> io::Result<()> {
+    let now = Instant::now();
+    for &(key, readable, writable) in ready {
+        if conns[key].on_ready(readable, writable, ctx, now) == Step::Close {
+            drop(conns.remove(key));
         }
-        if listener_ready {
-            pause.accept_all(&listener, now, |stream| {
+    }
+    if let Some(listener) = listener {
+        pause.accept_all(listener, now, |stream| {
+            if admit(&stream) {
                 if let Ok(conn) = ReadyConn::new(stream, &ctx.opts, now) {
                     conns.insert(conn);
                 }
-                Ok(())
-            })?;
-        }
-        pause.resume_due(now);
-        if sweeper.due(now) {
-            conns.retain(|_, conn| !conn.expired(now));
-        }
+            }
+            Ok(())
+        })?;
+    }
+    pause.resume_due(now);
+    if sweeper.due(now) {
+        conns.retain(|_, conn| !conn.expired(now));
     }
     Ok(())
 }

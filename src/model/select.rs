@@ -19,9 +19,10 @@ use nix::sys::select::{select, FdSet, FD_SETSIZE};
 use nix::sys::time::{TimeVal, TimeValLike};
 use slab::Slab;
 
+use super::poll::finish_turn;
 use super::{Family, ModelInfo, Workers};
 use crate::conn::accept;
-use crate::conn::ready::{ReadyConn, ReadyCtx, Step, Sweeper};
+use crate::conn::ready::{ReadyConn, ReadyCtx, Sweeper};
 use crate::log::RateLimited;
 use crate::server::{Server, STOP_POLL};
 
@@ -57,13 +58,7 @@ pub(crate) fn stop_poll_timeval() -> TimeVal {
 }
 
 fn run(server: Server) -> io::Result<()> {
-    let Server {
-        listener,
-        conn: opts,
-        stop,
-        ..
-    } = server;
-    listener.set_nonblocking(true)?;
+    let (listener, opts, stop) = server.into_event_loop()?;
     if !fits_fd_set(&listener) {
         return Err(io::Error::other("the listener is not below FD_SETSIZE"));
     }
@@ -105,26 +100,16 @@ fn run(server: Server) -> io::Result<()> {
             }
             reads.contains(listener.as_fd())
         };
-        let now = Instant::now();
-        for &(key, readable, writable) in &ready {
-            if conns[key].on_ready(readable, writable, &mut ctx, now) == Step::Close {
-                drop(conns.remove(key));
-            }
-        }
-        if listener_ready {
-            pause.accept_all(&listener, now, |stream| {
-                if fits_fd_set(&stream) {
-                    if let Ok(conn) = ReadyConn::new(stream, &ctx.opts, now) {
-                        conns.insert(conn);
-                    }
-                }
-                Ok(())
-            })?;
-        }
-        pause.resume_due(now);
-        if sweeper.due(now) {
-            conns.retain(|_, conn| !conn.expired(now));
-        }
+        let listener = listener_ready.then_some(&listener);
+        finish_turn(
+            &mut conns,
+            &ready,
+            &mut ctx,
+            listener,
+            &mut pause,
+            &mut sweeper,
+            fits_fd_set,
+        )?;
     }
     Ok(())
 }

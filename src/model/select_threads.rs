@@ -94,14 +94,8 @@ struct Reader {
 }
 
 fn run(server: Server) -> io::Result<()> {
-    let Server {
-        listener,
-        conn: opts,
-        stop,
-        workers,
-        ..
-    } = server;
-    listener.set_nonblocking(true)?;
+    let workers = server.workers;
+    let (listener, opts, stop) = server.into_event_loop()?;
     let reader_wake = Waker::new()?;
     let mut links = Vec::new();
     let mut queues = Vec::new();

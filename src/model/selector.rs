@@ -83,13 +83,7 @@ struct Selector {
 }
 
 fn run(server: Server) -> io::Result<()> {
-    let Server {
-        listener,
-        conn: opts,
-        stop,
-        ..
-    } = server;
-    listener.set_nonblocking(true)?;
+    let (listener, opts, stop) = server.into_event_loop()?;
     let mut poll = Poll::new()?;
     let mut sel = Selector {
         registry: poll.registry().try_clone()?,
