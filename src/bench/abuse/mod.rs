@@ -88,7 +88,7 @@ pub fn run_config(config: &AbuseConfig, stop: &Arc<AtomicBool>) -> Result<AbuseR
     let rss_before = tree
         .as_ref()
         .and_then(|t| t.sample().ok())
-        .map(|s| s.rss_kb);
+        .map(|s| s.pss_kb);
     pause(CALM, stop);
 
     let sampler = tree
@@ -144,7 +144,7 @@ pub fn run_config(config: &AbuseConfig, stop: &Arc<AtomicBool>) -> Result<AbuseR
     let rss_after = tree
         .as_ref()
         .and_then(|t| t.sample().ok())
-        .map(|s| s.rss_kb);
+        .map(|s| s.pss_kb);
     let alive = match config.server_pid {
         Some(pid) => is_alive(pid),
         None => recovered,
