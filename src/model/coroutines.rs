@@ -8,11 +8,13 @@
 //! sockets do. A coroutine costs a small stack instead of a thread.
 //!
 //! `--workers` is may's number of scheduler threads; the default of one is gevent's
-//! single thread. The main thread only watches the stop flag: returning ends the
-//! process, and may's threads with it.
+//! single thread. The main thread only watches the stop flag (returning ends the
+//! process, and may's threads with it) and the number of live connections, to give
+//! the memory of finished ones back ([`IdleTrim`]).
 
 use std::io;
 
+use super::trim::{IdleTrim, Live};
 use super::{Family, ModelInfo, Workers};
 use crate::conn::{self, accept::AcceptError, ConnOptions};
 use crate::log::RateLimited;
@@ -48,19 +50,26 @@ fn run(server: Server) -> io::Result<()> {
     config.set_worker_pin(false);
     let listener = sys::coroutine::listener(server.listener)?;
     let opts = server.conn;
-    sys::coroutine::spawn(move || accept_loop(&listener, opts))?;
+    let live = Live::new();
+    let serving = live.clone();
+    sys::coroutine::spawn(move || accept_loop(&listener, opts, &serving))?;
+    let mut trim = IdleTrim::new();
     while !server.stop.is_set() {
+        trim.observe(live.count());
         std::thread::sleep(STOP_POLL);
     }
     Ok(())
 }
 
-fn accept_loop(listener: &may::net::TcpListener, opts: ConnOptions) {
+fn accept_loop(listener: &may::net::TcpListener, opts: ConnOptions, live: &Live) {
     loop {
         match listener.accept() {
             Ok((stream, _)) => {
-                let spawned =
-                    sys::coroutine::spawn(move || conn::blocking::serve(stream, &opts, None));
+                let guard = live.enter();
+                let spawned = sys::coroutine::spawn(move || {
+                    let _guard = guard;
+                    conn::blocking::serve(stream, &opts, None);
+                });
                 if let Err(err) = spawned {
                     SPAWN_FAILED.warn(format_args!(
                         "cannot start a connection coroutine: {err}; connection closed"
