@@ -11,7 +11,9 @@
 //! The run fails (non-zero exit) if a well-behaved client got a wrong answer, or the
 //! server died or no longer serves after the abuse. Errors and slow answers during the
 //! abuse are reported, not failures: a blocking model with two workers *will* make
-//! clients wait while hostile ones hold them; how long is what the report shows.
+//! clients wait while hostile ones hold them; how long is what the report shows. So is
+//! whether the server's memory came back near where it started
+//! ([`report::memory_recovered`], with `--server-pid`).
 
 pub mod args;
 pub mod checker;
@@ -41,6 +43,9 @@ use crate::sample::{ProcessTree, Sampler};
 
 /// How long the well-behaved clients run alone, before and after the abuse.
 const CALM: Duration = Duration::from_secs(1);
+/// The memory *after* is read at least this long after the abuse ended: a server may
+/// give freed memory back only now and then (ours trim at most once a second).
+const MEMORY_SETTLE: Duration = Duration::from_secs(2);
 /// Descriptors kept for everything but the flood (checkers, hostile slots, stdio).
 const RESERVED_FDS: usize = 256;
 
@@ -141,10 +146,10 @@ pub fn run_config(config: &AbuseConfig, stop: &Arc<AtomicBool>) -> Result<AbuseR
     }
     let phases = checkers.finish();
     let usage = sampler.map(Sampler::finish);
-    let rss_after = tree
-        .as_ref()
-        .and_then(|t| t.sample().ok())
-        .map(|s| s.pss_kb);
+    let rss_after = tree.as_ref().and_then(|t| {
+        pause(MEMORY_SETTLE.saturating_sub(abuse_ended.elapsed()), stop);
+        t.sample().ok().map(|s| s.pss_kb)
+    });
     let alive = match config.server_pid {
         Some(pid) => is_alive(pid),
         None => recovered,
@@ -188,6 +193,9 @@ pub fn run_config(config: &AbuseConfig, stop: &Arc<AtomicBool>) -> Result<AbuseR
             processes_peak: usage.as_ref().map(|u| u.processes),
             threads_peak: usage.as_ref().map(|u| u.threads),
             rss_after_kb: rss_after,
+            rss_recovered: rss_before
+                .zip(rss_after)
+                .map(|(before, after)| report::memory_recovered(before, after)),
         },
         failures,
     })
