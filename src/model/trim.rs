@@ -1,14 +1,14 @@
 //! Counting live connections, and handing the memory of finished ones back to the
-//! system once they are gone (threads, coroutines, async, async-mt).
+//! system once they are gone (threads, coroutines, async, async-mt, uring).
 //!
 //! The allocator keeps what a program frees for its next allocations. A burst of
-//! thousands of connections served from many threads (a thread each, or may's and
-//! tokio's workers) leaves tens of MB free but resident in malloc's arenas after it
-//! ends. [`IdleTrim`] gives them back ([`crate::sys::malloc::trim`]) once the burst is
-//! over: when the live connection count has fallen to half of its high-water mark
-//! since the last trim, at most once every [`TRIM_EVERY`]. A steady load never moves
-//! the count that far, so it never pays for a trim; and a model asks only from the
-//! loop where it already looks at the stop flag, never per request.
+//! thousands of connections served from many threads (a thread each, may's and
+//! tokio's workers, uring's reactors) leaves tens of MB free but resident in malloc's
+//! arenas after it ends. [`IdleTrim`] gives them back ([`crate::sys::malloc::trim`])
+//! once the burst is over: when the live connection count has fallen to half of its
+//! high-water mark since the last trim, at most once every [`TRIM_EVERY`]. A steady
+//! load never moves the count that far, so it never pays for a trim; and a model asks
+//! only from the loop where it already looks at the stop flag, never per request.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -1,10 +1,13 @@
-//! Handing memory the program freed back to the system: glibc's malloc_trim(3).
+//! Handing memory the program freed back to the system: glibc's malloc_trim(3), and
+//! mallopt(3)'s cap on the number of arenas.
 //!
 //! glibc keeps freed memory for the next allocations, in the main heap and in each of
 //! its arenas (up to eight per core, one per thread that allocated while another held
 //! the heap), and gives back only what sits at the top of a heap. malloc_trim(3)
-//! releases, with madvise(MADV_DONTNEED), every whole free page of every arena. Other
-//! C libraries (musl) have no such call; there trimming does nothing.
+//! releases, with madvise(MADV_DONTNEED), every whole free page of every arena, except
+//! the top of each arena other than the main heap, which keeps up to 128 KiB
+//! (M_TOP_PAD, M_TRIM_THRESHOLD) resident: fewer arenas, less of that. Other C
+//! libraries (musl) have neither call; there both do nothing.
 
 /// Releases the free memory of every malloc arena; true if any was released.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -18,6 +21,28 @@ pub fn trim() -> bool {
 /// Does nothing: this C library has no malloc_trim.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub fn trim() -> bool {
+    false
+}
+
+/// Caps the number of malloc arenas, the main heap included (mallopt(3)
+/// M_ARENA_MAX); true if glibc took it. Threads beyond the cap share arenas.
+///
+/// Call it while the process has a single thread: glibc reads the cap without a lock
+/// (its manual marks mallopt MT-Unsafe), once, when a second thread first needs an
+/// arena.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub fn limit_arenas(max: usize) -> bool {
+    let max = libc::c_int::try_from(max.max(1)).unwrap_or(libc::c_int::MAX);
+    // SAFETY: mallopt takes two integers and no pointer. Its one hazard, a data race
+    // with another thread's malloc, cannot happen: the only caller (the threads model)
+    // calls it first thing on the main thread, before it starts any thread, and
+    // `serve` starts none before the model (the stop signal is a handler, not a thread).
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, max) == 1 }
+}
+
+/// Does nothing: this C library has no arenas to cap.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn limit_arenas(_max: usize) -> bool {
     false
 }
 
