@@ -7,7 +7,7 @@
 # Writes one JSON per (proto, model) into OUT and prints the markdown tables.
 # Every run is bounded; each server is stopped by its pid.
 #
-#   scripts/reliability.sh                 # all models, ~10 minutes
+#   scripts/reliability.sh                 # all models, ~12 minutes
 #   MODELS="epoll prethread" HTTP_DURATION=4s ECHO_DURATION=4s scripts/reliability.sh
 #   IOMODELS=/path/to/iomodels scripts/reliability.sh   # that binary, no build
 set -euo pipefail
