@@ -7,7 +7,7 @@
 # Writes one JSON per (proto, model) into OUT and prints the markdown tables.
 # Every run is bounded; each server is stopped by its pid.
 #
-#   scripts/reliability.sh                 # all models, ~10 minutes
+#   scripts/reliability.sh                 # all models, ~12 minutes
 #   MODELS="epoll prethread" HTTP_DURATION=4s ECHO_DURATION=4s scripts/reliability.sh
 #   IOMODELS=/path/to/iomodels scripts/reliability.sh   # that binary, no build
 set -euo pipefail
@@ -58,7 +58,7 @@ table() { # proto
     local proto=$1 header
     header=$(jq -r '[.hostile[].kind] + ["flood"] | join(" | ")' \
         "$(ls "$OUT"/"$proto"-*.json | head -1)")
-    echo "| model | $header | wrong | p99 before / during / after (ms) | RSS before / peak / after (MiB) | CPU s | procs / threads | verdict |"
+    echo "| model | $header | wrong | p99 before / during / after (ms) | PSS before / peak / after (MiB) | CPU s | procs / threads | verdict |"
     echo "|$(printf -- '---|%.0s' $(seq $(( $(echo "$header" | tr -cd '|' | wc -c) + 8 ))))"
     for model in $MODELS; do
         local json="$OUT/$proto-$model.json"
@@ -73,6 +73,7 @@ table() { # proto
             + " | \([$w.before.wrong, $w.during.wrong, $w.after.wrong] | add)"
             + " | \($w.before.p99_ms | ms) / \($w.during.p99_ms | ms) / \($w.after.p99_ms | ms)"
             + " | \($s.rss_before_kb | mib) / \($s.rss_peak_kb | mib) / \($s.rss_after_kb | mib)"
+            + (if $s.rss_recovered == false then " (not recovered)" else "" end)
             + " | \($s.cpu_s | ms) | \($s.processes_peak) / \($s.threads_peak)"
             + " | \(if (.failures | length) == 0 then "pass" else "FAIL: " + .failures[0] end) |"
         ' "$json"

@@ -49,7 +49,7 @@ pub struct CommonArgs {
     /// Write the results as JSON (schema/bench.schema.json) to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Sample this process and all its descendants (CPU, RSS, context switches) during the run.
+    /// Sample this process and all its descendants (CPU, memory as PSS, context switches) during the run.
     #[arg(long, value_name = "PID")]
     pub server_pid: Option<u32>,
     /// Bind outgoing connections to these local addresses, round-robin (IP,IP,...).

@@ -196,13 +196,13 @@ fn warm_up(workload: Workload, levels: &[usize], live: &Live, scratch: &Path) {
     }
 }
 
-/// The server tree's RSS now, in kB.
+/// The server tree's memory now (PSS summed over the tree), in kB.
 fn rss_kb(pid: Option<u32>) -> Option<u64> {
     let tree = ProcessTree::new(pid?).ok()?;
-    Some(tree.sample().ok()?.rss_kb)
+    Some(tree.sample().ok()?.pss_kb)
 }
 
-/// One measurement; returns the run and the server's RSS before it.
+/// One measurement; returns the run and the server's memory before it.
 fn measure_once(
     workload: Workload,
     level: usize,

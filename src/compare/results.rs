@@ -40,7 +40,8 @@ pub struct Figures {
     /// Server context switches (voluntary + involuntary) per request.
     pub ctx_per_req: Option<f64>,
     pub rss_peak_kb: Option<f64>,
-    /// Growth of the server's RSS per held connection, in bytes (hold and idle).
+    /// Growth of the server's memory (PSS summed over its tree) per held connection, in
+    /// bytes (hold and idle).
     pub rss_per_conn_b: Option<f64>,
     pub held: Option<f64>,
     /// Connections of the run that got no reply at all (http).

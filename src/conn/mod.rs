@@ -42,7 +42,8 @@ pub const LINGER_TIME: Duration = Duration::from_secs(2);
 
 /// How long a reply may wait for a client that does not read it, when no idle timeout
 /// is set (echo's default): a client that never reads must not hold a worker of the
-/// blocking family forever, even where idle connections may stay open forever.
+/// blocking family, or a readiness connection and its buffer, forever, even where idle
+/// connections may stay open forever.
 pub const WRITE_STALL: Duration = Duration::from_secs(10);
 
 /// What every connection of a server is configured with.

@@ -11,10 +11,15 @@
 //!   kernel did not take, and finishes it when the socket becomes writable; replies are
 //!   built in the thread's spare output buffer, which the connection gives back once
 //!   it is flushed, so an idle connection owns no output buffer either;
-//! - stops reading while [`OUTPUT_HIGH_WATER`] bytes are unsent (back-pressure);
+//! - stops reading while [`OUTPUT_HIGH_WATER`] bytes are unsent (back-pressure), and
+//!   gives up on a client whose unsent output made no progress for the write timeout
+//!   ([`ConnOptions::write_timeout`]), as the blocking family does: a client that never
+//!   reads costs a bounded buffer, and not for ever;
 //! - with `drain` (edge-triggered models) reads until EAGAIN and remembers that the
 //!   socket may still hold data when back-pressure stopped it early;
-//! - carries the idle/header deadline and the lingering close.
+//! - carries the idle/header deadline, the write-stall deadline and the lingering
+//!   close; both deadlines are set from the `now` the event loop already read, never
+//!   from a clock read of their own.
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
@@ -137,6 +142,8 @@ pub struct ReadyConn<S> {
     sent: usize,
     phase: Phase,
     deadline: Option<Instant>,
+    /// While output is unsent: when to give up if no byte of it is written by then.
+    stall_deadline: Option<Instant>,
     /// The socket may have bytes to read that we have not read.
     readable: bool,
     /// The session stopped at the output high-water mark with input left to process.
@@ -157,6 +164,7 @@ where
             sent: 0,
             phase: Phase::Open,
             deadline: opts.timeout.map(|t| now + t),
+            stall_deadline: None,
             readable: false,
             backlogged: false,
         })
@@ -176,9 +184,12 @@ where
         }
     }
 
-    /// Past its idle/header or linger deadline?
+    /// Past its idle/header, write-stall or linger deadline?
     pub fn expired(&self, now: Instant) -> bool {
-        self.deadline.is_some_and(|deadline| now >= deadline)
+        [self.deadline, self.stall_deadline]
+            .into_iter()
+            .flatten()
+            .any(|deadline| now >= deadline)
     }
 
     /// Handles what the poller reported; returns whether the connection lives on.
@@ -204,8 +215,11 @@ where
         self.readable |= readable;
         let mut try_write = writable || self.sent < self.out.len();
         loop {
-            if try_write && self.flush(ctx.opts.cork).is_err() {
-                return Step::Close;
+            if try_write {
+                match self.flush(ctx.opts.cork) {
+                    Ok(written) => self.track_stall(written, &ctx.opts, now),
+                    Err(_) => return Step::Close,
+                }
             }
             try_write = false;
             if self.sent == self.out.len() {
@@ -284,11 +298,22 @@ where
         self.backlogged = self.intake.has_pending() && self.out.len() >= OUTPUT_HIGH_WATER;
     }
 
-    /// Writes as much output as the socket takes.
-    fn flush(&mut self, cork: bool) -> io::Result<()> {
+    /// After a flush that wrote `written` bytes: output still unsent must make progress
+    /// within the write timeout, counted from the last write that took any.
+    fn track_stall(&mut self, written: usize, opts: &ConnOptions, now: Instant) {
         if self.sent == self.out.len() {
-            return Ok(());
+            self.stall_deadline = None;
+        } else if written > 0 || self.stall_deadline.is_none() {
+            self.stall_deadline = Some(now + opts.write_timeout());
         }
+    }
+
+    /// Writes as much output as the socket takes; returns how many bytes it took.
+    fn flush(&mut self, cork: bool) -> io::Result<usize> {
+        if self.sent == self.out.len() {
+            return Ok(0);
+        }
+        let unsent = self.out.len() - self.sent;
         if cork {
             self.stream_ref().set_cork(true)?;
         }
@@ -304,6 +329,7 @@ where
         if cork {
             self.stream_ref().set_cork(false)?;
         }
+        let written = unsent - (self.out.len() - self.sent);
         if self.sent == self.out.len() {
             self.sent = 0;
             if self.out.capacity() > KEEP_OUT_CAPACITY {
@@ -312,6 +338,6 @@ where
                 self.out.clear();
             }
         }
-        Ok(())
+        Ok(written)
     }
 }

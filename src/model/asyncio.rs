@@ -5,13 +5,15 @@
 //! ([`crate::conn::tokio::serve`]); tasks yield at every would-block, and the runtime's
 //! reactor (epoll underneath) wakes the ones whose sockets are ready. The runtime is
 //! built here, not by `#[tokio::main]`, so no runtime thread exists before a model
-//! that forks.
+//! that forks. The task that watches the stop flag also watches the number of live
+//! connection tasks, to give the memory of finished ones back ([`IdleTrim`]).
 
 use std::io;
 
 use tokio::net::TcpListener;
 use tokio::runtime::Runtime;
 
+use super::trim::IdleTrim;
 use super::{Family, ModelInfo, Workers};
 use crate::conn::{self, accept::AcceptError, ConnOptions};
 use crate::server::{Server, Stop, STOP_POLL};
@@ -65,11 +67,15 @@ async fn accept_loop(listener: &TcpListener, opts: ConnOptions) {
     }
 }
 
-/// Completes once the stop flag is set, looking every [`STOP_POLL`].
+/// Completes once the stop flag is set, looking every [`STOP_POLL`]. Every task the
+/// runtime has is a connection's: the accept loop and this one run in `block_on`.
 async fn stopped(stop: &Stop) {
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let mut trim = IdleTrim::new();
     let mut tick = tokio::time::interval(STOP_POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while !stop.is_set() {
+        trim.observe(metrics.num_alive_tasks());
         tick.tick().await;
     }
 }

@@ -16,6 +16,9 @@
 //!   its connection, never the server its life or other clients their service;
 //! - keep per-connection memory bounded, and report a limit it hits (FD_SETSIZE, file
 //!   descriptors, processes) as a clear error line, not a crash;
+//! - come back near its starting memory once the connections it served are gone: a
+//!   model that serves from many threads hands what the allocator kept back to the
+//!   system when its live connection count falls ([`trim`]), never per request;
 //! - back off when accept(2) runs out of descriptors ([`crate::conn::accept`]).
 
 mod async_mt;
@@ -36,6 +39,7 @@ mod select_threads;
 mod selector;
 mod threadpool;
 mod threads;
+mod trim;
 mod uring;
 
 use std::fmt;

@@ -3,12 +3,13 @@
 //! The main thread accepts; each connection gets a new thread that serves it with
 //! blocking I/O and exits. Simple and fair, but every connection costs a stack and
 //! the scheduler a context switch per wake-up. At most `--workers` connections are
-//! served at once; beyond that, new connections wait in the listen backlog.
+//! served at once; beyond that, new connections wait in the listen backlog. The
+//! accept loop, which wakes at least every [`STOP_POLL`], gives the memory of finished
+//! connections back once their number has fallen ([`IdleTrim`]).
 
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 
+use super::trim::{IdleTrim, Live};
 use super::{Family, ModelInfo, Workers};
 use crate::conn::{self, accept::AcceptError};
 use crate::log::RateLimited;
@@ -25,17 +26,28 @@ pub static INFO: ModelInfo = ModelInfo {
     run,
 };
 
-/// Per-connection threads need little stack: the connection loop keeps its buffers
-/// on the heap.
-pub(crate) const CONN_THREAD_STACK: usize = 64 * 1024;
+/// A per-connection thread's stack. The connection loop keeps its buffers on the heap
+/// and touches a few pages of it; the rest is address space, never memory. It is not
+/// smaller because glibc keeps the stacks of exited threads for reuse, up to 40 MiB of
+/// them (the `glibc.pthread.stack_cache_size` tunable), each with its top pages still
+/// resident (about 8 KiB): 600 stacks of 64 KiB kept 5 MiB after a burst of
+/// connections, 155 of 256 KiB keep 1.2 MiB.
+pub(crate) const CONN_THREAD_STACK: usize = 256 * 1024;
 
 static SPAWN_FAILED: RateLimited = RateLimited::new();
 
 fn run(server: Server) -> io::Result<()> {
+    // At most as many threads run at once as there are CPUs, so as many arenas keep
+    // contention low; glibc's default (8 per CPU) would leave the top of each (up to
+    // 128 KiB) resident after a burst, 2 MiB on two CPUs.
+    sys::malloc::limit_arenas(super::cpus());
     sys::listener::set_accept_timeout(&server.listener, STOP_POLL)?;
-    let live = Arc::new(AtomicUsize::new(0));
+    let live = Live::new();
+    let mut trim = IdleTrim::new();
     while !server.stop.is_set() {
-        if live.load(Ordering::Acquire) >= server.workers {
+        let serving = live.count();
+        trim.observe(serving);
+        if serving >= server.workers {
             // At the cap: leave new connections in the backlog until one finishes.
             std::thread::sleep(std::time::Duration::from_millis(1));
             continue;
@@ -50,7 +62,7 @@ fn run(server: Server) -> io::Result<()> {
             }
         };
         let opts = server.conn;
-        let guard = LiveGuard::enter(&live);
+        let guard = live.enter();
         let spawned = std::thread::Builder::new()
             .name("conn".into())
             .stack_size(CONN_THREAD_STACK)
@@ -65,20 +77,4 @@ fn run(server: Server) -> io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Counts a live connection thread; the count drops when the guard does.
-struct LiveGuard(Arc<AtomicUsize>);
-
-impl LiveGuard {
-    fn enter(live: &Arc<AtomicUsize>) -> Self {
-        live.fetch_add(1, Ordering::AcqRel);
-        LiveGuard(Arc::clone(live))
-    }
-}
-
-impl Drop for LiveGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
 }

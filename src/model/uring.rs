@@ -9,6 +9,9 @@
 //! and submitted in a batch with the next wait, so a busy thread makes one system call
 //! (io_uring_enter) per batch of requests rather than several per request.
 //!
+//! Each reactor gives the memory of finished connections back once their number has
+//! fallen ([`IdleTrim`], looked at with the deadline sweep).
+//!
 //! Where io_uring is unavailable (an old kernel, `kernel.io_uring_disabled`, seccomp)
 //! the model refuses at start-up with a clear error and exit code 2.
 
@@ -18,6 +21,7 @@ use std::time::Instant;
 
 use slab::Slab;
 
+use super::trim::IdleTrim;
 use super::{reuseport, Family, ModelInfo, Workers};
 use crate::cli::usage;
 use crate::conn::accept::{self, AcceptError};
@@ -68,6 +72,7 @@ fn reactor(listener: TcpListener, opts: ConnOptions, stop: &Stop) -> io::Result<
     let mut accepting = false;
     let mut pause = accept::Pause::default();
     let mut sweeper = Sweeper::new(Instant::now());
+    let mut trim = IdleTrim::new();
     while !stop.is_set() {
         let now = Instant::now();
         pause.resume_due(now);
@@ -139,6 +144,7 @@ fn reactor(listener: TcpListener, opts: ConnOptions, stop: &Stop) -> io::Result<
                 conn.expire(now);
                 touched.push(key);
             }
+            trim.observe(conns.len());
         }
         for key in touched.drain(..) {
             let Some(conn) = conns.get_mut(key) else {

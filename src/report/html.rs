@@ -18,7 +18,7 @@ pub fn page(report: &Report, charts: &[(String, String, String)]) -> String {
     let m = &report.machine;
     let _ = write!(
         html,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>iomodels compare</title><style>{STYLE}</style></head><body>\n<h1>iomodels compare</h1>\n<p><code>{}</code><br>{} CPUs ({}), {:.1} GiB, {}<br>Each figure is the median of {} run(s) of {} ms; min-max is the spread. Server CPU, context switches and RSS cover the server's whole process tree; x floor is a server's CPU per request over this machine's floor ({}).</p>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>iomodels compare</title><style>{STYLE}</style></head><body>\n<h1>iomodels compare</h1>\n<p><code>{}</code><br>{} CPUs ({}), {:.1} GiB, {}<br>Each figure is the median of {} run(s) of {} ms; min-max is the spread. Server CPU, context switches and RSS cover the server's whole process tree (RSS: PSS summed over it); x floor is a server's CPU per request over this machine's floor ({}).</p>\n",
         escape(&report.command),
         m.cpus,
         escape(&m.cpu_model),

@@ -225,7 +225,7 @@ pub fn markdown(report: &Report) -> String {
     );
     let _ = writeln!(
         md,
-        "- server CPU, context switches, RSS, threads and processes: the server's whole process tree, from /proc"
+        "- server CPU, context switches, RSS, threads and processes: the server's whole process tree, from /proc (RSS: PSS summed over the tree, so pages forked processes share count once)"
     );
     if let Some(floor) = report.floor_us_per_req {
         let _ = writeln!(

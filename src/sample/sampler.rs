@@ -17,7 +17,8 @@ pub struct TreeUsage {
     /// processes that exited and were reaped within it.
     pub cpu_user_s: f64,
     pub cpu_sys_s: f64,
-    /// The largest RSS summed over the tree at any sample, in kB.
+    /// The most memory the tree held at any sample, in kB: PSS summed over its
+    /// processes (see [`super::procfs`]), under the name it had when it was RSS.
     pub rss_peak_kb: u64,
     /// Context switches in the interval, summed over every thread seen by a sample.
     pub ctx_voluntary: u64,
@@ -63,7 +64,7 @@ impl UsageAccumulator {
             self.first_processes = snap.processes;
         }
         self.last_cpu = (self.last_cpu.0.max(cpu.0), self.last_cpu.1.max(cpu.1));
-        self.rss_peak_kb = self.rss_peak_kb.max(snap.rss_kb);
+        self.rss_peak_kb = self.rss_peak_kb.max(snap.pss_kb);
         self.threads = self.threads.max(snap.threads);
         self.processes = self.processes.max(snap.processes);
         self.samples += 1;
@@ -173,7 +174,7 @@ mod tests {
             at: None,
             cpu_user_s: cpu,
             cpu_sys_s: cpu / 2.0,
-            rss_kb: rss,
+            pss_kb: rss,
             processes: 1,
             threads: switches.len() as u32,
             switches: switches

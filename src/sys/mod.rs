@@ -8,6 +8,7 @@
 //! - [`lockfile`]: the accept lock prefork children share (fcntl(2) record lock).
 //! - [`uring`]: io_uring: multishot accept and receive, provided buffers, sends.
 //! - [`limits`]: raising the descriptor limit (RLIMIT_NOFILE) to what the system allows.
+//! - [`malloc`]: handing freed heap memory back to the system (malloc_trim(3)).
 //!
 //! Every `unsafe` block carries a `// SAFETY:` comment saying why it holds.
 
@@ -15,6 +16,7 @@ pub mod coroutine;
 pub mod limits;
 pub mod listener;
 pub mod lockfile;
+pub mod malloc;
 pub mod process;
 pub mod signal;
 pub mod uring;

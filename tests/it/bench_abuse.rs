@@ -78,6 +78,8 @@ fn survives(model: &str, proto: &str) {
     }
     assert!(wb["after"]["ok"].as_u64().unwrap() > 0, "{model}: {wb:#}");
     assert!(json["server"]["rss_peak_kb"].as_u64().unwrap() > 0);
+    // Reported whichever way it goes; the run passed above either way.
+    assert!(json["server"]["rss_recovered"].is_boolean(), "{model}");
     let kinds = json["hostile"].as_array().unwrap();
     assert_eq!(kinds.len(), if proto == "http" { 7 } else { 5 });
     for kind in kinds.iter().chain([&json["flood"]]) {
@@ -157,6 +159,8 @@ fn wrong_answers_fail_the_run(kind: Wrong, proto: &str) {
     };
     let (out, json) = abuse(&target, proto, None);
     assert!(!out.status.success(), "{kind:?} passed");
+    // Without --server-pid there is no memory to judge.
+    assert_eq!(json["server"]["rss_recovered"], Value::Null);
     let failure = json["failures"][0].as_str().unwrap();
     assert!(failure.contains("wrong answers"), "{failure}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("wrong answers"));

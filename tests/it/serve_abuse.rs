@@ -1,9 +1,12 @@
 //! Hostile clients against the blocking family, whose workers a client can capture: a
 //! silent client, a slowloris or a client that never reads holds a worker at most
 //! about the timeout, so a well-behaved client behind them is served, late but served.
+//! And against the readiness family, which a client cannot capture but which must not
+//! keep a client that never reads for ever either.
 //! (The whole hostile mix, against models of every family, is in `bench_abuse`.)
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -74,12 +77,7 @@ mod silent_and_slowloris {
 #[test]
 fn a_never_reading_echo_client_frees_its_worker() {
     let server = ServerProc::start("prethread", "echo", &["--workers", "1", "--timeout", "1"]);
-    let mut hog = server.connect();
-    hog.set_write_timeout(Some(Duration::from_millis(500)))
-        .unwrap();
-    let chunk = vec![b'h'; 64 * 1024];
-    // Until the socket buffers on both sides are full and the server's write blocks.
-    while hog.write_all(&chunk).is_ok() {}
+    let hog = never_reading_echo_client(&server);
     let started = Instant::now();
     let mut client = server.connect();
     client.write_all(b"hello").unwrap();
@@ -94,4 +92,54 @@ fn a_never_reading_echo_client_frees_its_worker() {
         started.elapsed()
     );
     drop(hog);
+}
+
+/// Sends echo bytes it never reads until the socket buffers on both sides are full and
+/// the server's reply stalls.
+fn never_reading_echo_client(server: &ServerProc) -> TcpStream {
+    let mut hog = server.connect();
+    hog.set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let chunk = vec![b'h'; 64 * 1024];
+    while hog.write_all(&chunk).is_ok() {}
+    hog
+}
+
+/// A readiness model drops an echo client whose reply made no progress for the write
+/// timeout. Without `--timeout`, the idle deadline would never end it, so the write
+/// timeout is the 10 s default; with one, the idle deadline ends it first, and the test
+/// would prove nothing. The client learns of the close by the reset its next write
+/// gets (the server closed with unread input), without reading, which would let the
+/// reply progress.
+fn a_never_reading_client_is_dropped(model: &str) {
+    let server = ServerProc::start(model, "echo", &[]);
+    let mut hog = never_reading_echo_client(&server);
+    let started = Instant::now();
+    let closed = loop {
+        match hog.write(b"h") {
+            Ok(_) => {}
+            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => break started.elapsed(),
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(25),
+            "{model}: a client that never reads was kept for 25 s"
+        );
+    };
+    // 10 s, found by a sweep at most 250 ms late; well behind a loaded machine's delays.
+    assert!(
+        closed >= Duration::from_secs(5),
+        "{model}: dropped after {closed:?}"
+    );
+}
+
+mod never_reading_client {
+    #[test]
+    fn epoll() {
+        super::a_never_reading_client_is_dropped("epoll");
+    }
+    #[test]
+    fn epoll_et() {
+        super::a_never_reading_client_is_dropped("epoll-et");
+    }
 }

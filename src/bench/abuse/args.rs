@@ -41,7 +41,8 @@ pub struct AbuseArgs {
     /// How long a well-behaved client waits for its answer before counting an error.
     #[arg(long, default_value = "15s", value_parser = parse_duration)]
     pub timeout: Duration,
-    /// Sample this process and its descendants' memory (RSS) before, during and after.
+    /// Sample this process and its descendants' memory (PSS summed over the tree) before,
+    /// during and after.
     #[arg(long, value_name = "PID")]
     pub server_pid: Option<u32>,
     /// Write the results as JSON to this file.

@@ -11,7 +11,9 @@
 //! The run fails (non-zero exit) if a well-behaved client got a wrong answer, or the
 //! server died or no longer serves after the abuse. Errors and slow answers during the
 //! abuse are reported, not failures: a blocking model with two workers *will* make
-//! clients wait while hostile ones hold them; how long is what the report shows.
+//! clients wait while hostile ones hold them; how long is what the report shows. So is
+//! whether the server's memory came back near where it started
+//! ([`report::memory_recovered`], with `--server-pid`).
 
 pub mod args;
 pub mod checker;
@@ -41,6 +43,13 @@ use crate::sample::{ProcessTree, Sampler};
 
 /// How long the well-behaved clients run alone, before and after the abuse.
 const CALM: Duration = Duration::from_secs(1);
+/// The memory *after* is read at least this long after the abuse ended: a server may
+/// give freed memory back only now and then (ours trim at most once a second).
+const MEMORY_SETTLE: Duration = Duration::from_secs(2);
+/// ... and once the tree is back to the processes it had before (a `fork` server is
+/// still forking children for connections the flood left in its backlog and closed),
+/// or this long after the abuse ended.
+const MEMORY_SETTLE_MAX: Duration = Duration::from_secs(5);
 /// Descriptors kept for everything but the flood (checkers, hostile slots, stdio).
 const RESERVED_FDS: usize = 256;
 
@@ -85,10 +94,8 @@ pub fn run_config(config: &AbuseConfig, stop: &Arc<AtomicBool>) -> Result<AbuseR
     let started = Instant::now();
 
     let checkers = Checkers::start(config)?;
-    let rss_before = tree
-        .as_ref()
-        .and_then(|t| t.sample().ok())
-        .map(|s| s.rss_kb);
+    let before = tree.as_ref().and_then(|t| t.sample().ok());
+    let rss_before = before.as_ref().map(|s| s.pss_kb);
     pause(CALM, stop);
 
     let sampler = tree
@@ -141,10 +148,10 @@ pub fn run_config(config: &AbuseConfig, stop: &Arc<AtomicBool>) -> Result<AbuseR
     }
     let phases = checkers.finish();
     let usage = sampler.map(Sampler::finish);
-    let rss_after = tree
-        .as_ref()
-        .and_then(|t| t.sample().ok())
-        .map(|s| s.rss_kb);
+    let rss_after = tree.as_ref().and_then(|tree| {
+        let processes = before.as_ref().map_or(1, |s| s.processes);
+        settled_memory(tree, processes, abuse_ended, stop)
+    });
     let alive = match config.server_pid {
         Some(pid) => is_alive(pid),
         None => recovered,
@@ -188,6 +195,9 @@ pub fn run_config(config: &AbuseConfig, stop: &Arc<AtomicBool>) -> Result<AbuseR
             processes_peak: usage.as_ref().map(|u| u.processes),
             threads_peak: usage.as_ref().map(|u| u.threads),
             rss_after_kb: rss_after,
+            rss_recovered: rss_before
+                .zip(rss_after)
+                .map(|(before, after)| report::memory_recovered(before, after)),
         },
         failures,
     })
@@ -202,6 +212,27 @@ fn pause(total: Duration, stop: &AtomicBool) {
             return;
         }
         std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
+}
+
+/// The tree's memory once it has settled after the abuse (see [`MEMORY_SETTLE`] and
+/// [`MEMORY_SETTLE_MAX`]); None if the server is gone.
+fn settled_memory(
+    tree: &ProcessTree,
+    processes: u32,
+    abuse_ended: Instant,
+    stop: &AtomicBool,
+) -> Option<u64> {
+    pause(MEMORY_SETTLE.saturating_sub(abuse_ended.elapsed()), stop);
+    loop {
+        let snap = tree.sample().ok()?;
+        if snap.processes <= processes
+            || abuse_ended.elapsed() >= MEMORY_SETTLE_MAX
+            || stop.load(Ordering::SeqCst)
+        {
+            return Some(snap.pss_kb);
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

@@ -75,19 +75,34 @@ pub struct FloodReport {
     pub tally: Tally,
 }
 
-/// The server's process tree (with `--server-pid`).
+/// The server's process tree (with `--server-pid`). Memory is PSS summed over the tree
+/// ([`crate::sample::procfs`]), under the `rss_` names it had when it was RSS.
 #[derive(Debug, Clone, Serialize)]
 pub struct ServerReport {
     pub alive: bool,
     pub rss_before_kb: Option<u64>,
     pub rss_peak_kb: Option<u64>,
     pub rss_after_kb: Option<u64>,
+    /// Whether the memory after the abuse is back near where it started
+    /// ([`memory_recovered`]). Reported, never a failure.
+    pub rss_recovered: Option<bool>,
     /// CPU seconds (user + system) from the start of the abuse to the end of the run: a
     /// server spinning on EMFILE or on a hostile client shows here.
     pub cpu_s: Option<f64>,
     /// The most processes and threads of the tree seen at once (fork's cap shows here).
     pub processes_peak: Option<u32>,
     pub threads_peak: Option<u32>,
+}
+
+/// How far above its start a server's memory may stay after the abuse and still count
+/// as recovered: what remains then is the allocator's and the runtime's bounded caches
+/// (the top of each malloc arena, glibc's cache of exited threads' stacks, may's pool
+/// of coroutine stacks), not what the abuse made the server hold.
+pub const RECOVERY_SLACK_KB: u64 = 4 * 1024;
+
+/// "Near where it started": after <= before + max(4 MiB, 25% of before).
+pub fn memory_recovered(before_kb: u64, after_kb: u64) -> bool {
+    after_kb <= before_kb + RECOVERY_SLACK_KB.max(before_kb / 4)
 }
 
 impl AbuseReport {
@@ -143,12 +158,15 @@ impl AbuseReport {
         if let (Some(before), Some(peak)) = (s.rss_before_kb, s.rss_peak_kb) {
             write!(
                 out,
-                ", RSS {} KiB before, {} KiB peak, {} after",
+                ", memory (PSS) {} KiB before, {} KiB peak, {} after",
                 before,
                 peak,
                 s.rss_after_kb
                     .map_or("gone".to_string(), |kb| format!("{kb} KiB"))
             )?;
+            if s.rss_recovered == Some(false) {
+                write!(out, " (NOT back near the start)")?;
+            }
         }
         if let Some(cpu) = s.cpu_s {
             write!(out, ", {cpu:.2} CPU s from the abuse on")?;
@@ -169,4 +187,20 @@ impl AbuseReport {
 
 fn fmt_ms(ms: Option<f64>) -> String {
     ms.map_or("-".to_string(), |ms| format!("{ms:.2} ms"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovered_within_four_mib_or_a_quarter() {
+        assert!(memory_recovered(2_000, 2_000));
+        assert!(memory_recovered(2_000, 1_500));
+        assert!(memory_recovered(2_000, 2_000 + 4_096));
+        assert!(!memory_recovered(2_000, 2_000 + 4_097));
+        // A large server gets a quarter of its start.
+        assert!(memory_recovered(40_000, 50_000));
+        assert!(!memory_recovered(40_000, 50_001));
+    }
 }
