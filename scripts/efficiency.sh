@@ -9,18 +9,20 @@
 # throughput alone cannot rank servers faster than their client. CPU time is the sum
 # of every thread's sum_exec_runtime (/proc/PID/task/TID/schedstat, nanoseconds), which
 # does not lag like utime/stime. The servers are measured in turn, REPEAT rounds
-# interleaved, and each one's median round is shown, so a burst of load from elsewhere
-# on a shared machine spoils one round, not one server.
+# interleaved, and each one's medians over the rounds are shown, so a burst of load
+# from elsewhere on a shared machine spoils one round, not one server. The ratios to
+# nginx and to the floor are taken within each round, then their median.
 #
 # Prints `iomodels floor` each round, then one line per server and mode: µs per request,
-# requests/s, the ratio to nginx's µs per request, and the multiple of the floor.
+# requests/s, the ratio to nginx's µs per request, the multiple of the floor, and wrk's
+# median and 99th-percentile latency (batching trades some latency for CPU).
 set -euo pipefail
 
 CONNECTIONS=${CONNECTIONS:-100}
 WARMUP=${WARMUP:-2}
 DURATION=${DURATION:-5}
 PIPELINE=${PIPELINE:-16}
-REPEAT=${REPEAT:-3}
+REPEAT=${REPEAT:-5}
 PORT=${PORT:-18090}
 WORKERS=${WORKERS:-1}
 MODELS=${MODELS:-"epoll async reuseport uring"}
@@ -40,59 +42,87 @@ end
 request = function() return req end
 LUA
 
-# Warms up, then measures the running server; prints "µs/req req/s" (wrk's extra
-# arguments in $@).
+# Microseconds in a wrk latency figure such as 87.00us, 1.20ms or 2.00s.
+to_us() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0; unit = v; sub(/^[0-9.]+/, "", unit)
+        printf "%.1f", n * (unit == "ms" ? 1000 : unit == "s" ? 1000000 : 1)
+    }'
+}
+
+# Warms up, then measures the running server; prints "µs/req req/s p50 p99" (latency
+# in µs; wrk's extra arguments in $@).
 measure() {
-    local pid out before after requests
+    local pid out before after requests p50 p99
     pid=$(server_root)
     timeout $((WARMUP + 20)) wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "$@" "$URL" >/dev/null
     before=$(tree_cpu_ns "$pid")
-    out=$(timeout $((DURATION + 20)) wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "$@" "$URL")
+    out=$(timeout $((DURATION + 20)) wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$URL")
     after=$(tree_cpu_ns "$pid")
     if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
         grep "Non-2xx\|Socket errors" <<<"$out" | sed 's/^/  wrk: /' >&2
     fi
     requests=$(awk '/requests in/ { print $1 }' <<<"$out")
-    awk -v ns=$((after - before)) -v r="$requests" -v d="$DURATION" \
-        'BEGIN { printf "%.3f %.0f\n", ns / 1000 / r, r / d }'
+    p50=$(to_us "$(awk '$1 == "50%" { print $2 }' <<<"$out")")
+    p99=$(to_us "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
+    awk -v ns=$((after - before)) -v r="$requests" -v d="$DURATION" -v p50="$p50" -v p99="$p99" \
+        'BEGIN { printf "%.3f %.0f %s %s\n", ns / 1000 / r, r / d, p50, p99 }'
 }
 
-# One round of every server in mode $1 (wrk arguments after it), appended to $DIR/$1.
+# One round (number $2) of every server in mode $1 (wrk arguments after them),
+# appended to $DIR/$1 as "server round µs/req req/s p50 p99".
 round() {
-    local mode=$1 model
-    shift
+    local mode=$1 n=$2 model
+    shift 2
     start_nginx
-    echo "nginx $(measure "$@")" >>"$DIR/$mode"
+    echo "nginx $n $(measure "$@")" >>"$DIR/$mode"
     stop_servers
     for model in $MODELS; do
         start_ours "$model" --workers "$WORKERS"
-        echo "$model $(measure "$@")" >>"$DIR/$mode"
+        echo "$model $n $(measure "$@")" >>"$DIR/$mode"
         stop_servers
     done
 }
 
-# Each server's median round in mode $1, against nginx's and the floor.
+# Each server's medians over the rounds in mode $1: µs per request, requests/s and
+# latency, and its ratios to nginx and to the floor, each taken within a round (the
+# machine's speed drifts between rounds on a shared host; within one it is shared).
 report() {
     local mode=$1
-    sort -k1,1 -k2,2g "$DIR/$mode" | awk -v mode="$mode" -v floor="$FLOOR" -v order="nginx $MODELS" '
-        { n[$1]++; us[$1, n[$1]] = $2; rate[$1, n[$1]] = $3 }
+    awk -v mode="$mode" -v order="nginx $MODELS" '
+        function median(key, k, i, j, t, v) {
+            k = 0
+            for (i = 1; (key, i) in vals; i++) v[++k] = vals[key, i]
+            for (i = 2; i <= k; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) {
+                t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
+            }
+            return k % 2 ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2
+        }
+        function add(key, x) { vals[key, ++count[key]] = x }
+        FILENAME ~ /floor$/ { floor[FNR] = $2; next }
+        { us[$1, $2] = $3; add($1 " us", $3); add($1 " rate", $4); add($1 " p50", $5); add($1 " p99", $6); rounds[$2] = 1 }
         END {
             split(order, names, " ")
-            m = int((n["nginx"] + 1) / 2); base = us["nginx", m]
             for (i = 1; i in names; i++) {
-                s = names[i]; m = int((n[s] + 1) / 2)
-                printf "%-7s %-10s %6.2f µs/req  %9.0f req/s  %5.2fx nginx  %5.2fx floor\n",
-                    mode, s, us[s, m], rate[s, m], us[s, m] / base, us[s, m] / floor
+                s = names[i]
+                for (r in rounds) if ((s, r) in us) {
+                    add(s " nginx", us[s, r] / us["nginx", r]); add(s " floor", us[s, r] / floor[r])
+                }
+                printf "%-7s %-10s %6.2f µs/req  %9.0f req/s  %5.2fx nginx  %5.2fx floor",
+                    mode, s, median(s " us"), median(s " rate"), median(s " nginx"), median(s " floor")
+                # wrk times a pipelined batch as one request: no latency to show there.
+                if (mode == "plain") printf "  p50 %7.1f µs  p99 %7.1f µs", median(s " p50"), median(s " p99")
+                printf "\n"
             }
-        }'
+        }' "$DIR/floor" "$DIR/$mode"
 }
 
 echo "wrk -t1 -c$CONNECTIONS, ${WARMUP}s warm-up, ${DURATION}s measured, median of $REPEAT interleaved rounds; our models with --workers $WORKERS"
 # The floor too is measured once per round: on a shared machine it moves with the load.
-for _ in $(seq "$REPEAT"); do
+for n in $(seq "$REPEAT"); do
     "$IOMODELS" floor | head -1 | tee -a "$DIR/floor"
-    round plain
-    round "pipe$PIPELINE" -s "$DIR/pipeline.lua"
+    round plain "$n"
+    round "pipe$PIPELINE" "$n" -s "$DIR/pipeline.lua"
 done
 FLOOR=$(awk '{ print $2 }' "$DIR/floor" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
 echo "floor (median of the rounds): $FLOOR µs per request"

@@ -5,8 +5,10 @@
 //! Two threads play the two sides, in passes: the client thread writes a request on
 //! every connection, then the server side reads each request (already queued in its
 //! socket, written from another core as a load generator's would be) and writes the
-//! canned response, which wakes the client thread reading it. Only the server side is
-//! timed, with its own CPU clock (CLOCK_THREAD_CPUTIME_ID, which counts the loopback
+//! canned response. The client reads the responses only once the pass is over, so no
+//! response has to wake a client asleep in read(2): that wake-up is the client's
+//! doing, and a busy load generator, never asleep, does not ask for it. Only the
+//! server side is timed, with its own CPU clock (CLOCK_THREAD_CPUTIME_ID, which counts the loopback
 //! delivery its write performs in its context, as a real server pays it). The wall time
 //! of the median pass is reported beside it: a pass the scheduler did not preempt costs
 //! its CPU time, so the two agree when the clock is not lagging.
@@ -88,15 +90,18 @@ impl FloorArgs {
 /// Runs `iomodels floor` and prints the result.
 pub fn run(args: &FloorArgs) -> Result<()> {
     let floor = measure(args)?;
-    println!(
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
         "floor: {:.2} µs CPU per request (wall {:.2} µs, median pass {:.2} µs), median of {} rounds of {} requests over {} connections",
         floor.cpu_us, floor.wall_us, floor.pass_wall_us, floor.rounds, floor.requests, args.connections,
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "       one read(2) of a {}-byte request and one write(2) of a {}-byte response, loopback TCP",
         REQUEST.len(),
         canned_response().len()
-    );
+    )?;
     Ok(())
 }
 
@@ -145,18 +150,26 @@ fn connect_pairs(n: usize) -> Result<Vec<(TcpStream, TcpStream)>> {
 }
 
 /// `passes` times over every connection: the client thread sends a request on each,
-/// then the server side (this thread, timed) serves them: the requests were written on
-/// another core, as a load generator's are, so the server pays for bringing them into
-/// its cache and for waking the client its responses are for.
+/// then the server side (this thread, timed) serves them, then the client reads the
+/// responses. The requests were written on another core, as a load generator's are, so
+/// the server pays for bringing them into its cache, but not for waking a client.
 fn measure_round(
     pairs: &[(TcpStream, TcpStream)],
     response: &[u8],
     passes: usize,
 ) -> Result<Round> {
-    let requests_sent = Barrier::new(2);
+    let (requests_sent, responses_sent) = (Barrier::new(2), Barrier::new(2));
     thread::scope(|scope| {
-        let client = scope.spawn(|| client_side(pairs, response.len(), passes, &requests_sent));
-        let served = server_side(pairs, response, passes, &requests_sent);
+        let client = scope.spawn(|| {
+            client_side(
+                pairs,
+                response.len(),
+                passes,
+                &requests_sent,
+                &responses_sent,
+            )
+        });
+        let served = server_side(pairs, response, passes, &requests_sent, &responses_sent);
         let sent = client
             .join()
             .map_err(|_| anyhow::anyhow!("the client thread panicked"))?;
@@ -164,12 +177,14 @@ fn measure_round(
     })
 }
 
-/// Sends a request on every connection, lets the server side start, reads the responses.
+/// Sends a request on every connection, lets the server side start, and once it has
+/// answered them all, reads the responses.
 fn client_side(
     pairs: &[(TcpStream, TcpStream)],
     response_len: usize,
     passes: usize,
     requests_sent: &Barrier,
+    responses_sent: &Barrier,
 ) -> Result<()> {
     let mut response_buf = vec![0u8; response_len];
     for _ in 0..passes {
@@ -177,6 +192,7 @@ fn client_side(
             (&*client).write_all(REQUEST)?;
         }
         requests_sent.wait();
+        responses_sent.wait();
         for (client, _) in pairs {
             (&*client).read_exact(&mut response_buf)?;
         }
@@ -190,6 +206,7 @@ fn server_side(
     response: &[u8],
     passes: usize,
     requests_sent: &Barrier,
+    responses_sent: &Barrier,
 ) -> Result<Round> {
     let mut request_buf = [0u8; 4096];
     let mut round = Round {
@@ -213,6 +230,7 @@ fn server_side(
         let cpu1 = thread_cpu()?;
         round.wall += wall;
         pass_walls.push(wall.as_secs_f64() * 1e6 / pairs.len() as f64);
+        responses_sent.wait();
         round.cpu += cpu1 - cpu0;
         round.requests += pairs.len() as u64;
     }

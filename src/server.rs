@@ -79,6 +79,10 @@ pub fn run(config: &ServeConfig) -> Result<()> {
     // Holding thousands of connections needs more descriptors than many systems give
     // a process by default.
     sys::limits::raise_nofile();
+    if let Some(precheck) = config.model.precheck {
+        precheck()
+            .map_err(|err| usage(format!("{}: {err}; use another model", config.model.name)))?;
+    }
     let stop = Stop::new();
     sys::signal::stop_on_signals(&stop.0).context("cannot install the stop signal handlers")?;
     let listener = sys::listener::bind(config.addr, config.backlog, config.model.reuse_port)

@@ -17,6 +17,7 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "tokio multi-thread runtime, work-stealing scheduler",
     origin: "beyond",
     reuse_port: false,
+    precheck: None,
     run,
 };
 

@@ -25,6 +25,7 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "single-threaded async event loop (tokio current_thread)",
     origin: "seed 000, 003",
     reuse_port: false,
+    precheck: None,
     run,
 };
 

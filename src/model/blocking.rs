@@ -17,6 +17,7 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "accept, then serve that one client to the end",
     origin: "seed 000, 001, 004",
     reuse_port: false,
+    precheck: None,
     run,
 };
 

@@ -28,6 +28,7 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "stackful coroutines (may), a coroutine per connection",
     origin: "seed 002, 000",
     reuse_port: false,
+    precheck: None,
     run,
 };
 

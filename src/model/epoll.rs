@@ -26,6 +26,7 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "epoll level-triggered, one thread, interest kept by the kernel",
     origin: "seed 000, 001, 004",
     reuse_port: false,
+    precheck: None,
     run,
 };
 

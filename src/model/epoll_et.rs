@@ -29,6 +29,7 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "epoll edge-triggered, registered once, drained until EAGAIN",
     origin: "seed 004",
     reuse_port: false,
+    precheck: None,
     run,
 };
 

@@ -37,6 +37,7 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "one epoll set shared by N threads, EPOLLONESHOT, re-armed",
     origin: "seed 004",
     reuse_port: false,
+    precheck: None,
     run,
 };
 

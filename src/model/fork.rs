@@ -22,6 +22,7 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "fork a child process per connection, reap it when done",
     origin: "seed 000, 001, 002",
     reuse_port: false,
+    precheck: None,
     run,
 };
 

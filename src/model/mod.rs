@@ -99,6 +99,9 @@ pub struct ModelInfo {
     pub origin: &'static str,
     /// The listener is bound with SO_REUSEPORT (models that bind one per thread).
     pub reuse_port: bool,
+    /// What the model needs from the system, checked before the server binds and
+    /// announces itself: an error here refuses to start with a usage error (exit 2).
+    pub precheck: Option<fn() -> io::Result<()>>,
     pub run: fn(Server) -> io::Result<()>,
 }
 

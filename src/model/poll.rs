@@ -26,6 +26,7 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "poll(2), pollfd array rebuilt from interests every turn",
     origin: "seed 002",
     reuse_port: false,
+    precheck: None,
     run,
 };
 

@@ -25,6 +25,7 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "N pre-forked processes, accept serialised by a file lock",
     origin: "seed 000, 001",
     reuse_port: false,
+    precheck: None,
     run,
 };
 

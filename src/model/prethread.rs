@@ -25,6 +25,7 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "N pre-spawned threads, accept serialised by a mutex",
     origin: "seed 000",
     reuse_port: false,
+    precheck: None,
     run,
 };
 

@@ -27,6 +27,7 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "N epoll reactors, each its own SO_REUSEPORT listener",
     origin: "beyond",
     reuse_port: true,
+    precheck: None,
     run,
 };
 

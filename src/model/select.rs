@@ -33,6 +33,7 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "select(2), fd sets rebuilt each turn, below FD_SETSIZE only",
     origin: "seed 000",
     reuse_port: false,
+    precheck: None,
     run,
 };
 

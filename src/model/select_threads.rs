@@ -45,6 +45,7 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "select(2) reads; N sender threads write replies from queues",
     origin: "seed 000",
     reuse_port: false,
+    precheck: None,
     run,
 };
 

@@ -34,6 +34,7 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "mio selector, a callback stored with each registration",
     origin: "seed 002",
     reuse_port: false,
+    precheck: None,
     run,
 };
 

@@ -28,6 +28,7 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "one acceptor thread, a bounded queue, N worker threads",
     origin: "seed 001",
     reuse_port: false,
+    precheck: None,
     run,
 };
 

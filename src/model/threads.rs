@@ -23,6 +23,7 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "a new thread per connection, blocking I/O",
     origin: "seed 000, 002",
     reuse_port: false,
+    precheck: None,
     run,
 };
 

@@ -9,6 +9,11 @@
 //! and submitted in a batch with the next wait, so a busy thread makes one system call
 //! (io_uring_enter) per batch of requests rather than several per request.
 //!
+//! Each wait asks for as many requests as the last one brought, if they come within
+//! [`PATIENCE`] (Linux 6.12's bounded batch wait; older kernels wake for each one):
+//! under load a thread wakes once per batch, not once per request, and with a single
+//! client nothing waits at all (see [`Batch`]).
+//!
 //! Each reactor gives the memory of finished connections back once their number has
 //! fallen ([`IdleTrim`], looked at with the deadline sweep).
 //!
@@ -17,13 +22,12 @@
 
 use std::io;
 use std::net::TcpListener;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use slab::Slab;
 
 use super::trim::IdleTrim;
 use super::{reuseport, Family, ModelInfo, Workers};
-use crate::cli::usage;
 use crate::conn::accept::{self, AcceptError};
 use crate::conn::completion::{SparePool, UringConn};
 use crate::conn::ready::Sweeper;
@@ -38,6 +42,7 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "io_uring: multishot accept and receive, provided buffers",
     origin: "beyond",
     reuse_port: true,
+    precheck: Some(precheck),
     run,
 };
 
@@ -48,17 +53,55 @@ const RING_ENTRIES: u32 = 4096;
 const BUFFERS: u16 = 512;
 const BUFFER_LEN: usize = 4096;
 
-fn run(server: Server) -> io::Result<()> {
-    if let Err(err) = Ring::new(8, 1, 64) {
-        let refusal = usage(format!(
-            "uring: io_uring is not available here ({err}); use another model"
-        ));
-        return Err(io::Error::other(
-            refusal
-                .downcast::<crate::UsageError>()
-                .expect("usage error"),
-        ));
+/// How long a wait may hold the requests that have arrived while it waits for the rest
+/// of its batch: the most latency batching adds to a request.
+pub const PATIENCE: Duration = Duration::from_micros(50);
+
+/// How many requests (receive and accept completions) the next wait asks for: as many
+/// as arrived last time. A batch that filled up with more to spare asks for more next
+/// time (up to [`Batch::MAX`]); one that ran out of patience asks for what arrived.
+/// With one client at a time it stays at one, and nobody waits for a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batch {
+    want: usize,
+}
+
+impl Default for Batch {
+    fn default() -> Self {
+        Batch { want: 1 }
     }
+}
+
+impl Batch {
+    /// The largest batch a wait asks for.
+    pub const MAX: usize = 64;
+
+    /// Requests to wait for next.
+    pub fn want(&self) -> usize {
+        self.want
+    }
+
+    /// Learns from a wait that brought `arrived` requests.
+    pub fn arrived(&mut self, arrived: usize) {
+        self.want = if arrived > self.want {
+            arrived.min(self.want * 2).min(Self::MAX)
+        } else {
+            arrived.clamp(1, self.want)
+        };
+    }
+}
+
+/// Can this thread set up a ring with multishot accept and receive and a buffer ring?
+fn precheck() -> io::Result<()> {
+    Ring::new(8, 1, 64).map(drop).map_err(|err| {
+        io::Error::new(
+            err.kind(),
+            format!("io_uring is not available here ({err})"),
+        )
+    })
+}
+
+fn run(server: Server) -> io::Result<()> {
     reuseport::run_reactors(server, reactor)
 }
 
@@ -73,6 +116,7 @@ fn reactor(listener: TcpListener, opts: ConnOptions, stop: &Stop) -> io::Result<
     let mut pause = accept::Pause::default();
     let mut sweeper = Sweeper::new(Instant::now());
     let mut trim = IdleTrim::new();
+    let mut batch = Batch::default();
     while !stop.is_set() {
         let now = Instant::now();
         pause.resume_due(now);
@@ -80,8 +124,14 @@ fn reactor(listener: TcpListener, opts: ConnOptions, stop: &Stop) -> io::Result<
             ring.accept_multi(&listener)?;
             accepting = true;
         }
-        ring.submit_and_wait(STOP_POLL)?;
+        ring.submit_and_wait(batch.want(), PATIENCE, STOP_POLL)?;
         ring.completions(&mut completions);
+        batch.arrived(
+            completions
+                .iter()
+                .filter(|completion| !matches!(completion, Completion::Sent { .. }))
+                .count(),
+        );
         let now = Instant::now();
         for completion in completions.drain(..) {
             match completion {
@@ -159,4 +209,36 @@ fn reactor(listener: TcpListener, opts: ConnOptions, stop: &Stop) -> io::Result<
     // The ring first: it cancels what is in flight before the sockets close.
     drop(ring);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Batch;
+
+    fn after(arrivals: &[usize]) -> Vec<usize> {
+        let mut batch = Batch::default();
+        arrivals
+            .iter()
+            .map(|&n| {
+                batch.arrived(n);
+                batch.want()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn one_client_never_waits_for_a_batch() {
+        assert_eq!(after(&[1, 1, 1, 0, 1]), [1, 1, 1, 1, 1]);
+    }
+
+    #[test]
+    fn a_queue_grows_the_batch_at_most_twofold_per_wait_up_to_the_cap() {
+        assert_eq!(after(&[5, 9, 30, 100, 100]), [2, 4, 8, 16, 32]);
+        assert_eq!(after(&[100; 8]).last(), Some(&Batch::MAX));
+    }
+
+    #[test]
+    fn a_batch_that_ran_out_of_patience_asks_for_what_came() {
+        assert_eq!(after(&[8, 8, 8, 3]), [2, 4, 8, 3]);
+    }
 }

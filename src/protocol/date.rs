@@ -1,7 +1,14 @@
 //! The HTTP `Date` header value, formatted at most once per second per thread.
+//!
+//! The second is read from `CLOCK_REALTIME_COARSE`: the time of the last scheduler
+//! tick, a plain read of memory the kernel shares with every process, where the
+//! precise clock reads the CPU's time-stamp counter on every response (slow under some
+//! hypervisors). A Date header names a second; a few milliseconds late is as good.
 
 use std::cell::RefCell;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use nix::time::{clock_gettime, ClockId};
 
 /// Length of an IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
 pub const DATE_LEN: usize = 29;
@@ -19,8 +26,14 @@ thread_local! {
 
 /// Appends the current date, refreshed whenever the wall-clock second changes.
 pub fn append_now(out: &mut Vec<u8>) {
-    let now = SystemTime::now();
-    let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let second = clock_gettime(ClockId::CLOCK_REALTIME_COARSE).map_or_else(
+        |_| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        },
+        |now| u64::try_from(now.tv_sec()).unwrap_or(0),
+    );
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
         if cache.second != second {

@@ -73,6 +73,30 @@ pub struct Ring {
     sends: Slab<(usize, Vec<u8>)>,
     /// Operations whose last completion has not arrived (multishot ones count once).
     in_flight: usize,
+    /// Completions copied out of the queue, kept to reuse its allocation.
+    cqes: Vec<cqueue::Entry>,
+    /// Sends queued since the last wait: each posts its completion as it is submitted
+    /// (a send to a socket with room completes at once), so a wait for `want` other
+    /// completions asks for this many more.
+    sends_since_wait: usize,
+}
+
+/// A ring of `entries` for one thread. Where the kernel allows it (6.1 and later), the
+/// ring is the thread's alone (`SINGLE_ISSUER`) and the kernel defers its work on
+/// completions (`DEFER_TASKRUN`) until the thread asks for them: a receive that
+/// completes while the thread is busy neither interrupts it nor wakes it, and the
+/// thread finishes a whole batch of them in one io_uring_enter. Older kernels get a
+/// plain ring.
+fn build(entries: u32) -> io::Result<IoUring> {
+    match IoUring::builder()
+        .setup_single_issuer()
+        .setup_defer_taskrun()
+        .build(entries)
+    {
+        Ok(ring) => Ok(ring),
+        Err(err) if err.raw_os_error() == Some(libc::EINVAL) => IoUring::builder().build(entries),
+        Err(err) => Err(err),
+    }
 }
 
 impl Ring {
@@ -80,7 +104,7 @@ impl Ring {
     /// bytes. Fails where io_uring, multishot accept or receive, or buffer rings are
     /// unavailable (old kernel, disabled by sysctl or seccomp).
     pub fn new(entries: u32, buffers: u16, buf_len: usize) -> io::Result<Ring> {
-        let ring = IoUring::builder().build(entries)?;
+        let ring = build(entries)?;
         let mut probe = io_uring::Probe::new();
         ring.submitter().register_probe(&mut probe)?;
         for code in [
@@ -101,6 +125,8 @@ impl Ring {
             bufs,
             sends: Slab::new(),
             in_flight: 0,
+            cqes: Vec::new(),
+            sends_since_wait: 0,
         })
     }
 
@@ -140,6 +166,7 @@ impl Ring {
             return Err(err);
         }
         self.in_flight += 1;
+        self.sends_since_wait += 1;
         Ok(())
     }
 
@@ -151,11 +178,35 @@ impl Ring {
         self.push(&sqe)
     }
 
-    /// Submits what is queued and waits for at least one completion, at most `timeout`.
-    pub fn submit_and_wait(&mut self, timeout: Duration) -> io::Result<()> {
+    /// Can a wait ask for several completions with a bound on how long it waits for
+    /// all of them (`IORING_FEAT_MIN_TIMEOUT`, Linux 6.12)?
+    pub fn batches_waits(&self) -> bool {
+        self.ring.params().is_feature_min_timeout()
+    }
+
+    /// Submits what is queued and waits: for `want_more` completions besides those of
+    /// the sends just submitted, if they all arrive within `patience` (where
+    /// [`Self::batches_waits`]), and past that (or on older kernels) for at least one
+    /// completion, at most `timeout` in all.
+    pub fn submit_and_wait(
+        &mut self,
+        want_more: usize,
+        patience: Duration,
+        timeout: Duration,
+    ) -> io::Result<()> {
         let ts = Timespec::from(timeout);
-        let args = SubmitArgs::new().timespec(&ts);
-        match self.ring.submitter().submit_with_args(1, &args) {
+        let mut args = SubmitArgs::new();
+        let sends = std::mem::take(&mut self.sends_since_wait);
+        let mut want = 1;
+        if self.batches_waits() {
+            // Without the patience bound, a send stuck on a client that does not read
+            // would keep a wait for "sends + 1" from returning on others' requests.
+            let usec = u32::try_from(patience.as_micros()).unwrap_or(u32::MAX);
+            args = args.min_wait_usec(usec.max(1));
+            want = want_more.max(1).saturating_add(sends);
+        }
+        let args = args.timespec(&ts);
+        match self.ring.submitter().submit_with_args(want, &args) {
             Ok(_) => Ok(()),
             Err(err) if matches!(err.raw_os_error(), Some(libc::ETIME | libc::EINTR)) => Ok(()),
             Err(err) => Err(err),
@@ -164,12 +215,14 @@ impl Ring {
 
     /// Moves every completion that arrived into `out`.
     pub fn completions(&mut self, out: &mut Vec<Completion>) {
-        let cqes: Vec<cqueue::Entry> = self.ring.completion().collect();
-        for cqe in cqes {
+        let mut cqes = std::mem::take(&mut self.cqes);
+        cqes.extend(self.ring.completion());
+        for cqe in cqes.drain(..) {
             if let Some(completion) = self.complete(&cqe) {
                 out.push(completion);
             }
         }
+        self.cqes = cqes;
     }
 
     fn complete(&mut self, cqe: &cqueue::Entry) -> Option<Completion> {
@@ -255,7 +308,10 @@ impl Drop for Ring {
         let mut sink = Vec::new();
         let _ = self.push(&cancel);
         while self.in_flight > 0 && Instant::now() < give_up {
-            if self.submit_and_wait(Duration::from_millis(20)).is_err() {
+            if self
+                .submit_and_wait(1, Duration::ZERO, Duration::from_millis(20))
+                .is_err()
+            {
                 break;
             }
             self.completions(&mut sink);

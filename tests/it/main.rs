@@ -9,6 +9,7 @@
 //!   `bench_errors`: against deliberately wrong servers; `bench_cli`: usage errors
 //!   (helpers in `bench_util`); `bench_abuse`: hostile clients against models of
 //!   every family.
+//! - `floor`: the kernel's floor, as a command.
 
 #[macro_use]
 mod util;
@@ -27,3 +28,4 @@ mod bench_hold;
 mod bench_http;
 mod bench_util;
 mod compare;
+mod floor;
