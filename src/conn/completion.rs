@@ -72,6 +72,9 @@ pub struct UringConn {
     /// Done: waiting for its operations to end before the socket is closed.
     closed: bool,
     deadline: Option<Instant>,
+    /// When the send in flight was submitted or last made progress: a client that
+    /// never reads stalls it, and is dropped after the write timeout.
+    send_progress: Instant,
     backlogged: bool,
 }
 
@@ -88,6 +91,7 @@ impl UringConn {
             phase: Phase::Open,
             closed: false,
             deadline: opts.timeout.map(|t| now + t),
+            send_progress: now,
             backlogged: false,
         })
     }
@@ -133,6 +137,7 @@ impl UringConn {
         mut buf: Vec<u8>,
         ring: &mut Ring,
         spares: &mut SparePool,
+        now: Instant,
     ) -> io::Result<()> {
         self.sending = false;
         match result {
@@ -140,6 +145,7 @@ impl UringConn {
                 buf.drain(..n);
                 ring.send(key, &self.stream, buf)?;
                 self.sending = true;
+                self.send_progress = now;
             }
             Ok(n) if n > 0 => spares.give(buf),
             _ => {
@@ -150,9 +156,20 @@ impl UringConn {
         Ok(())
     }
 
-    /// Past its idle/header or linger deadline? Then it closes.
-    pub fn expire(&mut self, now: Instant) {
-        self.closed |= self.deadline.is_some_and(|deadline| now >= deadline);
+    /// Past its idle/header or linger deadline, or its send stalled for the write
+    /// timeout? Then it closes. A send in flight is ended by shutting the socket down:
+    /// a client that never reads would otherwise keep it, and the connection, forever.
+    pub fn expire(&mut self, now: Instant, opts: &ConnOptions) {
+        let idle = self.deadline.is_some_and(|deadline| now >= deadline);
+        let stalled = self.sending && now >= self.send_progress + opts.write_timeout();
+        if !(idle || stalled) {
+            return;
+        }
+        self.closed = true;
+        if self.sending {
+            // The pending send fails at once (EPIPE), and the receive ends with EOF.
+            let _ = self.stream.shutdown(Shutdown::Both);
+        }
     }
 
     /// Closed with no operation in flight: the caller may drop it.
@@ -174,6 +191,7 @@ impl UringConn {
             if !self.sending && !self.out.is_empty() && !self.closed {
                 ring.send(key, &self.stream, std::mem::take(&mut self.out))?;
                 self.sending = true;
+                self.send_progress = now;
             }
             if self.sending || !self.out.is_empty() || self.closed {
                 break;

@@ -184,14 +184,14 @@ fn reactor(listener: TcpListener, opts: ConnOptions, stop: &Stop) -> io::Result<
                     let conn = conns
                         .get_mut(key)
                         .expect("a send in flight keeps its connection");
-                    conn.on_sent(key, result, buf, &mut ring, &mut spares)?;
+                    conn.on_sent(key, result, buf, &mut ring, &mut spares, now)?;
                     touched.push(key);
                 }
             }
         }
         if sweeper.due(now) {
             for (key, conn) in conns.iter_mut() {
-                conn.expire(now);
+                conn.expire(now, &opts);
                 touched.push(key);
             }
             trim.observe(conns.len());

@@ -142,4 +142,36 @@ mod never_reading_client {
     fn epoll_et() {
         super::a_never_reading_client_is_dropped("epoll-et");
     }
+    #[test]
+    fn uring() {
+        super::a_never_reading_client_is_dropped("uring");
+    }
+}
+
+/// An HTTP client that pipelines requests and never reads their replies is dropped
+/// once the idle timeout passes, even with a reply stuck in flight (io_uring keeps the
+/// send queued in the kernel until the socket is shut down).
+#[test]
+fn a_never_reading_http_client_is_dropped_at_the_timeout() {
+    let server = ServerProc::start("uring", "http", &["--timeout", "1"]);
+    let mut hog = server.connect();
+    hog.set_write_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let requests = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".repeat(2048);
+    let started = Instant::now();
+    let closed = loop {
+        match hog.write(&requests) {
+            Ok(_) => {}
+            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => break started.elapsed(),
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "a client that never reads was kept for 15 s past a 1 s timeout"
+        );
+    };
+    assert!(
+        closed >= Duration::from_millis(500),
+        "dropped after {closed:?}"
+    );
 }
