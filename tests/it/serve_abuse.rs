@@ -105,6 +105,29 @@ fn never_reading_echo_client(server: &ServerProc) -> TcpStream {
     hog
 }
 
+/// Keeps writing `payload` (never reading) until a write fails because the server
+/// dropped the connection; returns how long that took, at most `limit`. The client's
+/// write timeout makes a full socket buffer a retry, not a failure.
+fn write_until_dropped(
+    hog: &mut TcpStream,
+    payload: &[u8],
+    limit: Duration,
+    model: &str,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        match hog.write(payload) {
+            Ok(_) => {}
+            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => return started.elapsed(),
+        }
+        assert!(
+            started.elapsed() < limit,
+            "{model}: a client that never reads was kept for {limit:?}"
+        );
+    }
+}
+
 /// A readiness model drops an echo client whose reply made no progress for the write
 /// timeout. Without `--timeout`, the idle deadline would never end it, so the write
 /// timeout is the 10 s default; with one, the idle deadline ends it first, and the test
@@ -114,18 +137,7 @@ fn never_reading_echo_client(server: &ServerProc) -> TcpStream {
 fn a_never_reading_client_is_dropped(model: &str) {
     let server = ServerProc::start(model, "echo", &[]);
     let mut hog = never_reading_echo_client(&server);
-    let started = Instant::now();
-    let closed = loop {
-        match hog.write(b"h") {
-            Ok(_) => {}
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(_) => break started.elapsed(),
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(25),
-            "{model}: a client that never reads was kept for 25 s"
-        );
-    };
+    let closed = write_until_dropped(&mut hog, b"h", Duration::from_secs(25), model);
     // 10 s, found by a sweep at most 250 ms late; well behind a loaded machine's delays.
     assert!(
         closed >= Duration::from_secs(5),
@@ -158,18 +170,7 @@ fn a_never_reading_http_client_is_dropped_at_the_timeout() {
     hog.set_write_timeout(Some(Duration::from_millis(200)))
         .unwrap();
     let requests = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".repeat(2048);
-    let started = Instant::now();
-    let closed = loop {
-        match hog.write(&requests) {
-            Ok(_) => {}
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(_) => break started.elapsed(),
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "a client that never reads was kept for 15 s past a 1 s timeout"
-        );
-    };
+    let closed = write_until_dropped(&mut hog, &requests, Duration::from_secs(15), "uring");
     assert!(
         closed >= Duration::from_millis(500),
         "dropped after {closed:?}"
