@@ -6,7 +6,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::sys::signal::{kill, Signal};
+use nix::sys::signal::{kill, pthread_sigmask, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{ForkResult, Pid};
 
@@ -20,22 +20,47 @@ pub enum Forked {
 /// Forks the process. The child dies with SIGTERM when its parent dies, and SIGINT and
 /// SIGTERM kill it again (the parent's stop handler would only set a flag).
 ///
+/// The stop signals are blocked across the fork, and in the child until it has reset
+/// them and asked for its parent's death signal: a SIGTERM that arrives in between (the
+/// parent killed just as it forks) waits, then kills the child, rather than running the
+/// parent's handler, which would set a flag no child reads and leave it serving forever.
+///
 /// Call it only while the process has a single thread: the child gets a copy of the
 /// calling thread alone, and a lock another thread held would stay locked forever.
 pub fn fork() -> io::Result<Forked> {
     let parent = nix::unistd::getpid();
+    let mut stop_signals = SigSet::empty();
+    stop_signals.add(Signal::SIGINT);
+    stop_signals.add(Signal::SIGTERM);
+    let mut before = SigSet::empty();
+    pthread_sigmask(
+        SigmaskHow::SIG_BLOCK,
+        Some(&stop_signals),
+        Some(&mut before),
+    )?;
+    let unblock = || pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&before), None);
     // SAFETY: the forking models (fork, prefork) run on the main thread and start no
     // thread before or between forks (the stop signal is a handler, not a thread), so
     // the child cannot inherit a lock held by a thread that does not exist in it.
-    match unsafe { nix::unistd::fork() }.map_err(io::Error::from)? {
-        ForkResult::Parent { child } => Ok(Forked::Parent { child }),
-        ForkResult::Child => {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(io::Error::from)?;
+    let forked = unsafe { nix::unistd::fork() };
+    match forked {
+        Err(err) => {
+            unblock()?;
+            Err(err.into())
+        }
+        Ok(ForkResult::Parent { child }) => {
+            unblock()?;
+            Ok(Forked::Parent { child })
+        }
+        Ok(ForkResult::Child) => {
+            super::signal::default_stop_signals()?;
+            nix::sys::prctl::set_pdeathsig(Signal::SIGTERM)?;
             // A parent that died before the line above sends no signal: check.
             if nix::unistd::getppid() != parent {
                 exit_child(0);
             }
-            super::signal::default_stop_signals()?;
+            // A stop signal that came meanwhile is delivered now, and kills.
+            unblock()?;
             Ok(Forked::Child)
         }
     }

@@ -147,6 +147,24 @@ pub fn descendants(pid: u32) -> Vec<u32> {
 }
 
 /// Does a process with this pid exist (zombies included)?
+/// The live processes whose process group is `pgid`, found in /proc (zombies, dead and
+/// waiting for their new parent to reap them, are not counted).
+pub fn process_group(pgid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| {
+            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // After the name: state, ppid, pgrp (proc(5) fields 3, 4, 5).
+            let after_name = &stat[stat.rfind(')')? + 2..];
+            let mut fields = after_name.split(' ');
+            let state = fields.next()?;
+            let pgrp: u32 = fields.nth(1)?.parse().ok()?;
+            (pgrp == pgid && state != "Z").then_some(pid)
+        })
+        .collect()
+}
+
 pub fn process_exists(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
