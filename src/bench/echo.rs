@@ -6,10 +6,11 @@
 use std::io::{self, Read, Write};
 use std::time::Instant;
 
-use mio::{Events, Poll, Token};
+use mio::event::Event;
+use mio::{Poll, Token};
 
 use super::config::EchoConfig;
-use super::engine::{self, poll_timeout, ThreadCtx, ThreadResult, READ_BUF, TICK};
+use super::engine::{self, ThreadCtx, ThreadResult, Workload, READ_BUF};
 use super::{net, pattern};
 use crate::stats::histogram::micros;
 use crate::stats::{ErrorKind, Recorder};
@@ -82,46 +83,56 @@ pub fn run_thread(ctx: ThreadCtx<'_>, config: &EchoConfig) -> io::Result<ThreadR
     this.run()
 }
 
-impl Loop<'_> {
-    fn run(&mut self) -> io::Result<ThreadResult> {
-        let mut events = Events::with_capacity(1024);
-        let mut buf = vec![0u8; READ_BUF];
-        let mut next_sweep = Instant::now() + TICK;
-        loop {
-            while let Some(i) = self.to_connect.pop() {
-                self.connect(i, Instant::now());
-            }
-            if self.active == 0 {
-                break;
-            }
-            let now = Instant::now();
-            if self.deadline.is_some_and(|d| now >= d) || self.ctx.shared.stopped() {
-                break;
-            }
-            let wait = poll_timeout(now, None, self.deadline).min(next_sweep - now);
-            engine::poll_events(&mut self.poll, &mut events, wait)?;
-            for event in events.iter() {
-                let i = event.token().0;
-                match self.workers[i].phase {
-                    Phase::Connecting => self.on_connecting(i),
-                    Phase::Running => {
-                        if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.on_readable(i, &mut buf);
-                        }
-                        if event.is_writable() && self.workers[i].phase == Phase::Running {
-                            self.write_more(i);
-                        }
-                    }
-                    Phase::Done => {}
+impl<'a> Workload for Loop<'a> {
+    fn poll(&mut self) -> &mut Poll {
+        &mut self.poll
+    }
+
+    fn ctx(&self) -> &ThreadCtx<'_> {
+        &self.ctx
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Connects the workers whose turn it is; the run ends with the last worker's rounds.
+    fn proceed(&mut self) -> bool {
+        while let Some(i) = self.to_connect.pop() {
+            self.connect(i, Instant::now());
+        }
+        self.active > 0
+    }
+
+    fn on_event(&mut self, i: usize, event: &Event, buf: &mut [u8]) {
+        match self.workers[i].phase {
+            Phase::Connecting => self.on_connecting(i),
+            Phase::Running => {
+                if engine::is_readable(event) {
+                    self.on_readable(i, buf);
+                }
+                if event.is_writable() && self.workers[i].phase == Phase::Running {
+                    self.write_more(i);
                 }
             }
-            let now = Instant::now();
-            if now >= next_sweep {
-                self.sweep(now);
-                next_sweep = now + TICK;
-            }
-            self.ctx.publish(&self.recorder, self.open);
+            Phase::Done => {}
         }
+    }
+
+    fn after_events(&mut self, now: Instant, sweep: bool) {
+        if sweep {
+            self.sweep(now);
+        }
+    }
+
+    fn publish(&self) {
+        self.ctx.publish(&self.recorder, self.open);
+    }
+}
+
+impl Loop<'_> {
+    fn run(&mut self) -> io::Result<ThreadResult> {
+        engine::drive(self)?;
         Ok(self.ctx.finish(&mut self.recorder, self.open, 0, 0))
     }
 

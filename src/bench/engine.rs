@@ -1,7 +1,7 @@
-//! The engine every workload runs on: one event loop (mio) per thread, the connections
-//! split across the threads, a timer heap per loop, and live counters the progress line
-//! reads. Each thread records into its own [`Recorder`]; the engine returns them all
-//! for merging.
+//! The engine every workload runs on: one event loop (mio) per thread ([`drive`], with
+//! the workload's side as a [`Workload`]), the connections split across the threads, a
+//! timer heap per loop, and live counters the progress line reads. Each thread records
+//! into its own [`Recorder`]; the engine returns them all for merging.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -125,15 +125,73 @@ impl ThreadCtx<'_> {
 }
 
 /// Waits for events at most `wait`; a signal's interruption is an empty wake-up.
-pub fn poll_events(
-    poll: &mut mio::Poll,
-    events: &mut mio::Events,
-    wait: Duration,
-) -> io::Result<()> {
+fn poll_events(poll: &mut mio::Poll, events: &mut mio::Events, wait: Duration) -> io::Result<()> {
     match poll.poll(events, Some(wait)) {
         Err(err) if err.kind() != io::ErrorKind::Interrupted => Err(err),
         _ => Ok(()),
     }
+}
+
+/// A workload's side of a thread's event loop; [`drive`] runs the loop itself.
+pub trait Workload {
+    /// The thread's poller, where the workload registers its connections.
+    fn poll(&mut self) -> &mut mio::Poll;
+    /// The run's live counters and stop flag.
+    fn ctx(&self) -> &ThreadCtx<'_>;
+    /// When the run ends, if it ends at a time.
+    fn deadline(&self) -> Option<Instant>;
+    /// The workload's next timer, if any.
+    fn next_timer(&self) -> Option<Instant> {
+        None
+    }
+    /// Called at the start of every turn, before the deadline is checked: the workload
+    /// may open connections here; `false` ends the run (its work is done).
+    fn proceed(&mut self) -> bool {
+        true
+    }
+    /// One readiness event for connection `token`; `buf` is the thread's read buffer.
+    fn on_event(&mut self, token: usize, event: &mio::event::Event, buf: &mut [u8]);
+    /// After each turn's events: fire the timers that are due and, when `sweep` (once
+    /// per [`TICK`]), look for connections past their deadlines.
+    fn after_events(&mut self, now: Instant, sweep: bool);
+    /// Publishes the live counters for the progress line.
+    fn publish(&self);
+}
+
+/// Runs a workload's event loop until its deadline, the stop flag or
+/// [`Workload::proceed`] ends it.
+pub fn drive(workload: &mut impl Workload) -> io::Result<()> {
+    let mut events = mio::Events::with_capacity(1024);
+    let mut buf = vec![0u8; READ_BUF];
+    let mut next_sweep = Instant::now() + TICK;
+    loop {
+        if !workload.proceed() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let deadline = workload.deadline();
+        if deadline.is_some_and(|d| now >= d) || workload.ctx().shared.stopped() {
+            return Ok(());
+        }
+        let wait = poll_timeout(now, workload.next_timer(), deadline).min(next_sweep - now);
+        poll_events(workload.poll(), &mut events, wait)?;
+        for event in events.iter() {
+            workload.on_event(event.token().0, event, &mut buf);
+        }
+        let now = Instant::now();
+        let sweep = now >= next_sweep;
+        if sweep {
+            next_sweep = now + TICK;
+        }
+        workload.after_events(now, sweep);
+        workload.publish();
+    }
+}
+
+/// Does this event tell a connection to read (data, the peer's close, or an error that
+/// the read will report)?
+pub fn is_readable(event: &mio::event::Event) -> bool {
+    event.is_readable() || event.is_read_closed() || event.is_error()
 }
 
 /// What a loop thread returns: its measurements and when it finished.
@@ -221,7 +279,7 @@ impl Timers {
 }
 
 /// How long a loop may block in poll: until the next timer, the deadline or the tick.
-pub fn poll_timeout(now: Instant, timers: Option<Instant>, deadline: Option<Instant>) -> Duration {
+fn poll_timeout(now: Instant, timers: Option<Instant>, deadline: Option<Instant>) -> Duration {
     let mut wait = TICK;
     for at in [timers, deadline].into_iter().flatten() {
         wait = wait.min(at.saturating_duration_since(now));

@@ -7,10 +7,11 @@
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
-use mio::{Events, Interest, Poll, Token};
+use mio::event::Event;
+use mio::{Interest, Poll, Token};
 
 use super::config::{HoldConfig, HoldProto};
-use super::engine::{self, poll_timeout, Rng, ThreadCtx, ThreadResult, Timers, READ_BUF, TICK};
+use super::engine::{self, Rng, ThreadCtx, ThreadResult, Timers, Workload};
 use super::response::{Completed, ResponseReader};
 use super::{net, pattern};
 use crate::stats::histogram::micros;
@@ -105,42 +106,53 @@ pub fn run_thread(ctx: ThreadCtx<'_>, config: &HoldConfig) -> io::Result<ThreadR
     this.run()
 }
 
-impl Loop<'_> {
-    fn run(&mut self) -> io::Result<ThreadResult> {
-        let deadline = self.ctx.start + self.config.duration;
-        self.timers.arm(Instant::now(), RAMP);
-        let mut events = Events::with_capacity(1024);
-        let mut buf = vec![0u8; READ_BUF];
-        let mut next_sweep = Instant::now() + TICK;
-        loop {
-            let now = Instant::now();
-            if now >= deadline || self.ctx.shared.stopped() {
-                break;
-            }
-            let wait = poll_timeout(now, self.timers.next(), Some(deadline)).min(next_sweep - now);
-            engine::poll_events(&mut self.poll, &mut events, wait)?;
-            for event in events.iter() {
-                let i = event.token().0;
-                match self.conns[i].phase {
-                    Phase::Connecting => self.on_connecting(i),
-                    Phase::Idle | Phase::Busy => {
-                        if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.on_readable(i, &mut buf);
-                        }
-                    }
-                    Phase::Pending | Phase::Backoff => {}
+impl<'a> Workload for Loop<'a> {
+    fn poll(&mut self) -> &mut Poll {
+        &mut self.poll
+    }
+
+    fn ctx(&self) -> &ThreadCtx<'_> {
+        &self.ctx
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        Some(self.ctx.start + self.config.duration)
+    }
+
+    fn next_timer(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    fn on_event(&mut self, i: usize, event: &Event, buf: &mut [u8]) {
+        match self.conns[i].phase {
+            Phase::Connecting => self.on_connecting(i),
+            Phase::Idle | Phase::Busy => {
+                if engine::is_readable(event) {
+                    self.on_readable(i, buf);
                 }
             }
-            let now = Instant::now();
-            while let Some(token) = self.timers.pop_due(now) {
-                self.on_timer(token, now);
-            }
-            if now >= next_sweep {
-                self.sweep(now);
-                next_sweep = now + TICK;
-            }
-            self.ctx.publish(&self.recorder, self.held);
+            Phase::Pending | Phase::Backoff => {}
         }
+    }
+
+    fn after_events(&mut self, now: Instant, sweep: bool) {
+        while let Some(token) = self.timers.pop_due(now) {
+            self.on_timer(token, now);
+        }
+        if sweep {
+            self.sweep(now);
+        }
+    }
+
+    fn publish(&self) {
+        self.ctx.publish(&self.recorder, self.held);
+    }
+}
+
+impl Loop<'_> {
+    fn run(&mut self) -> io::Result<ThreadResult> {
+        self.timers.arm(Instant::now(), RAMP);
+        engine::drive(self)?;
         Ok(self
             .ctx
             .finish(&mut self.recorder, self.held, self.held, self.held_peak))

@@ -11,10 +11,11 @@ use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
-use mio::{Events, Interest, Poll, Token};
+use mio::event::Event;
+use mio::{Interest, Poll, Token};
 
 use super::config::{HttpConfig, Stopping};
-use super::engine::{self, poll_timeout, ThreadCtx, ThreadResult, Timers, READ_BUF, TICK};
+use super::engine::{self, ThreadCtx, ThreadResult, Timers, Workload, TICK};
 use super::net;
 use super::response::{Completed, ResponseReader};
 use crate::stats::histogram::micros;
@@ -138,54 +139,67 @@ pub fn run_thread(ctx: ThreadCtx<'_>, config: &HttpConfig) -> io::Result<ThreadR
     this.run()
 }
 
-impl Loop<'_> {
-    fn run(&mut self) -> io::Result<ThreadResult> {
-        let deadline = match self.config.stopping {
+impl<'a> Workload for Loop<'a> {
+    fn poll(&mut self) -> &mut Poll {
+        &mut self.poll
+    }
+
+    fn ctx(&self) -> &ThreadCtx<'_> {
+        &self.ctx
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        match self.config.stopping {
             Stopping::Duration(d) => Some(self.ctx.start + d),
             Stopping::Requests(_) => None,
-        };
+        }
+    }
+
+    fn next_timer(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    /// A request-count run ends once every request was issued and answered.
+    fn proceed(&mut self) -> bool {
+        self.budget > 0 || self.in_flight > 0
+    }
+
+    fn on_event(&mut self, i: usize, event: &Event, buf: &mut [u8]) {
+        match self.conns[i].phase {
+            Phase::Connecting => self.on_connecting(i),
+            Phase::Open => {
+                if engine::is_readable(event) {
+                    self.on_readable(i, buf);
+                }
+                if event.is_writable() && self.conns[i].phase == Phase::Open {
+                    self.flush(i);
+                }
+            }
+            Phase::Backoff | Phase::Done => {}
+        }
+    }
+
+    fn after_events(&mut self, now: Instant, sweep: bool) {
+        while let Some(i) = self.timers.pop_due(now) {
+            self.on_timer(i, now);
+        }
+        if sweep {
+            self.sweep(now);
+        }
+    }
+
+    fn publish(&self) {
+        self.ctx.publish(&self.recorder, self.open);
+    }
+}
+
+impl Loop<'_> {
+    fn run(&mut self) -> io::Result<ThreadResult> {
         let now = Instant::now();
         for i in 0..self.conns.len() {
             self.connect(i, now);
         }
-        let mut events = Events::with_capacity(1024);
-        let mut buf = vec![0u8; READ_BUF];
-        let mut next_sweep = now + TICK;
-        loop {
-            let now = Instant::now();
-            if deadline.is_some_and(|d| now >= d) || self.ctx.shared.stopped() {
-                break;
-            }
-            if self.budget == 0 && self.in_flight == 0 {
-                break;
-            }
-            let wait = poll_timeout(now, self.timers.next(), deadline).min(next_sweep - now);
-            engine::poll_events(&mut self.poll, &mut events, wait)?;
-            for event in events.iter() {
-                let i = event.token().0;
-                match self.conns[i].phase {
-                    Phase::Connecting => self.on_connecting(i),
-                    Phase::Open => {
-                        if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.on_readable(i, &mut buf);
-                        }
-                        if event.is_writable() && self.conns[i].phase == Phase::Open {
-                            self.flush(i);
-                        }
-                    }
-                    Phase::Backoff | Phase::Done => {}
-                }
-            }
-            let now = Instant::now();
-            while let Some(i) = self.timers.pop_due(now) {
-                self.on_timer(i, now);
-            }
-            if now >= next_sweep {
-                self.sweep(now);
-                next_sweep = now + TICK;
-            }
-            self.ctx.publish(&self.recorder, self.open);
-        }
+        engine::drive(self)?;
         self.recorder.starved = self.conns.iter().filter(|c| !c.answered).count() as u64;
         Ok(self.ctx.finish(&mut self.recorder, self.open, 0, 0))
     }
