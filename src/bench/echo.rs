@@ -119,9 +119,19 @@ impl<'a> Workload for Loop<'a> {
         }
     }
 
-    fn after_events(&mut self, now: Instant, sweep: bool) {
-        if sweep {
-            self.sweep(now);
+    fn sweep(&mut self, now: Instant) {
+        let timeout = self.ctx.config.timeout;
+        for i in 0..self.workers.len() {
+            let w = &self.workers[i];
+            match w.phase {
+                Phase::Connecting if now - w.connect_start > timeout => {
+                    self.fail(i, ErrorKind::Connect)
+                }
+                Phase::Running if now - w.message_start > timeout => {
+                    self.fail(i, ErrorKind::Timeout)
+                }
+                _ => {}
+            }
         }
     }
 
@@ -255,22 +265,6 @@ impl Loop<'_> {
             }
             if n < buf.len() {
                 return;
-            }
-        }
-    }
-
-    fn sweep(&mut self, now: Instant) {
-        let timeout = self.ctx.config.timeout;
-        for i in 0..self.workers.len() {
-            let w = &self.workers[i];
-            match w.phase {
-                Phase::Connecting if now - w.connect_start > timeout => {
-                    self.fail(i, ErrorKind::Connect)
-                }
-                Phase::Running if now - w.message_start > timeout => {
-                    self.fail(i, ErrorKind::Timeout)
-                }
-                _ => {}
             }
         }
     }

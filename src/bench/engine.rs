@@ -140,10 +140,13 @@ pub trait Workload {
     fn ctx(&self) -> &ThreadCtx<'_>;
     /// When the run ends, if it ends at a time.
     fn deadline(&self) -> Option<Instant>;
-    /// The workload's next timer, if any.
-    fn next_timer(&self) -> Option<Instant> {
+    /// The workload's timers, if it has any: [`drive`] fires them with
+    /// [`Workload::on_timer`].
+    fn timers(&mut self) -> Option<&mut Timers> {
         None
     }
+    /// Timer `token` is due.
+    fn on_timer(&mut self, _token: usize, _now: Instant) {}
     /// Called at the start of every turn, before the deadline is checked: the workload
     /// may open connections here; `false` ends the run (its work is done).
     fn proceed(&mut self) -> bool {
@@ -151,9 +154,8 @@ pub trait Workload {
     }
     /// One readiness event for connection `token`; `buf` is the thread's read buffer.
     fn on_event(&mut self, token: usize, event: &mio::event::Event, buf: &mut [u8]);
-    /// After each turn's events: fire the timers that are due and, when `sweep` (once
-    /// per [`TICK`]), look for connections past their deadlines.
-    fn after_events(&mut self, now: Instant, sweep: bool);
+    /// Once per [`TICK`]: looks for connections past their deadlines.
+    fn sweep(&mut self, now: Instant);
     /// Publishes the live counters for the progress line.
     fn publish(&self);
 }
@@ -173,17 +175,20 @@ pub fn drive(workload: &mut impl Workload) -> io::Result<()> {
         if deadline.is_some_and(|d| now >= d) || workload.ctx().shared.stopped() {
             return Ok(());
         }
-        let wait = poll_timeout(now, workload.next_timer(), deadline).min(next_sweep - now);
+        let next_timer = workload.timers().and_then(|timers| timers.next());
+        let wait = poll_timeout(now, next_timer, deadline).min(next_sweep - now);
         poll_events(workload.poll(), &mut events, wait)?;
         for event in events.iter() {
             workload.on_event(event.token().0, event, &mut buf);
         }
         let now = Instant::now();
-        let sweep = now >= next_sweep;
-        if sweep {
+        while let Some(token) = workload.timers().and_then(|timers| timers.pop_due(now)) {
+            workload.on_timer(token, now);
+        }
+        if now >= next_sweep {
+            workload.sweep(now);
             next_sweep = now + TICK;
         }
-        workload.after_events(now, sweep);
         workload.publish();
     }
 }

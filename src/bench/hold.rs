@@ -119,10 +119,6 @@ impl<'a> Workload for Loop<'a> {
         Some(self.ctx.start + self.config.duration)
     }
 
-    fn next_timer(&self) -> Option<Instant> {
-        self.timers.next()
-    }
-
     fn on_event(&mut self, i: usize, event: &Event, buf: &mut [u8]) {
         match self.conns[i].phase {
             Phase::Connecting => self.on_connecting(i),
@@ -135,27 +131,8 @@ impl<'a> Workload for Loop<'a> {
         }
     }
 
-    fn after_events(&mut self, now: Instant, sweep: bool) {
-        while let Some(token) = self.timers.pop_due(now) {
-            self.on_timer(token, now);
-        }
-        if sweep {
-            self.sweep(now);
-        }
-    }
-
-    fn publish(&self) {
-        self.ctx.publish(&self.recorder, self.held);
-    }
-}
-
-impl Loop<'_> {
-    fn run(&mut self) -> io::Result<ThreadResult> {
-        self.timers.arm(Instant::now(), RAMP);
-        engine::drive(self)?;
-        Ok(self
-            .ctx
-            .finish(&mut self.recorder, self.held, self.held, self.held_peak))
+    fn timers(&mut self) -> Option<&mut Timers> {
+        Some(&mut self.timers)
     }
 
     fn on_timer(&mut self, token: usize, now: Instant) {
@@ -177,6 +154,33 @@ impl Loop<'_> {
             Phase::Backoff => self.connect(token, now),
             _ => {}
         }
+    }
+
+    fn sweep(&mut self, now: Instant) {
+        let timeout = self.ctx.config.timeout;
+        for i in 0..self.conns.len() {
+            let conn = &self.conns[i];
+            let late = now.saturating_duration_since(conn.since) > timeout;
+            match conn.phase {
+                Phase::Connecting if late => self.drop_conn(i, ErrorKind::Connect, now),
+                Phase::Busy if late => self.drop_conn(i, ErrorKind::Timeout, now),
+                _ => {}
+            }
+        }
+    }
+
+    fn publish(&self) {
+        self.ctx.publish(&self.recorder, self.held);
+    }
+}
+
+impl Loop<'_> {
+    fn run(&mut self) -> io::Result<ThreadResult> {
+        self.timers.arm(Instant::now(), RAMP);
+        engine::drive(self)?;
+        Ok(self
+            .ctx
+            .finish(&mut self.recorder, self.held, self.held, self.held_peak))
     }
 
     fn connect(&mut self, i: usize, now: Instant) {
@@ -337,19 +341,6 @@ impl Loop<'_> {
             }
             if n < buf.len() {
                 return;
-            }
-        }
-    }
-
-    fn sweep(&mut self, now: Instant) {
-        let timeout = self.ctx.config.timeout;
-        for i in 0..self.conns.len() {
-            let conn = &self.conns[i];
-            let late = now.saturating_duration_since(conn.since) > timeout;
-            match conn.phase {
-                Phase::Connecting if late => self.drop_conn(i, ErrorKind::Connect, now),
-                Phase::Busy if late => self.drop_conn(i, ErrorKind::Timeout, now),
-                _ => {}
             }
         }
     }

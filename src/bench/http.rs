@@ -155,10 +155,6 @@ impl<'a> Workload for Loop<'a> {
         }
     }
 
-    fn next_timer(&self) -> Option<Instant> {
-        self.timers.next()
-    }
-
     /// A request-count run ends once every request was issued and answered.
     fn proceed(&mut self) -> bool {
         self.budget > 0 || self.in_flight > 0
@@ -179,12 +175,40 @@ impl<'a> Workload for Loop<'a> {
         }
     }
 
-    fn after_events(&mut self, now: Instant, sweep: bool) {
-        while let Some(i) = self.timers.pop_due(now) {
-            self.on_timer(i, now);
+    fn timers(&mut self) -> Option<&mut Timers> {
+        Some(&mut self.timers)
+    }
+
+    fn on_timer(&mut self, i: usize, now: Instant) {
+        self.conns[i].timer_armed = false;
+        match self.conns[i].phase {
+            Phase::Backoff => self.connect(i, now),
+            Phase::Open => self.pump(i, now),
+            Phase::Connecting | Phase::Done => {}
         }
-        if sweep {
-            self.sweep(now);
+    }
+
+    /// Fails connects and requests older than the timeout.
+    fn sweep(&mut self, now: Instant) {
+        let timeout = self.ctx.config.timeout;
+        for i in 0..self.conns.len() {
+            let conn = &self.conns[i];
+            match conn.phase {
+                Phase::Connecting if now - conn.since > timeout => {
+                    self.recorder.error(ErrorKind::Connect, 1);
+                    self.conns[i].stream = None;
+                    self.backoff(i, now);
+                }
+                Phase::Open
+                    if conn
+                        .sent
+                        .front()
+                        .is_some_and(|&at| now.saturating_duration_since(at) > timeout) =>
+                {
+                    self.replace(i, Some(ErrorKind::Timeout));
+                }
+                _ => {}
+            }
         }
     }
 
@@ -420,39 +444,6 @@ impl Loop<'_> {
             }
             if n < buf.len() {
                 break; // a short read drained the socket; the next data brings a new edge
-            }
-        }
-    }
-
-    fn on_timer(&mut self, i: usize, now: Instant) {
-        self.conns[i].timer_armed = false;
-        match self.conns[i].phase {
-            Phase::Backoff => self.connect(i, now),
-            Phase::Open => self.pump(i, now),
-            Phase::Connecting | Phase::Done => {}
-        }
-    }
-
-    /// Fails connects and requests older than the timeout.
-    fn sweep(&mut self, now: Instant) {
-        let timeout = self.ctx.config.timeout;
-        for i in 0..self.conns.len() {
-            let conn = &self.conns[i];
-            match conn.phase {
-                Phase::Connecting if now - conn.since > timeout => {
-                    self.recorder.error(ErrorKind::Connect, 1);
-                    self.conns[i].stream = None;
-                    self.backoff(i, now);
-                }
-                Phase::Open
-                    if conn
-                        .sent
-                        .front()
-                        .is_some_and(|&at| now.saturating_duration_since(at) > timeout) =>
-                {
-                    self.replace(i, Some(ErrorKind::Timeout));
-                }
-                _ => {}
             }
         }
     }
