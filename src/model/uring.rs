@@ -110,7 +110,6 @@ fn reactor(listener: TcpListener, opts: ConnOptions, stop: &Stop) -> io::Result<
     let mut ring = Ring::new(RING_ENTRIES, BUFFERS, BUFFER_LEN)?;
     let mut conns: Slab<UringConn> = Slab::new();
     let mut spares = SparePool::default();
-    let mut completions = Vec::new();
     let mut touched = Vec::new();
     let mut accepting = false;
     let mut pause = accept::Pause::default();
@@ -125,15 +124,9 @@ fn reactor(listener: TcpListener, opts: ConnOptions, stop: &Stop) -> io::Result<
             accepting = true;
         }
         ring.submit_and_wait(batch.want(), PATIENCE, STOP_POLL)?;
-        ring.completions(&mut completions);
-        batch.arrived(
-            completions
-                .iter()
-                .filter(|completion| !matches!(completion, Completion::Sent { .. }))
-                .count(),
-        );
+        batch.arrived(ring.reap());
         let now = Instant::now();
-        for completion in completions.drain(..) {
+        while let Some(completion) = ring.next_completion() {
             match completion {
                 Completion::Accepted { result, more } => {
                     accepting = more;
@@ -202,6 +195,7 @@ fn reactor(listener: TcpListener, opts: ConnOptions, stop: &Stop) -> io::Result<
             };
             conn.advance(key, &mut ring, &opts, &mut spares, now)?;
             if conn.can_drop() {
+                ring.forget(key);
                 drop(conns.remove(key));
             }
         }

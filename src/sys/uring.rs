@@ -2,6 +2,10 @@
 //! multishot accept, multishot receive into a ring of provided buffers, sends, and
 //! cancellation, with completions handed back as owned values.
 //!
+//! A connection that keeps sending has its socket registered in the ring's table of
+//! fixed files ([`FixedFiles`]), so each of its sends names the socket by slot and the
+//! kernel does not look the descriptor up (and count a reference) per send.
+//!
 //! The safety contract of io_uring is that memory the kernel was given stays valid
 //! until the operation's last completion. [`Ring`] keeps it so by construction:
 //!
@@ -21,7 +25,7 @@ use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
-use io_uring::types::{BufRingEntry, CancelBuilder, Fd, SubmitArgs, Timespec};
+use io_uring::types::{BufRingEntry, CancelBuilder, Fd, Fixed, SubmitArgs, Timespec};
 use io_uring::{cqueue, opcode, squeue, IoUring};
 use slab::Slab;
 
@@ -73,8 +77,11 @@ pub struct Ring {
     sends: Slab<(usize, Vec<u8>)>,
     /// Operations whose last completion has not arrived (multishot ones count once).
     in_flight: usize,
-    /// Completions copied out of the queue, kept to reuse its allocation.
+    /// Completions copied out of the queue by [`Self::reap`]; `cqes[next..]` are yet
+    /// to be handed out.
     cqes: Vec<cqueue::Entry>,
+    next: usize,
+    files: FixedFiles,
     /// Sends queued since the last wait: each posts its completion as it is submitted
     /// (a send to a socket with room completes at once), so a wait for `want` other
     /// completions asks for this many more.
@@ -120,12 +127,15 @@ impl Ring {
             }
         }
         let bufs = BufRing::new(&ring, buffers, buf_len)?;
+        let files = FixedFiles::new(&ring);
         Ok(Ring {
             ring,
             bufs,
             sends: Slab::new(),
             in_flight: 0,
             cqes: Vec::new(),
+            next: 0,
+            files,
             sends_since_wait: 0,
         })
     }
@@ -154,13 +164,16 @@ impl Ring {
 
     /// Queues a send of `buf` on connection `conn`'s socket; it is submitted with the
     /// next [`Self::submit_and_wait`], together with every other queued operation.
+    /// From the connection's second send on, its socket is named by its fixed slot.
     pub fn send(&mut self, conn: usize, socket: &TcpStream, buf: Vec<u8>) -> io::Result<()> {
         let len = u32::try_from(buf.len()).unwrap_or(u32::MAX);
         let (ptr, fd) = (buf.as_ptr(), socket.as_raw_fd());
+        let sqe = match self.files.slot_for_send(&self.ring, conn, fd) {
+            Some(slot) => opcode::Send::new(Fixed(slot), ptr, len).build(),
+            None => opcode::Send::new(Fd(fd), ptr, len).build(),
+        };
         let slot = self.sends.insert((conn, buf));
-        let sqe = opcode::Send::new(Fd(fd), ptr, len)
-            .build()
-            .user_data(tag(SEND, slot));
+        let sqe = sqe.user_data(tag(SEND, slot));
         if let Err(err) = self.push(&sqe) {
             self.sends.remove(slot);
             return Err(err);
@@ -168,6 +181,12 @@ impl Ring {
         self.in_flight += 1;
         self.sends_since_wait += 1;
         Ok(())
+    }
+
+    /// Connection `conn` is done and its socket about to close: its fixed slot, if it
+    /// had one, lets go of the socket (or the socket would stay open in the table).
+    pub fn forget(&mut self, conn: usize) {
+        self.files.release(&self.ring, conn);
     }
 
     /// Cancels connection `conn`'s multishot receive; its last completion follows.
@@ -213,16 +232,27 @@ impl Ring {
         }
     }
 
-    /// Moves every completion that arrived into `out`.
-    pub fn completions(&mut self, out: &mut Vec<Completion>) {
-        let mut cqes = std::mem::take(&mut self.cqes);
-        cqes.extend(self.ring.completion());
-        for cqe in cqes.drain(..) {
+    /// Takes every completion that has arrived, for [`Self::next_completion`] to hand
+    /// out; returns how many of them are not sends' (requests, connections).
+    pub fn reap(&mut self) -> usize {
+        self.cqes.clear();
+        self.next = 0;
+        self.cqes.extend(self.ring.completion());
+        self.cqes
+            .iter()
+            .filter(|cqe| cqe.user_data() >> KIND_SHIFT != SEND)
+            .count()
+    }
+
+    /// The next completion [`Self::reap`] took, if any is left.
+    pub fn next_completion(&mut self) -> Option<Completion> {
+        while let Some(cqe) = self.cqes.get(self.next).cloned() {
+            self.next += 1;
             if let Some(completion) = self.complete(&cqe) {
-                out.push(completion);
+                return Some(completion);
             }
         }
-        self.cqes = cqes;
+        None
     }
 
     fn complete(&mut self, cqe: &cqueue::Entry) -> Option<Completion> {
@@ -305,7 +335,6 @@ impl Drop for Ring {
             .build()
             .user_data(tag(CANCEL, 0));
         let give_up = Instant::now() + Duration::from_secs(1);
-        let mut sink = Vec::new();
         let _ = self.push(&cancel);
         while self.in_flight > 0 && Instant::now() < give_up {
             if self
@@ -314,8 +343,8 @@ impl Drop for Ring {
             {
                 break;
             }
-            self.completions(&mut sink);
-            for completion in sink.drain(..) {
+            self.reap();
+            while let Some(completion) = self.next_completion() {
                 if let Completion::Received { buf: Some(buf), .. } = completion {
                     self.bufs.recycle(buf);
                 }
@@ -326,6 +355,81 @@ impl Drop for Ring {
             std::mem::forget(std::mem::take(&mut self.sends));
             self.bufs.leak();
         }
+    }
+}
+
+/// The ring's table of fixed files (io_uring_register_files(3)), one slot per
+/// connection key below [`FixedFiles::SLOTS`]. A send naming a slot spares the kernel
+/// the descriptor lookup and reference count (fget/fput) it makes for a plain
+/// descriptor; a multishot receive takes its socket once and needs no slot.
+///
+/// A connection's socket is registered at its second send, so a connection that makes
+/// one request pays no registration (two io_uring_register calls), and released when
+/// the connection is done ([`Ring::forget`]). Registration is synchronous: once the
+/// call has returned, the slot names that socket and no other. Where the kernel has no
+/// sparse tables (before 5.19), or an update fails, sends name the descriptor.
+struct FixedFiles {
+    /// What each slot holds: nothing, a socket seen once (not registered), or a
+    /// registered socket.
+    slots: Vec<Slot>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Empty,
+    Seen(RawFd),
+    Registered(RawFd),
+}
+
+impl FixedFiles {
+    /// Slots in each ring's table: the connections of a busy reactor. Keys above it
+    /// send by descriptor.
+    const SLOTS: usize = 4096;
+
+    fn new(ring: &IoUring) -> FixedFiles {
+        let slots = match ring.submitter().register_files_sparse(Self::SLOTS as u32) {
+            Ok(()) => vec![Slot::Empty; Self::SLOTS],
+            Err(_) => Vec::new(),
+        };
+        FixedFiles { slots }
+    }
+
+    /// The fixed slot connection `conn` (socket `fd`) sends through, registering the
+    /// socket on its second send; `None`: send by descriptor.
+    fn slot_for_send(&mut self, ring: &IoUring, conn: usize, fd: RawFd) -> Option<u32> {
+        let slot = self.slots.get_mut(conn)?;
+        match *slot {
+            Slot::Registered(registered) if registered == fd => return u32::try_from(conn).ok(),
+            Slot::Seen(seen) if seen == fd => {}
+            Slot::Empty | Slot::Seen(_) | Slot::Registered(_) => {
+                // A slot left by another socket (the connection was not forgotten)
+                // is released before it is reused.
+                self.release(ring, conn);
+                self.slots[conn] = Slot::Seen(fd);
+                return None;
+            }
+        }
+        let index = u32::try_from(conn).ok()?;
+        match ring.submitter().register_files_update(index, &[fd]) {
+            Ok(1) => {
+                self.slots[conn] = Slot::Registered(fd);
+                Some(index)
+            }
+            _ => None,
+        }
+    }
+
+    /// Empties connection `conn`'s slot, so the table no longer holds its socket open.
+    fn release(&mut self, ring: &IoUring, conn: usize) {
+        let Some(slot) = self.slots.get_mut(conn) else {
+            return;
+        };
+        if let Slot::Registered(_) = *slot {
+            // Clearing a slot of a live table fails only for want of memory; the socket
+            // then closes when the slot is next written, or with the ring.
+            let _ = ring.submitter().register_files_update(conn as u32, &[-1]);
+        }
+        *slot = Slot::Empty;
     }
 }
 

@@ -1,6 +1,6 @@
 //! The http protocol under every model: the TechEmpower plaintext reply, HEAD,
-//! pipelining, HTTP/1.0, Connection: close, 400, 431, a request dribbled byte by byte,
-//! and many keep-alive clients at once.
+//! pipelining, HTTP/1.0, Connection: close (at once, and after keep-alive requests),
+//! 400, 431, a request dribbled byte by byte, and many keep-alive clients at once.
 
 use std::io::Write;
 use std::time::Duration;
@@ -14,6 +14,7 @@ per_model!([
     http_pipelined_get_head_get,
     http10_closes,
     http_connection_close,
+    http_keep_alive_then_close,
     http_malformed_gets_400,
     http_oversized_header_gets_431,
     http_one_byte_at_a_time,
@@ -92,6 +93,35 @@ fn http_connection_close(model: &str) {
     let r = &read_responses(&mut stream, &mut Vec::new(), &[false])[0];
     assert_eq!(r.header("connection"), Some("close"));
     assert!(reads_to_eof(&mut stream));
+}
+
+/// Connections one after another, each making keep-alive requests and then asking to
+/// close: each is really closed (uring registers a socket that keeps sending in its
+/// ring's table, which must let go of it), and the next, reusing its slot and likely
+/// its descriptor number, is served.
+fn http_keep_alive_then_close(model: &str) {
+    let server = ServerProc::start(model, "http", &[]);
+    for round in 0..3 {
+        let mut stream = server.connect();
+        let mut carry = Vec::new();
+        for _ in 0..3 {
+            stream.write_all(get("/").as_bytes()).unwrap();
+            let r = &read_responses(&mut stream, &mut carry, &[false])[0];
+            assert_eq!(
+                (r.status, r.body.as_slice()),
+                (200, b"Hello, World!".as_slice())
+            );
+        }
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let r = &read_responses(&mut stream, &mut carry, &[false])[0];
+        assert_eq!(r.header("connection"), Some("close"));
+        assert!(
+            reads_to_eof(&mut stream),
+            "connection {round}: closed after its fourth request"
+        );
+    }
 }
 
 fn http_malformed_gets_400(model: &str) {
