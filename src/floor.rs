@@ -7,11 +7,24 @@
 //! socket, written from another core as a load generator's would be) and writes the
 //! canned response. The client reads the responses only once the pass is over, so no
 //! response has to wake a client asleep in read(2): that wake-up is the client's
-//! doing, and a busy load generator, never asleep, does not ask for it. Only the
-//! server side is timed, with its own CPU clock (CLOCK_THREAD_CPUTIME_ID, which counts the loopback
-//! delivery its write performs in its context, as a real server pays it). The wall time
-//! of the median pass is reported beside it: a pass the scheduler did not preempt costs
-//! its CPU time, so the two agree when the clock is not lagging.
+//! doing, and a busy load generator, never asleep, does not ask for it (wrk, driving
+//! our fastest models, sleeps a few dozen times a second).
+//!
+//! What a busy load generator does ask for is to be told which connection has its
+//! response: wrk, like every event-driven client, watches its connections with epoll.
+//! On loopback a response is delivered into the client's socket by the server's own
+//! write, so the write also runs the client's readiness callback (`ep_poll_callback`,
+//! which queues the connection on the client's ready list). The client here watches
+//! its connections the same way (level-triggered, as wrk's event loop does) and
+//! collects the ready list after each pass, so every response pays that callback as it
+//! does under wrk. The same rounds without the client watching are measured too,
+//! interleaved, and reported beside it: the difference is what the notification costs.
+//!
+//! Only the server side is timed, with its own CPU clock (CLOCK_THREAD_CPUTIME_ID,
+//! which counts the loopback delivery its write performs in its context, as a real
+//! server pays it). The wall time of the median pass is reported beside it: a pass the
+//! scheduler did not preempt costs its CPU time, so the two agree when the clock is not
+//! lagging.
 //!
 //! The figure is the median over rounds; a server's CPU per request divided by it says
 //! how much of that server's cost is its own rather than the kernel's.
@@ -24,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use clap::Args;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use nix::time::{clock_gettime, ClockId};
 
 use crate::protocol::Protocol;
@@ -66,8 +80,11 @@ impl Round {
 /// What `floor` measured: the median round.
 #[derive(Debug, Clone, Copy)]
 pub struct Floor {
-    /// Server-side CPU per request, in microseconds: the floor.
+    /// Server-side CPU per request, in microseconds, the client watching its
+    /// connections with epoll: the floor.
     pub cpu_us: f64,
+    /// The same without the client watching (no readiness callback per response).
+    pub bare_cpu_us: f64,
     /// Wall time per request of the same round.
     pub wall_us: f64,
     /// Wall time per request of the round's median pass.
@@ -98,34 +115,47 @@ pub fn run(args: &FloorArgs) -> Result<()> {
     )?;
     writeln!(
         out,
-        "       one read(2) of a {}-byte request and one write(2) of a {}-byte response, loopback TCP",
+        "       one read(2) of a {}-byte request and one write(2) of a {}-byte response, loopback TCP,",
         REQUEST.len(),
         canned_response().len()
+    )?;
+    writeln!(
+        out,
+        "       to a client watching its connections with epoll, as wrk does; {:.2} µs if no client watches",
+        floor.bare_cpu_us
     )?;
     Ok(())
 }
 
-/// Measures the floor: the median of `args.rounds` rounds.
+/// Measures the floor: the median of `args.rounds` rounds with the client watching,
+/// and of as many without, interleaved.
 pub fn measure(args: &FloorArgs) -> Result<Floor> {
     let response = canned_response();
     let pairs =
         connect_pairs(args.connections as usize).context("cannot open loopback connections")?;
     let passes = args.requests.div_ceil(args.connections) as usize;
     // A first round warms caches, the socket buffers and the CPU's frequency.
-    measure_round(&pairs, &response, passes.min(50))?;
-    let mut rounds = Vec::with_capacity(args.rounds as usize);
+    measure_round(&pairs, &response, passes.min(50), true)?;
+    let (mut rounds, mut bare) = (Vec::new(), Vec::new());
     for _ in 0..args.rounds {
-        rounds.push(measure_round(&pairs, &response, passes)?);
+        rounds.push(measure_round(&pairs, &response, passes, true)?);
+        bare.push(measure_round(&pairs, &response, passes, false)?);
     }
-    rounds.sort_by(|a, b| a.cpu_us_per_request().total_cmp(&b.cpu_us_per_request()));
-    let median = rounds[rounds.len() / 2];
+    let median = median_round(&mut rounds);
     Ok(Floor {
         cpu_us: median.cpu_us_per_request(),
+        bare_cpu_us: median_round(&mut bare).cpu_us_per_request(),
         wall_us: median.wall.as_secs_f64() * 1e6 / median.requests as f64,
         pass_wall_us: median.pass_wall_us,
         rounds: rounds.len(),
         requests: median.requests,
     })
+}
+
+/// The round of median CPU per request.
+fn median_round(rounds: &mut [Round]) -> Round {
+    rounds.sort_by(|a, b| a.cpu_us_per_request().total_cmp(&b.cpu_us_per_request()));
+    rounds[rounds.len() / 2]
 }
 
 /// The response our HTTP session gives to [`REQUEST`], so the floor writes what the
@@ -152,17 +182,26 @@ fn connect_pairs(n: usize) -> Result<Vec<(TcpStream, TcpStream)>> {
 /// `passes` times over every connection: the client thread sends a request on each,
 /// then the server side (this thread, timed) serves them, then the client reads the
 /// responses. The requests were written on another core, as a load generator's are, so
-/// the server pays for bringing them into its cache, but not for waking a client.
+/// the server pays for bringing them into its cache, but not for waking a client; if
+/// `watched`, the client watches its connections with epoll, so each response also
+/// pays the client's readiness callback.
 fn measure_round(
     pairs: &[(TcpStream, TcpStream)],
     response: &[u8],
     passes: usize,
+    watched: bool,
 ) -> Result<Round> {
     let (requests_sent, responses_sent) = (Barrier::new(2), Barrier::new(2));
+    let watcher = if watched {
+        Some(watch(pairs).context("cannot watch the connections with epoll")?)
+    } else {
+        None
+    };
     thread::scope(|scope| {
         let client = scope.spawn(|| {
             client_side(
                 pairs,
+                watcher.as_ref(),
                 response.len(),
                 passes,
                 &requests_sent,
@@ -177,24 +216,46 @@ fn measure_round(
     })
 }
 
+/// An epoll set watching every client connection for input, level-triggered, as
+/// wrk's event loop watches its connections.
+fn watch(pairs: &[(TcpStream, TcpStream)]) -> nix::Result<Epoll> {
+    let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+    for (i, (client, _)) in pairs.iter().enumerate() {
+        epoll.add(client, EpollEvent::new(EpollFlags::EPOLLIN, i as u64))?;
+    }
+    Ok(epoll)
+}
+
 /// Sends a request on every connection, lets the server side start, and once it has
-/// answered them all, reads the responses.
+/// answered them all, reads the responses. With a `watcher`, it first collects the
+/// ready list, as an event loop would, and after reading asks it again, as an event
+/// loop's next turn would, so the list is empty when the next responses arrive.
 fn client_side(
     pairs: &[(TcpStream, TcpStream)],
+    watcher: Option<&Epoll>,
     response_len: usize,
     passes: usize,
     requests_sent: &Barrier,
     responses_sent: &Barrier,
 ) -> Result<()> {
     let mut response_buf = vec![0u8; response_len];
+    let mut events = vec![EpollEvent::empty(); pairs.len()];
     for _ in 0..passes {
         for (client, _) in pairs {
             (&*client).write_all(REQUEST)?;
         }
         requests_sent.wait();
         responses_sent.wait();
+        if let Some(epoll) = watcher {
+            epoll.wait(&mut events, EpollTimeout::ZERO)?;
+        }
         for (client, _) in pairs {
             (&*client).read_exact(&mut response_buf)?;
+        }
+        if let Some(epoll) = watcher {
+            // Level-triggered: the connections just read are still listed until the
+            // set is asked again and finds them empty.
+            epoll.wait(&mut events, EpollTimeout::ZERO)?;
         }
     }
     Ok(())

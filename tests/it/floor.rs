@@ -25,6 +25,17 @@ fn reports_a_positive_cpu_time_per_request() {
         .unwrap_or_else(|| panic!("`floor: <µs> ...` expected, got {first:?}"));
     assert!(micros > 0.0 && micros < 10_000.0, "{micros} µs per request");
     assert!(first.contains("median of 3 rounds"), "{first}");
+    // The same without a client watching the connections, on a line of its own.
+    let bare: f64 = text
+        .lines()
+        .find_map(|line| {
+            line.split("; ")
+                .nth(1)?
+                .strip_suffix(" µs if no client watches")
+        })
+        .and_then(|figure| figure.parse().ok())
+        .unwrap_or_else(|| panic!("`...; <µs> µs if no client watches` expected in {text:?}"));
+    assert!(bare > 0.0 && bare < 10_000.0, "{bare} µs per request");
 }
 
 #[test]
