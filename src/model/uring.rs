@@ -177,8 +177,9 @@ fn reactor(listener: TcpListener, opts: ConnOptions, stop: &Stop) -> io::Result<
                     let conn = conns
                         .get_mut(key)
                         .expect("a send in flight keeps its connection");
-                    conn.on_sent(key, result, buf, &mut ring, &mut spares, now)?;
-                    touched.push(key);
+                    if conn.on_sent(key, result, buf, &mut ring, &mut spares, now)? {
+                        touched.push(key);
+                    }
                 }
             }
         }

@@ -92,18 +92,33 @@ pub struct Ring {
 /// ring is the thread's alone (`SINGLE_ISSUER`) and the kernel defers its work on
 /// completions (`DEFER_TASKRUN`) until the thread asks for them: a receive that
 /// completes while the thread is busy neither interrupts it nor wakes it, and the
-/// thread finishes a whole batch of them in one io_uring_enter. Older kernels get a
-/// plain ring.
+/// thread finishes a whole batch of them in one io_uring_enter. From 6.6 the
+/// submission queue also drops its array of indices (`NO_SQARRAY`): the kernel reads
+/// entries in order, one indirection less per submission. Each older kernel gets the
+/// most of this it has, down to a plain ring.
 fn build(entries: u32) -> io::Result<IoUring> {
-    match IoUring::builder()
-        .setup_single_issuer()
-        .setup_defer_taskrun()
-        .build(entries)
-    {
-        Ok(ring) => Ok(ring),
-        Err(err) if err.raw_os_error() == Some(libc::EINVAL) => IoUring::builder().build(entries),
-        Err(err) => Err(err),
+    let setups: [fn(&mut io_uring::Builder); 3] = [
+        |b| {
+            b.setup_single_issuer()
+                .setup_defer_taskrun()
+                .setup_no_sqarray();
+        },
+        |b| {
+            b.setup_single_issuer().setup_defer_taskrun();
+        },
+        |_| {},
+    ];
+    let mut refused = None;
+    for setup in setups {
+        let mut builder = IoUring::builder();
+        setup(&mut builder);
+        match builder.build(entries) {
+            Ok(ring) => return Ok(ring),
+            Err(err) if err.raw_os_error() == Some(libc::EINVAL) => refused = Some(err),
+            Err(err) => return Err(err),
+        }
     }
+    Err(refused.unwrap_or_else(|| io::Error::from_raw_os_error(libc::EINVAL)))
 }
 
 impl Ring {
