@@ -230,7 +230,7 @@ pub fn markdown(report: &Report) -> String {
     if let Some(floor) = report.floor_us_per_req {
         let _ = writeln!(
             md,
-            "- x floor: server CPU per request divided by the floor measured here first ({floor:.2} us: one read(2) and one write(2) per request on loopback TCP, `iomodels floor`)"
+            "- x floor: server CPU per request divided by the floor measured here first ({floor:.2} us: one read(2) and one write(2) per request on loopback TCP, to a client watching its connections with epoll as load generators do, `iomodels floor`)"
         );
     }
     md.push('\n');
