@@ -248,9 +248,10 @@ impl Ring {
     }
 
     /// Takes every completion that has arrived, for [`Self::next_completion`] to hand
-    /// out; returns how many of them are not sends' (requests, connections).
+    /// out after any not handed out yet; returns how many of them are not sends'
+    /// (requests, connections).
     pub fn reap(&mut self) -> usize {
-        self.cqes.clear();
+        self.cqes.drain(..self.next);
         self.next = 0;
         self.cqes.extend(self.ring.completion());
         self.cqes
