@@ -38,19 +38,29 @@ pub fn run(args: &CompareArgs) -> Result<()> {
     let started_unix_s = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    // The kernel's floor, measured first, while nothing else of ours runs.
-    let floor_us_per_req = crate::floor::measure(&crate::floor::FloorArgs::brief())
-        .ok()
-        .map(|floor| floor.cpu_us);
+    // The kernel's floor, measured first and last, while nothing else of ours runs.
+    let floor = || {
+        crate::floor::measure(&crate::floor::FloorArgs::brief())
+            .ok()
+            .map(|floor| floor.cpu_us)
+    };
+    let floor_before_us_per_req = floor();
     let bar = progress_bar(plan.steps());
     let (cells, stops) = measure::execute(&plan, &bar);
     bar.finish_and_clear();
+    let floor_after_us_per_req = floor();
+    let floor_us_per_req = match (floor_before_us_per_req, floor_after_us_per_req) {
+        (Some(before), Some(after)) => Some(before.min(after)),
+        (before, after) => before.or(after),
+    };
     let report = Report {
         version: 1,
         command: std::env::args().collect::<Vec<_>>().join(" "),
         machine: machine(),
         started_unix_s,
         floor_us_per_req,
+        floor_before_us_per_req,
+        floor_after_us_per_req,
         wall_s: started.elapsed().as_secs_f64(),
         duration_ms: plan.duration.as_millis() as u64,
         repeat: plan.repeat,

@@ -191,9 +191,16 @@ pub struct Report {
     pub command: String,
     pub machine: Machine,
     pub started_unix_s: u64,
-    /// `iomodels floor` on this machine at the start: the least CPU (µs) a server spends
-    /// per small request; the tables show each model's CPU per request against it.
+    /// `iomodels floor` on this machine: the least CPU (µs) a server spends per small
+    /// request; the tables show each model's CPU per request against it. The lower of
+    /// the floors measured before and after the models: load from elsewhere only ever
+    /// adds to it.
     pub floor_us_per_req: Option<f64>,
+    /// The floor measured before the models, and after them.
+    #[serde(default)]
+    pub floor_before_us_per_req: Option<f64>,
+    #[serde(default)]
+    pub floor_after_us_per_req: Option<f64>,
     pub wall_s: f64,
     pub duration_ms: u64,
     pub repeat: usize,
@@ -205,6 +212,16 @@ pub struct Report {
 }
 
 impl Report {
+    /// How far apart the floors before and after the models are, as the larger over
+    /// the smaller: the host's speed changed during the run (other load, a CPU's
+    /// frequency) when this is well above 1.
+    pub fn floor_drift(&self) -> Option<f64> {
+        let (before, after) = self
+            .floor_before_us_per_req
+            .zip(self.floor_after_us_per_req)?;
+        Some(before.max(after) / before.min(after))
+    }
+
     /// The cells of one workload at one level, ranked: by median throughput, cells
     /// without figures last.
     pub fn ranked(&self, workload: &str, level: usize) -> Vec<&Cell> {

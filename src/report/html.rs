@@ -30,6 +30,9 @@ pub fn page(report: &Report, charts: &[(String, String, String)]) -> String {
             .floor_us_per_req
             .map_or_else(|| "not measured".to_string(), |f| format!("{f:.2} µs per request, `iomodels floor`"))
     );
+    if let Some(warning) = super::table::floor_drift_warning(report) {
+        let _ = writeln!(html, "<p><strong>{}</strong></p>", escape(&warning));
+    }
     let all = tables(report);
     for (workload, file, svg) in charts {
         let _ = write!(

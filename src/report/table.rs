@@ -166,6 +166,30 @@ fn stop_notes(report: &Report) -> Vec<String> {
         .collect()
 }
 
+/// The floors measured before and after the models, for the report's header.
+fn floors_measured(report: &Report) -> String {
+    let us = |floor: Option<f64>| floor.map_or_else(|| "-".to_string(), |f| format!("{f:.2}"));
+    format!(
+        "{} us before the models and {} us after",
+        us(report.floor_before_us_per_req),
+        us(report.floor_after_us_per_req)
+    )
+}
+
+/// Above this ratio between the floors before and after the models, the report warns
+/// that the host's speed changed during the run.
+pub const FLOOR_DRIFT_WARNING: f64 = 1.2;
+
+/// A warning that the host's speed changed during the run, if the floors say so.
+pub fn floor_drift_warning(report: &Report) -> Option<String> {
+    let drift = report.floor_drift().filter(|&d| d > FLOOR_DRIFT_WARNING)?;
+    Some(format!(
+        "warning: the floor moved by {:.0}% during the run ({}): the host's speed changed (load from elsewhere?), so cells measured at different moments compare less well",
+        (drift - 1.0) * 100.0,
+        floors_measured(report)
+    ))
+}
+
 /// Prints every table with aligned columns.
 pub fn print_terminal(report: &Report, out: &mut impl Write) -> io::Result<()> {
     if let Some(floor) = report.floor_us_per_req {
@@ -173,6 +197,9 @@ pub fn print_terminal(report: &Report, out: &mut impl Write) -> io::Result<()> {
             out,
             "floor here: {floor:.2} us of CPU per request (one read, one write); x floor = a server's CPU per request / floor"
         )?;
+    }
+    if let Some(warning) = floor_drift_warning(report) {
+        writeln!(out, "{warning}")?;
     }
     for table in tables(report) {
         writeln!(out, "\n{}", table.title)?;
@@ -230,8 +257,12 @@ pub fn markdown(report: &Report) -> String {
     if let Some(floor) = report.floor_us_per_req {
         let _ = writeln!(
             md,
-            "- x floor: server CPU per request divided by the floor measured here first ({floor:.2} us: one read(2) and one write(2) per request on loopback TCP, to a client watching its connections with epoll as load generators do, `iomodels floor`)"
+            "- x floor: server CPU per request divided by the floor measured here ({floor:.2} us: one read(2) and one write(2) per request on loopback TCP, to a client watching its connections with epoll as load generators do, `iomodels floor`; the lower of {})",
+            floors_measured(report)
         );
+    }
+    if let Some(warning) = floor_drift_warning(report) {
+        let _ = writeln!(md, "- {warning}");
     }
     md.push('\n');
     for table in tables(report) {
@@ -267,4 +298,44 @@ pub fn markdown_table(table: &Table) -> String {
     }
     md.push('\n');
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A report with no cells and the floors given (`null` for one not measured).
+    fn report(floor: &str, before: &str, after: &str) -> Report {
+        serde_json::from_str(&format!(
+            r#"{{"version": 1, "command": "iomodels compare",
+                "machine": {{"cpus": 2, "kernel": "Linux", "cpu_model": "cpu", "memory_gib": 1.0}},
+                "started_unix_s": 0, "floor_us_per_req": {floor},
+                "floor_before_us_per_req": {before}, "floor_after_us_per_req": {after},
+                "wall_s": 1.0, "duration_ms": 500, "repeat": 1,
+                "workloads": [], "subjects": [], "cells": [], "stops": []}}"#
+        ))
+        .expect("a valid report")
+    }
+
+    #[test]
+    fn a_floor_that_moved_during_the_run_is_a_warning_in_the_report() {
+        let moved = report("2.0", "2.0", "3.0");
+        let warning = floor_drift_warning(&moved).expect("a warning");
+        assert!(warning.contains("moved by 50%"), "{warning}");
+        assert!(
+            warning.contains("2.00 us before the models and 3.00 us after"),
+            "{warning}"
+        );
+        assert!(markdown(&moved).contains(&warning));
+        let mut terminal = Vec::new();
+        print_terminal(&moved, &mut terminal).unwrap();
+        assert!(String::from_utf8(terminal).unwrap().contains(&warning));
+    }
+
+    #[test]
+    fn a_steady_floor_or_one_measured_once_is_no_warning() {
+        assert_eq!(floor_drift_warning(&report("2.0", "2.0", "2.2")), None);
+        assert_eq!(floor_drift_warning(&report("2.0", "2.0", "null")), None);
+        assert!(markdown(&report("2.0", "2.0", "2.2")).contains("the lower of 2.00 us before"));
+    }
 }
