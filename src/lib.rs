@@ -12,7 +12,7 @@
 //! - [`sys`]: the only `unsafe` code: fork, the accept lock, signals, accept4, the
 //!   descriptor limit, may's coroutine spawn, io_uring.
 //! - [`log`]: the `-v` switch and rate-limited warnings.
-//! - [`bench`]: `iomodels bench`: the load generator's workloads and event-loop engine.
+//! - [`bench`](mod@bench): `iomodels bench`: the load generator's workloads and event-loop engine.
 //! - [`stats`]: what bench workers record (HdrHistogram, error kinds), merged for printing.
 //! - [`sample`]: a process tree's cost from `/proc` (CPU, RSS, context switches).
 //! - [`compare`]: `iomodels compare`: every model through every workload, as child processes.

@@ -92,7 +92,7 @@ pub enum Method {
 /// `bench http`.
 #[derive(Debug, Args)]
 pub struct HttpArgs {
-    /// The URL, http://HOST[:PORT][/PATH].
+    /// The URL, `http://HOST[:PORT][/PATH]`.
     pub url: String,
     /// Concurrent connections.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]

@@ -3,7 +3,7 @@
 //!
 //! The pipeline, as in oha: each event-loop thread ([`engine`]) runs its share of the
 //! connections for a workload ([`echo`], [`http`], [`hold`]) and records raw samples
-//! into its own [`Recorder`](crate::stats::Recorder); the recorders are merged into an
+//! into its own [`crate::stats::Recorder`]; the recorders are merged into an
 //! [`Aggregate`], which is all the printer ([`report`]) reads. Meanwhile a
 //! [`Sampler`] reads the server's process tree from `/proc` if asked.
 //!

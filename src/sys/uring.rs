@@ -3,7 +3,7 @@
 //! cancellation, with completions handed back as owned values.
 //!
 //! A connection that keeps sending has its socket registered in the ring's table of
-//! fixed files ([`FixedFiles`]), so each of its sends names the socket by slot and the
+//! fixed files (`FixedFiles`), so each of its sends names the socket by slot and the
 //! kernel does not look the descriptor up (and count a reference) per send.
 //!
 //! The safety contract of io_uring is that memory the kernel was given stays valid
