@@ -8,7 +8,9 @@
 //!   go of it.
 //! - [`Reply`]: bytes for a connection, in the order the session produced them.
 //! - [`Backlog`]: what a sender could not write yet; finished when the socket is
-//!   writable again, so a client that does not read holds back its own replies only.
+//!   writable again, so a client that does not read holds back its own replies only,
+//!   and given up on once it has made no progress for the write timeout
+//!   ([`Backlog::stalled`]), so such a client is not kept forever.
 //! - [`Waker`]: how one side wakes the other from select(2) or poll(2).
 
 use std::io::{self, Write};
@@ -16,6 +18,7 @@ use std::net::{Shutdown, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use socket2::SockRef;
@@ -102,6 +105,8 @@ pub struct Backlog {
     bytes: Vec<u8>,
     sent: usize,
     then: Option<Close>,
+    /// When the socket last took some of it (or when it was queued).
+    progress: Instant,
 }
 
 impl From<Reply> for Backlog {
@@ -111,6 +116,7 @@ impl From<Reply> for Backlog {
             bytes: reply.bytes,
             sent: 0,
             then: reply.then,
+            progress: Instant::now(),
         }
     }
 }
@@ -122,6 +128,16 @@ impl Backlog {
         self.sent = 0;
         self.bytes.extend_from_slice(&reply.bytes);
         self.then = self.then.or(reply.then);
+    }
+
+    /// Has the socket taken nothing of it for `timeout`? Then its client does not read
+    /// and the connection is given up on: marked finished, so the reader drops it too.
+    pub fn stalled(&self, now: Instant, timeout: Duration) -> bool {
+        let stalled = now >= self.progress + timeout;
+        if stalled {
+            self.outbox.finish();
+        }
+        stalled
     }
 
     /// Writes as much as the non-blocking socket takes. `wake` is called when the
@@ -148,6 +164,7 @@ impl Backlog {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.sent += n;
+                    self.progress = Instant::now();
                     if self.outbox.wrote(n) {
                         wake();
                     }

@@ -13,7 +13,9 @@
 //! - the reader stops reading a connection whose queued, unsent replies exceed the
 //!   output high-water mark, and a sender wakes it when they drain ([`Outbox`]);
 //! - idle/header timeouts and the lingering close still apply: the reader lingers once
-//!   the sender has written the last reply and shut the sending side down.
+//!   the sender has written the last reply and shut the sending side down;
+//! - a sender gives up on a connection whose socket took none of its replies for the
+//!   write timeout (a client that never reads), and the reader drops it too.
 
 use std::collections::HashMap;
 use std::io::{self, Read};
@@ -115,7 +117,7 @@ fn run(server: Server) -> io::Result<()> {
             .zip(&links)
             .map(|(replies, link)| {
                 let (reader_wake, stop) = (&reader_wake, &stop);
-                scope.spawn(move || send_loop(replies, link, reader_wake, opts.cork, stop))
+                scope.spawn(move || send_loop(replies, link, reader_wake, opts, stop))
             })
             .collect();
         let result = read_loop(&listener, &links, &reader_wake, opts, &stop);
@@ -312,8 +314,15 @@ impl Reader {
 }
 
 /// A sender thread: writes the replies of its connections, in order, without letting
-/// one blocked socket hold up the others.
-fn send_loop(replies: Receiver<Reply>, link: &SenderLink, reader: &Waker, cork: bool, stop: &Stop) {
+/// one blocked socket hold up the others, nor keeping one whose client never reads.
+fn send_loop(
+    replies: Receiver<Reply>,
+    link: &SenderLink,
+    reader: &Waker,
+    opts: ConnOptions,
+    stop: &Stop,
+) {
+    let (cork, write_timeout) = (opts.cork, opts.write_timeout());
     // Connections whose socket took only part of their replies, by outbox address.
     let mut blocked: HashMap<usize, Backlog> = HashMap::new();
     let wake_reader = || reader.wake();
@@ -343,7 +352,15 @@ fn send_loop(replies: Receiver<Reply>, link: &SenderLink, reader: &Waker, cork: 
         while let Ok(reply) = replies.try_recv() {
             take(reply, &mut blocked);
         }
-        blocked.retain(|_, backlog| !backlog.outbox.is_finished());
+        let now = Instant::now();
+        let before = blocked.len();
+        blocked.retain(|_, backlog| {
+            !backlog.outbox.is_finished() && !backlog.stalled(now, write_timeout)
+        });
+        if blocked.len() < before {
+            // The reader may have stopped reading a connection given up on here.
+            wake_reader();
+        }
         if blocked.is_empty() {
             continue;
         }

@@ -158,6 +158,10 @@ mod never_reading_client {
     fn uring() {
         super::a_never_reading_client_is_dropped("uring");
     }
+    #[test]
+    fn select_threads() {
+        super::a_never_reading_client_is_dropped("select-threads");
+    }
 }
 
 /// An HTTP client that pipelines requests and never reads their replies is dropped
