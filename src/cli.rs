@@ -32,7 +32,8 @@ pub enum Command {
     Bench(crate::bench::BenchArgs),
     /// Run every model through the workloads and write a ranked report with charts.
     Compare(crate::compare::args::CompareArgs),
-    /// Measure the least CPU a server spends per small request here (one read, one write).
+    /// Measure the least CPU a server spends per small request here (one read, one write,
+    /// to a client watching with epoll).
     Floor(crate::floor::FloorArgs),
 }
 

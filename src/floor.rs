@@ -51,7 +51,8 @@ pub struct FloorArgs {
     /// Loopback connections the requests are spread over.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub connections: u32,
-    /// Rounds; the median round is reported.
+    /// Rounds, each measured with the client watching its connections (the floor) and
+    /// without (the bare figure); the median round of each is reported.
     #[arg(long, default_value_t = 9, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub rounds: u32,
     /// Requests per round (a multiple of the connections, rounded up).
