@@ -130,8 +130,6 @@ impl UringConn {
     }
 
     /// A send completed: resend what the kernel did not take, or give the buffer back.
-    /// Returns whether [`Self::advance`] has anything to do now; after the usual full
-    /// send of a keep-alive connection's reply it has not.
     pub fn on_sent(
         &mut self,
         key: usize,
@@ -140,7 +138,7 @@ impl UringConn {
         ring: &mut Ring,
         spares: &mut SparePool,
         now: Instant,
-    ) -> io::Result<bool> {
+    ) -> io::Result<()> {
         self.sending = false;
         match result {
             Ok(n) if n > 0 && n < buf.len() && !self.closed => {
@@ -155,12 +153,7 @@ impl UringConn {
                 self.closed = true;
             }
         }
-        let idle = self.phase == Phase::Open
-            && !self.closed
-            && !self.backlogged
-            && self.out.is_empty()
-            && self.recv == Recv::Armed;
-        Ok(!idle)
+        Ok(())
     }
 
     /// Past its idle/header or linger deadline, or its send stalled for the write

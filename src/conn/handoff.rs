@@ -105,8 +105,9 @@ pub struct Backlog {
     bytes: Vec<u8>,
     sent: usize,
     then: Option<Close>,
-    /// When the socket last took some of it (or when it was queued).
-    progress: Instant,
+    /// When a write last left it blocked after the socket had taken some of it (or
+    /// first left it blocked): a reply that goes out whole never reads the clock.
+    blocked_since: Option<Instant>,
 }
 
 impl From<Reply> for Backlog {
@@ -116,7 +117,7 @@ impl From<Reply> for Backlog {
             bytes: reply.bytes,
             sent: 0,
             then: reply.then,
-            progress: Instant::now(),
+            blocked_since: None,
         }
     }
 }
@@ -130,14 +131,11 @@ impl Backlog {
         self.then = self.then.or(reply.then);
     }
 
-    /// Has the socket taken nothing of it for `timeout`? Then its client does not read
-    /// and the connection is given up on: marked finished, so the reader drops it too.
+    /// Has the socket taken nothing of it for `timeout`? Then its client does not read,
+    /// and the sender gives the connection up.
     pub fn stalled(&self, now: Instant, timeout: Duration) -> bool {
-        let stalled = now >= self.progress + timeout;
-        if stalled {
-            self.outbox.finish();
-        }
-        stalled
+        self.blocked_since
+            .is_some_and(|since| now >= since + timeout)
     }
 
     /// Writes as much as the non-blocking socket takes. `wake` is called when the
@@ -158,13 +156,13 @@ impl Backlog {
         if cork {
             SockRef::from(stream).set_cork(true)?;
         }
-        let mut blocked = false;
+        let (mut blocked, mut progressed) = (false, false);
         while self.sent < self.bytes.len() {
             match (&*stream).write(&self.bytes[self.sent..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.sent += n;
-                    self.progress = Instant::now();
+                    progressed = true;
                     if self.outbox.wrote(n) {
                         wake();
                     }
@@ -181,6 +179,9 @@ impl Backlog {
             SockRef::from(stream).set_cork(false)?;
         }
         if blocked {
+            if progressed || self.blocked_since.is_none() {
+                self.blocked_since = Some(Instant::now());
+            }
             return Ok(Written::Blocked);
         }
         if self.then == Some(Close::Linger) {

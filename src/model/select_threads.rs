@@ -352,17 +352,26 @@ fn send_loop(
         while let Ok(reply) = replies.try_recv() {
             take(reply, &mut blocked);
         }
-        let now = Instant::now();
-        let before = blocked.len();
-        blocked.retain(|_, backlog| {
-            !backlog.outbox.is_finished() && !backlog.stalled(now, write_timeout)
-        });
-        if blocked.len() < before {
-            // The reader may have stopped reading a connection given up on here.
-            wake_reader();
-        }
+        blocked.retain(|_, backlog| !backlog.outbox.is_finished());
         if blocked.is_empty() {
             continue;
+        }
+        let now = Instant::now();
+        let mut gave_up = false;
+        blocked.retain(|_, backlog| {
+            let stalled = backlog.stalled(now, write_timeout);
+            if stalled {
+                backlog.outbox.finish();
+                gave_up = true;
+            }
+            !stalled
+        });
+        if gave_up {
+            // The reader, which stopped reading those connections, drops them.
+            wake_reader();
+            if blocked.is_empty() {
+                continue;
+            }
         }
         // Wait until a blocked socket takes more, or a new reply arrives.
         link.polling.store(true, Ordering::Relaxed);

@@ -184,9 +184,8 @@ fn reactor(listener: TcpListener, opts: ConnOptions, stop: &Stop) -> io::Result<
                     let conn = conns
                         .get_mut(key)
                         .expect("a send in flight keeps its connection");
-                    if conn.on_sent(key, result, buf, &mut ring, &mut spares, now)? {
-                        touched.push(key);
-                    }
+                    conn.on_sent(key, result, buf, &mut ring, &mut spares, now)?;
+                    touched.push(key);
                 }
             }
         }

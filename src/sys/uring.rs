@@ -385,8 +385,9 @@ impl Drop for Ring {
 /// call has returned, the slot names that socket and no other. Where the kernel has no
 /// sparse tables (before 5.19), or an update fails, sends name the descriptor.
 struct FixedFiles {
-    /// What each slot holds: nothing, a socket seen once (not registered), or a
-    /// registered socket.
+    /// What each slot holds: nothing, a socket seen once (not registered), a
+    /// registered socket, or a socket the kernel refused to register (it sends by
+    /// descriptor, without asking again on every send).
     slots: Vec<Slot>,
 }
 
@@ -395,6 +396,7 @@ enum Slot {
     Empty,
     Seen(RawFd),
     Registered(RawFd),
+    Refused(RawFd),
 }
 
 impl FixedFiles {
@@ -416,8 +418,9 @@ impl FixedFiles {
         let slot = self.slots.get_mut(conn)?;
         match *slot {
             Slot::Registered(registered) if registered == fd => return u32::try_from(conn).ok(),
+            Slot::Refused(refused) if refused == fd => return None,
             Slot::Seen(seen) if seen == fd => {}
-            Slot::Empty | Slot::Seen(_) | Slot::Registered(_) => {
+            Slot::Empty | Slot::Seen(_) | Slot::Registered(_) | Slot::Refused(_) => {
                 // A slot left by another socket (the connection was not forgotten)
                 // is released before it is reused.
                 self.release(ring, conn);
@@ -431,7 +434,10 @@ impl FixedFiles {
                 self.slots[conn] = Slot::Registered(fd);
                 Some(index)
             }
-            _ => None,
+            _ => {
+                self.slots[conn] = Slot::Refused(fd);
+                None
+            }
         }
     }
 
