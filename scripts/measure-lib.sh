@@ -99,11 +99,12 @@ tree_cpu_ns() {
     echo "$total"
 }
 
-# Resident memory of the process tree of $1, in kB.
-tree_rss_kb() {
+# Memory of the process tree of $1, in kB, as PSS (/proc/PID/smaps_rollup): pages
+# shared between the processes count once, as in `bench --server-pid`'s figure.
+tree_pss_kb() {
     local pid total=0 kb
     for pid in $(tree "$1"); do
-        kb=$(awk '/^VmRSS:/ { print $2 }' /proc/"$pid"/status 2>/dev/null || true)
+        kb=$(awk '/^Pss:/ { print $2 }' /proc/"$pid"/smaps_rollup 2>/dev/null || true)
         total=$((total + ${kb:-0}))
     done
     echo "$total"
