@@ -99,12 +99,16 @@ tree_cpu_ns() {
     echo "$total"
 }
 
-# Memory of the process tree of $1, in kB, as PSS (/proc/PID/smaps_rollup): pages
-# shared between the processes count once, as in `bench --server-pid`'s figure.
-tree_pss_kb() {
+# Private dirty memory of the process tree of $1, in kB (Private_Dirty from
+# /proc/PID/smaps_rollup): the heap, stacks and data its processes wrote and no other
+# process shares. Unlike RSS it does not count a page forked children share once per
+# child; unlike PSS or Private_Clean it does not fall when another process (a load
+# generator running the same binary) maps the same file pages.
+tree_private_kb() {
     local pid total=0 kb
     for pid in $(tree "$1"); do
-        kb=$(awk '/^Pss:/ { print $2 }' /proc/"$pid"/smaps_rollup 2>/dev/null || true)
+        kb=$(awk '/^Private_Dirty:/ { kb += $2 } END { print kb + 0 }' \
+            /proc/"$pid"/smaps_rollup 2>/dev/null || true)
         total=$((total + ${kb:-0}))
     done
     echo "$total"

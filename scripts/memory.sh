@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Memory per held connection (issue 5): for every model (and nginx-light, 1 worker, if
 # installed), hold CONNECTIONS idle keep-alive connections after one request each with
-# `iomodels bench hold`, and divide the growth of the server's process-tree memory
-# (PSS: the peak `--server-pid` sampled, minus the PSS before the run, both from
-# smaps_rollup) by the connections that got their reply. Models that serve a bounded number of clients at once (blocking,
+# `iomodels bench hold`, and divide the growth of the server's process-tree private
+# dirty memory (`tree_private_kb`, read before the hold and again once every connection is
+# held) by the connections that got their reply. Models that serve a bounded number of clients at once (blocking,
 # prefork, threadpool...) are divided by what they served, so their figure is per
 # served connection; the `served` column says how many that was.
 #
@@ -23,21 +23,26 @@ prepare
 
 # Holds the connections against the server rooted at $2 and prints its line.
 measure() {
-    local name=$1 pid=$2 before
-    before=$(tree_pss_kb "$pid")
-    if ! timeout $((DURATION + 60)) "$IOMODELS" bench hold "$URL" --connections "$CONNECTIONS" \
+    local name=$1 pid=$2 before during bench
+    before=$(tree_private_kb "$pid")
+    timeout $((DURATION + 60)) "$IOMODELS" bench hold "$URL" --connections "$CONNECTIONS" \
         --interval 3600s..3600s --duration "${DURATION}s" --ramp 200/10ms \
-        --server-pid "$pid" --json "$DIR/hold.json" >/dev/null 2>"$DIR/err"; then
+        --server-pid "$pid" --json "$DIR/hold.json" >/dev/null 2>"$DIR/err" &
+    bench=$!
+    # The ramp opens 200 connections per 10 ms: all are held well before the end.
+    sleep $((DURATION - 2))
+    during=$(tree_private_kb "$pid")
+    if ! wait "$bench"; then
         echo "$name: bench hold failed: $(tail -1 "$DIR/err")"
         return
     fi
-    python3 - "$name" "$before" "$DIR/hold.json" <<'PY'
+    python3 - "$name" "$before" "$during" "$DIR/hold.json" <<'PY'
 import json, sys
-name, before, report = sys.argv[1], int(sys.argv[2]), json.load(open(sys.argv[3]))
-served = report["requests"]
-growth = report["server"]["rss_peak_kb"] - before
+name, before, during = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+served = json.load(open(sys.argv[4]))["requests"]
+growth = during - before
 per = growth * 1024 / served if served else float("nan")
-print(f"{name:<15} served {served:>6}  PSS +{growth:>8} kB  {per:>9.0f} bytes/conn")
+print(f"{name:<15} served {served:>6}  private +{growth:>8} kB  {per:>9.0f} bytes/conn")
 PY
 }
 
