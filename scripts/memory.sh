@@ -7,7 +7,7 @@
 # prefork, threadpool...) are divided by what they served, so their figure is per
 # served connection; the `served` column says how many that was.
 #
-# Prints one line per server: served, RSS growth in kB, bytes per connection.
+# Prints one line per server: served, private memory growth in kB, bytes per connection.
 # Needs `ulimit -n` above CONNECTIONS + a few (the bench and the server each hold one
 # descriptor per connection). Every server it starts is stopped by its pid.
 set -euo pipefail
