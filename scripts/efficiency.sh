@@ -2,7 +2,7 @@
 # Server CPU per request, side by side (issue 5): nginx (nginx-light, 1 worker,
 # `return 200 "Hello, World!"`, access_log off) and our models under the same wrk load
 # (1 thread, CONNECTIONS keep-alive connections, WARMUP s warm-up, DURATION s measured),
-# then the same with HTTP pipelining depth PIPELINE (wrk with a Lua script).
+# then the same with HTTP pipelining depth PIPELINE (wrk with a Lua script; 0 skips it).
 #
 # The figure is the CPU time of the server's whole process tree over the measured run
 # divided by the requests wrk completed: on a 2-core machine where wrk takes one core,
@@ -13,8 +13,9 @@
 # from elsewhere on a shared machine spoils one round, not one server. The ratios to
 # nginx and to the floor are taken within each round, then their median.
 #
-# Prints `iomodels floor` each round, then one line per server and mode: µs per request,
-# requests/s, the ratio to nginx's µs per request, the multiple of the floor (its
+# Prints `iomodels floor` and each server's figures as every round ends, then one line
+# per server and mode over all the rounds: µs per request, requests/s, the ratio to
+# nginx's µs per request, the multiple of the floor (its
 # client watching the connections with epoll, as wrk does), the multiple of the bare
 # floor (no client watching: no readiness callback per response), and wrk's median and
 # 99th-percentile latency (batching trades some latency for CPU).
@@ -120,6 +121,19 @@ report() {
         }' "$DIR/floor" "$DIR/$mode"
 }
 
+# Round $2 of mode $1 as it was measured: each server's µs per request and its ratios
+# to nginx and to that round's floor, so the spread behind the medians can be seen.
+show_round() {
+    awk -v mode="$1" -v n="$2" '
+        FILENAME ~ /floor$/ { if (FNR == n) floor = $1; next }
+        $2 == n { us[$1] = $3; order[++k] = $1 }
+        END {
+            for (i = 1; i <= k; i++)
+                printf "  round %d %-7s %-10s %6.2f µs/req  %5.2fx nginx  %5.2fx floor\n",
+                    n, mode, order[i], us[order[i]], us[order[i]] / us["nginx"], us[order[i]] / floor
+        }' "$DIR/floor" "$DIR/$1"
+}
+
 echo "wrk -t1 -c$CONNECTIONS, ${WARMUP}s warm-up, ${DURATION}s measured, median of $REPEAT interleaved rounds; our models with --workers $WORKERS"
 # The floor too is measured once per round: on a shared machine it moves with the load.
 for n in $(seq "$REPEAT"); do
@@ -129,11 +143,15 @@ for n in $(seq "$REPEAT"); do
     awk 'NR == 1 { f = $2 } /if no client watches/ { b = $(NF - 5) } END { print f, b }' \
         <<<"$floor" >>"$DIR/floor"
     round plain "$n"
-    round "pipe$PIPELINE" "$n" -s "$DIR/pipeline.lua"
+    show_round plain "$n"
+    if [ "$PIPELINE" -gt 0 ]; then
+        round "pipe$PIPELINE" "$n" -s "$DIR/pipeline.lua"
+        show_round "pipe$PIPELINE" "$n"
+    fi
 done
 median_of() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 FLOOR=$(awk '{ print $1 }' "$DIR/floor" | median_of)
 BARE=$(awk '{ print $2 }' "$DIR/floor" | median_of)
 echo "floor (median of the rounds): $FLOOR µs per request; bare (no client watching): $BARE µs"
 report plain
-report "pipe$PIPELINE"
+if [ "$PIPELINE" -gt 0 ]; then report "pipe$PIPELINE"; fi
