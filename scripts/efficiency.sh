@@ -90,9 +90,11 @@ round() {
 # Each server's medians over the rounds in mode $1: µs per request, requests/s and
 # latency, and its ratios to nginx and to the floor, each taken within a round (the
 # machine's speed drifts between rounds on a shared host; within one it is shared).
+# Given a round number $2, that round alone, as it ends, so the spread behind the
+# medians can be seen.
 report() {
-    local mode=$1
-    awk -v mode="$mode" -v order="nginx $MODELS" '
+    local mode=$1 only=${2:-}
+    awk -v mode="$mode" -v order="nginx $MODELS" -v only="$only" '
         function median(key, k, i, j, t, v) {
             k = 0
             for (i = 1; (key, i) in vals; i++) v[++k] = vals[key, i]
@@ -103,6 +105,7 @@ report() {
         }
         function add(key, x) { vals[key, ++count[key]] = x }
         FILENAME ~ /floor$/ { floor[FNR] = $1; bare[FNR] = $2; next }
+        only != "" && $2 != only { next }
         { us[$1, $2] = $3; add($1 " us", $3); add($1 " rate", $4); add($1 " p50", $5); add($1 " p99", $6); rounds[$2] = 1 }
         END {
             split(order, names, " ")
@@ -112,6 +115,7 @@ report() {
                     add(s " nginx", us[s, r] / us["nginx", r]); add(s " floor", us[s, r] / floor[r])
                     add(s " bare", us[s, r] / bare[r])
                 }
+                if (only != "") printf "  round %d ", only
                 printf "%-7s %-10s %6.2f µs/req  %9.0f req/s  %5.2fx nginx  %5.2fx floor  %5.2fx bare",
                     mode, s, median(s " us"), median(s " rate"), median(s " nginx"), median(s " floor"), median(s " bare")
                 # wrk times a pipelined batch as one request: no latency to show there.
@@ -119,19 +123,6 @@ report() {
                 printf "\n"
             }
         }' "$DIR/floor" "$DIR/$mode"
-}
-
-# Round $2 of mode $1 as it was measured: each server's µs per request and its ratios
-# to nginx and to that round's floor, so the spread behind the medians can be seen.
-show_round() {
-    awk -v mode="$1" -v n="$2" '
-        FILENAME ~ /floor$/ { if (FNR == n) floor = $1; next }
-        $2 == n { us[$1] = $3; order[++k] = $1 }
-        END {
-            for (i = 1; i <= k; i++)
-                printf "  round %d %-7s %-10s %6.2f µs/req  %5.2fx nginx  %5.2fx floor\n",
-                    n, mode, order[i], us[order[i]], us[order[i]] / us["nginx"], us[order[i]] / floor
-        }' "$DIR/floor" "$DIR/$1"
 }
 
 echo "wrk -t1 -c$CONNECTIONS, ${WARMUP}s warm-up, ${DURATION}s measured, median of $REPEAT interleaved rounds; our models with --workers $WORKERS"
@@ -143,10 +134,10 @@ for n in $(seq "$REPEAT"); do
     awk 'NR == 1 { f = $2 } /if no client watches/ { b = $(NF - 5) } END { print f, b }' \
         <<<"$floor" >>"$DIR/floor"
     round plain "$n"
-    show_round plain "$n"
+    report plain "$n"
     if [ "$PIPELINE" -gt 0 ]; then
         round "pipe$PIPELINE" "$n" -s "$DIR/pipeline.lua"
-        show_round "pipe$PIPELINE" "$n"
+        report "pipe$PIPELINE" "$n"
     fi
 done
 median_of() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }

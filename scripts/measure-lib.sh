@@ -98,23 +98,26 @@ tree() {
     done
 }
 
+# The contents of /proc/PID/$2 for every process of the tree of $1 ($2 may hold a
+# glob, such as task/*/schedstat), read in one pass so a tree of thousands of processes
+# is read while it is still whole; a process that exits meanwhile is skipped.
+tree_cat() {
+    tree "$1" | sed "s|.*|/proc/&/$2|" | xargs sh -c 'cat $@ 2>/dev/null; exit 0' _
+}
+
 # Nanoseconds of CPU the process tree of $1 has used so far: the sum of every thread's
 # sum_exec_runtime (/proc/PID/task/TID/schedstat), exact where utime/stime are sampled.
-# Read in one pass; a process that exits meanwhile is skipped.
 tree_cpu_ns() {
-    tree "$1" | sed 's|.*|/proc/&/task/*/schedstat|' | xargs sh -c 'cat $@ 2>/dev/null; exit 0' _ \
-        | awk '{ ns += $1 } END { printf "%.0f\n", ns }'
+    tree_cat "$1" 'task/*/schedstat' | awk '{ ns += $1 } END { printf "%.0f\n", ns }'
 }
 
 # Private dirty memory of the process tree of $1, in kB (Private_Dirty from
 # /proc/PID/smaps_rollup): the heap, stacks and data its processes wrote and no other
 # process shares. Unlike RSS it does not count a page forked children share once per
 # child; unlike PSS or Private_Clean it does not fall when another process (a load
-# generator running the same binary) maps the same file pages. Read in one pass, so a
-# tree of thousands of processes is read while it is still whole.
+# generator running the same binary) maps the same file pages.
 tree_private_kb() {
-    tree "$1" | sed 's|.*|/proc/&/smaps_rollup|' | xargs sh -c 'cat "$@" 2>/dev/null; exit 0' _ \
-        | awk '/^Private_Dirty:/ { kb += $2 } END { print kb + 0 }'
+    tree_cat "$1" smaps_rollup | awk '/^Private_Dirty:/ { kb += $2 } END { print kb + 0 }'
 }
 
 # Installs nginx-light and wrk if missing (as root), or fails saying so.
