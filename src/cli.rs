@@ -6,12 +6,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use crate::model::{self, ModelInfo};
 use crate::protocol::Protocol;
 use crate::server::ServeConfig;
-use crate::UsageError;
 
 /// Serve, load and compare every server concurrency model.
 #[derive(Debug, Parser)]
@@ -37,15 +36,6 @@ pub enum Command {
     Floor(crate::floor::FloorArgs),
 }
 
-/// The protocol a server speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ProtoName {
-    /// Every byte received is sent back.
-    Echo,
-    /// HTTP/1.1 plaintext: every request answers `Hello, World!`.
-    Http,
-}
-
 /// `iomodels serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -53,8 +43,8 @@ pub struct ServeArgs {
     #[arg(value_parser = parse_model)]
     pub model: &'static ModelInfo,
     /// The protocol to speak.
-    #[arg(long, value_enum, default_value_t = ProtoName::Echo)]
-    pub proto: ProtoName,
+    #[arg(long, value_enum, default_value_t = Protocol::Echo)]
+    pub proto: Protocol,
     /// The address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:7777", value_parser = parse_addr)]
     pub addr: SocketAddr,
@@ -85,10 +75,7 @@ pub struct ServeArgs {
 impl ServeArgs {
     /// The validated server configuration these flags describe.
     pub fn config(&self) -> ServeConfig {
-        let protocol = match self.proto {
-            ProtoName::Echo => Protocol::Echo,
-            ProtoName::Http => Protocol::Http,
-        };
+        let protocol = self.proto;
         let timeout = match self.timeout {
             Some(t) if t.is_zero() => None,
             Some(t) => Some(t),
@@ -181,9 +168,4 @@ pub fn dispatch(command: Command) -> Result<()> {
         Command::Compare(args) => crate::compare::run(&args),
         Command::Floor(args) => crate::floor::run(&args),
     }
-}
-
-/// A usage error carrying a message, for subcommands that validate beyond clap.
-pub fn usage(message: impl Into<String>) -> anyhow::Error {
-    UsageError(message.into()).into()
 }

@@ -25,6 +25,7 @@ pub mod bench;
 pub mod cli;
 pub mod compare;
 pub mod conn;
+pub mod error;
 pub mod floor;
 pub mod log;
 pub mod model;
@@ -35,26 +36,3 @@ pub mod server;
 pub mod stats;
 #[allow(unsafe_code)]
 pub mod sys;
-
-/// An error caused by what the user asked for (a bad flag, a port in use, a target that
-/// refuses every connection) rather than by a failure while working: exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
-
-/// The process exit code for an error that ended a command.
-pub fn exit_code(err: &anyhow::Error) -> u8 {
-    // A model reports a refusal (io_uring unavailable) as an io::Error wrapping one.
-    let is_usage = |cause: &(dyn std::error::Error + 'static)| {
-        cause.is::<UsageError>()
-            || cause
-                .downcast_ref::<std::io::Error>()
-                .and_then(std::io::Error::get_ref)
-                .is_some_and(|inner| inner.is::<UsageError>())
-    };
-    if err.chain().any(is_usage) {
-        2
-    } else {
-        1
-    }
-}

@@ -21,7 +21,7 @@ fn main() -> ExitCode {
                 let _ = write!(stderr, ": {cause}");
             }
             let _ = writeln!(stderr);
-            ExitCode::from(iomodels::exit_code(&err))
+            ExitCode::from(iomodels::error::exit_code(&err))
         }
     }
 }

@@ -10,11 +10,12 @@ use anyhow::Result;
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::config::{
-    parse_duration, parse_interval, parse_ramp, BenchConfig, EchoConfig, HoldConfig, HoldProto,
-    HttpConfig, Ramp, Stopping, Workload,
+    parse_duration, parse_interval, parse_ramp, BenchConfig, EchoConfig, HoldConfig, HttpConfig,
+    Ramp, Stopping, WorkloadConfig,
 };
 use super::target::Target;
-use crate::cli::usage;
+use crate::error::usage;
+use crate::protocol::Protocol;
 
 /// `iomodels bench`: drive any TCP server with one of the seeds' workloads.
 #[derive(Debug, Args)]
@@ -120,21 +121,14 @@ pub struct HttpArgs {
     pub common: CommonArgs,
 }
 
-/// The protocol of `bench hold`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum HoldProtoArg {
-    Http,
-    Echo,
-}
-
 /// `bench hold`.
 #[derive(Debug, Args)]
 pub struct HoldArgs {
     /// The server: http://HOST:PORT[/PATH] or HOST:PORT.
     pub target: String,
     /// What each connection sends: an HTTP HEAD, or a short echo message.
-    #[arg(long, value_enum, default_value_t = HoldProtoArg::Http)]
-    pub proto: HoldProtoArg,
+    #[arg(long, value_enum, default_value_t = Protocol::Http)]
+    pub proto: Protocol,
     /// Connections to hold.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub connections: u32,
@@ -168,7 +162,7 @@ impl BenchArgs {
     pub fn config(&self) -> Result<BenchConfig> {
         let (workload, target, common) = match &self.workload {
             WorkloadArgs::Echo(a) => {
-                let workload = Workload::Echo(EchoConfig {
+                let workload = WorkloadConfig::Echo(EchoConfig {
                     workers: a.workers as usize,
                     rounds: a.rounds,
                     messages: a.messages,
@@ -179,7 +173,7 @@ impl BenchArgs {
             }
             WorkloadArgs::Http(a) => {
                 let target = target(&a.url)?;
-                let workload = Workload::Http(HttpConfig {
+                let workload = WorkloadConfig::Http(HttpConfig {
                     connections: a.connections as usize,
                     stopping: match (a.requests, a.duration) {
                         (Some(n), _) => Stopping::Requests(n),
@@ -193,11 +187,8 @@ impl BenchArgs {
                 (workload, target, &a.common)
             }
             WorkloadArgs::Hold(a) => {
-                let workload = Workload::Hold(HoldConfig {
-                    proto: match a.proto {
-                        HoldProtoArg::Http => HoldProto::Http,
-                        HoldProtoArg::Echo => HoldProto::Echo,
-                    },
+                let workload = WorkloadConfig::Hold(HoldConfig {
+                    proto: a.proto,
                     connections: a.connections as usize,
                     ramp: a.ramp,
                     interval: a.interval,
@@ -210,7 +201,7 @@ impl BenchArgs {
                 return Err(usage("bench abuse has no engine configuration"));
             }
         };
-        if let Workload::Http(http) = &workload {
+        if let WorkloadConfig::Http(http) = &workload {
             if http.close && http.pipeline > 1 {
                 return Err(usage("--close and --pipeline cannot be combined"));
             }

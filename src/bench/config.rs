@@ -7,11 +7,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::target::Target;
+use crate::protocol::Protocol;
 
 /// Everything a run needs, validated.
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
-    pub workload: Workload,
+    pub workload: WorkloadConfig,
     pub target: Target,
     /// Event-loop threads; the connections are split across them.
     pub threads: usize,
@@ -25,28 +26,28 @@ pub struct BenchConfig {
 
 /// Which workload, with its own settings.
 #[derive(Debug, Clone)]
-pub enum Workload {
+pub enum WorkloadConfig {
     Echo(EchoConfig),
     Http(HttpConfig),
     Hold(HoldConfig),
 }
 
-impl Workload {
+impl WorkloadConfig {
     /// The workload's name, as the JSON `workload` key gives it.
     pub fn name(&self) -> &'static str {
         match self {
-            Workload::Echo(_) => "echo",
-            Workload::Http(_) => "http",
-            Workload::Hold(_) => "hold",
+            WorkloadConfig::Echo(_) => "echo",
+            WorkloadConfig::Http(_) => "http",
+            WorkloadConfig::Hold(_) => "hold",
         }
     }
 
     /// How many connections (echo: workers) the run keeps open at once.
     pub fn connections(&self) -> usize {
         match self {
-            Workload::Echo(c) => c.workers,
-            Workload::Http(c) => c.connections,
-            Workload::Hold(c) => c.connections,
+            WorkloadConfig::Echo(c) => c.workers,
+            WorkloadConfig::Http(c) => c.connections,
+            WorkloadConfig::Hold(c) => c.connections,
         }
     }
 }
@@ -84,17 +85,10 @@ pub struct HttpConfig {
     pub rate: Option<f64>,
 }
 
-/// The protocol `hold` speaks on each held connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HoldProto {
-    Http,
-    Echo,
-}
-
 /// Seed 003: many long-lived connections, each poked at random intervals.
 #[derive(Debug, Clone)]
 pub struct HoldConfig {
-    pub proto: HoldProto,
+    pub proto: Protocol,
     pub connections: usize,
     pub ramp: Ramp,
     pub interval: (Duration, Duration),

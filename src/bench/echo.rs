@@ -10,7 +10,7 @@ use mio::event::Event;
 use mio::{Poll, Token};
 
 use super::config::EchoConfig;
-use super::engine::{self, ThreadCtx, ThreadResult, Workload, READ_BUF};
+use super::engine::{self, EngineWorkload, ThreadCtx, ThreadResult, READ_BUF};
 use super::{net, pattern};
 use crate::stats::histogram::micros;
 use crate::stats::{ErrorKind, Recorder};
@@ -83,7 +83,7 @@ pub fn run_thread(ctx: ThreadCtx<'_>, config: &EchoConfig) -> io::Result<ThreadR
     this.run()
 }
 
-impl<'a> Workload for Loop<'a> {
+impl<'a> EngineWorkload for Loop<'a> {
     fn poll(&mut self) -> &mut Poll {
         &mut self.poll
     }

@@ -1,5 +1,5 @@
 //! The engine every workload runs on: one event loop (mio) per thread ([`drive`], with
-//! the workload's side as a [`Workload`]), the connections split across the threads, a
+//! the workload's side as a [`EngineWorkload`]), the connections split across the threads, a
 //! timer heap per loop, and live counters the progress line reads. Each thread records
 //! into its own [`Recorder`]; the engine returns them all for merging.
 
@@ -39,9 +39,9 @@ struct ThreadProgress {
     open: AtomicU64,
 }
 
-/// Live totals for the progress line.
+/// LiveTotals totals for the progress line.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Live {
+pub struct LiveTotals {
     pub requests: u64,
     pub errors: u64,
     pub open: u64,
@@ -56,8 +56,8 @@ impl Shared {
     }
 
     /// The sum of every loop's last published counters.
-    pub fn live(&self) -> Live {
-        let mut live = Live::default();
+    pub fn live(&self) -> LiveTotals {
+        let mut live = LiveTotals::default();
         for p in self.progress.iter() {
             live.requests += p.requests.load(Ordering::Relaxed);
             live.errors += p.errors.load(Ordering::Relaxed);
@@ -133,7 +133,7 @@ fn poll_events(poll: &mut mio::Poll, events: &mut mio::Events, wait: Duration) -
 }
 
 /// A workload's side of a thread's event loop; [`drive`] runs the loop itself.
-pub trait Workload {
+pub trait EngineWorkload {
     /// The thread's poller, where the workload registers its connections.
     fn poll(&mut self) -> &mut mio::Poll;
     /// The run's live counters and stop flag.
@@ -141,7 +141,7 @@ pub trait Workload {
     /// When the run ends, if it ends at a time.
     fn deadline(&self) -> Option<Instant>;
     /// The workload's timers, if it has any: [`drive`] fires them with
-    /// [`Workload::on_timer`].
+    /// [`EngineWorkload::on_timer`].
     fn timers(&mut self) -> Option<&mut Timers> {
         None
     }
@@ -161,8 +161,8 @@ pub trait Workload {
 }
 
 /// Runs a workload's event loop until its deadline, the stop flag or
-/// [`Workload::proceed`] ends it.
-pub fn drive(workload: &mut impl Workload) -> io::Result<()> {
+/// [`EngineWorkload::proceed`] ends it.
+pub fn drive(workload: &mut impl EngineWorkload) -> io::Result<()> {
     let mut events = mio::Events::with_capacity(1024);
     let mut buf = vec![0u8; READ_BUF];
     let mut next_sweep = Instant::now() + TICK;

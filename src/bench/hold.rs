@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 use mio::event::Event;
 use mio::{Interest, Poll, Token};
 
-use super::config::{HoldConfig, HoldProto};
-use super::engine::{self, Rng, ThreadCtx, ThreadResult, Timers, Workload};
+use super::config::HoldConfig;
+use super::engine::{self, EngineWorkload, Rng, ThreadCtx, ThreadResult, Timers};
 use super::response::{Completed, ResponseReader};
 use super::{net, pattern};
+use crate::protocol::Protocol;
 use crate::stats::histogram::micros;
 use crate::stats::{ErrorKind, Recorder};
 
@@ -71,12 +72,12 @@ pub fn run_thread(ctx: ThreadCtx<'_>, config: &HoldConfig) -> io::Result<ThreadR
     let (count, first) = ctx.share(config.connections);
     let target = &ctx.config.target;
     let request = match config.proto {
-        HoldProto::Http => format!(
+        Protocol::Http => format!(
             "HEAD {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: iomodels\r\n\r\n",
             target.path, target.host
         )
         .into_bytes(),
-        HoldProto::Echo => Vec::new(),
+        Protocol::Echo => Vec::new(),
     };
     let conns = (0..count)
         .map(|_| HoldConn {
@@ -106,7 +107,7 @@ pub fn run_thread(ctx: ThreadCtx<'_>, config: &HoldConfig) -> io::Result<ThreadR
     this.run()
 }
 
-impl<'a> Workload for Loop<'a> {
+impl<'a> EngineWorkload for Loop<'a> {
     fn poll(&mut self) -> &mut Poll {
         &mut self.poll
     }
@@ -255,8 +256,8 @@ impl Loop<'_> {
         conn.seq = conn.seq.wrapping_add(1);
         let mut message = [0u8; ECHO_LEN];
         let bytes: &[u8] = match self.config.proto {
-            HoldProto::Http => &self.request,
-            HoldProto::Echo => {
+            Protocol::Http => &self.request,
+            Protocol::Echo => {
                 pattern::fill(pattern::seed(global, u32::MAX, conn.seq), 0, &mut message);
                 &message
             }
@@ -296,7 +297,7 @@ impl Loop<'_> {
                 return self.drop_conn(i, ErrorKind::Mismatch, now); // unsolicited bytes
             }
             let outcome = match self.config.proto {
-                HoldProto::Echo => {
+                Protocol::Echo => {
                     let seed = pattern::seed(global, u32::MAX, conn.seq);
                     let offset = conn.verified as usize;
                     if offset + n > ECHO_LEN || !pattern::matches(seed, offset, &buf[..n]) {
@@ -309,7 +310,7 @@ impl Loop<'_> {
                         }))
                     }
                 }
-                HoldProto::Http => {
+                Protocol::Http => {
                     let mut done = None;
                     let mut extra = false;
                     let fed = conn.reader.feed(&buf[..n], true, &mut |c| {

@@ -15,7 +15,7 @@ use mio::event::Event;
 use mio::{Interest, Poll, Token};
 
 use super::config::{HttpConfig, Stopping};
-use super::engine::{self, ThreadCtx, ThreadResult, Timers, Workload, TICK};
+use super::engine::{self, EngineWorkload, ThreadCtx, ThreadResult, Timers, TICK};
 use super::net;
 use super::response::{Completed, ResponseReader};
 use crate::stats::histogram::micros;
@@ -139,7 +139,7 @@ pub fn run_thread(ctx: ThreadCtx<'_>, config: &HttpConfig) -> io::Result<ThreadR
     this.run()
 }
 
-impl<'a> Workload for Loop<'a> {
+impl<'a> EngineWorkload for Loop<'a> {
     fn poll(&mut self) -> &mut Poll {
         &mut self.poll
     }

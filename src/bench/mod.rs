@@ -43,14 +43,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 pub use args::BenchArgs;
-pub use config::{BenchConfig, Workload};
+pub use config::{BenchConfig, WorkloadConfig};
 pub use report::{Aggregate, JsonReport};
 
-use crate::cli::usage;
+use crate::error::usage;
 use crate::sample::{own_usage, ProcessTree, Sampler};
 use crate::stats::Recorder;
 use engine::{Shared, ThreadResult};
-use progress::Progress;
+use progress::ProgressLine;
 
 /// How often `--server-pid` samples the server's process tree.
 pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(200);
@@ -106,16 +106,16 @@ pub fn run_config(config: &BenchConfig, stop: Arc<AtomicBool>) -> Result<Aggrega
     };
     let before = own_usage()?;
     let shared = Shared::new(config.threads, stop);
-    let mut progress = Progress::new();
+    let mut progress = ProgressLine::new();
     let start = Instant::now();
     let results = engine::run_threads(
         config,
         &shared,
         start,
         |ctx| match &config.workload {
-            Workload::Echo(echo) => echo::run_thread(ctx, echo),
-            Workload::Http(http) => http::run_thread(ctx, http),
-            Workload::Hold(hold) => hold::run_thread(ctx, hold),
+            WorkloadConfig::Echo(echo) => echo::run_thread(ctx, echo),
+            WorkloadConfig::Http(http) => http::run_thread(ctx, http),
+            WorkloadConfig::Hold(hold) => hold::run_thread(ctx, hold),
         },
         |shared| progress.tick(shared),
     );
@@ -157,7 +157,7 @@ fn aggregate(
         threads: config.threads,
         duration_s: (end - start).as_secs_f64(),
         recorder,
-        held: matches!(config.workload, Workload::Hold(_)).then_some((held, held_peak)),
+        held: matches!(config.workload, WorkloadConfig::Hold(_)).then_some((held, held_peak)),
         server,
         client,
     }

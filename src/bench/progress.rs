@@ -12,13 +12,13 @@ use super::engine::Shared;
 const REFRESH: Duration = Duration::from_millis(250);
 
 /// A progress line, or nothing when stderr is not a terminal.
-pub struct Progress {
+pub struct ProgressLine {
     bar: Option<ProgressBar>,
     last: Instant,
     last_requests: u64,
 }
 
-impl Progress {
+impl ProgressLine {
     pub fn new() -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new_spinner();
@@ -63,7 +63,7 @@ impl Progress {
     }
 }
 
-impl Default for Progress {
+impl Default for ProgressLine {
     fn default() -> Self {
         Self::new()
     }

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
-use clap::{Args, ValueEnum};
+use clap::Args;
 
-use super::plan::{Plan, Subject, Workload};
+use super::plan::{CompareWorkload, Plan, Subject};
 use crate::bench::config::parse_duration;
-use crate::cli::usage;
+use crate::error::usage;
 use crate::model;
 
 /// `iomodels compare`.
@@ -21,7 +21,7 @@ pub struct CompareArgs {
     pub models: String,
     /// Workloads to run (repeat the flag or separate with commas) [default: echo,http].
     #[arg(long = "workload", value_enum, value_delimiter = ',')]
-    pub workloads: Vec<WorkloadArg>,
+    pub workloads: Vec<CompareWorkload>,
     /// Concurrent clients for echo, http and http-close; connections held for hold
     /// [default: 10,100; hold: 1000,10000].
     #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..=60_000))]
@@ -48,27 +48,17 @@ pub struct CompareArgs {
     pub quick: bool,
 }
 
-/// The workloads, as named on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum WorkloadArg {
-    Echo,
-    Http,
-    HttpClose,
-    Hold,
-    Idle,
-}
-
 impl CompareArgs {
     /// The validated plan these flags describe.
     pub fn plan(&self) -> Result<Plan> {
         let mut subjects = parse_models(&self.models)?;
         subjects.extend(self.targets.iter().cloned());
-        let workloads: Vec<Workload> = if self.workloads.is_empty() {
-            vec![Workload::Echo, Workload::Http]
+        let workloads: Vec<CompareWorkload> = if self.workloads.is_empty() {
+            vec![CompareWorkload::Echo, CompareWorkload::Http]
         } else {
             let mut seen = Vec::new();
             for w in &self.workloads {
-                let w = Workload::from(*w);
+                let w = *w;
                 if !seen.contains(&w) {
                     seen.push(w);
                 }
@@ -76,11 +66,11 @@ impl CompareArgs {
             seen
         };
         let given: Vec<usize> = self.concurrency.iter().map(|&c| c as usize).collect();
-        let levels = |w: Workload| -> Vec<usize> {
+        let levels = |w: CompareWorkload| -> Vec<usize> {
             let mut levels = match w {
-                Workload::Idle => self.idle.iter().map(|&k| k as usize).collect(),
+                CompareWorkload::Idle => self.idle.iter().map(|&k| k as usize).collect(),
                 _ if !given.is_empty() => given.clone(),
-                Workload::Hold => vec![1000, 10_000],
+                CompareWorkload::Hold => vec![1000, 10_000],
                 _ => vec![10, 100],
             };
             levels.sort_unstable();
@@ -96,18 +86,6 @@ impl CompareArgs {
             repeat: self.repeat.unwrap_or(if self.quick { 1 } else { 3 }) as usize,
             out: self.out.clone(),
         })
-    }
-}
-
-impl From<WorkloadArg> for Workload {
-    fn from(arg: WorkloadArg) -> Self {
-        match arg {
-            WorkloadArg::Echo => Workload::Echo,
-            WorkloadArg::Http => Workload::Http,
-            WorkloadArg::HttpClose => Workload::HttpClose,
-            WorkloadArg::Hold => Workload::Hold,
-            WorkloadArg::Idle => Workload::Idle,
-        }
     }
 }
 

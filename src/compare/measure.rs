@@ -11,7 +11,7 @@ use anyhow::{anyhow, Result};
 use indicatif::ProgressBar;
 
 use super::child::{BenchChild, ServerChild};
-use super::plan::{self, Plan, Subject, Workload};
+use super::plan::{self, CompareWorkload, Plan, Subject};
 use super::results::{BenchRun, Cell, Figures, Spread, StopCheck, SERVER_SAID_MAX};
 use super::target;
 use crate::sample::ProcessTree;
@@ -22,7 +22,7 @@ const WARM_UP: Duration = Duration::from_millis(200);
 const BENCH_SLACK: Duration = Duration::from_secs(20);
 
 /// The server a workload runs against.
-struct Live {
+struct Running {
     addr: SocketAddr,
     pid: Option<u32>,
     /// Ours, to stop; `None` for an external target.
@@ -126,7 +126,7 @@ pub fn execute(plan: &Plan, bar: &ProgressBar) -> (Vec<Cell>, Vec<StopCheck>) {
 
 fn cell(
     subject: &Subject,
-    workload: Workload,
+    workload: CompareWorkload,
     level: usize,
     runs: Vec<BenchRun>,
     figures: Option<Spread>,
@@ -155,20 +155,20 @@ fn distinct(lines: Vec<String>) -> Vec<String> {
     said
 }
 
-fn start(subject: &Subject, workload: Workload) -> Result<Live> {
+fn start(subject: &Subject, workload: CompareWorkload) -> Result<Running> {
     match subject {
         Subject::Model { model, flags, .. } => {
             let child = ServerChild::start(model, workload.proto(), flags)?;
-            Ok(Live {
+            Ok(Running {
                 addr: child.addr,
                 pid: Some(child.pid()),
                 child: Some(child),
             })
         }
-        Subject::Target { .. } if workload == Workload::Echo => Err(anyhow!(
+        Subject::Target { .. } if workload == CompareWorkload::Echo => Err(anyhow!(
             "not measured: an external target is assumed to speak HTTP"
         )),
-        Subject::Target { addr, pid, .. } => Ok(Live {
+        Subject::Target { addr, pid, .. } => Ok(Running {
             addr: *addr,
             pid: pid.or_else(|| target::listener_pid(*addr)),
             child: None,
@@ -178,10 +178,10 @@ fn start(subject: &Subject, workload: Workload) -> Result<Live> {
 
 /// A short run at the lowest level, so first-touch costs (page faults, thread and
 /// buffer creation) are not counted in the first measurement.
-fn warm_up(workload: Workload, levels: &[usize], live: &Live, scratch: &Path) {
+fn warm_up(workload: CompareWorkload, levels: &[usize], live: &Running, scratch: &Path) {
     let warm = match workload {
-        Workload::Hold => return,
-        Workload::Idle => Workload::Http,
+        CompareWorkload::Hold => return,
+        CompareWorkload::Idle => CompareWorkload::Http,
         other => other,
     };
     let level = levels.first().copied().unwrap_or(10).clamp(1, 100);
@@ -204,15 +204,15 @@ fn rss_kb(pid: Option<u32>) -> Option<u64> {
 
 /// One measurement; returns the run and the server's memory before it.
 fn measure_once(
-    workload: Workload,
+    workload: CompareWorkload,
     level: usize,
-    live: &Live,
+    live: &Running,
     duration: Duration,
     scratch: &Path,
 ) -> Result<(BenchRun, Option<u64>)> {
     let base = rss_kb(live.pid);
     let json = scratch.join("run.json");
-    if workload != Workload::Idle || level == 0 {
+    if workload != CompareWorkload::Idle || level == 0 {
         let args = plan::bench_args(workload, level, live.addr, duration);
         let limit = duration + plan::ramp_time(level) + BENCH_SLACK;
         let run = BenchChild::start(&args, live.pid, json, limit)?.finish()?;
@@ -229,7 +229,7 @@ fn measure_once(
         lifetime + BENCH_SLACK,
     )?;
     std::thread::sleep(ramp);
-    let args = plan::bench_args(Workload::Idle, level, live.addr, duration);
+    let args = plan::bench_args(CompareWorkload::Idle, level, live.addr, duration);
     let active = BenchChild::start(&args, live.pid, json, duration + BENCH_SLACK)?.finish();
     let held = holder.finish()?;
     let mut run = active?;

@@ -34,9 +34,9 @@ impl Subject {
 }
 
 /// A workload of the comparison.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
-pub enum Workload {
+pub enum CompareWorkload {
     /// Seed 000: connect, 50 round trips of 32 bytes, close; repeated.
     Echo,
     /// Keep-alive HTTP requests.
@@ -52,21 +52,21 @@ pub enum Workload {
 /// Active keep-alive clients measured by the `idle` workload.
 pub const IDLE_ACTIVE_CLIENTS: usize = 50;
 
-impl Workload {
+impl CompareWorkload {
     pub fn name(self) -> &'static str {
         match self {
-            Workload::Echo => "echo",
-            Workload::Http => "http",
-            Workload::HttpClose => "http-close",
-            Workload::Hold => "hold",
-            Workload::Idle => "idle",
+            CompareWorkload::Echo => "echo",
+            CompareWorkload::Http => "http",
+            CompareWorkload::HttpClose => "http-close",
+            CompareWorkload::Hold => "hold",
+            CompareWorkload::Idle => "idle",
         }
     }
 
     /// The protocol the server must speak for it.
     pub fn proto(self) -> &'static str {
         match self {
-            Workload::Echo => "echo",
+            CompareWorkload::Echo => "echo",
             _ => "http",
         }
     }
@@ -74,9 +74,11 @@ impl Workload {
     /// What a level means for this workload (the x axis of its chart).
     pub fn level_name(self) -> &'static str {
         match self {
-            Workload::Echo | Workload::Http | Workload::HttpClose => "concurrent clients",
-            Workload::Hold => "connections held",
-            Workload::Idle => "idle connections (50 active clients)",
+            CompareWorkload::Echo | CompareWorkload::Http | CompareWorkload::HttpClose => {
+                "concurrent clients"
+            }
+            CompareWorkload::Hold => "connections held",
+            CompareWorkload::Idle => "idle connections (50 active clients)",
         }
     }
 }
@@ -86,7 +88,7 @@ impl Workload {
 pub struct Plan {
     pub subjects: Vec<Subject>,
     /// Each workload with its levels, ascending.
-    pub workloads: Vec<(Workload, Vec<usize>)>,
+    pub workloads: Vec<(CompareWorkload, Vec<usize>)>,
     pub duration: Duration,
     pub repeat: usize,
     pub out: PathBuf,
@@ -112,7 +114,7 @@ pub const HOLD_RAMP_PER_S: f64 = 20_000.0;
 
 /// The `iomodels bench` arguments (after `bench`) for one measurement.
 pub fn bench_args(
-    workload: Workload,
+    workload: CompareWorkload,
     level: usize,
     addr: SocketAddr,
     duration: Duration,
@@ -121,7 +123,7 @@ pub fn bench_args(
     let addr_s = addr.to_string();
     let url = format!("http://{addr}/");
     let mut args: Vec<String> = match workload {
-        Workload::Echo => vec![
+        CompareWorkload::Echo => vec![
             "echo".into(),
             addr_s,
             "--workers".into(),
@@ -131,7 +133,7 @@ pub fn bench_args(
             "--duration".into(),
             d,
         ],
-        Workload::Http | Workload::HttpClose => {
+        CompareWorkload::Http | CompareWorkload::HttpClose => {
             let mut a = vec![
                 "http".into(),
                 url,
@@ -140,12 +142,12 @@ pub fn bench_args(
                 "--duration".into(),
                 d,
             ];
-            if workload == Workload::HttpClose {
+            if workload == CompareWorkload::HttpClose {
                 a.push("--close".into());
             }
             a
         }
-        Workload::Idle => vec![
+        CompareWorkload::Idle => vec![
             "http".into(),
             url,
             "--connections".into(),
@@ -153,7 +155,7 @@ pub fn bench_args(
             "--duration".into(),
             d,
         ],
-        Workload::Hold => {
+        CompareWorkload::Hold => {
             let total = duration + ramp_time(level);
             vec![
                 "hold".into(),

@@ -24,7 +24,7 @@ use socket2::SockRef;
 
 use super::{is_disconnect, ConnOptions, LINGER_TIME};
 use crate::protocol::Close;
-use crate::server::{Stop, STOP_POLL};
+use crate::sys::signal::{Stop, STOP_POLL};
 use crate::vlog;
 
 /// Bytes a blocking connection reads at once; also its bound on unconsumed input.

@@ -7,8 +7,8 @@
 
 use std::io;
 
+use super::Server;
 use super::{asyncio, Family, ModelInfo, Workers};
-use crate::server::Server;
 
 pub static INFO: ModelInfo = ModelInfo {
     name: "async-mt",

@@ -15,8 +15,8 @@ use tokio::runtime::Runtime;
 
 use super::trim::IdleTrim;
 use super::{Family, ModelInfo, Workers};
+use super::{Server, Stop, STOP_POLL};
 use crate::conn::{self, accept::AcceptError, ConnOptions};
-use crate::server::{Server, Stop, STOP_POLL};
 
 pub static INFO: ModelInfo = ModelInfo {
     name: "async",

@@ -6,8 +6,8 @@
 use std::io;
 
 use super::{Family, ModelInfo, Workers};
+use super::{Server, STOP_POLL};
 use crate::conn::{self, accept::AcceptError};
-use crate::server::{Server, STOP_POLL};
 use crate::sys;
 
 pub static INFO: ModelInfo = ModelInfo {

@@ -14,11 +14,11 @@
 
 use std::io;
 
-use super::trim::{IdleTrim, Live};
+use super::trim::{IdleTrim, LiveCount};
 use super::{Family, ModelInfo, Workers};
+use super::{Server, STOP_POLL};
 use crate::conn::{self, accept::AcceptError, ConnOptions};
 use crate::log::RateLimited;
-use crate::server::{Server, STOP_POLL};
 use crate::sys;
 
 pub static INFO: ModelInfo = ModelInfo {
@@ -59,7 +59,7 @@ fn run(server: Server) -> io::Result<()> {
     config.set_worker_pin(false);
     let listener = sys::coroutine::listener(server.listener)?;
     let opts = server.conn;
-    let live = Live::new();
+    let live = LiveCount::new();
     let serving = live.clone();
     sys::coroutine::spawn(move || accept_loop(&listener, opts, &serving))?;
     let mut trim = IdleTrim::new();
@@ -70,7 +70,7 @@ fn run(server: Server) -> io::Result<()> {
     Ok(())
 }
 
-fn accept_loop(listener: &may::net::TcpListener, opts: ConnOptions, live: &Live) {
+fn accept_loop(listener: &may::net::TcpListener, opts: ConnOptions, live: &LiveCount) {
     loop {
         match listener.accept() {
             Ok((stream, _)) => {

@@ -14,10 +14,10 @@ use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTime
 use slab::Slab;
 
 use super::{Family, ModelInfo, Workers};
+use super::{Server, Stop, STOP_POLL};
 use crate::conn::accept::{self, AcceptError};
 use crate::conn::ready::{Interest, ReadyConn, ReadyCtx, Step, Sweeper};
 use crate::conn::ConnOptions;
-use crate::server::{Server, Stop, STOP_POLL};
 
 pub static INFO: ModelInfo = ModelInfo {
     name: "epoll",

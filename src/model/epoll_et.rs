@@ -16,11 +16,11 @@ use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use slab::Slab;
 
 use super::epoll::{readiness, wait};
+use super::Server;
 use super::{Family, ModelInfo, Workers};
 use crate::conn::accept;
 use crate::conn::ready::{ReadyConn, ReadyCtx, Step, Sweeper};
 use crate::conn::ConnOptions;
-use crate::server::Server;
 
 pub static INFO: ModelInfo = ModelInfo {
     name: "epoll-et",

@@ -25,10 +25,10 @@ use slab::Slab;
 
 use super::epoll::{epoll_flags, readiness, wait};
 use super::{Family, ModelInfo, Workers};
+use super::{Server, Stop};
 use crate::conn::accept::{self, AcceptError};
 use crate::conn::ready::{Interest, ReadyConn, ReadyCtx, Step, Sweeper};
 use crate::conn::ConnOptions;
-use crate::server::{Server, Stop};
 
 pub static INFO: ModelInfo = ModelInfo {
     name: "epoll-threads",

@@ -9,9 +9,9 @@ use std::io;
 use std::time::Duration;
 
 use super::{Family, ModelInfo, Workers};
+use super::{Server, STOP_POLL};
 use crate::conn::{self, accept::AcceptError};
 use crate::log::RateLimited;
-use crate::server::{Server, STOP_POLL};
 use crate::sys;
 use crate::sys::process::{Children, Forked};
 

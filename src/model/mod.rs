@@ -9,7 +9,7 @@
 //! - serve every connection with the shared machinery: [`crate::conn::blocking`] for
 //!   blocking I/O, [`crate::conn::ready`] for readiness events, or a driver of its own
 //!   for async and completion models; never re-implement buffering or framing;
-//! - check [`Server::stop`] at least every [`crate::server::STOP_POLL`], then return
+//! - check [`Server::stop`] at least every [`STOP_POLL`], then return
 //!   within a second, its sockets closed and every child process reaped;
 //! - fork, if it forks, before starting any thread;
 //! - survive any client: a reset, garbage, a client that never reads costs that client
@@ -44,8 +44,31 @@ mod uring;
 
 use std::fmt;
 use std::io::{self, Write};
+use std::net::{SocketAddr, TcpListener};
 
-use crate::server::Server;
+use crate::conn::ConnOptions;
+pub use crate::sys::signal::{Stop, STOP_POLL};
+
+/// What a model is given to run: a bound listener and the connection settings.
+#[derive(Debug)]
+pub struct Server {
+    pub listener: TcpListener,
+    /// The address actually bound (the real port when 0 was asked for).
+    pub addr: SocketAddr,
+    pub conn: ConnOptions,
+    pub workers: usize,
+    pub backlog: u32,
+    pub stop: Stop,
+}
+
+impl Server {
+    /// What an event-loop model starts from: the listener, made non-blocking, the
+    /// connection settings and the stop flag.
+    pub fn into_event_loop(self) -> io::Result<(TcpListener, ConnOptions, Stop)> {
+        self.listener.set_nonblocking(true)?;
+        Ok((self.listener, self.conn, self.stop))
+    }
+}
 
 /// How a model's work is organised, for `list` and the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,9 +15,9 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use slab::Slab;
 
 use super::{Family, ModelInfo, Workers};
+use super::{Server, STOP_POLL};
 use crate::conn::accept;
 use crate::conn::ready::{Interest, ReadyConn, ReadyCtx, Step, Sweeper};
-use crate::server::{Server, STOP_POLL};
 
 pub static INFO: ModelInfo = ModelInfo {
     name: "poll",

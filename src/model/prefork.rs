@@ -12,8 +12,8 @@ use std::net::TcpListener;
 
 use super::fork::CHILD_GRACE;
 use super::{Family, ModelInfo, Workers};
+use super::{Server, STOP_POLL};
 use crate::conn::{self, accept::AcceptError, ConnOptions};
-use crate::server::{Server, STOP_POLL};
 use crate::sys;
 use crate::sys::lockfile::AcceptLock;
 use crate::sys::process::{Children, Forked};

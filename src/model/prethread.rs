@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::pool::spawn_workers;
 use super::{Family, ModelInfo, Workers};
+use super::{Server, Stop, STOP_POLL};
 use crate::conn::{self, accept::AcceptError, ConnOptions};
-use crate::server::{Server, Stop, STOP_POLL};
 use crate::sys;
 
 pub static INFO: ModelInfo = ModelInfo {

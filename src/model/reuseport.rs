@@ -16,8 +16,8 @@ use std::net::TcpListener;
 use std::thread;
 
 use super::{epoll, Family, ModelInfo, Workers};
+use super::{Server, Stop};
 use crate::conn::ConnOptions;
-use crate::server::{Server, Stop};
 use crate::sys;
 
 pub static INFO: ModelInfo = ModelInfo {

@@ -21,10 +21,10 @@ use slab::Slab;
 
 use super::poll::finish_turn;
 use super::{Family, ModelInfo, Workers};
+use super::{Server, STOP_POLL};
 use crate::conn::accept;
 use crate::conn::ready::{ReadyConn, ReadyCtx, Sweeper};
 use crate::log::RateLimited;
-use crate::server::{Server, STOP_POLL};
 
 pub static INFO: ModelInfo = ModelInfo {
     name: "select",

@@ -23,9 +23,9 @@ use mio::{Events, Interest, Poll, Registry, Token};
 use slab::Slab;
 
 use super::{Family, ModelInfo, Workers};
+use super::{Server, STOP_POLL};
 use crate::conn::accept;
 use crate::conn::ready::{ReadyConn, ReadyCtx, Step, Sweeper};
-use crate::server::{Server, STOP_POLL};
 
 pub static INFO: ModelInfo = ModelInfo {
     name: "selector",

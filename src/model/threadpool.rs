@@ -17,8 +17,8 @@ use crossbeam_channel::{Receiver, SendTimeoutError};
 
 use super::pool::spawn_workers;
 use super::{Family, ModelInfo, Workers};
+use super::{Server, STOP_POLL};
 use crate::conn::{self, accept::AcceptError, ConnOptions};
-use crate::server::{Server, STOP_POLL};
 use crate::sys;
 
 pub static INFO: ModelInfo = ModelInfo {

@@ -9,11 +9,11 @@
 
 use std::io;
 
-use super::trim::{IdleTrim, Live};
+use super::trim::{IdleTrim, LiveCount};
 use super::{Family, ModelInfo, Workers};
+use super::{Server, STOP_POLL};
 use crate::conn::{self, accept::AcceptError};
 use crate::log::RateLimited;
-use crate::server::{Server, STOP_POLL};
 use crate::sys;
 
 pub static INFO: ModelInfo = ModelInfo {
@@ -43,7 +43,7 @@ fn run(server: Server) -> io::Result<()> {
     // 128 KiB) resident after a burst, 2 MiB on two CPUs.
     sys::malloc::limit_arenas(super::cpus());
     sys::listener::set_accept_timeout(&server.listener, STOP_POLL)?;
-    let live = Live::new();
+    let live = LiveCount::new();
     let mut trim = IdleTrim::new();
     while !server.stop.is_set() {
         let serving = live.count();

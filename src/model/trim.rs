@@ -22,9 +22,9 @@ pub(crate) const TRIM_EVERY: Duration = Duration::from_secs(1);
 /// How many connections are being served, shared by the threads or coroutines
 /// serving them.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Live(Arc<AtomicUsize>);
+pub(crate) struct LiveCount(Arc<AtomicUsize>);
 
-impl Live {
+impl LiveCount {
     pub(crate) fn new() -> Self {
         Self::default()
     }
@@ -147,7 +147,7 @@ mod tests {
 
     #[test]
     fn live_counts_guards() {
-        let live = Live::new();
+        let live = LiveCount::new();
         let a = live.enter();
         let b = live.clone().enter();
         assert_eq!(live.count(), 2);

@@ -29,11 +29,11 @@ use slab::Slab;
 
 use super::trim::IdleTrim;
 use super::{reuseport, Family, ModelInfo, Workers};
+use super::{Server, Stop, STOP_POLL};
 use crate::conn::accept::{self, AcceptError};
 use crate::conn::completion::{SparePool, UringConn};
 use crate::conn::ready::Sweeper;
 use crate::conn::ConnOptions;
-use crate::server::{Server, Stop, STOP_POLL};
 use crate::sys::uring::{Completion, Ring};
 
 pub static INFO: ModelInfo = ModelInfo {

@@ -39,8 +39,9 @@ use std::time::Duration;
 /// the connection layer stops reading from a socket whose unsent output is this large.
 pub const OUTPUT_HIGH_WATER: usize = 64 * 1024;
 
-/// What a connection speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a connection speaks: the one protocol type of every command (`serve --proto`,
+/// `bench hold --proto`, `bench abuse --proto`) and of every layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Protocol {
     /// Every byte received is sent back, in order.
     Echo,

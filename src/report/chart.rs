@@ -7,7 +7,7 @@ use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use crate::compare::plan::Workload;
+use crate::compare::plan::CompareWorkload;
 use crate::compare::results::{Figures, Report};
 
 const SIZE: (u32, u32) = (1620, 460);
@@ -34,15 +34,15 @@ struct Panel {
 /// The chart of `workload` as SVG text.
 pub fn svg(report: &Report, workload: &str, levels: &[usize]) -> Result<String> {
     let x_name = [
-        Workload::Echo,
-        Workload::Http,
-        Workload::HttpClose,
-        Workload::Hold,
-        Workload::Idle,
+        CompareWorkload::Echo,
+        CompareWorkload::Http,
+        CompareWorkload::HttpClose,
+        CompareWorkload::Hold,
+        CompareWorkload::Idle,
     ]
     .into_iter()
     .find(|w| w.name() == workload)
-    .map_or("level", Workload::level_name);
+    .map_or("level", CompareWorkload::level_name);
     let panels = [
         Panel {
             title: "throughput",

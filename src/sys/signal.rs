@@ -1,11 +1,43 @@
-//! SIGINT and SIGTERM as a stop flag every model polls, and the reset of those signals
-//! in forked children, which must die of them rather than set a flag nobody reads.
+//! SIGINT and SIGTERM as a [`Stop`] flag every model polls, at least every [`STOP_POLL`],
+//! and the reset of those signals in forked children, which must die of them rather than
+//! set a flag nobody reads.
 
 use std::io;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use nix::sys::signal::{self, SigHandler, Signal};
+
+/// The longest any model waits (in accept, poll, a lock, a queue) before it checks the
+/// stop flag: the bound on how long SIGTERM takes to stop a server.
+pub const STOP_POLL: Duration = Duration::from_millis(100);
+
+/// Set once SIGINT or SIGTERM arrives; every model polls it at least every [`STOP_POLL`].
+#[derive(Debug, Clone, Default)]
+pub struct Stop(Arc<AtomicBool>);
+
+impl Stop {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Stops the server as a signal would (used by tests and by in-process callers).
+    pub fn set(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// A flag that SIGINT and SIGTERM set from now on (see [`stop_on_signals`]).
+    pub fn on_signals() -> io::Result<Self> {
+        let stop = Self::new();
+        stop_on_signals(&stop.0)?;
+        Ok(stop)
+    }
+}
 
 /// Makes SIGINT and SIGTERM set `flag` instead of killing the process. Installs a
 /// signal handler only: no thread is started, so forking models may fork afterwards.

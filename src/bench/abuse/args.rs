@@ -4,18 +4,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
-use clap::{Args, ValueEnum};
+use clap::Args;
 
 use crate::bench::config::parse_duration;
 use crate::bench::target::Target;
-use crate::cli::usage;
-
-/// What the target speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AbuseProto {
-    Http,
-    Echo,
-}
+use crate::error::usage;
+use crate::protocol::Protocol;
 
 /// `bench abuse`.
 #[derive(Debug, Args)]
@@ -23,8 +17,8 @@ pub struct AbuseArgs {
     /// The server: http://HOST:PORT[/PATH] or HOST:PORT.
     pub target: String,
     /// What the server speaks.
-    #[arg(long, value_enum, default_value_t = AbuseProto::Http)]
-    pub proto: AbuseProto,
+    #[arg(long, value_enum, default_value_t = Protocol::Http)]
+    pub proto: Protocol,
     /// How long the abuse lasts (well-behaved clients also run briefly before and after).
     #[arg(long, default_value = "20s", value_parser = parse_duration)]
     pub duration: Duration,
@@ -54,7 +48,7 @@ pub struct AbuseArgs {
 #[derive(Debug, Clone)]
 pub struct AbuseConfig {
     pub target: Target,
-    pub proto: AbuseProto,
+    pub proto: Protocol,
     pub duration: Duration,
     pub per_kind: usize,
     pub clients: usize,

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::args::{AbuseConfig, AbuseProto};
+use super::args::AbuseConfig;
 use crate::bench::pattern;
+use crate::protocol::Protocol;
 use crate::stats::histogram::{micros, new_histogram};
 
 /// The pause between two checks of one client: the clients probe the server, they do
@@ -32,7 +33,7 @@ const MAX_ANSWER: usize = 64 * 1024;
 
 /// The phases a check can fall in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+pub enum AbusePhase {
     Before = 0,
     During = 1,
     After = 2,
@@ -84,7 +85,7 @@ pub struct Checkers {
 impl Checkers {
     /// Starts `config.clients` clients in the `Before` phase.
     pub fn start(config: &AbuseConfig) -> io::Result<Self> {
-        let phase = Arc::new(AtomicUsize::new(Phase::Before as usize));
+        let phase = Arc::new(AtomicUsize::new(AbusePhase::Before as usize));
         let stop = Arc::new(AtomicBool::new(false));
         let answered_now = Arc::new(AtomicUsize::new(0));
         let mut threads = Vec::new();
@@ -105,7 +106,7 @@ impl Checkers {
         })
     }
 
-    pub fn set_phase(&self, phase: Phase) {
+    pub fn set_phase(&self, phase: AbusePhase) {
         self.answered_now.store(0, Ordering::SeqCst);
         self.phase.store(phase as usize, Ordering::SeqCst);
     }
@@ -150,8 +151,8 @@ fn run_client(
         let now = phase.load(Ordering::SeqCst);
         let started = Instant::now();
         let check = match config.proto {
-            AbuseProto::Http => check_http(config),
-            AbuseProto::Echo => check_echo(config, pattern::seed(client, round, 0)),
+            Protocol::Http => check_http(config),
+            Protocol::Echo => check_echo(config, pattern::seed(client, round, 0)),
         };
         round = round.wrapping_add(1);
         // A check that straddles a phase change counts in the phase it started in.

@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use nix::poll::{poll, PollFd, PollFlags};
 use socket2::SockRef;
 
-use super::args::{AbuseConfig, AbuseProto};
+use super::args::AbuseConfig;
 use super::outcome::{status_of, Outcome, Tally, PROMPT};
+use crate::protocol::Protocol;
 
 /// How long a hostile client waits for its connect.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -52,13 +53,13 @@ pub enum Kind {
 
 impl Kind {
     /// The kinds that make sense for a protocol.
-    pub fn for_proto(proto: AbuseProto) -> &'static [Kind] {
+    pub fn for_proto(proto: Protocol) -> &'static [Kind] {
         use Kind::*;
         match proto {
-            AbuseProto::Http => &[
+            Protocol::Http => &[
                 Slowloris, Silent, Garbage, Oversized, Cut, Reset, NeverReads,
             ],
-            AbuseProto::Echo => &[Slowloris, Silent, Garbage, Reset, NeverReads],
+            Protocol::Echo => &[Slowloris, Silent, Garbage, Reset, NeverReads],
         }
     }
 
@@ -264,10 +265,10 @@ impl<'a> Conn<'a> {
 
     /// A request head started, then one byte of a header value every few seconds. The
     /// server can judge it only by time, so any close counts from the connect.
-    fn slowloris(&mut self, head: &str, proto: AbuseProto) -> io::Result<Ended> {
+    fn slowloris(&mut self, head: &str, proto: Protocol) -> io::Result<Ended> {
         let start = match proto {
-            AbuseProto::Http => format!("{head}X-Slow: "),
-            AbuseProto::Echo => "s".to_string(),
+            Protocol::Http => format!("{head}X-Slow: "),
+            Protocol::Echo => "s".to_string(),
         };
         self.stream.write_all(start.as_bytes())?;
         let mut next = Instant::now() + SLOWLORIS_EVERY;
@@ -285,18 +286,18 @@ impl<'a> Conn<'a> {
     fn reset_mid_pipeline(
         self,
         head: &str,
-        proto: AbuseProto,
+        proto: Protocol,
         seed: u64,
     ) -> (Outcome, Option<Duration>) {
         let mut burst = Vec::new();
         match proto {
-            AbuseProto::Http => {
+            Protocol::Http => {
                 for _ in 0..8 {
                     burst.extend_from_slice(format!("{head}\r\n").as_bytes());
                 }
                 burst.extend_from_slice(head.as_bytes());
             }
-            AbuseProto::Echo => {
+            Protocol::Echo => {
                 burst.resize(256 * 1024, 0);
                 fill_random(seed, &mut burst);
             }
@@ -312,16 +313,16 @@ impl<'a> Conn<'a> {
     /// Sends up to 64 MiB without ever reading. The server cannot close such a
     /// connection without a reset (its receive queue holds our unread bytes), which
     /// poll(2) reports as POLLERR/POLLHUP without our reading anything.
-    fn never_read(&mut self, head: &str, proto: AbuseProto) -> io::Result<Ended> {
+    fn never_read(&mut self, head: &str, proto: Protocol) -> io::Result<Ended> {
         let mut chunk = Vec::with_capacity(64 * 1024);
         match proto {
-            AbuseProto::Http => {
+            Protocol::Http => {
                 let request = format!("{head}\r\n");
                 while chunk.len() + request.len() <= 64 * 1024 {
                     chunk.extend_from_slice(request.as_bytes());
                 }
             }
-            AbuseProto::Echo => chunk.resize(64 * 1024, b'n'),
+            Protocol::Echo => chunk.resize(64 * 1024, b'n'),
         }
         self.stream.set_nonblocking(true)?;
         let mut sent = 0usize;

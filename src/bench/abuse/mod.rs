@@ -31,13 +31,13 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context, Result};
 
 pub use args::AbuseArgs;
-use args::{AbuseConfig, AbuseProto};
-use checker::{Checkers, Phase};
+use args::AbuseConfig;
+use checker::{AbusePhase, Checkers};
 use hostile::Kind;
 use report::{AbuseReport, FloodReport, KindReport, PhaseReport, ServerReport, WellBehaved};
 
 use crate::bench::net;
-use crate::cli::usage;
+use crate::error::usage;
 use crate::sample::procfs::is_alive;
 use crate::sample::{ProcessTree, Sampler};
 
@@ -101,7 +101,7 @@ pub fn run_config(config: &AbuseConfig, stop: &Arc<AtomicBool>) -> Result<AbuseR
     let sampler = tree
         .clone()
         .map(|t| Sampler::start(t, crate::bench::SAMPLE_INTERVAL));
-    checkers.set_phase(Phase::During);
+    checkers.set_phase(AbusePhase::During);
     let end = Instant::now() + config.duration;
     let mut slots = Vec::new();
     for &kind in kinds {
@@ -140,7 +140,7 @@ pub fn run_config(config: &AbuseConfig, stop: &Arc<AtomicBool>) -> Result<AbuseR
     };
     let abuse_ended = Instant::now();
 
-    checkers.set_phase(Phase::After);
+    checkers.set_phase(AbusePhase::After);
     let recovered = wait_for_service(&checkers, config.timeout + CALM, stop);
     let recovery_s = recovered.then(|| abuse_ended.elapsed().as_secs_f64());
     if recovered {
@@ -158,9 +158,9 @@ pub fn run_config(config: &AbuseConfig, stop: &Arc<AtomicBool>) -> Result<AbuseR
     };
 
     let well_behaved = WellBehaved {
-        before: PhaseReport::from(&phases[Phase::Before as usize]),
-        during: PhaseReport::from(&phases[Phase::During as usize]),
-        after: PhaseReport::from(&phases[Phase::After as usize]),
+        before: PhaseReport::from(&phases[AbusePhase::Before as usize]),
+        during: PhaseReport::from(&phases[AbusePhase::During as usize]),
+        after: PhaseReport::from(&phases[AbusePhase::After as usize]),
         recovery_s,
     };
     let mut failures = Vec::new();
@@ -179,10 +179,7 @@ pub fn run_config(config: &AbuseConfig, stop: &Arc<AtomicBool>) -> Result<AbuseR
     }
     Ok(AbuseReport {
         target: target.display.clone(),
-        proto: match config.proto {
-            AbuseProto::Http => "http",
-            AbuseProto::Echo => "echo",
-        },
+        proto: config.proto.name(),
         duration_s: started.elapsed().as_secs_f64(),
         well_behaved,
         hostile,
