@@ -165,7 +165,11 @@ pub fn dispatch(command: Command) -> Result<()> {
         }
         Command::List => model::print_list(&mut std::io::stdout().lock()),
         Command::Bench(args) => crate::bench::run(&args),
-        Command::Compare(args) => crate::compare::run(&args),
+        Command::Compare(args) => {
+            let plan = args.plan()?;
+            let comparison = crate::compare::run(&plan)?;
+            crate::report::present(&comparison, &plan.out)
+        }
         Command::Floor(args) => crate::floor::run(&args),
     }
 }

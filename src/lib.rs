@@ -3,21 +3,31 @@
 //!
 //! # Layout
 //!
-//! - [`cli`]: the command line (clap), turned into validated configurations.
-//! - [`server`]: `iomodels serve`: binds the listener, installs the stop signal, runs a model.
-//! - [`model`]: one file per concurrency model, plus the registry and the contract they keep.
-//! - [`conn`]: the per-connection state machines the model families share (blocking loop,
-//!   non-blocking readiness machine, lingering close, deadlines).
-//! - [`protocol`]: sans-I/O sessions (`echo`, `http`): bytes in, reply bytes out.
-//! - [`sys`]: the only `unsafe` code: fork, the accept lock, signals, accept4, the
-//!   descriptor limit, may's coroutine spawn, io_uring.
-//! - [`log`]: the `-v` switch and rate-limited warnings.
-//! - [`bench`](mod@bench): `iomodels bench`: the load generator's workloads and event-loop engine.
-//! - [`stats`]: what bench workers record (HdrHistogram, error kinds), merged for printing.
-//! - [`sample`]: a process tree's cost from `/proc` (CPU, RSS, context switches).
-//! - [`compare`]: `iomodels compare`: every model through every workload, as child processes.
-//! - [`floor`]: `iomodels floor`: the kernel's least CPU per request (one read, one write).
-//! - [`report`]: the comparison presented: ranked tables, JSON, Markdown, SVG charts, HTML.
+//! The modules stand on floors; a module imports only from its own floor and the ones
+//! below (`tests/it/layers.rs` fails on an import that points up or closes a cycle).
+//! From the ground up:
+//!
+//! 1. [`error`] (the usage error and exit codes), [`log`] (`-v` and rate-limited
+//!    warnings), [`sys`] (the only `unsafe` code: fork, the accept lock, signals and the
+//!    stop flag, accept4, the descriptor limit, may's coroutine spawn, io_uring),
+//!    [`protocol`] (sans-I/O sessions, `echo` and `http`: bytes in, reply bytes out),
+//!    [`stats`] (HdrHistogram recorders and error kinds, merged for printing).
+//! 2. [`conn`]: the per-connection machinery the model families share (blocking loop,
+//!    non-blocking readiness machine, async and completion drivers, lingering close).
+//! 3. [`model`]: the contract every model keeps (`Server`, the stop flag and its
+//!    bound), the registry, one file per concurrency model.
+//! 4. [`server`]: `iomodels serve`: binds the listener, installs the stop signal, runs a
+//!    model.
+//! 5. [`sample`]: a process tree's cost from `/proc` (CPU, PSS, context switches).
+//! 6. [`results`]: the data of a bench run and of a comparison, one serde type each.
+//! 7. [`bench`](mod@bench) (`iomodels bench`: the load generator's workloads and
+//!    event-loop engine), [`floor`] (`iomodels floor`: the kernel's least CPU per
+//!    request).
+//! 8. [`compare`]: `iomodels compare`: every model through every workload, as child
+//!    processes; returns a comparison.
+//! 9. [`report`]: the comparison presented: ranked tables, JSON, Markdown, SVG, HTML.
+//! 10. [`cli`]: the command line (clap), turned into validated configurations and
+//!     dispatched; only `main.rs` imports it.
 
 #![deny(unsafe_code)]
 
@@ -31,6 +41,7 @@ pub mod log;
 pub mod model;
 pub mod protocol;
 pub mod report;
+pub mod results;
 pub mod sample;
 pub mod server;
 pub mod stats;

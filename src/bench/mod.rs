@@ -44,7 +44,7 @@ use anyhow::{Context, Result};
 
 pub use args::BenchArgs;
 pub use config::{BenchConfig, WorkloadConfig};
-pub use report::{Aggregate, JsonReport};
+pub use report::Aggregate;
 
 use crate::error::usage;
 use crate::sample::{own_usage, ProcessTree, Sampler};

@@ -4,10 +4,9 @@
 
 use std::io::{self, Write};
 
-use serde::Serialize;
-
+use crate::results::run::BenchRun;
 use crate::sample::{OwnUsage, TreeUsage};
-use crate::stats::{encode_v2_base64, Errors, Recorder, Summary};
+use crate::stats::{encode_v2_base64, Recorder, Summary};
 
 /// Everything a run measured, merged.
 #[derive(Debug)]
@@ -24,40 +23,6 @@ pub struct Aggregate {
     pub client: OwnUsage,
 }
 
-/// The JSON document. Keys up to `histogram` are fixed by the issue; the rest are
-/// workload-specific additions.
-#[derive(Debug, Serialize)]
-pub struct JsonReport {
-    pub workload: &'static str,
-    pub target: String,
-    pub connections: usize,
-    pub duration_s: f64,
-    pub requests: u64,
-    pub throughput_per_s: f64,
-    pub errors: Errors,
-    pub latency_us: Summary,
-    pub connect_us: Summary,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub held: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub server: Option<TreeUsage>,
-    pub client: OwnUsage,
-    /// The latency histogram (microseconds), HdrHistogram V2 compressed, base64.
-    pub histogram: String,
-    pub threads: usize,
-    pub connections_opened: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub held_peak: Option<u64>,
-    /// http only: connections that got no reply at all during the run.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub starved: Option<u64>,
-    /// Echo only: completed sessions and their total time (connect to last byte).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sessions: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub session_us: Option<Summary>,
-}
-
 impl Aggregate {
     pub fn throughput(&self) -> f64 {
         if self.duration_s > 0.0 {
@@ -68,11 +33,11 @@ impl Aggregate {
     }
 
     /// The JSON document of this run.
-    pub fn json(&self) -> JsonReport {
+    pub fn json(&self) -> BenchRun {
         let r = &self.recorder;
         let echo = self.workload == "echo";
-        JsonReport {
-            workload: self.workload,
+        BenchRun {
+            workload: self.workload.to_string(),
             target: self.target.clone(),
             connections: self.connections,
             duration_s: round3(self.duration_s),
@@ -88,7 +53,7 @@ impl Aggregate {
                 cpu_sys_s: round3(self.client.cpu_sys_s),
                 rss_peak_kb: self.client.rss_peak_kb,
             },
-            histogram: encode_v2_base64(&r.latency),
+            histogram: Some(encode_v2_base64(&r.latency)),
             threads: self.threads,
             connections_opened: r.connections_opened,
             held_peak: self.held.map(|(_, peak)| peak),
@@ -156,12 +121,12 @@ impl Aggregate {
         if let Some(s) = &self.server {
             writeln!(
                 out,
-                "  {:<12} cpu {:.2} s user + {:.2} s sys, peak RSS {} kB, {} processes, {} threads, \
+                "  {:<12} cpu {:.2} s user + {:.2} s sys, peak PSS {} kB, {} processes, {} threads, \
                  ctx switches {} voluntary + {} involuntary",
                 "server",
                 s.cpu_user_s,
                 s.cpu_sys_s,
-                s.rss_peak_kb,
+                s.pss_peak_kb,
                 s.processes,
                 s.threads,
                 s.ctx_voluntary,

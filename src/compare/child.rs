@@ -13,7 +13,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use super::results::BenchRun;
+use crate::results::run::BenchRun;
 use crate::sample::ProcessTree;
 
 /// How long a server may take to print `listening on`.

@@ -12,8 +12,9 @@ use indicatif::ProgressBar;
 
 use super::child::{BenchChild, ServerChild};
 use super::plan::{self, CompareWorkload, Plan, Subject};
-use super::results::{BenchRun, Cell, Figures, Spread, StopCheck, SERVER_SAID_MAX};
 use super::target;
+use crate::results::comparison::{Cell, Figures, Spread, StopCheck, SERVER_SAID_MAX};
+use crate::results::run::BenchRun;
 use crate::sample::ProcessTree;
 
 /// How long the warm-up before each workload runs.
@@ -86,7 +87,10 @@ pub fn execute(plan: &Plan, bar: &ProgressBar) -> (Vec<Cell>, Vec<StopCheck>) {
                         plan.repeat
                     ));
                     match measure_once(*workload, level, &live, plan.duration, &scratch) {
-                        Ok((run, base)) => {
+                        Ok((mut run, base)) => {
+                            // The summaries are kept; every run's histogram would
+                            // only swell report.json.
+                            run.histogram = None;
                             figures.push(Figures::of(&run, base));
                             runs.push(run);
                         }
@@ -197,7 +201,7 @@ fn warm_up(workload: CompareWorkload, levels: &[usize], live: &Running, scratch:
 }
 
 /// The server tree's memory now (PSS summed over the tree), in kB.
-fn rss_kb(pid: Option<u32>) -> Option<u64> {
+fn pss_kb(pid: Option<u32>) -> Option<u64> {
     let tree = ProcessTree::new(pid?).ok()?;
     Some(tree.sample().ok()?.pss_kb)
 }
@@ -210,7 +214,7 @@ fn measure_once(
     duration: Duration,
     scratch: &Path,
 ) -> Result<(BenchRun, Option<u64>)> {
-    let base = rss_kb(live.pid);
+    let base = pss_kb(live.pid);
     let json = scratch.join("run.json");
     if workload != CompareWorkload::Idle || level == 0 {
         let args = plan::bench_args(workload, level, live.addr, duration);

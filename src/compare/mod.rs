@@ -4,20 +4,18 @@
 //! and workload it starts the real `iomodels serve` as a child process, warms it up,
 //! runs the real `iomodels bench` (which samples the server's whole process tree from
 //! /proc) at each level, `--repeat` times, stops the server and checks that nothing of
-//! it is left. The figures go to [`crate::report`].
+//! it is left. It returns a [`Comparison`]; [`crate::report`] presents it.
 //!
 //! - [`args`]: the flags, turned into a [`plan::Plan`].
 //! - [`plan`]: subjects × workloads × levels, and the bench command line of each step.
 //! - [`child`]: the `serve` and `bench` child processes.
 //! - [`measure`]: carrying out the plan; failures become cells that say why.
-//! - [`results`]: what was measured, with medians and spreads (`report.json`).
 //! - [`target`]: finding an external server's process from its listening socket.
 
 pub mod args;
 pub mod child;
 pub mod measure;
 pub mod plan;
-pub mod results;
 pub mod target;
 
 use std::io::IsTerminal;
@@ -26,12 +24,12 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use self::args::CompareArgs;
-use self::results::{Machine, Report};
+use self::plan::Plan;
+use crate::results::comparison::{Comparison, Machine};
 
-/// Runs `iomodels compare`.
-pub fn run(args: &CompareArgs) -> Result<()> {
-    let plan = args.plan()?;
+/// Carries out a comparison's plan and returns what it measured; [`crate::report`]
+/// presents it.
+pub fn run(plan: &Plan) -> Result<Comparison> {
     std::fs::create_dir_all(&plan.out)
         .with_context(|| format!("cannot create the report directory {}", plan.out.display()))?;
     let started = Instant::now();
@@ -46,7 +44,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
     };
     let floor_before_us_per_req = floor();
     let bar = progress_bar(plan.steps());
-    let (cells, stops) = measure::execute(&plan, &bar);
+    let (cells, stops) = measure::execute(plan, &bar);
     bar.finish_and_clear();
     let floor_after_us_per_req = floor();
     // Load from elsewhere only ever adds to the floor: the lower is the truer.
@@ -54,7 +52,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
         .into_iter()
         .flatten()
         .reduce(f64::min);
-    let report = Report {
+    Ok(Comparison {
         version: 1,
         command: std::env::args().collect::<Vec<_>>().join(" "),
         machine: machine(),
@@ -77,18 +75,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
             .collect(),
         cells,
         stops,
-    };
-    crate::report::write_all(&report, &plan.out)?;
-    let mut out = std::io::stdout().lock();
-    crate::report::table::print_terminal(&report, &mut out)?;
-    use std::io::Write;
-    writeln!(
-        out,
-        "\nreport: {} (report.md, report.json, one SVG chart per workload), {:.0} s",
-        plan.out.join("report.html").display(),
-        report.wall_s
-    )?;
-    Ok(())
+    })
 }
 
 fn progress_bar(steps: u64) -> ProgressBar {

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
+pub use crate::results::comparison::CompareWorkload;
 
 /// A server being compared.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,55 +33,8 @@ impl Subject {
     }
 }
 
-/// A workload of the comparison.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum CompareWorkload {
-    /// Seed 000: connect, 50 round trips of 32 bytes, close; repeated.
-    Echo,
-    /// Keep-alive HTTP requests.
-    Http,
-    /// Seed 001 (`ab` without `-k`): a new connection per request.
-    HttpClose,
-    /// Seed 003: hold many connections, each sending a HEAD now and then.
-    Hold,
-    /// Throughput of 50 active clients while K idle connections are held.
-    Idle,
-}
-
 /// Active keep-alive clients measured by the `idle` workload.
 pub const IDLE_ACTIVE_CLIENTS: usize = 50;
-
-impl CompareWorkload {
-    pub fn name(self) -> &'static str {
-        match self {
-            CompareWorkload::Echo => "echo",
-            CompareWorkload::Http => "http",
-            CompareWorkload::HttpClose => "http-close",
-            CompareWorkload::Hold => "hold",
-            CompareWorkload::Idle => "idle",
-        }
-    }
-
-    /// The protocol the server must speak for it.
-    pub fn proto(self) -> &'static str {
-        match self {
-            CompareWorkload::Echo => "echo",
-            _ => "http",
-        }
-    }
-
-    /// What a level means for this workload (the x axis of its chart).
-    pub fn level_name(self) -> &'static str {
-        match self {
-            CompareWorkload::Echo | CompareWorkload::Http | CompareWorkload::HttpClose => {
-                "concurrent clients"
-            }
-            CompareWorkload::Hold => "connections held",
-            CompareWorkload::Idle => "idle connections (50 active clients)",
-        }
-    }
-}
 
 /// The whole comparison.
 #[derive(Debug, Clone)]

@@ -7,8 +7,8 @@ use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use crate::compare::plan::CompareWorkload;
-use crate::compare::results::{Figures, Report};
+use crate::results::comparison::CompareWorkload;
+use crate::results::comparison::{Comparison, Figures};
 
 const SIZE: (u32, u32) = (1620, 460);
 /// Width of the legend column on the right.
@@ -32,7 +32,7 @@ struct Panel {
 }
 
 /// The chart of `workload` as SVG text.
-pub fn svg(report: &Report, workload: &str, levels: &[usize]) -> Result<String> {
+pub fn svg(report: &Comparison, workload: &str, levels: &[usize]) -> Result<String> {
     let x_name = [
         CompareWorkload::Echo,
         CompareWorkload::Http,
@@ -88,10 +88,10 @@ pub fn svg(report: &Report, workload: &str, levels: &[usize]) -> Result<String> 
 }
 
 fn lines(
-    report: &Report,
+    report: &Comparison,
     workload: &str,
     levels: &[usize],
-    value: fn(&crate::compare::results::Figures) -> f64,
+    value: fn(&crate::results::comparison::Figures) -> f64,
 ) -> Vec<Line> {
     report
         .subjects

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::table::{tables, Table};
-use crate::compare::results::Report;
+use crate::results::comparison::Comparison;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1150px;color:#222}\
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}\
@@ -13,12 +13,12 @@ th{background:#f2f2f2}tr:nth-child(even){background:#fafafa}.note{color:#8a4b00;
 figure{margin:0}svg{max-width:100%;height:auto}";
 
 /// The page, given each workload's chart as (workload, file name, SVG text).
-pub fn page(report: &Report, charts: &[(String, String, String)]) -> String {
+pub fn page(report: &Comparison, charts: &[(String, String, String)]) -> String {
     let mut html = String::new();
     let m = &report.machine;
     let _ = write!(
         html,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>iomodels compare</title><style>{STYLE}</style></head><body>\n<h1>iomodels compare</h1>\n<p><code>{}</code><br>{} CPUs ({}), {:.1} GiB, {}<br>Each figure is the median of {} run(s) of {} ms; min-max is the spread. Server CPU, context switches and RSS cover the server's whole process tree (RSS: PSS summed over it); x floor is a server's CPU per request over this machine's floor ({}).</p>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>iomodels compare</title><style>{STYLE}</style></head><body>\n<h1>iomodels compare</h1>\n<p><code>{}</code><br>{} CPUs ({}), {:.1} GiB, {}<br>Each figure is the median of {} run(s) of {} ms; min-max is the spread. Server CPU, context switches and memory (PSS) cover the server's whole process tree (PSS summed over it); x floor is a server's CPU per request over this machine's floor ({}).</p>\n",
         escape(&report.command),
         m.cpus,
         escape(&m.cpu_model),

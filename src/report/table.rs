@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use crate::compare::results::{Cell, Figures, Report, Spread};
+use crate::results::comparison::{Cell, Comparison, Figures, Spread};
 
 /// A table ready to print.
 #[derive(Debug, Clone)]
@@ -21,7 +21,7 @@ pub struct Table {
 const CLIENT_BOUND: f64 = 0.9;
 
 /// Every table of the report, in plan order.
-pub fn tables(report: &Report) -> Vec<Table> {
+pub fn tables(report: &Comparison) -> Vec<Table> {
     let mut all = Vec::new();
     for (workload, levels) in &report.workloads {
         for &level in levels {
@@ -31,7 +31,7 @@ pub fn tables(report: &Report) -> Vec<Table> {
     all
 }
 
-fn table(report: &Report, workload: &str, level: usize) -> Table {
+fn table(report: &Comparison, workload: &str, level: usize) -> Table {
     let hold = workload == "hold";
     let idle = workload == "idle";
     let title = match workload {
@@ -53,7 +53,7 @@ fn table(report: &Report, workload: &str, level: usize) -> Table {
         "CPU us/req",
         "x floor",
         "ctx/req",
-        "RSS MB",
+        "PSS MB",
     ]);
     if hold || idle {
         headers.push("B/conn");
@@ -132,9 +132,9 @@ fn row(
         2,
     ));
     row.push(opt(m.ctx_per_req, 2));
-    row.push(opt(m.rss_peak_kb.map(|kb| kb / 1024.0), 1));
+    row.push(opt(m.pss_peak_kb.map(|kb| kb / 1024.0), 1));
     if held_columns {
-        row.push(opt(m.rss_per_conn_b, 0));
+        row.push(opt(m.pss_per_conn_b, 0));
     }
     row.push(match (m.threads, m.processes) {
         (Some(t), Some(p)) => format!("{t:.0}/{p:.0}"),
@@ -148,7 +148,7 @@ fn opt(value: Option<f64>, decimals: usize) -> String {
 }
 
 /// Stops that broke the contract (over a second, a bad exit, processes left behind).
-fn stop_notes(report: &Report) -> Vec<String> {
+fn stop_notes(report: &Comparison) -> Vec<String> {
     report
         .stops
         .iter()
@@ -167,7 +167,7 @@ fn stop_notes(report: &Report) -> Vec<String> {
 }
 
 /// The floors measured before and after the models, for the report's header.
-fn floors_measured(report: &Report) -> String {
+fn floors_measured(report: &Comparison) -> String {
     let us = |floor: Option<f64>| floor.map_or_else(|| "-".to_string(), |f| format!("{f:.2}"));
     format!(
         "{} us before the models and {} us after",
@@ -181,7 +181,7 @@ fn floors_measured(report: &Report) -> String {
 pub const FLOOR_DRIFT_WARNING: f64 = 1.2;
 
 /// A warning that the host's speed changed during the run, if the floors say so.
-pub fn floor_drift_warning(report: &Report) -> Option<String> {
+pub fn floor_drift_warning(report: &Comparison) -> Option<String> {
     let drift = report.floor_drift().filter(|&d| d > FLOOR_DRIFT_WARNING)?;
     Some(format!(
         "warning: the floor moved by {:.0}% during the run ({}): the host's speed changed (load from elsewhere?), so cells measured at different moments compare less well",
@@ -191,7 +191,7 @@ pub fn floor_drift_warning(report: &Report) -> Option<String> {
 }
 
 /// Prints every table with aligned columns.
-pub fn print_terminal(report: &Report, out: &mut impl Write) -> io::Result<()> {
+pub fn print_terminal(report: &Comparison, out: &mut impl Write) -> io::Result<()> {
     if let Some(floor) = report.floor_us_per_req {
         writeln!(
             out,
@@ -235,7 +235,7 @@ pub fn print_terminal(report: &Report, out: &mut impl Write) -> io::Result<()> {
 }
 
 /// `report.md`: the machine, the plan, and every table.
-pub fn markdown(report: &Report) -> String {
+pub fn markdown(report: &Comparison) -> String {
     let mut md = String::new();
     let m = &report.machine;
     let _ = writeln!(md, "# iomodels compare\n");
@@ -252,7 +252,7 @@ pub fn markdown(report: &Report) -> String {
     );
     let _ = writeln!(
         md,
-        "- server CPU, context switches, RSS, threads and processes: the server's whole process tree, from /proc (RSS: PSS summed over the tree, so pages forked processes share count once)"
+        "- server CPU, context switches, memory (PSS), threads and processes: the server's whole process tree, from /proc (PSS summed over the tree, so pages forked processes share count once); B/conn is the growth of that PSS per held connection"
     );
     if let Some(floor) = report.floor_us_per_req {
         let _ = writeln!(
@@ -305,7 +305,7 @@ mod tests {
     use super::*;
 
     /// A report with no cells and the floors given (`null` for one not measured).
-    fn report(floor: &str, before: &str, after: &str) -> Report {
+    fn report(floor: &str, before: &str, after: &str) -> Comparison {
         serde_json::from_str(&format!(
             r#"{{"version": 1, "command": "iomodels compare",
                 "machine": {{"cpus": 2, "kernel": "Linux", "cpu_model": "cpu", "memory_gib": 1.0}},

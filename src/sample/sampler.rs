@@ -18,8 +18,10 @@ pub struct TreeUsage {
     pub cpu_user_s: f64,
     pub cpu_sys_s: f64,
     /// The most memory the tree held at any sample, in kB: PSS summed over its
-    /// processes (see [`super::procfs`]), under the name it had when it was RSS.
-    pub rss_peak_kb: u64,
+    /// processes (see [`super::procfs`]). Its JSON key keeps the name it had when it
+    /// was RSS (`pss_peak_kb`), so the schemas and older reports still hold.
+    #[serde(rename = "rss_peak_kb")]
+    pub pss_peak_kb: u64,
     /// Context switches in the interval, summed over every thread seen by a sample.
     pub ctx_voluntary: u64,
     pub ctx_involuntary: u64,
@@ -42,7 +44,7 @@ pub struct UsageAccumulator {
     first_cpu: Option<(f64, f64)>,
     first_processes: u32,
     last_cpu: (f64, f64),
-    rss_peak_kb: u64,
+    pss_peak_kb: u64,
     threads: u32,
     processes: u32,
     samples: u32,
@@ -64,7 +66,7 @@ impl UsageAccumulator {
             self.first_processes = snap.processes;
         }
         self.last_cpu = (self.last_cpu.0.max(cpu.0), self.last_cpu.1.max(cpu.1));
-        self.rss_peak_kb = self.rss_peak_kb.max(snap.pss_kb);
+        self.pss_peak_kb = self.pss_peak_kb.max(snap.pss_kb);
         self.threads = self.threads.max(snap.threads);
         self.processes = self.processes.max(snap.processes);
         self.samples += 1;
@@ -92,7 +94,7 @@ impl UsageAccumulator {
         TreeUsage {
             cpu_user_s: round((self.last_cpu.0 - u0).max(0.0)),
             cpu_sys_s: round((self.last_cpu.1 - s0).max(0.0)),
-            rss_peak_kb: self.rss_peak_kb,
+            pss_peak_kb: self.pss_peak_kb,
             ctx_voluntary: vol,
             ctx_involuntary: invol,
             threads: self.threads,
@@ -197,7 +199,7 @@ mod tests {
         let usage = acc.usage();
         assert_eq!(usage.cpu_user_s, 2.5);
         assert_eq!(usage.cpu_sys_s, 1.25);
-        assert_eq!(usage.rss_peak_kb, 300);
+        assert_eq!(usage.pss_peak_kb, 300);
         assert_eq!(usage.ctx_voluntary, 15 + 7);
         assert_eq!(usage.ctx_involuntary, 1 + 1);
         assert_eq!(usage.threads, 2);
@@ -218,6 +220,6 @@ mod tests {
         child.wait().unwrap();
         assert!(usage.samples >= 2);
         assert!(usage.processes >= 1);
-        assert!(usage.rss_peak_kb > 0);
+        assert!(usage.pss_peak_kb > 0);
     }
 }

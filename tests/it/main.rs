@@ -10,6 +10,7 @@
 //!   (helpers in `bench_util`); `bench_abuse`: hostile clients against models of
 //!   every family.
 //! - `floor`: the kernel's floor, as a command.
+//! - `layers`: every import between top-level modules points down, none round a cycle.
 
 #[macro_use]
 mod util;
@@ -29,3 +30,4 @@ mod bench_http;
 mod bench_util;
 mod compare;
 mod floor;
+mod layers;

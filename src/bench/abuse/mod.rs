@@ -187,7 +187,7 @@ pub fn run_config(config: &AbuseConfig, stop: &Arc<AtomicBool>) -> Result<AbuseR
         server: ServerReport {
             alive,
             rss_before_kb: rss_before,
-            rss_peak_kb: usage.as_ref().map(|u| u.rss_peak_kb),
+            rss_peak_kb: usage.as_ref().map(|u| u.pss_peak_kb),
             cpu_s: usage.as_ref().map(|u| u.cpu_user_s + u.cpu_sys_s),
             processes_peak: usage.as_ref().map(|u| u.processes),
             threads_peak: usage.as_ref().map(|u| u.threads),

@@ -1,30 +1,56 @@
 //! What a comparison measured: every bench run as it reported it, the figures derived
-//! from each run, and their median and spread over repeats. `report.json` is this,
-//! serialized; the printers read only these types.
+//! from each run, and their median and spread over repeats. `report.json` is a
+//! [`Comparison`], serialized by compare and read back by the report and `diff`.
 
 use serde::{Deserialize, Serialize};
 
-use crate::sample::{OwnUsage, TreeUsage};
-use crate::stats::{Errors, Summary};
+use super::run::BenchRun;
 
-/// One `iomodels bench` run, read back from its `--json` (the keys compare needs; the
-/// histogram stays in the run's own file format, not here).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BenchRun {
-    pub duration_s: f64,
-    pub requests: u64,
-    pub throughput_per_s: f64,
-    pub errors: Errors,
-    pub latency_us: Summary,
-    pub connect_us: Summary,
-    #[serde(default)]
-    pub held: Option<u64>,
-    /// http: connections that got no reply during the run.
-    #[serde(default)]
-    pub starved: Option<u64>,
-    #[serde(default)]
-    pub server: Option<TreeUsage>,
-    pub client: OwnUsage,
+/// A workload of the comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum CompareWorkload {
+    /// Seed 000: connect, 50 round trips of 32 bytes, close; repeated.
+    Echo,
+    /// Keep-alive HTTP requests.
+    Http,
+    /// Seed 001 (`ab` without `-k`): a new connection per request.
+    HttpClose,
+    /// Seed 003: hold many connections, each sending a HEAD now and then.
+    Hold,
+    /// Throughput of 50 active clients while K idle connections are held.
+    Idle,
+}
+
+impl CompareWorkload {
+    pub fn name(self) -> &'static str {
+        match self {
+            CompareWorkload::Echo => "echo",
+            CompareWorkload::Http => "http",
+            CompareWorkload::HttpClose => "http-close",
+            CompareWorkload::Hold => "hold",
+            CompareWorkload::Idle => "idle",
+        }
+    }
+
+    /// The protocol the server must speak for it.
+    pub fn proto(self) -> &'static str {
+        match self {
+            CompareWorkload::Echo => "echo",
+            _ => "http",
+        }
+    }
+
+    /// What a level means for this workload (the x axis of its chart).
+    pub fn level_name(self) -> &'static str {
+        match self {
+            CompareWorkload::Echo | CompareWorkload::Http | CompareWorkload::HttpClose => {
+                "concurrent clients"
+            }
+            CompareWorkload::Hold => "connections held",
+            CompareWorkload::Idle => "idle connections (50 active clients)",
+        }
+    }
 }
 
 /// The figures a row shows, derived from one run (or the median of several).
@@ -39,10 +65,14 @@ pub struct Figures {
     pub cpu_us_per_req: Option<f64>,
     /// Server context switches (voluntary + involuntary) per request.
     pub ctx_per_req: Option<f64>,
-    pub rss_peak_kb: Option<f64>,
+    /// The server tree's peak memory, in kB: PSS summed over its processes (the JSON
+    /// key keeps its old name).
+    #[serde(rename = "rss_peak_kb")]
+    pub pss_peak_kb: Option<f64>,
     /// Growth of the server's memory (PSS summed over its tree) per held connection, in
     /// bytes (hold and idle).
-    pub rss_per_conn_b: Option<f64>,
+    #[serde(rename = "rss_per_conn_b")]
+    pub pss_per_conn_b: Option<f64>,
     pub held: Option<f64>,
     /// Connections of the run that got no reply at all (http).
     pub starved: Option<f64>,
@@ -54,8 +84,8 @@ pub struct Figures {
 }
 
 impl Figures {
-    /// The figures of one run; `rss_base_kb` is the server's RSS before the run.
-    pub fn of(run: &BenchRun, rss_base_kb: Option<u64>) -> Figures {
+    /// The figures of one run; `pss_base_kb` is the server tree's PSS before the run.
+    pub fn of(run: &BenchRun, pss_base_kb: Option<u64>) -> Figures {
         let requests = run.requests as f64;
         // Per-request costs of a run that completed no request are undefined, not huge.
         let server = run.server.filter(|_| run.requests > 0);
@@ -69,10 +99,10 @@ impl Figures {
             errors: run.errors.total() as f64,
             cpu_us_per_req: server.map(|s| (s.cpu_user_s + s.cpu_sys_s) * 1e6 / requests),
             ctx_per_req: server.map(|s| (s.ctx_voluntary + s.ctx_involuntary) as f64 / requests),
-            rss_peak_kb: tree.map(|s| s.rss_peak_kb as f64),
-            rss_per_conn_b: match (tree, rss_base_kb, held) {
+            pss_peak_kb: tree.map(|s| s.pss_peak_kb as f64),
+            pss_per_conn_b: match (tree, pss_base_kb, held) {
                 (Some(s), Some(base), Some(held)) if held > 0 => {
-                    Some((s.rss_peak_kb.saturating_sub(base) * 1024) as f64 / held as f64)
+                    Some((s.pss_peak_kb.saturating_sub(base) * 1024) as f64 / held as f64)
                 }
                 _ => None,
             },
@@ -104,8 +134,8 @@ fn combine(all: &[Figures], pick: fn(&mut [f64]) -> f64) -> Figures {
         errors: req(|f| f.errors),
         cpu_us_per_req: opt(|f| f.cpu_us_per_req),
         ctx_per_req: opt(|f| f.ctx_per_req),
-        rss_peak_kb: opt(|f| f.rss_peak_kb),
-        rss_per_conn_b: opt(|f| f.rss_per_conn_b),
+        pss_peak_kb: opt(|f| f.pss_peak_kb),
+        pss_per_conn_b: opt(|f| f.pss_per_conn_b),
         held: opt(|f| f.held),
         starved: opt(|f| f.starved),
         threads: opt(|f| f.threads),
@@ -184,9 +214,9 @@ pub struct Machine {
     pub memory_gib: f64,
 }
 
-/// Everything `report.json` holds.
+/// Everything `report.json` holds: one comparison.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Report {
+pub struct Comparison {
     pub version: u32,
     pub command: String,
     pub machine: Machine,
@@ -211,7 +241,7 @@ pub struct Report {
     pub stops: Vec<StopCheck>,
 }
 
-impl Report {
+impl Comparison {
     /// How far apart the floors before and after the models are, as the larger over
     /// the smaller: the host's speed changed during the run (other load, a CPU's
     /// frequency) when this is well above 1.

@@ -1,0 +1,44 @@
+//! One `iomodels bench` run: the JSON document bench writes (`--json`,
+//! `schema/bench.schema.json`) and compare reads back, one type both ways.
+
+use serde::{Deserialize, Serialize};
+
+use crate::sample::{OwnUsage, TreeUsage};
+use crate::stats::{Errors, Summary};
+
+/// The JSON document of one run. Keys up to `histogram` are fixed: scripts and compare
+/// read them; the rest are workload-specific additions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BenchRun {
+    pub workload: String,
+    pub target: String,
+    pub connections: usize,
+    pub duration_s: f64,
+    pub requests: u64,
+    pub throughput_per_s: f64,
+    pub errors: Errors,
+    pub latency_us: Summary,
+    pub connect_us: Summary,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<TreeUsage>,
+    pub client: OwnUsage,
+    /// The latency histogram (microseconds), HdrHistogram V2 compressed, base64. Bench
+    /// always writes it; a comparison drops it from the runs it keeps (its report
+    /// carries the summaries, not every histogram).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<String>,
+    pub threads: usize,
+    pub connections_opened: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_peak: Option<u64>,
+    /// http only: connections that got no reply at all during the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starved: Option<u64>,
+    /// Echo only: completed sessions and their total time (connect to last byte).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_us: Option<Summary>,
+}
