@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::model::{self, ModelInfo};
 use crate::protocol::Protocol;
 use crate::server::ServeConfig;
+use crate::sys::affinity::{self, CpuList};
 
 /// Serve, load and compare every server concurrency model.
 #[derive(Debug, Parser)]
@@ -31,9 +32,21 @@ pub enum Command {
     Bench(crate::bench::BenchArgs),
     /// Run every model through the workloads and write a ranked report with charts.
     Compare(crate::compare::args::CompareArgs),
+    /// What changed between two `compare` reports (report.json): each model's ranking
+    /// figure beyond the rounds' spread, and the pairs whose order reversed.
+    Diff(DiffArgs),
     /// Measure the least CPU a server spends per small request here (one read, one write,
     /// to a client watching with epoll).
     Floor(crate::floor::FloorArgs),
+}
+
+/// `iomodels diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier report.json.
+    pub old: std::path::PathBuf,
+    /// The later report.json.
+    pub new: std::path::PathBuf,
 }
 
 /// `iomodels serve`.
@@ -64,6 +77,10 @@ pub struct ServeArgs {
     /// long is closed; 0 disables it [default: 10 for http, none for echo].
     #[arg(long, value_name = "SECONDS", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
+    /// Run the server on these CPUs only (`1`, `1-3`, `0,2`), as taskset does; models
+    /// that start a worker per CPU by default count these.
+    #[arg(long, value_name = "CPUS", value_parser = CpuList::parse)]
+    pub cpus: Option<CpuList>,
     /// Log every connection on stderr.
     #[arg(short, long)]
     pub verbose: bool,
@@ -156,20 +173,54 @@ fn one_line(rendered: &str) -> String {
     line
 }
 
+/// Runs `iomodels diff`: a file that is not a report of this version, or two reports of
+/// different cells, is a usage error.
+fn diff(args: &DiffArgs) -> Result<()> {
+    use crate::results::comparison::Comparison;
+    let old = Comparison::load(&args.old).map_err(crate::error::usage)?;
+    let new = Comparison::load(&args.new).map_err(crate::error::usage)?;
+    crate::report::diff::same_cells(&old, &new).map_err(crate::error::usage)?;
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(crate::report::diff::render(&old, &new).as_bytes())?;
+    Ok(())
+}
+
+/// Restricts this process to `cpus`, if given, before it starts any thread.
+fn pin(cpus: Option<&CpuList>) -> Result<()> {
+    match cpus {
+        Some(cpus) => affinity::pin(&cpus.0).map_err(|err| {
+            let online = std::thread::available_parallelism().map_or(1, |n| n.get());
+            crate::error::usage(format!(
+                "--cpus {}: {err} (this machine's CPUs are 0-{})",
+                cpus.to_arg(),
+                online - 1
+            ))
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Runs a parsed command.
 pub fn dispatch(command: Command) -> Result<()> {
     match command {
         Command::Serve(args) => {
             crate::log::set_verbose(args.verbose);
+            // Before the configuration: a model's default worker count follows the CPUs.
+            pin(args.cpus.as_ref())?;
             crate::server::run(&args.config())
         }
         Command::List => model::print_list(&mut std::io::stdout().lock()),
-        Command::Bench(args) => crate::bench::run(&args),
+        Command::Bench(args) => {
+            pin(args.cpus.as_ref())?;
+            crate::bench::run(&args)
+        }
         Command::Compare(args) => {
             let plan = args.plan()?;
             let comparison = crate::compare::run(&plan)?;
             crate::report::present(&comparison, &plan.out)
         }
         Command::Floor(args) => crate::floor::run(&args),
+        Command::Diff(args) => diff(&args),
     }
 }

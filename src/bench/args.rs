@@ -16,12 +16,16 @@ use super::config::{
 use super::target::Target;
 use crate::error::usage;
 use crate::protocol::Protocol;
+use crate::sys::affinity::CpuList;
 
 /// `iomodels bench`: drive any TCP server with one of the seeds' workloads.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     #[command(subcommand)]
     pub workload: WorkloadArgs,
+    /// Run the load generator on these CPUs only (`0`, `1-3`, `0,2`), as taskset does.
+    #[arg(long, global = true, value_name = "CPUS", value_parser = CpuList::parse)]
+    pub cpus: Option<CpuList>,
 }
 
 /// The three workloads.

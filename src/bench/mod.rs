@@ -47,7 +47,7 @@ pub use config::{BenchConfig, WorkloadConfig};
 pub use report::Aggregate;
 
 use crate::error::usage;
-use crate::sample::{own_usage, ProcessTree, Sampler};
+use crate::sample::{own_usage, HostTimes, ProcessTree, Sampler};
 use crate::stats::Recorder;
 use engine::{Shared, ThreadResult};
 use progress::ProgressLine;
@@ -105,6 +105,7 @@ pub fn run_config(config: &BenchConfig, stop: Arc<AtomicBool>) -> Result<Aggrega
         None => None,
     };
     let before = own_usage()?;
+    let host_before = HostTimes::now().ok();
     let shared = Shared::new(config.threads, stop);
     let mut progress = ProgressLine::new();
     let start = Instant::now();
@@ -123,7 +124,9 @@ pub fn run_config(config: &BenchConfig, stop: Arc<AtomicBool>) -> Result<Aggrega
     let server = sampler.map(Sampler::finish);
     let results = results?;
     let client = own_usage()?.since(&before);
-    let aggregate = aggregate(config, start, results, server, client);
+    let host = host_before.and_then(|b| Some(HostTimes::now().ok()?.since(&b)));
+    let mut aggregate = aggregate(config, start, results, server, client);
+    aggregate.host = host;
     let r = &aggregate.recorder;
     if r.requests == 0 && r.connections_opened == 0 && r.errors.connect > 0 {
         return Err(usage(format!(
@@ -160,5 +163,6 @@ fn aggregate(
         held: matches!(config.workload, WorkloadConfig::Hold(_)).then_some((held, held_peak)),
         server,
         client,
+        host: None,
     }
 }

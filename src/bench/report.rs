@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 
 use crate::results::run::BenchRun;
-use crate::sample::{OwnUsage, TreeUsage};
+use crate::sample::{HostTimes, OwnUsage, TreeUsage};
 use crate::stats::{encode_v2_base64, Recorder, Summary};
 
 /// Everything a run measured, merged.
@@ -21,6 +21,8 @@ pub struct Aggregate {
     pub held: Option<(u64, u64)>,
     pub server: Option<TreeUsage>,
     pub client: OwnUsage,
+    /// The whole machine's CPU time over the same interval.
+    pub host: Option<HostTimes>,
 }
 
 impl Aggregate {
@@ -52,6 +54,7 @@ impl Aggregate {
                 cpu_user_s: round3(self.client.cpu_user_s),
                 cpu_sys_s: round3(self.client.cpu_sys_s),
                 rss_peak_kb: self.client.rss_peak_kb,
+                cpu_ns: self.client.cpu_ns,
             },
             histogram: Some(encode_v2_base64(&r.latency)),
             threads: self.threads,
@@ -60,6 +63,7 @@ impl Aggregate {
             starved: (self.workload == "http").then_some(r.starved),
             sessions: echo.then_some(r.sessions),
             session_us: echo.then(|| Summary::of(&r.session)),
+            host: self.host,
         }
     }
 

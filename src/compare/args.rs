@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
-use clap::Args;
+use clap::{Args, ValueEnum};
 
-use super::plan::{CompareWorkload, Plan, Subject};
+use super::plan::{CompareWorkload, Placement, Plan, Subject};
 use crate::bench::config::parse_duration;
 use crate::error::usage;
 use crate::model;
@@ -32,7 +32,9 @@ pub struct CompareArgs {
     /// How long each measurement runs [default: 500ms; --quick: 300ms].
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
-    /// Runs per measurement; the report gives their median and spread [default: 3; --quick: 1].
+    /// Rounds: each runs every model once at every level, in a rotated order, with the
+    /// floor measured at its start; the report gives the rounds' median and spread, and
+    /// the tiers they tell apart [default: 5; --quick: 1].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub repeat: Option<u32>,
     /// An external server measured the same way, as NAME=ADDR or NAME=ADDR@PID (its
@@ -43,9 +45,23 @@ pub struct CompareArgs {
     /// Where the report goes.
     #[arg(long, default_value = "report")]
     pub out: PathBuf,
-    /// A smaller run: one repeat, shorter measurements (under a minute for every model).
+    /// A smaller run: one round, shorter measurements (under a minute for every model).
     #[arg(long)]
     pub quick: bool,
+    /// Put the servers and the load generator on separate CPUs (the last CPU for the
+    /// load generator, the others for the server) on a machine with two or more, or let
+    /// them share every CPU.
+    #[arg(long, value_enum, default_value_t = Pin::Separate)]
+    pub pin: Pin,
+}
+
+/// Where the servers and the load generator run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Pin {
+    /// Separate CPUs, when the machine has two or more.
+    Separate,
+    /// Every CPU for both, as the scheduler likes.
+    Shared,
 }
 
 impl CompareArgs {
@@ -83,10 +99,20 @@ impl CompareArgs {
             duration: self
                 .duration
                 .unwrap_or(Duration::from_millis(if self.quick { 300 } else { 500 })),
-            repeat: self.repeat.unwrap_or(if self.quick { 1 } else { 3 }) as usize,
+            repeat: self.repeat.unwrap_or(if self.quick { 1 } else { 5 }) as usize,
             out: self.out.clone(),
+            placement: placement(self.pin, model::cpus()),
+            cpus: model::cpus(),
         })
     }
+}
+
+/// Where `pin` puts the servers and the load generator on a machine with `cpus` CPUs.
+fn placement(pin: Pin, cpus: usize) -> Option<Placement> {
+    (pin == Pin::Separate && cpus >= 2).then(|| Placement {
+        server_cpus: (0..cpus - 1).collect(),
+        client_cpus: vec![cpus - 1],
+    })
 }
 
 /// `all`, or `a,b:--flag,...`.

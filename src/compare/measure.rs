@@ -1,10 +1,16 @@
-//! Carrying out a [`Plan`]: for each subject and workload, start the server, warm it
-//! up, run every level `repeat` times, watch that it stays alive, stop it and check
-//! that nothing of it is left. A subject that fails becomes cells that say why; the
-//! comparison goes on.
+//! Carrying out a [`Plan`] in interleaved rounds.
+//!
+//! For each workload, every subject's server is started and warmed up once. Then each
+//! round measures the floor and runs every subject once at every level, in an order
+//! rotated by one place per round, so a burst of load from elsewhere spoils one round of
+//! every subject rather than every round of one; `x floor` is taken against the round's
+//! own floor. Last, every server is stopped and checked for leftovers. A server that
+//! dies costs the rest of its round, is started again for the next one, and its failure
+//! stays as the cell's error; the comparison goes on. (The idle servers of the other
+//! subjects wait in accept or poll meanwhile: less than 1% of a core together.)
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
@@ -13,14 +19,31 @@ use indicatif::ProgressBar;
 use super::child::{BenchChild, ServerChild};
 use super::plan::{self, CompareWorkload, Plan, Subject};
 use super::target;
-use crate::results::comparison::{Cell, Figures, Spread, StopCheck, SERVER_SAID_MAX};
+use crate::results::comparison::{Cell, HostLoad, Round, RoundRun, StopCheck, SERVER_SAID_MAX};
+use crate::results::figures::{Figures, Spread};
 use crate::results::run::BenchRun;
 use crate::sample::ProcessTree;
 
-/// How long the warm-up before each workload runs.
+/// How long the warm-up after a server starts runs.
 const WARM_UP: Duration = Duration::from_millis(200);
 /// Slack on top of a run's own duration before a hung load generator is killed.
 const BENCH_SLACK: Duration = Duration::from_secs(20);
+
+/// Everything carrying out a plan measured.
+#[derive(Debug)]
+pub struct Measured {
+    /// One per subject, workload and level, in plan order, without tiers yet.
+    pub cells: Vec<Cell>,
+    pub stops: Vec<StopCheck>,
+    pub rounds: Vec<Round>,
+}
+
+/// What every step of one plan shares.
+struct Ctx<'a> {
+    plan: &'a Plan,
+    bar: &'a ProgressBar,
+    scratch: PathBuf,
+}
 
 /// The server a workload runs against.
 struct Running {
@@ -30,121 +53,268 @@ struct Running {
     child: Option<ServerChild>,
 }
 
-/// Runs the plan; returns every cell and how every server stopped.
-pub fn execute(plan: &Plan, bar: &ProgressBar) -> (Vec<Cell>, Vec<StopCheck>) {
-    let scratch = plan.out.join(".runs");
-    let _ = std::fs::create_dir_all(&scratch);
-    let mut cells = Vec::new();
-    let mut stops = Vec::new();
-    for subject in &plan.subjects {
-        for (workload, levels) in &plan.workloads {
-            let steps = (levels.len() * plan.repeat) as u64;
-            let failed = |why: String| -> Vec<Cell> {
-                levels
-                    .iter()
-                    .map(|&level| {
-                        cell(
-                            subject,
-                            *workload,
-                            level,
-                            Vec::new(),
-                            None,
-                            Some(why.clone()),
-                        )
-                    })
-                    .collect()
-            };
-            let mut live = match start(subject, *workload) {
-                Ok(live) => live,
-                Err(err) => {
-                    cells.extend(failed(err.to_string()));
-                    bar.inc(steps);
-                    continue;
-                }
-            };
-            bar.set_message(format!(
-                "{} {}: warming up",
-                subject.label(),
-                workload.name()
-            ));
-            warm_up(*workload, levels, &live, &scratch);
-            let mut dead: Option<String> = None;
-            for &level in levels {
-                let mut runs = Vec::new();
-                let mut figures = Vec::new();
-                let mut error = dead.clone();
-                let mut attempted = 0;
-                for round in 0..plan.repeat {
-                    if error.is_some() {
-                        break;
-                    }
-                    attempted += 1;
-                    bar.set_message(format!(
-                        "{} {} at {level}, run {}/{}",
-                        subject.label(),
-                        workload.name(),
-                        round + 1,
-                        plan.repeat
-                    ));
-                    match measure_once(*workload, level, &live, plan.duration, &scratch) {
-                        Ok((mut run, base)) => {
-                            // The summaries are kept; every run's histogram would
-                            // only swell report.json.
-                            run.histogram = None;
-                            figures.push(Figures::of(&run, base));
-                            runs.push(run);
-                        }
-                        Err(err) => error = Some(err.to_string()),
-                    }
-                    if let Some(child) = live.child.as_mut() {
-                        if let Some(how) = child.exited() {
-                            let why = format!("server died ({how}): {}", child.last_words());
-                            error = Some(why.clone());
-                            dead = Some(why);
-                        }
-                    }
-                    bar.inc(1);
-                }
-                bar.inc((plan.repeat - attempted) as u64);
-                let mut done = cell(subject, *workload, level, runs, Spread::of(&figures), error);
-                if let Some(child) = live.child.as_mut() {
-                    done.server_said = distinct(child.new_lines());
-                }
-                cells.push(done);
+/// One subject's server for one workload, across the rounds.
+struct Slot<'a> {
+    subject: &'a Subject,
+    state: State,
+}
+
+/// Where a subject's server stands.
+enum State {
+    Up(Running),
+    /// It could not start: every cell says why, every round.
+    Refused(String),
+    /// It died: the rest of the round says why; the next round starts it again.
+    Died(String),
+}
+
+/// Runs the plan; returns every cell, how every server stopped, and the rounds.
+pub fn execute(plan: &Plan, bar: &ProgressBar) -> Measured {
+    let ctx = Ctx {
+        plan,
+        bar,
+        scratch: plan.out.join(".runs"),
+    };
+    let _ = std::fs::create_dir_all(&ctx.scratch);
+    let mut measured = Measured {
+        cells: empty_cells(plan),
+        stops: Vec::new(),
+        rounds: Vec::new(),
+    };
+    for (w, (workload, levels)) in plan.workloads.iter().enumerate() {
+        let mut slots: Vec<Slot> = plan
+            .subjects
+            .iter()
+            .map(|subject| Slot::start(&ctx, subject, *workload, levels))
+            .collect();
+        for round in 0..plan.repeat {
+            let floor = round_floor(&ctx, *workload, round);
+            let order = rotation(slots.len(), round);
+            for &s in &order {
+                let at = CellsAt { w, s, round, floor };
+                run_round(
+                    &ctx,
+                    &mut slots[s],
+                    *workload,
+                    levels,
+                    at,
+                    &mut measured.cells,
+                );
             }
-            if let Some(child) = live.child.take() {
-                let stopped = child.stop();
-                stops.push(StopCheck {
+            measured.rounds.push(Round {
+                workload: workload.name().to_string(),
+                index: round,
+                floor_us_per_req: floor,
+                order: order
+                    .iter()
+                    .map(|&s| plan.subjects[s].label().to_string())
+                    .collect(),
+            });
+        }
+        for slot in slots {
+            measured.stops.extend(slot.stop(*workload));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&ctx.scratch);
+    for cell in &mut measured.cells {
+        let figures: Vec<Figures> = cell.rounds.iter().map(|r| r.figures).collect();
+        cell.figures = Spread::of(&figures);
+    }
+    measured
+}
+
+/// Subject indices in the order round `round` runs them: rotated by one place a round.
+fn rotation(subjects: usize, round: usize) -> Vec<usize> {
+    (0..subjects)
+        .map(|i| (i + round) % subjects.max(1))
+        .collect()
+}
+
+/// The cells of a plan, empty, in plan order: workload, subject, level.
+fn empty_cells(plan: &Plan) -> Vec<Cell> {
+    let mut cells = Vec::new();
+    for (workload, levels) in &plan.workloads {
+        for subject in &plan.subjects {
+            for &level in levels {
+                cells.push(Cell {
                     subject: subject.label().to_string(),
                     workload: workload.name().to_string(),
-                    stop_ms: stopped.took.as_secs_f64() * 1e3,
-                    status: stopped.status,
-                    left_behind: stopped.left_behind,
+                    level,
+                    runs: Vec::new(),
+                    rounds: Vec::new(),
+                    figures: None,
+                    tier: None,
+                    error: None,
+                    server_said: Vec::new(),
                 });
             }
         }
     }
-    let _ = std::fs::remove_dir_all(&scratch);
-    (cells, stops)
+    cells
 }
 
-fn cell(
-    subject: &Subject,
-    workload: CompareWorkload,
-    level: usize,
-    runs: Vec<BenchRun>,
-    figures: Option<Spread>,
-    error: Option<String>,
-) -> Cell {
-    Cell {
-        subject: subject.label().to_string(),
-        workload: workload.name().to_string(),
-        level,
-        runs,
-        figures,
-        error,
-        server_said: Vec::new(),
+/// Where one subject's round writes: its workload and subject, the round and its floor.
+#[derive(Debug, Clone, Copy)]
+struct CellsAt {
+    w: usize,
+    s: usize,
+    round: usize,
+    floor: Option<f64>,
+}
+
+impl CellsAt {
+    /// The index of level number `l` of this workload and subject in [`empty_cells`].
+    fn index(&self, plan: &Plan, l: usize) -> usize {
+        let before: usize = plan.workloads[..self.w]
+            .iter()
+            .map(|(_, levels)| levels.len() * plan.subjects.len())
+            .sum();
+        before + self.s * plan.workloads[self.w].1.len() + l
     }
+}
+
+/// The floor at the start of a round, measured while no load of ours runs.
+fn round_floor(ctx: &Ctx, workload: CompareWorkload, round: usize) -> Option<f64> {
+    ctx.bar.set_message(format!(
+        "{} round {}/{}: the floor",
+        workload.name(),
+        round + 1,
+        ctx.plan.repeat
+    ));
+    crate::floor::measure(&crate::floor::FloorArgs::brief())
+        .ok()
+        .map(|floor| floor.cpu_us)
+}
+
+/// One subject's turn in a round: every level once, on the server started for the
+/// workload (started again first if it died in an earlier round).
+fn run_round(
+    ctx: &Ctx,
+    slot: &mut Slot,
+    workload: CompareWorkload,
+    levels: &[usize],
+    at: CellsAt,
+    cells: &mut [Cell],
+) {
+    if matches!(slot.state, State::Died(_)) {
+        *slot = Slot::start(ctx, slot.subject, workload, levels);
+    }
+    for (l, &level) in levels.iter().enumerate() {
+        let cell = &mut cells[at.index(ctx.plan, l)];
+        ctx.bar.set_message(format!(
+            "{} {} at {level}, round {}/{}",
+            slot.subject.label(),
+            workload.name(),
+            at.round + 1,
+            ctx.plan.repeat
+        ));
+        match slot.measure(ctx, workload, level, at) {
+            Ok((run, figures, host)) => {
+                cell.runs.push(run);
+                cell.rounds.push(RoundRun {
+                    round: at.round,
+                    figures,
+                    host,
+                });
+            }
+            Err(why) => {
+                let why = format!("round {}: {why}", at.round + 1);
+                cell.error.get_or_insert(why);
+            }
+        }
+        if let State::Up(Running {
+            child: Some(child), ..
+        }) = &mut slot.state
+        {
+            for line in distinct(child.new_lines()) {
+                if !cell.server_said.contains(&line) && cell.server_said.len() < SERVER_SAID_MAX {
+                    cell.server_said.push(line);
+                }
+            }
+        }
+        ctx.bar.inc(1);
+    }
+}
+
+impl<'a> Slot<'a> {
+    /// Starts the subject's server for `workload` and warms it up.
+    fn start(ctx: &Ctx, subject: &'a Subject, workload: CompareWorkload, levels: &[usize]) -> Self {
+        match start(ctx.plan, subject, workload) {
+            Ok(running) => {
+                ctx.bar.set_message(format!(
+                    "{} {}: warming up",
+                    subject.label(),
+                    workload.name()
+                ));
+                warm_up(ctx, workload, levels, &running);
+                Slot {
+                    subject,
+                    state: State::Up(running),
+                }
+            }
+            Err(err) => Slot {
+                subject,
+                state: State::Refused(err.to_string()),
+            },
+        }
+    }
+
+    /// One measurement at `level`; a server found dead is dropped, to be started again
+    /// for the next round, and the rest of its round says why.
+    fn measure(
+        &mut self,
+        ctx: &Ctx,
+        workload: CompareWorkload,
+        level: usize,
+        at: CellsAt,
+    ) -> Result<(BenchRun, Figures, HostLoad), String> {
+        let running = match &mut self.state {
+            State::Up(running) => running,
+            State::Refused(why) | State::Died(why) => return Err(why.clone()),
+        };
+        let measured = measure_once(ctx, workload, level, running);
+        if let Some(child) = running.child.as_mut() {
+            if let Some(how) = child.exited() {
+                let why = format!("server died ({how}): {}", child.last_words());
+                self.state = State::Died(why.clone());
+                return Err(why);
+            }
+        }
+        let (mut run, base) = measured.map_err(|err| err.to_string())?;
+        let figures = Figures::of(&run, base, at.floor);
+        let host = host_load(&run, ctx.plan.cpus);
+        // The summaries are kept; every run's histogram would only swell report.json.
+        run.histogram = None;
+        Ok((run, figures, host))
+    }
+
+    /// Stops the server, if it is ours and alive, and checks what it left behind.
+    fn stop(self, workload: CompareWorkload) -> Option<StopCheck> {
+        let State::Up(running) = self.state else {
+            return None;
+        };
+        let child = running.child?;
+        let stopped = child.stop();
+        Some(StopCheck {
+            subject: self.subject.label().to_string(),
+            workload: workload.name().to_string(),
+            stop_ms: stopped.took.as_secs_f64() * 1e3,
+            status: stopped.status,
+            left_behind: stopped.left_behind,
+        })
+    }
+}
+
+/// What else used the machine during a run: the machine's busy time less the server's
+/// and the client's, over the run's wall time (the machine's time over its CPUs).
+fn host_load(run: &BenchRun, cpus: usize) -> HostLoad {
+    let Some(host) = run.host else {
+        return HostLoad::default();
+    };
+    let server = run.server.map_or(0, |s| s.cpu_ns);
+    let ours = server + run.client.cpu_ns;
+    let wall = host.total_ns / cpus.max(1) as u64;
+    HostLoad::of(host.busy_ns, host.steal_ns, host.total_ns, ours, wall)
 }
 
 /// The distinct lines a server printed, without the program-name prefix.
@@ -159,10 +329,14 @@ fn distinct(lines: Vec<String>) -> Vec<String> {
     said
 }
 
-fn start(subject: &Subject, workload: CompareWorkload) -> Result<Running> {
+fn start(plan: &Plan, subject: &Subject, workload: CompareWorkload) -> Result<Running> {
     match subject {
         Subject::Model { model, flags, .. } => {
-            let child = ServerChild::start(model, workload.proto(), flags)?;
+            let mut flags = flags.clone();
+            if let Some(placement) = &plan.placement {
+                flags.extend(["--cpus".into(), cpu_list(&placement.server_cpus)]);
+            }
+            let child = ServerChild::start(model, workload.proto(), &flags)?;
             Ok(Running {
                 addr: child.addr,
                 pid: Some(child.pid()),
@@ -180,22 +354,31 @@ fn start(subject: &Subject, workload: CompareWorkload) -> Result<Running> {
     }
 }
 
+fn cpu_list(cpus: &[usize]) -> String {
+    let cpus: Vec<String> = cpus.iter().map(usize::to_string).collect();
+    cpus.join(",")
+}
+
+/// The `bench` arguments for one step, pinned where the plan places the client.
+fn bench_args(plan: &Plan, mut args: Vec<String>) -> Vec<String> {
+    if let Some(placement) = &plan.placement {
+        args.extend(["--cpus".into(), cpu_list(&placement.client_cpus)]);
+    }
+    args
+}
+
 /// A short run at the lowest level, so first-touch costs (page faults, thread and
 /// buffer creation) are not counted in the first measurement.
-fn warm_up(workload: CompareWorkload, levels: &[usize], live: &Running, scratch: &Path) {
+fn warm_up(ctx: &Ctx, workload: CompareWorkload, levels: &[usize], live: &Running) {
     let warm = match workload {
         CompareWorkload::Hold => return,
         CompareWorkload::Idle => CompareWorkload::Http,
         other => other,
     };
     let level = levels.first().copied().unwrap_or(10).clamp(1, 100);
-    let args = plan::bench_args(warm, level, live.addr, WARM_UP);
-    if let Ok(bench) = BenchChild::start(
-        &args,
-        None,
-        scratch.join("warm.json"),
-        WARM_UP + BENCH_SLACK,
-    ) {
+    let args = bench_args(ctx.plan, plan::bench_args(warm, level, live.addr, WARM_UP));
+    let json = ctx.scratch.join("warm.json");
+    if let Ok(bench) = BenchChild::start(&args, None, json, WARM_UP + BENCH_SLACK) {
         let _ = bench.finish();
     }
 }
@@ -208,24 +391,36 @@ fn pss_kb(pid: Option<u32>) -> Option<u64> {
 
 /// One measurement; returns the run and the server's memory before it.
 fn measure_once(
+    ctx: &Ctx,
     workload: CompareWorkload,
     level: usize,
     live: &Running,
-    duration: Duration,
-    scratch: &Path,
 ) -> Result<(BenchRun, Option<u64>)> {
+    let (plan, scratch, duration) = (ctx.plan, &ctx.scratch, ctx.plan.duration);
     let base = pss_kb(live.pid);
     let json = scratch.join("run.json");
     if workload != CompareWorkload::Idle || level == 0 {
-        let args = plan::bench_args(workload, level, live.addr, duration);
+        let args = bench_args(plan, plan::bench_args(workload, level, live.addr, duration));
         let limit = duration + plan::ramp_time(level) + BENCH_SLACK;
         let run = BenchChild::start(&args, live.pid, json, limit)?.finish()?;
         return Ok((run, base));
     }
-    // Idle: hold `level` silent connections, then measure the active clients.
+    let run = measure_idle(plan, scratch, level, live, json)?;
+    Ok((run, base))
+}
+
+/// Idle: hold `level` silent connections, then measure the active clients.
+fn measure_idle(
+    plan: &Plan,
+    scratch: &Path,
+    level: usize,
+    live: &Running,
+    json: PathBuf,
+) -> Result<BenchRun> {
+    let duration = plan.duration;
     let ramp = plan::ramp_time(level) + Duration::from_millis(300);
     let lifetime = ramp + duration + Duration::from_secs(1);
-    let holder_args = plan::idle_holder_args(level, live.addr, lifetime);
+    let holder_args = bench_args(plan, plan::idle_holder_args(level, live.addr, lifetime));
     let holder = BenchChild::start(
         &holder_args,
         None,
@@ -233,10 +428,26 @@ fn measure_once(
         lifetime + BENCH_SLACK,
     )?;
     std::thread::sleep(ramp);
-    let args = plan::bench_args(CompareWorkload::Idle, level, live.addr, duration);
+    let args = bench_args(
+        plan,
+        plan::bench_args(CompareWorkload::Idle, level, live.addr, duration),
+    );
     let active = BenchChild::start(&args, live.pid, json, duration + BENCH_SLACK)?.finish();
     let held = holder.finish()?;
     let mut run = active?;
     run.held = held.held;
-    Ok((run, base))
+    Ok(run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_round_starts_one_place_further() {
+        assert_eq!(rotation(3, 0), [0, 1, 2]);
+        assert_eq!(rotation(3, 1), [1, 2, 0]);
+        assert_eq!(rotation(3, 4), [1, 2, 0]);
+        assert!(rotation(0, 2).is_empty());
+    }
 }

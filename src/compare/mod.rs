@@ -25,7 +25,12 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use self::plan::Plan;
-use crate::results::comparison::{Comparison, Machine};
+use crate::results::comparison::{Comparison, Machine, Round, VERSION};
+use crate::results::figures::median;
+use crate::results::tiers;
+
+/// Where the CPU figures come from, for the report.
+const CPU_SOURCE: &str = "CPU per request is the server tree's CPU over the run in nanoseconds: each process's CPU clock (clock_getcpuclockid(3): every thread, live or exited, as the scheduler accounts it) plus the children it reaped (cutime + cstime, in 10 ms ticks)";
 
 /// Carries out a comparison's plan and returns what it measured; [`crate::report`]
 /// presents it.
@@ -36,30 +41,24 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
     let started_unix_s = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    // The kernel's floor, measured first and last, while nothing else of ours runs.
-    let floor = || {
-        crate::floor::measure(&crate::floor::FloorArgs::brief())
-            .ok()
-            .map(|floor| floor.cpu_us)
-    };
-    let floor_before_us_per_req = floor();
     let bar = progress_bar(plan.steps());
-    let (cells, stops) = measure::execute(plan, &bar);
+    let mut measured = measure::execute(plan, &bar);
     bar.finish_and_clear();
-    let floor_after_us_per_req = floor();
-    // Load from elsewhere only ever adds to the floor: the lower is the truer.
-    let floor_us_per_req = [floor_before_us_per_req, floor_after_us_per_req]
-        .into_iter()
-        .flatten()
-        .reduce(f64::min);
+    tiers::assign(&mut measured.cells);
+    let mut floors: Vec<f64> = measured
+        .rounds
+        .iter()
+        .filter_map(|r| r.floor_us_per_req)
+        .collect();
+    let floor_of = |round: Option<&Round>| round.and_then(|r| r.floor_us_per_req);
     Ok(Comparison {
-        version: 1,
+        version: VERSION,
         command: std::env::args().collect::<Vec<_>>().join(" "),
         machine: machine(),
         started_unix_s,
-        floor_us_per_req,
-        floor_before_us_per_req,
-        floor_after_us_per_req,
+        floor_us_per_req: (!floors.is_empty()).then(|| median(&mut floors)),
+        floor_before_us_per_req: floor_of(measured.rounds.first()),
+        floor_after_us_per_req: floor_of(measured.rounds.last()),
         wall_s: started.elapsed().as_secs_f64(),
         duration_ms: plan.duration.as_millis() as u64,
         repeat: plan.repeat,
@@ -73,8 +72,13 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
             .iter()
             .map(|s| s.label().to_string())
             .collect(),
-        cells,
-        stops,
+        cells: measured.cells,
+        stops: measured.stops,
+        rounds: measured.rounds,
+        placement: plan.placement.clone(),
+        ranked_by: tiers::RANKED_BY.to_string(),
+        tier_rule: tiers::RULE.to_string(),
+        cpu_source: CPU_SOURCE.to_string(),
     })
 }
 

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use crate::results::comparison::CompareWorkload;
+pub use crate::results::comparison::{CompareWorkload, Placement};
 
 /// A server being compared.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,8 +43,13 @@ pub struct Plan {
     /// Each workload with its levels, ascending.
     pub workloads: Vec<(CompareWorkload, Vec<usize>)>,
     pub duration: Duration,
+    /// Rounds: each measures every subject once at every level.
     pub repeat: usize,
     pub out: PathBuf,
+    /// The CPUs the servers and the load generator are pinned to; `None`: not pinned.
+    pub placement: Option<Placement>,
+    /// The machine's CPUs.
+    pub cpus: usize,
 }
 
 impl Plan {

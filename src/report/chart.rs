@@ -8,7 +8,8 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::results::comparison::CompareWorkload;
-use crate::results::comparison::{Comparison, Figures};
+use crate::results::comparison::Comparison;
+use crate::results::figures::Figures;
 
 const SIZE: (u32, u32) = (1620, 460);
 /// Width of the legend column on the right.
@@ -91,7 +92,7 @@ fn lines(
     report: &Comparison,
     workload: &str,
     levels: &[usize],
-    value: fn(&crate::results::comparison::Figures) -> f64,
+    value: fn(&Figures) -> f64,
 ) -> Vec<Line> {
     report
         .subjects

@@ -5,8 +5,10 @@
 //! - [`table`]: the ranked tables, printed to a terminal or as Markdown.
 //! - [`chart`]: throughput and p99 against the workload's level, one line per subject.
 //! - [`html`]: `report.html`, the tables and the charts inlined in one page.
+//! - [`diff`]: `iomodels diff`: what changed between two reports, beyond their spread.
 
 pub mod chart;
+pub mod diff;
 pub mod html;
 pub mod table;
 

@@ -1,10 +1,12 @@
-//! The ranked tables: one per workload and level, rows ranked by median throughput.
-//! The same [`Table`] is printed to the terminal (aligned columns) and to Markdown.
+//! The ranked tables: one per workload and level, rows ranked by tier (the `#` column:
+//! `=3` for a tier three models share), then by the median ranking figure. The same
+//! [`Table`] is printed to the terminal (aligned columns) and to Markdown.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use crate::results::comparison::{Cell, Comparison, Figures, Spread};
+use crate::results::comparison::{Cell, Comparison};
+use crate::results::figures::{Figures, Spread};
 
 /// A table ready to print.
 #[derive(Debug, Clone)]
@@ -62,12 +64,15 @@ fn table(report: &Comparison, workload: &str, level: usize) -> Table {
     let mut rows = Vec::new();
     let mut notes = Vec::new();
     let mut client_bound = false;
-    for (i, cell) in report.ranked(workload, level).into_iter().enumerate() {
+    for cell in report.ranked(workload, level) {
         if let Some(error) = &cell.error {
             notes.push(format!("{}: {}", cell.subject, error));
         }
         for line in &cell.server_said {
             notes.push(format!("{}: the server said: {line}", cell.subject));
+        }
+        if let Some(note) = disturbed_note(cell) {
+            notes.push(note);
         }
         let Some(spread) = cell.figures else {
             let mut row = vec!["-".to_string(), cell.subject.clone(), "failed".to_string()];
@@ -78,7 +83,7 @@ fn table(report: &Comparison, workload: &str, level: usize) -> Table {
         let bound = spread.median.client_cpu_share > CLIENT_BOUND;
         client_bound |= bound;
         rows.push(row(
-            i + 1,
+            tier_label(report, cell),
             cell,
             &spread,
             hold || idle,
@@ -100,8 +105,38 @@ fn table(report: &Comparison, workload: &str, level: usize) -> Table {
     }
 }
 
+/// The `#` column: the tier, `=` before it when models share it, `-` for none.
+fn tier_label(report: &Comparison, cell: &Cell) -> String {
+    match cell.tier {
+        Some(tier) if report.tier_size(&cell.workload, cell.level, tier) > 1 => format!("={tier}"),
+        Some(tier) => tier.to_string(),
+        None => "-".into(),
+    }
+}
+
+/// Which of a cell's rounds were measured while something else used the machine.
+fn disturbed_note(cell: &Cell) -> Option<String> {
+    let disturbed: Vec<_> = cell.rounds.iter().filter(|r| r.host.disturbed).collect();
+    let worst = disturbed
+        .iter()
+        .map(|r| r.host.outside_pct_of_core)
+        .fold(0.0, f64::max);
+    let steal = disturbed
+        .iter()
+        .map(|r| r.host.steal_pct)
+        .fold(0.0, f64::max);
+    (!disturbed.is_empty()).then(|| {
+        format!(
+            "{}: {} of {} rounds measured under interference (up to {worst:.0}% of a core used elsewhere, {steal:.1}% steal)",
+            cell.subject,
+            disturbed.len(),
+            cell.rounds.len()
+        )
+    })
+}
+
 fn row(
-    rank: usize,
+    rank: String,
     cell: &Cell,
     spread: &Spread,
     held_columns: bool,
@@ -109,7 +144,7 @@ fn row(
     floor: Option<f64>,
 ) -> Vec<String> {
     let m: &Figures = &spread.median;
-    let mut row = vec![rank.to_string(), cell.subject.clone()];
+    let mut row = vec![rank, cell.subject.clone()];
     if held_columns {
         row.push(opt(m.held, 0));
     }
@@ -128,7 +163,8 @@ fn row(
     row.push(opt(m.starved, 0));
     row.push(opt(m.cpu_us_per_req, 1));
     row.push(opt(
-        m.cpu_us_per_req.zip(floor).map(|(cpu, floor)| cpu / floor),
+        m.x_floor
+            .or_else(|| m.cpu_us_per_req.zip(floor).map(|(cpu, floor)| cpu / floor)),
         2,
     ));
     row.push(opt(m.ctx_per_req, 2));
@@ -166,11 +202,11 @@ fn stop_notes(report: &Comparison) -> Vec<String> {
         .collect()
 }
 
-/// The floors measured before and after the models, for the report's header.
+/// The floors of the first and the last round, for the report's header.
 fn floors_measured(report: &Comparison) -> String {
     let us = |floor: Option<f64>| floor.map_or_else(|| "-".to_string(), |f| format!("{f:.2}"));
     format!(
-        "{} us before the models and {} us after",
+        "{} us in the first round and {} us in the last",
         us(report.floor_before_us_per_req),
         us(report.floor_after_us_per_req)
     )
@@ -184,7 +220,7 @@ pub const FLOOR_DRIFT_WARNING: f64 = 1.2;
 pub fn floor_drift_warning(report: &Comparison) -> Option<String> {
     let drift = report.floor_drift().filter(|&d| d > FLOOR_DRIFT_WARNING)?;
     Some(format!(
-        "warning: the floor moved by {:.0}% during the run ({}): the host's speed changed (load from elsewhere?), so cells measured at different moments compare less well",
+        "warning: the floor moved by {:.0}% during the run ({}): the host's speed changed (load from elsewhere?); x floor is taken within each round, so the rounds still compare",
         (drift - 1.0) * 100.0,
         floors_measured(report)
     ))
@@ -195,8 +231,19 @@ pub fn print_terminal(report: &Comparison, out: &mut impl Write) -> io::Result<(
     if let Some(floor) = report.floor_us_per_req {
         writeln!(
             out,
-            "floor here: {floor:.2} us of CPU per request (one read, one write); x floor = a server's CPU per request / floor"
+            "floor here: {floor:.2} us of CPU per request (one read, one write; median of {} rounds); x floor = a server's CPU per request / its round's floor",
+            report.rounds.len()
         )?;
+    }
+    if !report.ranked_by.is_empty() {
+        writeln!(
+            out,
+            "ranking: {}; # is the tier ({}).",
+            report.ranked_by, report.tier_rule
+        )?;
+    }
+    if let Some(p) = &report.placement {
+        writeln!(out, "{}", placement_line(p))?;
     }
     if let Some(warning) = floor_drift_warning(report) {
         writeln!(out, "{warning}")?;
@@ -247,9 +294,23 @@ pub fn markdown(report: &Comparison) -> String {
     );
     let _ = writeln!(
         md,
-        "- each figure: the median of {} run(s) of {} ms (min-max: the spread); {:.0} s in all",
+        "- each figure: the median of {} interleaved round(s) of {} ms runs (min-max: the spread); {:.0} s in all",
         report.repeat, report.duration_ms, report.wall_s
     );
+    if !report.ranked_by.is_empty() {
+        let _ = writeln!(md, "- ranking: {}", report.ranked_by);
+        let _ = writeln!(
+            md,
+            "- `#` is the tier: {}; `=3` marks a tier several models share",
+            report.tier_rule
+        );
+    }
+    if !report.cpu_source.is_empty() {
+        let _ = writeln!(md, "- {}", report.cpu_source);
+    }
+    if let Some(p) = &report.placement {
+        let _ = writeln!(md, "- {}", placement_line(p));
+    }
     let _ = writeln!(
         md,
         "- server CPU, context switches, memory (PSS), threads and processes: the server's whole process tree, from /proc (PSS summed over the tree, so pages forked processes share count once); B/conn is the growth of that PSS per held connection"
@@ -257,7 +318,7 @@ pub fn markdown(report: &Comparison) -> String {
     if let Some(floor) = report.floor_us_per_req {
         let _ = writeln!(
             md,
-            "- x floor: server CPU per request divided by the floor measured here ({floor:.2} us: one read(2) and one write(2) per request on loopback TCP, to a client watching its connections with epoll as load generators do, `iomodels floor`; the lower of {})",
+            "- x floor: server CPU per request divided by the floor measured at the start of the same round (median {floor:.2} us: one read(2) and one write(2) per request on loopback TCP, to a client watching its connections with epoll as load generators do, `iomodels floor`; {})",
             floors_measured(report)
         );
     }
@@ -281,6 +342,21 @@ pub fn markdown(report: &Comparison) -> String {
         let _ = writeln!(md, "- {note}");
     }
     md
+}
+
+/// Where the servers and the load generator ran.
+fn placement_line(p: &crate::results::comparison::Placement) -> String {
+    let list = |cpus: &[usize]| {
+        cpus.iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    format!(
+        "placement: servers on CPU {}, the load generator on CPU {} (models that start a worker per CPU start one per server CPU)",
+        list(&p.server_cpus),
+        list(&p.client_cpus)
+    )
 }
 
 /// One table in Markdown.
@@ -307,7 +383,7 @@ mod tests {
     /// A report with no cells and the floors given (`null` for one not measured).
     fn report(floor: &str, before: &str, after: &str) -> Comparison {
         serde_json::from_str(&format!(
-            r#"{{"version": 1, "command": "iomodels compare",
+            r#"{{"version": 2, "command": "iomodels compare",
                 "machine": {{"cpus": 2, "kernel": "Linux", "cpu_model": "cpu", "memory_gib": 1.0}},
                 "started_unix_s": 0, "floor_us_per_req": {floor},
                 "floor_before_us_per_req": {before}, "floor_after_us_per_req": {after},
@@ -323,7 +399,7 @@ mod tests {
         let warning = floor_drift_warning(&moved).expect("a warning");
         assert!(warning.contains("moved by 50%"), "{warning}");
         assert!(
-            warning.contains("2.00 us before the models and 3.00 us after"),
+            warning.contains("2.00 us in the first round and 3.00 us in the last"),
             "{warning}"
         );
         assert!(markdown(&moved).contains(&warning));
@@ -336,6 +412,6 @@ mod tests {
     fn a_steady_floor_or_one_measured_once_is_no_warning() {
         assert_eq!(floor_drift_warning(&report("2.0", "2.0", "2.2")), None);
         assert_eq!(floor_drift_warning(&report("2.0", "2.0", "null")), None);
-        assert!(markdown(&report("2.0", "2.0", "2.2")).contains("the lower of 2.00 us before"));
+        assert!(markdown(&report("2.0", "2.0", "2.2")).contains("2.00 us in the first round"));
     }
 }

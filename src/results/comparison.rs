@@ -1,9 +1,11 @@
-//! What a comparison measured: every bench run as it reported it, the figures derived
-//! from each run, and their median and spread over repeats. `report.json` is a
+//! What a comparison measured: its rounds (each with its own floor), every bench run as
+//! it reported it with the round it belongs to, the figures derived from each run, their
+//! median and spread over the rounds, and each cell's tier. `report.json` is a
 //! [`Comparison`], serialized by compare and read back by the report and `diff`.
 
 use serde::{Deserialize, Serialize};
 
+use super::figures::{Figures, Spread};
 use super::run::BenchRun;
 
 /// A workload of the comparison.
@@ -53,130 +55,6 @@ impl CompareWorkload {
     }
 }
 
-/// The figures a row shows, derived from one run (or the median of several).
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-pub struct Figures {
-    pub throughput_per_s: f64,
-    pub p50_us: f64,
-    pub p99_us: f64,
-    pub connect_p50_us: f64,
-    pub errors: f64,
-    /// Server CPU (user + system) per request, in microseconds.
-    pub cpu_us_per_req: Option<f64>,
-    /// Server context switches (voluntary + involuntary) per request.
-    pub ctx_per_req: Option<f64>,
-    /// The server tree's peak memory, in kB: PSS summed over its processes (the JSON
-    /// key keeps its old name).
-    #[serde(rename = "rss_peak_kb")]
-    pub pss_peak_kb: Option<f64>,
-    /// Growth of the server's memory (PSS summed over its tree) per held connection, in
-    /// bytes (hold and idle).
-    #[serde(rename = "rss_per_conn_b")]
-    pub pss_per_conn_b: Option<f64>,
-    pub held: Option<f64>,
-    /// Connections of the run that got no reply at all (http).
-    pub starved: Option<f64>,
-    pub threads: Option<f64>,
-    pub processes: Option<f64>,
-    /// The load generator's CPU over the run divided by its wall time: near 1.0 means
-    /// the client, not the server, may have been the bottleneck.
-    pub client_cpu_share: f64,
-}
-
-impl Figures {
-    /// The figures of one run; `pss_base_kb` is the server tree's PSS before the run.
-    pub fn of(run: &BenchRun, pss_base_kb: Option<u64>) -> Figures {
-        let requests = run.requests as f64;
-        // Per-request costs of a run that completed no request are undefined, not huge.
-        let server = run.server.filter(|_| run.requests > 0);
-        let tree = run.server;
-        let held = run.held;
-        Figures {
-            throughput_per_s: run.throughput_per_s,
-            p50_us: run.latency_us.p50 as f64,
-            p99_us: run.latency_us.p99 as f64,
-            connect_p50_us: run.connect_us.p50 as f64,
-            errors: run.errors.total() as f64,
-            cpu_us_per_req: server.map(|s| (s.cpu_user_s + s.cpu_sys_s) * 1e6 / requests),
-            ctx_per_req: server.map(|s| (s.ctx_voluntary + s.ctx_involuntary) as f64 / requests),
-            pss_peak_kb: tree.map(|s| s.pss_peak_kb as f64),
-            pss_per_conn_b: match (tree, pss_base_kb, held) {
-                (Some(s), Some(base), Some(held)) if held > 0 => {
-                    Some((s.pss_peak_kb.saturating_sub(base) * 1024) as f64 / held as f64)
-                }
-                _ => None,
-            },
-            held: held.map(|h| h as f64),
-            starved: run.starved.map(|s| s as f64),
-            threads: tree.map(|s| f64::from(s.threads)),
-            processes: tree.map(|s| f64::from(s.processes)),
-            client_cpu_share: (run.client.cpu_user_s + run.client.cpu_sys_s)
-                / run.duration_s.max(1e-9),
-        }
-    }
-}
-
-/// Applies `pick` to each figure across runs (median, min, max).
-fn combine(all: &[Figures], pick: fn(&mut [f64]) -> f64) -> Figures {
-    let req = |get: fn(&Figures) -> f64| {
-        let mut v: Vec<f64> = all.iter().map(get).collect();
-        pick(&mut v)
-    };
-    let opt = |get: fn(&Figures) -> Option<f64>| {
-        let mut v: Vec<f64> = all.iter().filter_map(get).collect();
-        (!v.is_empty()).then(|| pick(&mut v))
-    };
-    Figures {
-        throughput_per_s: req(|f| f.throughput_per_s),
-        p50_us: req(|f| f.p50_us),
-        p99_us: req(|f| f.p99_us),
-        connect_p50_us: req(|f| f.connect_p50_us),
-        errors: req(|f| f.errors),
-        cpu_us_per_req: opt(|f| f.cpu_us_per_req),
-        ctx_per_req: opt(|f| f.ctx_per_req),
-        pss_peak_kb: opt(|f| f.pss_peak_kb),
-        pss_per_conn_b: opt(|f| f.pss_per_conn_b),
-        held: opt(|f| f.held),
-        starved: opt(|f| f.starved),
-        threads: opt(|f| f.threads),
-        processes: opt(|f| f.processes),
-        client_cpu_share: req(|f| f.client_cpu_share),
-    }
-}
-
-fn sorted(v: &mut [f64]) -> &mut [f64] {
-    v.sort_by(f64::total_cmp);
-    v
-}
-
-/// The median (the mean of the middle two for an even count).
-pub fn median(v: &mut [f64]) -> f64 {
-    let v = sorted(v);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
-/// The median of each figure over repeats, and its spread.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-pub struct Spread {
-    pub median: Figures,
-    pub min: Figures,
-    pub max: Figures,
-}
-
-impl Spread {
-    pub fn of(all: &[Figures]) -> Option<Spread> {
-        (!all.is_empty()).then(|| Spread {
-            median: combine(all, median),
-            min: combine(all, |v| sorted(v)[0]),
-            max: combine(all, |v| *sorted(v).last().expect("non-empty")),
-        })
-    }
-}
-
 /// One (subject, workload, level): its runs, or why there are none.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Cell {
@@ -184,12 +62,85 @@ pub struct Cell {
     pub workload: String,
     pub level: usize,
     pub runs: Vec<BenchRun>,
+    /// For each of [`Self::runs`], in the same order: its round, its figures and what
+    /// else used the machine meanwhile.
+    #[serde(default)]
+    pub rounds: Vec<RoundRun>,
+    /// The median and spread of the runs' figures.
     pub figures: Option<Spread>,
+    /// 1 for the best; cells the rounds cannot tell apart share one (see
+    /// [`super::tiers`]). `None` for a cell with no figures to rank.
+    #[serde(default)]
+    pub tier: Option<usize>,
     /// Why the cell has no (or not all its) runs: the row says it instead of a number.
     pub error: Option<String>,
     /// What the server printed on stderr during the cell's runs (its warnings about the
     /// limits it hit), distinct lines, at most [`SERVER_SAID_MAX`].
     pub server_said: Vec<String>,
+}
+
+/// One run of a cell, in the round it was measured in.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct RoundRun {
+    pub round: usize,
+    pub figures: Figures,
+    pub host: HostLoad,
+}
+
+/// What else used the machine while a run measured, from `/proc/stat`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostLoad {
+    /// CPU time the hypervisor gave to other guests, in % of the machine's time.
+    pub steal_pct: f64,
+    /// CPU used by anything but the server's and the load generator's process trees
+    /// (and compare itself), in % of one core.
+    pub outside_pct_of_core: f64,
+    /// Over [`DISTURBED_OUTSIDE_PCT`] or [`DISTURBED_STEAL_PCT`]: the run was measured
+    /// under interference.
+    pub disturbed: bool,
+}
+
+/// More CPU than this used outside the server and the client (% of one core) marks a
+/// run as disturbed.
+pub const DISTURBED_OUTSIDE_PCT: f64 = 10.0;
+/// More steal than this (% of the machine's time) marks a run as disturbed.
+pub const DISTURBED_STEAL_PCT: f64 = 2.0;
+
+impl HostLoad {
+    /// The load over a run: `busy_ns` and `steal_ns` of the whole machine over `wall_ns`
+    /// (summed over its CPUs, `total_ns`), less `ours_ns` (the server, the client,
+    /// compare).
+    pub fn of(busy_ns: u64, steal_ns: u64, total_ns: u64, ours_ns: u64, wall_ns: u64) -> Self {
+        let steal_pct = 100.0 * steal_ns as f64 / total_ns.max(1) as f64;
+        let outside_pct_of_core =
+            100.0 * busy_ns.saturating_sub(ours_ns) as f64 / wall_ns.max(1) as f64;
+        HostLoad {
+            steal_pct,
+            outside_pct_of_core,
+            disturbed: outside_pct_of_core > DISTURBED_OUTSIDE_PCT
+                || steal_pct > DISTURBED_STEAL_PCT,
+        }
+    }
+}
+
+/// One round of one workload: every subject once at every level, with the floor
+/// measured at its start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Round {
+    pub workload: String,
+    /// The round's number within its workload, from 0 (a run's [`RoundRun::round`]).
+    pub index: usize,
+    /// `iomodels floor` at the start of the round, in µs of CPU per request.
+    pub floor_us_per_req: Option<f64>,
+    /// The order the subjects ran in (rotated by one place each round).
+    pub order: Vec<String>,
+}
+
+/// Which CPUs the servers and the load generator were given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placement {
+    pub server_cpus: Vec<usize>,
+    pub client_cpus: Vec<usize>,
 }
 
 /// The most distinct server lines kept per cell.
@@ -222,11 +173,10 @@ pub struct Comparison {
     pub machine: Machine,
     pub started_unix_s: u64,
     /// `iomodels floor` on this machine: the least CPU (µs) a server spends per small
-    /// request; the tables show each model's CPU per request against it. The lower of
-    /// the floors measured before and after the models: load from elsewhere only ever
-    /// adds to it.
+    /// request; the median of the rounds' floors. Each run's `x floor` is taken against
+    /// its own round's floor.
     pub floor_us_per_req: Option<f64>,
-    /// The floor measured before the models, and after them.
+    /// The floor of the first round, and of the last.
     #[serde(default)]
     pub floor_before_us_per_req: Option<f64>,
     #[serde(default)]
@@ -239,7 +189,25 @@ pub struct Comparison {
     pub subjects: Vec<String>,
     pub cells: Vec<Cell>,
     pub stops: Vec<StopCheck>,
+    /// The rounds, in the order they ran.
+    #[serde(default)]
+    pub rounds: Vec<Round>,
+    /// Where the server and the load generator ran; `None` when they shared every CPU.
+    #[serde(default)]
+    pub placement: Option<Placement>,
+    /// Which figure ranks the cells, and why, in one sentence.
+    #[serde(default)]
+    pub ranked_by: String,
+    /// When two models share a tier, in one sentence.
+    #[serde(default)]
+    pub tier_rule: String,
+    /// Where the CPU figures come from.
+    #[serde(default)]
+    pub cpu_source: String,
 }
+
+/// The `version` of the `report.json` this build writes and reads.
+pub const VERSION: u32 = 2;
 
 impl Comparison {
     /// How far apart the floors before and after the models are, as the larger over
@@ -252,61 +220,47 @@ impl Comparison {
         Some(before.max(after) / before.min(after))
     }
 
-    /// The cells of one workload at one level, ranked: by median throughput, cells
-    /// without figures last.
+    /// The cells of one workload at one level, ranked: by tier, then by the ranking
+    /// figure within a tier ([`super::tiers::rank_order`]), cells without a tier last.
     pub fn ranked(&self, workload: &str, level: usize) -> Vec<&Cell> {
         let mut cells: Vec<&Cell> = self
             .cells
             .iter()
             .filter(|c| c.workload == workload && c.level == level)
             .collect();
-        cells.sort_by(|a, b| {
-            let t = |c: &Cell| {
-                c.figures
-                    .map_or(f64::NEG_INFINITY, |f| f.median.throughput_per_s)
-            };
-            t(b).total_cmp(&t(a))
-        });
+        cells.sort_by(|a, b| super::tiers::rank_order(a, b));
         cells
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn medians_of_odd_and_even_counts() {
-        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+    /// How many cells of one workload and level share `tier`.
+    pub fn tier_size(&self, workload: &str, level: usize, tier: usize) -> usize {
+        self.cells
+            .iter()
+            .filter(|c| c.workload == workload && c.level == level && c.tier == Some(tier))
+            .count()
     }
 
-    #[test]
-    fn spread_takes_each_figure_on_its_own() {
-        let a = Figures {
-            throughput_per_s: 10.0,
-            p99_us: 300.0,
-            ..Figures::default()
-        };
-        let b = Figures {
-            throughput_per_s: 30.0,
-            p99_us: 100.0,
-            ..Figures::default()
-        };
-        let c = Figures {
-            throughput_per_s: 20.0,
-            p99_us: 200.0,
-            cpu_us_per_req: Some(5.0),
-            ..Figures::default()
-        };
-        let s = Spread::of(&[a, b, c]).unwrap();
-        assert_eq!(s.median.throughput_per_s, 20.0);
-        assert_eq!(s.min.p99_us, 100.0);
-        assert_eq!(s.max.p99_us, 300.0);
-        assert_eq!(
-            s.median.cpu_us_per_req,
-            Some(5.0),
-            "absent figures are left out, not zero"
-        );
+    /// Reads a `report.json`, refusing a file that is not one, or of another version.
+    pub fn load(path: &std::path::Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| format!("{}: cannot read it: {err}", path.display()))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|err| format!("{}: not JSON: {err}", path.display()))?;
+        let version = value.get("version").and_then(serde_json::Value::as_u64);
+        if value.get("cells").is_none() || version.is_none() {
+            return Err(format!(
+                "{}: not a compare report (no version and cells)",
+                path.display()
+            ));
+        }
+        if version != Some(u64::from(VERSION)) {
+            return Err(format!(
+                "{}: a version {} report; this build reads version {VERSION} (run compare again)",
+                path.display(),
+                version.unwrap_or(0)
+            ));
+        }
+        serde_json::from_value(value)
+            .map_err(|err| format!("{}: not a compare report: {err}", path.display()))
     }
 }

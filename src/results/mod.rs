@@ -3,8 +3,12 @@
 //! compare, the report and `diff`. No layer keeps a mirror of another's schema.
 //!
 //! - [`run`]: one `iomodels bench` run (`schema/bench.schema.json`).
-//! - [`comparison`]: one `iomodels compare` (`schema/compare.schema.json`): cells of
-//!   runs, their figures, medians and spreads.
+//! - [`comparison`]: one `iomodels compare` (`schema/compare.schema.json`): rounds, and
+//!   cells of runs with their tiers.
+//! - [`figures`]: the figures of one run, and their median and spread over a cell's runs.
+//! - [`tiers`]: which models the rounds can tell apart, as tiers.
 
 pub mod comparison;
+pub mod figures;
 pub mod run;
+pub mod tiers;

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::sample::{OwnUsage, TreeUsage};
+use crate::sample::{HostTimes, OwnUsage, TreeUsage};
 use crate::stats::{Errors, Summary};
 
 /// The JSON document of one run. Keys up to `histogram` are fixed: scripts and compare
@@ -41,4 +41,8 @@ pub struct BenchRun {
     pub sessions: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_us: Option<Summary>,
+    /// The whole machine's CPU time over the run (`/proc/stat`), summed over its CPUs:
+    /// what else used the machine meanwhile is this less the server's and the client's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<HostTimes>,
 }

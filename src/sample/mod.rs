@@ -18,11 +18,14 @@
 //!   descendants; one [`TreeSnapshot`] per [`ProcessTree::sample`].
 //! - [`sampler`]: the background thread, and how snapshots add up to a [`TreeUsage`].
 //! - [`own`]: the calling process's own CPU time and peak RSS ([`own_usage`]).
+//! - [`host`]: the whole machine's busy and stolen CPU time, from `/proc/stat`.
 
+pub mod host;
 pub mod own;
 pub mod procfs;
 pub mod sampler;
 
+pub use host::HostTimes;
 pub use own::{own_usage, OwnUsage};
 pub use procfs::{ProcessTree, TreeSnapshot};
 pub use sampler::{Sampler, TreeUsage, UsageAccumulator};

@@ -13,6 +13,10 @@ pub struct OwnUsage {
     pub cpu_user_s: f64,
     pub cpu_sys_s: f64,
     pub rss_peak_kb: u64,
+    /// The process's CPU clock (CLOCK_PROCESS_CPUTIME_ID), in nanoseconds. Absent (0) in
+    /// reports written before it existed.
+    #[serde(default)]
+    pub cpu_ns: u64,
 }
 
 impl OwnUsage {
@@ -22,6 +26,7 @@ impl OwnUsage {
             cpu_user_s: (self.cpu_user_s - earlier.cpu_user_s).max(0.0),
             cpu_sys_s: (self.cpu_sys_s - earlier.cpu_sys_s).max(0.0),
             rss_peak_kb: self.rss_peak_kb,
+            cpu_ns: self.cpu_ns.saturating_sub(earlier.cpu_ns),
         }
     }
 }
@@ -34,6 +39,7 @@ pub fn own_usage() -> io::Result<OwnUsage> {
         cpu_user_s: seconds(usage.user_time()),
         cpu_sys_s: seconds(usage.system_time()),
         rss_peak_kb: u64::try_from(usage.max_rss()).unwrap_or(0),
+        cpu_ns: super::procfs::process_cpu_ns(std::process::id()).unwrap_or(0),
     })
 }
 

@@ -1,6 +1,8 @@
 //! Reading a process tree from `/proc`: which processes descend from a root
 //! (`/proc/PID/task/TID/children`, or a scan of every `/proc/PID/stat` on kernels
-//! without that file), and what each costs (proc(5): `stat` for CPU and threads;
+//! without that file), and what each costs (the process's CPU clock,
+//! clock_getcpuclockid(3), for its CPU in nanoseconds, live and exited threads alike;
+//! proc(5): `stat` for the user/system split, reaped children and threads;
 //! `smaps_rollup` for memory; each thread's `status` for context switches, which `stat`
 //! does not carry and which the process-level `status` gives for the main thread only).
 //!
@@ -31,8 +33,13 @@ pub struct TreeSnapshot {
     pub at: Option<Instant>,
     /// CPU seconds of the live processes, each including its reaped children
     /// (`cutime`): a worker that exited and was waited for still counts, in its parent.
+    /// Clock ticks (10 ms): the user/system split; [`Self::cpu_ns`] is the figure.
     pub cpu_user_s: f64,
     pub cpu_sys_s: f64,
+    /// CPU nanoseconds of the live processes: each one's CPU clock (every thread, live
+    /// or exited, to the nanosecond) plus its reaped children (`cutime + cstime`, the
+    /// only part counted in ticks).
+    pub cpu_ns: u64,
     /// Memory summed over the live processes, in kB: PSS, or RSS for a process whose
     /// `smaps_rollup` is unreadable (see the module documentation).
     pub pss_kb: u64,
@@ -119,6 +126,9 @@ impl ProcessTree {
             let ticks = self.ticks_per_s;
             snap.cpu_user_s += (stat.utime + stat.cutime) as f64 / ticks;
             snap.cpu_sys_s += (stat.stime + stat.cstime) as f64 / ticks;
+            let own_ns = process_cpu_ns(pid)
+                .unwrap_or_else(|| ((stat.utime + stat.stime) as f64 * 1e9 / ticks) as u64);
+            snap.cpu_ns += own_ns + ((stat.cutime + stat.cstime) as f64 * 1e9 / ticks) as u64;
             snap.pss_kb += read_pss_kb(pid).unwrap_or(stat.rss_pages * self.page_kb);
             snap.processes += 1;
             snap.threads += stat.threads;
@@ -145,6 +155,19 @@ pub fn parse_stat(text: &str) -> Option<StatLine> {
         threads: u32::try_from(num(17)?).ok()?,
         rss_pages: num(21)?.max(0) as u64,
     })
+}
+
+/// The CPU time of every thread `pid` has had, live or exited, in nanoseconds: its
+/// process CPU clock (the scheduler's own `sum_exec_runtime`, not ticks). `None` if the
+/// process is gone.
+pub fn process_cpu_ns(pid: u32) -> Option<u64> {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).ok()?);
+    let clock = nix::time::clock_getcpuclockid(pid).ok()?;
+    let t = nix::time::clock_gettime(clock).ok()?;
+    u64::try_from(t.tv_sec())
+        .ok()?
+        .checked_mul(1_000_000_000)?
+        .checked_add(u64::try_from(t.tv_nsec()).ok()?)
 }
 
 /// Parses the `Pss:` line (in kB) out of a `smaps_rollup` file.

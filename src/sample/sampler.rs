@@ -17,6 +17,11 @@ pub struct TreeUsage {
     /// processes that exited and were reaped within it.
     pub cpu_user_s: f64,
     pub cpu_sys_s: f64,
+    /// The same CPU in nanoseconds, from each process's CPU clock (see
+    /// [`super::procfs`]): the figure per-request costs are computed from. Absent (0)
+    /// in reports written before it existed.
+    #[serde(default)]
+    pub cpu_ns: u64,
     /// The most memory the tree held at any sample, in kB: PSS summed over its
     /// processes (see [`super::procfs`]). Its JSON key keeps the name it had when it
     /// was RSS (`pss_peak_kb`), so the schemas and older reports still hold.
@@ -44,6 +49,8 @@ pub struct UsageAccumulator {
     first_cpu: Option<(f64, f64)>,
     first_processes: u32,
     last_cpu: (f64, f64),
+    first_cpu_ns: u64,
+    last_cpu_ns: u64,
     pss_peak_kb: u64,
     threads: u32,
     processes: u32,
@@ -64,8 +71,10 @@ impl UsageAccumulator {
         if first {
             self.first_cpu = Some(cpu);
             self.first_processes = snap.processes;
+            self.first_cpu_ns = snap.cpu_ns;
         }
         self.last_cpu = (self.last_cpu.0.max(cpu.0), self.last_cpu.1.max(cpu.1));
+        self.last_cpu_ns = self.last_cpu_ns.max(snap.cpu_ns);
         self.pss_peak_kb = self.pss_peak_kb.max(snap.pss_kb);
         self.threads = self.threads.max(snap.threads);
         self.processes = self.processes.max(snap.processes);
@@ -94,6 +103,7 @@ impl UsageAccumulator {
         TreeUsage {
             cpu_user_s: round((self.last_cpu.0 - u0).max(0.0)),
             cpu_sys_s: round((self.last_cpu.1 - s0).max(0.0)),
+            cpu_ns: self.last_cpu_ns.saturating_sub(self.first_cpu_ns),
             pss_peak_kb: self.pss_peak_kb,
             ctx_voluntary: vol,
             ctx_involuntary: invol,
@@ -176,6 +186,7 @@ mod tests {
             at: None,
             cpu_user_s: cpu,
             cpu_sys_s: cpu / 2.0,
+            cpu_ns: (cpu * 1.5 * 1e9) as u64,
             pss_kb: rss,
             processes: 1,
             threads: switches.len() as u32,
@@ -199,6 +210,10 @@ mod tests {
         let usage = acc.usage();
         assert_eq!(usage.cpu_user_s, 2.5);
         assert_eq!(usage.cpu_sys_s, 1.25);
+        assert_eq!(
+            usage.cpu_ns, 3_750_000_000,
+            "the clock figure over the same interval"
+        );
         assert_eq!(usage.pss_peak_kb, 300);
         assert_eq!(usage.ctx_voluntary, 15 + 7);
         assert_eq!(usage.ctx_involuntary, 1 + 1);

@@ -9,9 +9,11 @@
 //! - [`uring`]: io_uring: multishot accept and receive, provided buffers, sends.
 //! - [`limits`]: raising the descriptor limit (RLIMIT_NOFILE) to what the system allows.
 //! - [`malloc`]: handing freed heap memory back to the system (malloc_trim(3)).
+//! - [`affinity`]: pinning this process to a set of CPUs (sched_setaffinity(2)).
 //!
 //! Every `unsafe` block carries a `// SAFETY:` comment saying why it holds.
 
+pub mod affinity;
 pub mod coroutine;
 pub mod limits;
 pub mod listener;

@@ -1,5 +1,7 @@
 //! `iomodels compare` with tiny settings: every output file is written and well formed,
-//! and a model that dies mid-run becomes an error row while the run completes.
+//! every cell has its rounds and a tier, a model that dies mid-run becomes an error row
+//! while the run completes; `iomodels diff` compares two reports and refuses what is not
+//! one.
 
 use std::path::Path;
 use std::process::Command;
@@ -93,9 +95,26 @@ fn two_models_give_every_output_file() {
     assert!(html.matches("<svg").count() >= 2, "and inlines them");
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(
-        md.contains("## http: 8 concurrent clients") && md.contains("| 1 |"),
-        "{md}"
+        md.contains("## http: 8 concurrent clients")
+            && (md.contains("| 1 |") || md.contains("| =1 |")),
+        "the first row is tier 1: {md}"
     );
+    assert_eq!(json["rounds"].as_array().unwrap().len(), 2 * 2, "2 rounds per workload");
+    for round in json["rounds"].as_array().unwrap() {
+        assert!(round["floor_us_per_req"].as_f64().unwrap() > 0.0, "{round:#}");
+    }
+    for cell in cells {
+        assert!(cell["tier"].as_u64().unwrap() >= 1, "a tier on every cell: {cell:#}");
+        let rounds: Vec<u64> = cell["rounds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["round"].as_u64().unwrap())
+            .collect();
+        assert_eq!(rounds, [0, 1], "one run per round, in order: {cell:#}");
+        let x_floor = cell["figures"]["median"]["x_floor"].as_f64().unwrap();
+        assert!(x_floor > 0.0, "{cell:#}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -120,6 +139,7 @@ fn a_model_that_dies_becomes_an_error_row() {
     );
     let cells = json["cells"].as_array().unwrap();
     let healthy: Vec<&Value> = cells.iter().filter(|c| c["subject"] == "epoll").collect();
+    assert_eq!(healthy.len(), 2, "one healthy cell per level");
     assert!(healthy
         .iter()
         .all(|c| c["error"].is_null() && !c["figures"].is_null()));
@@ -179,4 +199,73 @@ fn an_external_target_is_measured_and_its_process_found() {
         "the target's process was found from its listening socket and sampled: {ext:#}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `iomodels diff OLD NEW`; returns its exit code, stdout and stderr.
+fn diff(old: &Path, new: &Path) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_iomodels"))
+        .arg("diff")
+        .arg(old)
+        .arg(new)
+        .output()
+        .expect("run iomodels diff");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn diff_compares_two_reports_and_refuses_what_is_not_one() {
+    let dir = temp_dir("compare-diff");
+    let args = [
+        "--models",
+        "epoll,fork",
+        "--workload",
+        "http",
+        "--concurrency",
+        "4",
+        "--duration",
+        "100ms",
+        "--repeat",
+        "2",
+    ];
+    compare(&dir, &args);
+    let report = dir.join("report.json");
+    let (code, out, err) = diff(&report, &report);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("http: 4"), "{out}");
+    assert!(out.contains("epoll") && out.contains("fork"), "{out}");
+    assert!(
+        out.contains("0 of those (0.0%) are in the opposite order"),
+        "a report against itself reverses nothing: {out}"
+    );
+    assert!(out.contains("kendall tau of median CPU per request: mean 1.00"), "{out}");
+
+    let other = temp_dir("compare-diff-other");
+    let mut fewer = args;
+    fewer[1] = "epoll";
+    compare(&other, &fewer);
+    let (code, _, err) = diff(&report, &other.join("report.json"));
+    assert_eq!(code, 2, "different cells: {err}");
+    assert!(err.contains("different cells") && err.contains("fork"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+
+    let not_json = dir.join("report.md");
+    let (code, _, err) = diff(&report, &not_json);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not JSON"), "{err}");
+    let bench_json = dir.join("bench.json");
+    std::fs::write(&bench_json, r#"{"workload": "http", "requests": 5}"#).unwrap();
+    let (code, _, err) = diff(&bench_json, &report);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not a compare report"), "{err}");
+    let old_version = dir.join("v1.json");
+    std::fs::write(&old_version, r#"{"version": 1, "cells": []}"#).unwrap();
+    let (code, _, err) = diff(&old_version, &report);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("version 1"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&other);
 }

@@ -1,0 +1,254 @@
+//! Tiers: which models the rounds of a comparison can tell apart, and the order a
+//! cell's models rank in.
+//!
+//! **The ranking figure** is the server's CPU per request over the floor of the same
+//! round (`x floor`): it measures the server. Requests per second do not: when the load
+//! generator sets the pace, req/s is the client's speed, and every fast server shows the
+//! same number.
+//!
+//! **Classes come first.** A model that served every client with no error ranks above
+//! one that starved clients or failed requests, whatever either cost; a cell whose
+//! server failed in some round comes after both, and a cell without a CPU figure is not
+//! ranked. A model that starves clients never ranks above one that serves them all.
+//!
+//! **The tier rule.** Within a class, models are ordered by their median ranking figure.
+//! Walking down that order, a model starts a new tier when the rounds tell it apart from
+//! every model of the current tier; otherwise it shares that tier. The rounds tell a
+//! costlier model B apart from A when, over the rounds both were measured in, B's median
+//! cost is at least [`MIN_EFFECT`] above A's (as the median of the per-round ratios B/A)
+//! and either B cost more in enough rounds that a one-sided sign test puts the chance of
+//! it under equal costs at [`SIGN_TEST_P`] or less (all 5 of 5 rounds, 7 of 8, 8 of
+//! 10...), or B cost at least [`CLEAR_RATIO`] times A in every round, a gap no noise of
+//! a round produces on its own (how a one-round `--quick` run still has tiers). Pairing
+//! by round cancels what a round shared: a slow stretch of the host hurts both.
+
+use std::cmp::Ordering;
+
+use super::comparison::Cell;
+
+/// The least difference of median cost (5%) that separates two tiers.
+pub const MIN_EFFECT: f64 = 0.05;
+/// The most chance (one-sided sign test) that the rounds' order arose from equal costs.
+pub const SIGN_TEST_P: f64 = 0.05;
+/// A ratio that separates two models on its own when every round shows it.
+pub const CLEAR_RATIO: f64 = 1.25;
+
+/// What the tier rule says, for the report.
+pub const RULE: &str = "a model starts a new tier when the rounds tell it apart from every model of the tier above: its median CPU per request (paired by round) at least 5% higher, and higher in enough rounds that a one-sided sign test gives p <= 0.05 (5 of 5, 7 of 8), or at least 1.25x in every round";
+
+/// What ranks the cells, and why.
+pub const RANKED_BY: &str = "models rank by the server's CPU per request over the floor measured in the same round (x floor), because it measures the server while req/s is often the load generator's pace; a model that starved clients or failed requests never ranks above one that served them all";
+
+/// Where a cell stands before tiers: lower is better.
+fn class(cell: &Cell) -> u8 {
+    let Some(spread) = cell.figures else { return 4 };
+    if spread.median.cpu_us_per_req.is_none() {
+        return 3;
+    }
+    if cell.error.is_some() {
+        return 2;
+    }
+    let starved = spread.median.starved.unwrap_or(0.0) > 0.0;
+    u8::from(starved || spread.median.errors > 0.0)
+}
+
+/// The median ranking figure of a cell (x floor, or CPU per request without a floor).
+fn key(cell: &Cell) -> f64 {
+    cell.figures
+        .and_then(|s| s.median.x_floor.or(s.median.cpu_us_per_req))
+        .unwrap_or(f64::INFINITY)
+}
+
+/// The order cells rank in: by tier, then class, then median ranking figure.
+pub fn rank_order(a: &Cell, b: &Cell) -> Ordering {
+    let tier = |c: &Cell| c.tier.unwrap_or(usize::MAX);
+    tier(a)
+        .cmp(&tier(b))
+        .then(class(a).cmp(&class(b)))
+        .then(key(a).total_cmp(&key(b)))
+}
+
+/// The per-round cost ratios `worse / better` over the rounds both were measured in.
+fn paired_ratios(better: &Cell, worse: &Cell) -> Vec<f64> {
+    better
+        .rounds
+        .iter()
+        .filter_map(|a| {
+            let b = worse.rounds.iter().find(|b| b.round == a.round)?;
+            let (ca, cb) = (a.figures.cpu_us_per_req?, b.figures.cpu_us_per_req?);
+            (ca > 0.0).then(|| cb / ca)
+        })
+        .collect()
+}
+
+/// The chance of `k` or more heads in `n` fair coin tosses.
+fn sign_test_p(k: usize, n: usize) -> f64 {
+    let choose =
+        |n: usize, k: usize| (0..k).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64);
+    (k..=n).map(|i| choose(n, i)).sum::<f64>() / 2f64.powi(n as i32)
+}
+
+/// Whether the rounds tell `worse` apart from `better` (see the module documentation).
+pub fn told_apart(better: &Cell, worse: &Cell) -> bool {
+    let mut ratios = paired_ratios(better, worse);
+    if ratios.is_empty() {
+        return false;
+    }
+    let higher = ratios.iter().filter(|&&r| r > 1.0).count();
+    let clear = ratios.iter().all(|&r| r >= CLEAR_RATIO);
+    let median = super::figures::median(&mut ratios);
+    median >= 1.0 + MIN_EFFECT && (clear || sign_test_p(higher, ratios.len()) <= SIGN_TEST_P)
+}
+
+/// Gives every cell with figures a tier, cell by cell of each workload and level.
+pub fn assign(cells: &mut [Cell]) {
+    let mut groups: Vec<(String, usize)> = cells
+        .iter()
+        .map(|c| (c.workload.clone(), c.level))
+        .collect();
+    groups.sort();
+    groups.dedup();
+    for (workload, level) in groups {
+        let mut members: Vec<usize> = (0..cells.len())
+            .filter(|&i| cells[i].workload == workload && cells[i].level == level)
+            .collect();
+        members.sort_by(|&a, &b| {
+            class(&cells[a])
+                .cmp(&class(&cells[b]))
+                .then(key(&cells[a]).total_cmp(&key(&cells[b])))
+        });
+        assign_group(cells, &members);
+    }
+}
+
+/// Tiers for one cell's models, given in rank order.
+fn assign_group(cells: &mut [Cell], order: &[usize]) {
+    let mut tier = 0;
+    let mut current: Vec<usize> = Vec::new();
+    for &i in order {
+        if class(&cells[i]) >= 3 {
+            cells[i].tier = None;
+            continue;
+        }
+        let same_class = current
+            .first()
+            .is_some_and(|&first| class(&cells[first]) == class(&cells[i]));
+        let apart = current.iter().all(|&m| told_apart(&cells[m], &cells[i]));
+        if current.is_empty() || !same_class || apart {
+            tier += 1;
+            current.clear();
+        }
+        current.push(i);
+        cells[i].tier = Some(tier);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::comparison::{HostLoad, RoundRun};
+    use crate::results::figures::{Figures, Spread};
+
+    fn cell(name: &str, costs: &[f64], starved: f64) -> Cell {
+        let rounds: Vec<RoundRun> = costs
+            .iter()
+            .enumerate()
+            .map(|(round, &cost)| RoundRun {
+                round,
+                figures: Figures {
+                    cpu_us_per_req: Some(cost),
+                    x_floor: Some(cost / 5.0),
+                    starved: Some(starved),
+                    ..Figures::default()
+                },
+                host: HostLoad::default(),
+            })
+            .collect();
+        let all: Vec<Figures> = rounds.iter().map(|r| r.figures).collect();
+        Cell {
+            subject: name.into(),
+            workload: "http".into(),
+            level: 10,
+            runs: Vec::new(),
+            rounds,
+            figures: Spread::of(&all),
+            tier: None,
+            error: None,
+            server_said: Vec::new(),
+        }
+    }
+
+    fn tiers(cells: &mut [Cell]) -> Vec<(String, Option<usize>)> {
+        assign(cells);
+        cells.iter().map(|c| (c.subject.clone(), c.tier)).collect()
+    }
+
+    #[test]
+    fn the_sign_test_of_five_rounds() {
+        assert!((sign_test_p(5, 5) - 1.0 / 32.0).abs() < 1e-12);
+        assert!((sign_test_p(4, 5) - 6.0 / 32.0).abs() < 1e-12);
+        assert_eq!(sign_test_p(0, 3), 1.0);
+    }
+
+    #[test]
+    fn models_within_noise_share_a_tier_and_clear_gaps_do_not() {
+        let mut cells = [
+            cell("a", &[10.0, 10.2, 9.9, 10.1, 10.0], 0.0),
+            cell("b", &[10.3, 10.0, 10.2, 9.8, 10.4], 0.0),
+            cell("c", &[13.0, 13.1, 12.8, 13.4, 13.0], 0.0),
+            cell("d", &[40.0, 41.0, 39.0, 40.0, 42.0], 0.0),
+        ];
+        let t = tiers(&mut cells);
+        assert_eq!(t[0].1, Some(1));
+        assert_eq!(t[1].1, Some(1), "b is within noise of a: {t:?}");
+        assert_eq!(t[2].1, Some(2));
+        assert_eq!(t[3].1, Some(3));
+    }
+
+    #[test]
+    fn a_cheaper_model_that_starves_clients_ranks_below_one_that_serves_them() {
+        let mut cells = [
+            cell("starves", &[5.0, 5.0, 5.0], 90.0),
+            cell("serves", &[20.0, 21.0, 19.0], 0.0),
+        ];
+        let t = tiers(&mut cells);
+        assert_eq!(t[1], ("serves".to_string(), Some(1)));
+        assert_eq!(t[0], ("starves".to_string(), Some(2)));
+        cells.sort_by(rank_order);
+        assert_eq!(cells[0].subject, "serves");
+    }
+
+    #[test]
+    fn one_round_separates_only_clear_gaps() {
+        let mut cells = [
+            cell("a", &[10.0], 0.0),
+            cell("b", &[11.0], 0.0),
+            cell("c", &[30.0], 0.0),
+        ];
+        let t = tiers(&mut cells);
+        assert_eq!(
+            t.iter().map(|x| x.1).collect::<Vec<_>>(),
+            [Some(1), Some(1), Some(2)]
+        );
+    }
+
+    #[test]
+    fn rounds_that_disagree_do_not_separate() {
+        // b's median is 8% higher, but it was cheaper in two of five rounds.
+        let a = cell("a", &[10.0, 10.0, 10.0, 10.0, 10.0], 0.0);
+        let b = cell("b", &[10.8, 9.0, 10.9, 9.5, 11.0], 0.0);
+        assert!(!told_apart(&a, &b));
+        let c = cell("c", &[10.8, 10.6, 10.9, 10.7, 11.0], 0.0);
+        assert!(told_apart(&a, &c));
+        assert!(!told_apart(&c, &a), "only a costlier model is told apart");
+    }
+
+    #[test]
+    fn a_cell_without_figures_has_no_tier() {
+        let mut failed = cell("failed", &[], 0.0);
+        failed.error = Some("server died".into());
+        let mut cells = [cell("a", &[10.0], 0.0), failed];
+        let t = tiers(&mut cells);
+        assert_eq!(t[1].1, None);
+    }
+}
