@@ -1,5 +1,6 @@
 # Shell helpers for the measuring scripts (sourced, not run): nginx-light as the
-# reference server, our servers, and a server's process tree as /proc shows it.
+# reference server, and our servers. What a server costs is measured by `iomodels`
+# itself (compare, bench --server-pid), never read from /proc here.
 # The caller sets PORT and calls `prepare` first.
 
 # Builds the release binary and sets IOMODELS, URL, a scratch DIR, and an exit trap that
@@ -53,11 +54,6 @@ start_ours() {
     wait_listening
 }
 
-# The pid whose tree is the server just started.
-server_root() {
-    if [ -n "${SERVER_PID:-}" ]; then echo "$SERVER_PID"; else cat "$DIR/nginx.pid"; fi
-}
-
 # Stops whatever server is running, by its pid, and waits until it is gone.
 stop_servers() {
     if [ -n "${SERVER_PID:-}" ]; then
@@ -78,46 +74,6 @@ wait_listening() {
     done
     echo "the server on $URL did not come up" >&2
     return 1
-}
-
-# The pid $1 and every descendant of it, one per line. Read with bash's own `read`, no
-# process spawned per pid: a fork server's 2,048 children are listed in a fraction of
-# a second, before any of them exits.
-tree() {
-    local queue=("$1") i=0 file kids
-    while [ "$i" -lt ${#queue[@]} ]; do
-        echo "${queue[i]}"
-        for file in /proc/"${queue[i]}"/task/*/children; do
-            kids=()
-            # No final newline: read fills kids and returns 1. A process gone
-            # meanwhile leaves the glob unexpanded: nothing to read.
-            read -r -a kids 2>/dev/null <"$file" || true
-            queue+=("${kids[@]}")
-        done
-        i=$((i + 1))
-    done
-}
-
-# The contents of /proc/PID/$2 for every process of the tree of $1 ($2 may hold a
-# glob, such as task/*/schedstat), read in one pass so a tree of thousands of processes
-# is read while it is still whole; a process that exits meanwhile is skipped.
-tree_cat() {
-    tree "$1" | sed "s|.*|/proc/&/$2|" | xargs sh -c 'cat $@ 2>/dev/null; exit 0' _
-}
-
-# Nanoseconds of CPU the process tree of $1 has used so far: the sum of every thread's
-# sum_exec_runtime (/proc/PID/task/TID/schedstat), exact where utime/stime are sampled.
-tree_cpu_ns() {
-    tree_cat "$1" 'task/*/schedstat' | awk '{ ns += $1 } END { printf "%.0f\n", ns }'
-}
-
-# Private dirty memory of the process tree of $1, in kB (Private_Dirty from
-# /proc/PID/smaps_rollup): the heap, stacks and data its processes wrote and no other
-# process shares. Unlike RSS it does not count a page forked children share once per
-# child; unlike PSS or Private_Clean it does not fall when another process (a load
-# generator running the same binary) maps the same file pages.
-tree_private_kb() {
-    tree_cat "$1" smaps_rollup | awk '/^Private_Dirty:/ { kb += $2 } END { print kb + 0 }'
 }
 
 # Installs nginx-light and wrk if missing (as root), or fails saying so.

@@ -22,7 +22,7 @@ use super::target;
 use crate::results::comparison::{Cell, HostLoad, Round, RoundRun, StopCheck, SERVER_SAID_MAX};
 use crate::results::figures::{Figures, Spread};
 use crate::results::run::BenchRun;
-use crate::sample::ProcessTree;
+use crate::sample::{ProcessTree, TreeSnapshot};
 
 /// How long the warm-up after a server starts runs.
 const WARM_UP: Duration = Duration::from_millis(200);
@@ -281,7 +281,7 @@ impl<'a> Slot<'a> {
             }
         }
         let (mut run, base) = measured.map_err(|err| err.to_string())?;
-        let figures = Figures::of(&run, base, at.floor);
+        let figures = Figures::of(&run, base.as_ref(), at.floor);
         let host = host_load(&run, ctx.plan.cpus);
         // The summaries are kept; every run's histogram would only swell report.json.
         run.histogram = None;
@@ -383,21 +383,20 @@ fn warm_up(ctx: &Ctx, workload: CompareWorkload, levels: &[usize], live: &Runnin
     }
 }
 
-/// The server tree's memory now (PSS summed over the tree), in kB.
-fn pss_kb(pid: Option<u32>) -> Option<u64> {
-    let tree = ProcessTree::new(pid?).ok()?;
-    Some(tree.sample().ok()?.pss_kb)
+/// The server tree now: its memory before a run.
+fn snapshot(pid: Option<u32>) -> Option<TreeSnapshot> {
+    ProcessTree::new(pid?).ok()?.sample().ok()
 }
 
-/// One measurement; returns the run and the server's memory before it.
+/// One measurement; returns the run and the server tree before it.
 fn measure_once(
     ctx: &Ctx,
     workload: CompareWorkload,
     level: usize,
     live: &Running,
-) -> Result<(BenchRun, Option<u64>)> {
+) -> Result<(BenchRun, Option<TreeSnapshot>)> {
     let (plan, scratch, duration) = (ctx.plan, &ctx.scratch, ctx.plan.duration);
-    let base = pss_kb(live.pid);
+    let base = snapshot(live.pid);
     let json = scratch.join("run.json");
     if workload != CompareWorkload::Idle || level == 0 {
         let args = bench_args(plan, plan::bench_args(workload, level, live.addr, duration));

@@ -170,7 +170,7 @@ fn row(
     row.push(opt(m.ctx_per_req, 2));
     row.push(opt(m.pss_peak_kb.map(|kb| kb / 1024.0), 1));
     if held_columns {
-        row.push(opt(m.pss_per_conn_b, 0));
+        row.push(opt(m.private_per_conn_b.or(m.pss_per_conn_b), 0));
     }
     row.push(match (m.threads, m.processes) {
         (Some(t), Some(p)) => format!("{t:.0}/{p:.0}"),
@@ -313,7 +313,7 @@ pub fn markdown(report: &Comparison) -> String {
     }
     let _ = writeln!(
         md,
-        "- server CPU, context switches, memory (PSS), threads and processes: the server's whole process tree, from /proc (PSS summed over the tree, so pages forked processes share count once); B/conn is the growth of that PSS per held connection"
+        "- server CPU, context switches, memory (PSS), threads and processes: the server's whole process tree, from /proc (PSS summed over the tree, so pages forked processes share count once); B/conn is the growth of the tree's private dirty memory per held connection (PSS reads low there: the load generator maps the same binary)"
     );
     if let Some(floor) = report.floor_us_per_req {
         let _ = writeln!(

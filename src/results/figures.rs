@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::run::BenchRun;
+use crate::sample::TreeSnapshot;
 
 /// The figures a row shows, derived from one run (or the median of several).
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
@@ -30,6 +31,12 @@ pub struct Figures {
     /// bytes (hold and idle).
     #[serde(rename = "rss_per_conn_b")]
     pub pss_per_conn_b: Option<f64>,
+    /// Growth of the server tree's private dirty memory per held connection, in bytes
+    /// (hold and idle): what each connection costs the server alone. PSS growth reads
+    /// low when the load generator maps the same binary (the pages the two share count
+    /// half), so this is the figure the report shows.
+    #[serde(default)]
+    pub private_per_conn_b: Option<f64>,
     pub held: Option<f64>,
     /// Connections of the run that got no reply at all (http).
     pub starved: Option<f64>,
@@ -41,9 +48,9 @@ pub struct Figures {
 }
 
 impl Figures {
-    /// The figures of one run; `pss_base_kb` is the server tree's PSS before the run,
+    /// The figures of one run; `base` is the server tree's memory before the run,
     /// `floor_us` the floor of the run's round.
-    pub fn of(run: &BenchRun, pss_base_kb: Option<u64>, floor_us: Option<f64>) -> Figures {
+    pub fn of(run: &BenchRun, base: Option<&TreeSnapshot>, floor_us: Option<f64>) -> Figures {
         let requests = run.requests as f64;
         // Per-request costs of a run that completed no request are undefined, not huge.
         let server = run.server.filter(|_| run.requests > 0);
@@ -64,12 +71,12 @@ impl Figures {
             x_floor: cpu_us.zip(floor_us).map(|(cpu, floor)| cpu / floor),
             ctx_per_req: server.map(|s| (s.ctx_voluntary + s.ctx_involuntary) as f64 / requests),
             pss_peak_kb: tree.map(|s| s.pss_peak_kb as f64),
-            pss_per_conn_b: match (tree, pss_base_kb, held) {
-                (Some(s), Some(base), Some(held)) if held > 0 => {
-                    Some((s.pss_peak_kb.saturating_sub(base) * 1024) as f64 / held as f64)
-                }
-                _ => None,
-            },
+            pss_per_conn_b: per_conn(tree.map(|s| s.pss_peak_kb), base.map(|b| b.pss_kb), held),
+            private_per_conn_b: per_conn(
+                tree.map(|s| s.private_dirty_peak_kb),
+                base.map(|b| b.private_dirty_kb),
+                held,
+            ),
             held: held.map(|h| h as f64),
             starved: run.starved.map(|s| s as f64),
             threads: tree.map(|s| f64::from(s.threads)),
@@ -77,6 +84,12 @@ impl Figures {
             client_cpu_share: client_cpu_s / run.duration_s.max(1e-9),
         }
     }
+}
+
+/// Growth from `base_kb` to `peak_kb` per held connection, in bytes.
+fn per_conn(peak_kb: Option<u64>, base_kb: Option<u64>, held: Option<u64>) -> Option<f64> {
+    let held = held.filter(|&h| h > 0)?;
+    Some((peak_kb?.saturating_sub(base_kb?) * 1024) as f64 / held as f64)
 }
 
 /// Seconds of CPU: the nanosecond clock where it was read, else the tick-based figure
@@ -110,6 +123,7 @@ fn combine(all: &[Figures], pick: fn(&mut [f64]) -> f64) -> Figures {
         ctx_per_req: opt(|f| f.ctx_per_req),
         pss_peak_kb: opt(|f| f.pss_peak_kb),
         pss_per_conn_b: opt(|f| f.pss_per_conn_b),
+        private_per_conn_b: opt(|f| f.private_per_conn_b),
         held: opt(|f| f.held),
         starved: opt(|f| f.starved),
         threads: opt(|f| f.threads),

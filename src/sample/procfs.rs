@@ -43,6 +43,11 @@ pub struct TreeSnapshot {
     /// Memory summed over the live processes, in kB: PSS, or RSS for a process whose
     /// `smaps_rollup` is unreadable (see the module documentation).
     pub pss_kb: u64,
+    /// Private dirty memory summed over the live processes, in kB (`Private_Dirty` of
+    /// `smaps_rollup`): what the tree wrote and shares with no one. Unlike PSS it does
+    /// not fall when another process (a load generator running the same binary) maps
+    /// the same file pages, so it is what growth per connection is measured on.
+    pub private_dirty_kb: u64,
     pub processes: u32,
     pub threads: u32,
     /// Context switches of every live thread so far.
@@ -129,7 +134,9 @@ impl ProcessTree {
             let own_ns = process_cpu_ns(pid)
                 .unwrap_or_else(|| ((stat.utime + stat.stime) as f64 * 1e9 / ticks) as u64);
             snap.cpu_ns += own_ns + ((stat.cutime + stat.cstime) as f64 * 1e9 / ticks) as u64;
-            snap.pss_kb += read_pss_kb(pid).unwrap_or(stat.rss_pages * self.page_kb);
+            let rollup = read_rollup(pid);
+            snap.pss_kb += rollup.map_or(stat.rss_pages * self.page_kb, |r| r.0);
+            snap.private_dirty_kb += rollup.map_or(0, |r| r.1);
             snap.processes += 1;
             snap.threads += stat.threads;
             thread_switches(pid, &mut snap.switches);
@@ -178,9 +185,24 @@ pub fn parse_pss_kb(smaps_rollup: &str) -> Option<u64> {
     })
 }
 
-/// A process's PSS in kB, if its `smaps_rollup` can be read.
-fn read_pss_kb(pid: u32) -> Option<u64> {
-    parse_pss_kb(&fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?)
+/// Parses the `Private_Dirty:` line (in kB) out of a `smaps_rollup` file.
+pub fn parse_private_dirty_kb(smaps_rollup: &str) -> Option<u64> {
+    smaps_rollup.lines().find_map(|line| {
+        let kb = line
+            .strip_prefix("Private_Dirty:")?
+            .trim()
+            .strip_suffix("kB")?;
+        kb.trim().parse().ok()
+    })
+}
+
+/// A process's PSS and private dirty memory in kB, if its `smaps_rollup` can be read.
+fn read_rollup(pid: u32) -> Option<(u64, u64)> {
+    let text = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    Some((
+        parse_pss_kb(&text)?,
+        parse_private_dirty_kb(&text).unwrap_or(0),
+    ))
 }
 
 /// Whether `pid` exists and is not a zombie: a server that died but was not yet
@@ -300,8 +322,12 @@ mod tests {
                       Rss:                4236 kB\n\
                       Pss:                2978 kB\n\
                       Pss_Dirty:          1203 kB\n\
-                      Pss_Anon:           1100 kB\n";
+                      Pss_Anon:           1100 kB\n\
+                      Private_Clean:       310 kB\n\
+                      Private_Dirty:      1190 kB\n";
         assert_eq!(parse_pss_kb(rollup), Some(2978));
+        assert_eq!(parse_private_dirty_kb(rollup), Some(1190));
+        assert_eq!(parse_private_dirty_kb("Private_Clean: 4 kB\n"), None);
         // Pss_Anon and friends are not the total.
         assert_eq!(parse_pss_kb("Rss: 4 kB\nPss_Anon: 3 kB\n"), None);
         assert_eq!(parse_pss_kb(""), None);

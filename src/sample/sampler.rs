@@ -27,6 +27,11 @@ pub struct TreeUsage {
     /// was RSS (`pss_peak_kb`), so the schemas and older reports still hold.
     #[serde(rename = "rss_peak_kb")]
     pub pss_peak_kb: u64,
+    /// The most private dirty memory the tree held at any sample, in kB (see
+    /// [`super::procfs::TreeSnapshot::private_dirty_kb`]). Absent (0) in reports written
+    /// before it existed.
+    #[serde(default)]
+    pub private_dirty_peak_kb: u64,
     /// Context switches in the interval, summed over every thread seen by a sample.
     pub ctx_voluntary: u64,
     pub ctx_involuntary: u64,
@@ -52,6 +57,7 @@ pub struct UsageAccumulator {
     first_cpu_ns: u64,
     last_cpu_ns: u64,
     pss_peak_kb: u64,
+    private_dirty_peak_kb: u64,
     threads: u32,
     processes: u32,
     samples: u32,
@@ -76,6 +82,7 @@ impl UsageAccumulator {
         self.last_cpu = (self.last_cpu.0.max(cpu.0), self.last_cpu.1.max(cpu.1));
         self.last_cpu_ns = self.last_cpu_ns.max(snap.cpu_ns);
         self.pss_peak_kb = self.pss_peak_kb.max(snap.pss_kb);
+        self.private_dirty_peak_kb = self.private_dirty_peak_kb.max(snap.private_dirty_kb);
         self.threads = self.threads.max(snap.threads);
         self.processes = self.processes.max(snap.processes);
         self.samples += 1;
@@ -105,6 +112,7 @@ impl UsageAccumulator {
             cpu_sys_s: round((self.last_cpu.1 - s0).max(0.0)),
             cpu_ns: self.last_cpu_ns.saturating_sub(self.first_cpu_ns),
             pss_peak_kb: self.pss_peak_kb,
+            private_dirty_peak_kb: self.private_dirty_peak_kb,
             ctx_voluntary: vol,
             ctx_involuntary: invol,
             threads: self.threads,
@@ -188,6 +196,7 @@ mod tests {
             cpu_sys_s: cpu / 2.0,
             cpu_ns: (cpu * 1.5 * 1e9) as u64,
             pss_kb: rss,
+            private_dirty_kb: rss / 2,
             processes: 1,
             threads: switches.len() as u32,
             switches: switches

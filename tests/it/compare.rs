@@ -99,12 +99,22 @@ fn two_models_give_every_output_file() {
             && (md.contains("| 1 |") || md.contains("| =1 |")),
         "the first row is tier 1: {md}"
     );
-    assert_eq!(json["rounds"].as_array().unwrap().len(), 2 * 2, "2 rounds per workload");
+    assert_eq!(
+        json["rounds"].as_array().unwrap().len(),
+        2 * 2,
+        "2 rounds per workload"
+    );
     for round in json["rounds"].as_array().unwrap() {
-        assert!(round["floor_us_per_req"].as_f64().unwrap() > 0.0, "{round:#}");
+        assert!(
+            round["floor_us_per_req"].as_f64().unwrap() > 0.0,
+            "{round:#}"
+        );
     }
     for cell in cells {
-        assert!(cell["tier"].as_u64().unwrap() >= 1, "a tier on every cell: {cell:#}");
+        assert!(
+            cell["tier"].as_u64().unwrap() >= 1,
+            "a tier on every cell: {cell:#}"
+        );
         let rounds: Vec<u64> = cell["rounds"]
             .as_array()
             .unwrap()
@@ -241,7 +251,10 @@ fn diff_compares_two_reports_and_refuses_what_is_not_one() {
         out.contains("0 of those (0.0%) are in the opposite order"),
         "a report against itself reverses nothing: {out}"
     );
-    assert!(out.contains("kendall tau of median CPU per request: mean 1.00"), "{out}");
+    assert!(
+        out.contains("kendall tau of median CPU per request: mean 1.00"),
+        "{out}"
+    );
 
     let other = temp_dir("compare-diff-other");
     let mut fewer = args;
@@ -249,7 +262,10 @@ fn diff_compares_two_reports_and_refuses_what_is_not_one() {
     compare(&other, &fewer);
     let (code, _, err) = diff(&report, &other.join("report.json"));
     assert_eq!(code, 2, "different cells: {err}");
-    assert!(err.contains("different cells") && err.contains("fork"), "{err}");
+    assert!(
+        err.contains("different cells") && err.contains("fork"),
+        "{err}"
+    );
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
 
     let not_json = dir.join("report.md");
