@@ -29,7 +29,7 @@ pub struct CompareArgs {
     /// Idle connections held alongside 50 active keep-alive clients, for `idle`.
     #[arg(long, value_delimiter = ',', default_value = "0,1000,10000", value_parser = clap::value_parser!(u32).range(0..=60_000))]
     pub idle: Vec<u32>,
-    /// How long each measurement runs [default: 500ms; --quick: 300ms].
+    /// How long each measurement runs [default: 400ms; --quick: 300ms].
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
     /// Rounds: each runs every model once at every level, in a rotated order, with the
@@ -98,7 +98,7 @@ impl CompareArgs {
             subjects,
             duration: self
                 .duration
-                .unwrap_or(Duration::from_millis(if self.quick { 300 } else { 500 })),
+                .unwrap_or(Duration::from_millis(if self.quick { 300 } else { 400 })),
             repeat: self.repeat.unwrap_or(if self.quick { 1 } else { 5 }) as usize,
             out: self.out.clone(),
             placement: placement(self.pin, model::cpus()),

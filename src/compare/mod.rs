@@ -1,15 +1,17 @@
 //! `iomodels compare`: every model through the seeds' workloads, in one report.
 //!
-//! Compare only orchestrates. For each subject (a model, or an external `--target`)
-//! and workload it starts the real `iomodels serve` as a child process, warms it up,
-//! runs the real `iomodels bench` (which samples the server's whole process tree from
-//! /proc) at each level, `--repeat` times, stops the server and checks that nothing of
-//! it is left. It returns a [`Comparison`]; [`crate::report`] presents it.
+//! Compare only orchestrates. For each workload it starts the real `iomodels serve` for
+//! each subject (a model, or an external `--target`) as a child process, then runs
+//! `--repeat` interleaved rounds of the real `iomodels bench` (which samples the
+//! server's whole process tree) over every subject and level, with the floor measured
+//! in each round, stops the servers and checks that nothing of them is left. It gives
+//! every cell its tier ([`crate::results::tiers`]) and returns a [`Comparison`];
+//! [`crate::report`] presents it.
 //!
 //! - [`args`]: the flags, turned into a [`plan::Plan`].
 //! - [`plan`]: subjects × workloads × levels, and the bench command line of each step.
 //! - [`child`]: the `serve` and `bench` child processes.
-//! - [`measure`]: carrying out the plan; failures become cells that say why.
+//! - [`measure`]: carrying out the plan in rounds; failures become cells that say why.
 //! - [`target`]: finding an external server's process from its listening socket.
 
 pub mod args;
