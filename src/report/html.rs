@@ -18,7 +18,7 @@ pub fn page(report: &Comparison, charts: &[(String, String, String)]) -> String 
     let m = &report.machine;
     let _ = write!(
         html,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>iomodels compare</title><style>{STYLE}</style></head><body>\n<h1>iomodels compare</h1>\n<p><code>{}</code><br>{} CPUs ({}), {:.1} GiB, {}<br>Each figure is the median of {} run(s) of {} ms; min-max is the spread. Server CPU, context switches and memory (PSS) cover the server's whole process tree (PSS summed over it); x floor is a server's CPU per request over this machine's floor ({}).</p>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>iomodels compare</title><style>{STYLE}</style></head><body>\n<h1>iomodels compare</h1>\n<p><code>{}</code><br>{} CPUs ({}), {:.1} GiB, {}<br>Each figure is the median of {} interleaved round(s) of {} ms runs; min-max is the spread. Server CPU, context switches and memory (PSS) cover the server's whole process tree (PSS summed over it); x floor is a server's CPU per request over the floor of its round (median {}).</p>\n",
         escape(&report.command),
         m.cpus,
         escape(&m.cpu_model),
@@ -30,6 +30,15 @@ pub fn page(report: &Comparison, charts: &[(String, String, String)]) -> String 
             .floor_us_per_req
             .map_or_else(|| "not measured".to_string(), |f| format!("{f:.2} µs per request, `iomodels floor`"))
     );
+    if !report.ranked_by.is_empty() {
+        let _ = writeln!(
+            html,
+            "<p>Ranking: {}. The <code>#</code> column is the tier: {}; <code>=2</code> marks a tier several models share.<br>{}.</p>",
+            escape(&report.ranked_by),
+            escape(&report.tier_rule),
+            escape(&report.cpu_source)
+        );
+    }
     if let Some(warning) = super::table::floor_drift_warning(report) {
         let _ = writeln!(html, "<p><strong>{}</strong></p>", escape(&warning));
     }
