@@ -8,12 +8,23 @@
 //!   reply, so the next request on the connection parses from the right place.
 //! - A malformed request gets `400` and a lingering close; a head longer than
 //!   [`MAX_HEAD`] bytes, or with more than [`MAX_HEADERS`] fields, gets `431`.
+//!   Malformed, beyond what httparse refuses (RFC 9112):
+//!   - `Host`: missing from an HTTP/1.1 request, given twice, or whose value is not
+//!     `host [":" port]` as RFC 3986 spells them (3.2; an empty value is valid);
+//!   - `Content-Length`: not digits, or several that disagree (6.3);
+//!   - `Transfer-Encoding`: whose final coding is not `chunked` (6.3), given with a
+//!     `Content-Length` (6.1, a smuggling attempt).
 //!
-//! Parsing is httparse's; this file only frames requests and writes replies.
+//! Parsing is httparse's; this file only frames requests and writes replies, and
+//! checks what httparse leaves to it (above). The checks cost a length comparison per
+//! header field, and a table look-up per byte of the Host value.
 
 use std::mem::MaybeUninit;
 
 use super::{date, Close, Progress, OUTPUT_HIGH_WATER};
+
+#[path = "http_host.rs"]
+mod host;
 
 /// The largest request head (request line and header fields) accepted.
 pub const MAX_HEAD: usize = 8 * 1024;
@@ -339,7 +350,7 @@ impl Fields {
     fn read(&mut self, name: &str, value: &[u8]) -> Result<(), Status> {
         // One comparison per field at most: the names interpreted differ in length.
         match name.len() {
-            4 if name.eq_ignore_ascii_case("host") => self.host = true,
+            4 if name.eq_ignore_ascii_case("host") => self.host(value)?,
             10 if name.eq_ignore_ascii_case("connection") => self.connection(value),
             14 if name.eq_ignore_ascii_case("content-length") => self.content_length(value)?,
             17 if name.eq_ignore_ascii_case("transfer-encoding") => {
@@ -347,6 +358,16 @@ impl Fields {
             }
             _ => {}
         }
+        Ok(())
+    }
+
+    /// One Host field, whose value is a valid `host [":" port]` (RFC 9112 3.2: two, or
+    /// an invalid one, get 400).
+    fn host(&mut self, value: &[u8]) -> Result<(), Status> {
+        if self.host || !host::is_valid(value) {
+            return Err(BAD_REQUEST);
+        }
+        self.host = true;
         Ok(())
     }
 

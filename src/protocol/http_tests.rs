@@ -201,6 +201,45 @@ fn malformed_requests_get_400_and_a_lingering_close() {
     }
 }
 
+/// Feeds one request and returns the status of its reply and the close asked for.
+fn status_of(request: &[u8]) -> (u16, Option<Close>) {
+    let (out, close) = drive(&[request]);
+    let all = responses(&out, &[false]);
+    assert_eq!(all.len(), 1, "{}", String::from_utf8_lossy(request));
+    (all[0].0, close)
+}
+
+#[test]
+fn host_must_be_present_in_http11_single_and_valid() {
+    for bad in [
+        "GET / HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nX: y\r\nhost: b\r\n\r\n",
+        "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: bad host\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: user@host\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a:port\r\n\r\n",
+        "GET / HTTP/1.0\r\nHost: a/b\r\n\r\n",
+    ] {
+        assert_eq!(
+            status_of(bad.as_bytes()),
+            (400, Some(Close::Linger)),
+            "{bad}"
+        );
+    }
+    for good in [
+        "GET / HTTP/1.1\r\nHost: example.com:8080\r\n\r\n",
+        "GET / HTTP/1.1\r\nHOST: 127.0.0.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n",
+        // No authority in the target: an empty Host (RFC 9112 3.2).
+        "OPTIONS * HTTP/1.1\r\nHost:\r\n\r\n",
+        "GET / HTTP/1.0\r\n\r\n",
+    ] {
+        assert_eq!(status_of(good.as_bytes()).0, 200, "{good}");
+    }
+}
+
 #[test]
 fn a_bad_chunk_gets_400() {
     let (out, close) =
