@@ -13,7 +13,7 @@
 //!     `host [":" port]` as RFC 3986 spells them (3.2; an empty value is valid);
 //!   - `Content-Length`: not digits, or several that disagree (6.3);
 //!   - `Transfer-Encoding`: whose final coding is not `chunked` (6.3), given with a
-//!     `Content-Length` (6.1, a smuggling attempt).
+//!     `Content-Length` (6.1, a smuggling attempt), or in an HTTP/1.0 request (6.1).
 //!
 //! Parsing is httparse's; this file only frames requests and writes replies, and
 //! checks what httparse leaves to it (above). The checks cost a length comparison per
@@ -403,8 +403,11 @@ impl Fields {
     /// The request the fields describe, once all are read; refused if they do not
     /// add up.
     fn request(self, http10: bool, head_only: bool) -> Result<Request, Status> {
-        // HTTP/1.1 requires Host; a request framed two ways is a smuggling attempt.
-        if (!http10 && !self.host) || (self.chunked && self.length.is_some()) {
+        // HTTP/1.1 requires Host (RFC 9112 3.2). A request framed two ways is a
+        // smuggling attempt; HTTP/1.0 has no transfer codings, so a Transfer-Encoding
+        // makes its framing faulty, whatever else it says (6.1). (Any other coding
+        // than a final chunked was refused already: `chunked` means the field is there.)
+        if (!http10 && !self.host) || (self.chunked && (http10 || self.length.is_some())) {
             return Err(BAD_REQUEST);
         }
         let body = match (self.chunked, self.length) {

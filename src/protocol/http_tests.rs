@@ -241,6 +241,24 @@ fn host_must_be_present_in_http11_single_and_valid() {
 }
 
 #[test]
+fn transfer_encoding_in_http10_gets_400_and_a_close() {
+    for bad in [
+        "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "POST / HTTP/1.0\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\nx",
+    ] {
+        let (out, close) = drive(&[bad.as_bytes()]);
+        assert_eq!(close, Some(Close::Linger), "{bad}");
+        let all = responses(&out, &[false]);
+        assert_eq!(all.len(), 1, "{bad}");
+        assert_eq!(all[0].0, 400, "{bad}");
+        assert_eq!(header(&all[0].1, "connection"), Some("close"));
+    }
+    let (status, _) = status_of(b"POST / HTTP/1.0\r\nContent-Length: 1\r\n\r\nx");
+    assert_eq!(status, 200, "a Content-Length body is fine in HTTP/1.0");
+}
+
+#[test]
 fn a_bad_chunk_gets_400() {
     let (out, close) =
         drive(&[b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"]);
