@@ -45,7 +45,7 @@ pub const BODY: &[u8] = b"Hello, World!";
 const HEAD_200: &[u8] =
     b"HTTP/1.1 200 OK\r\nServer: iomodels\r\nContent-Type: text/plain\r\nContent-Length: 13\r\nDate: ";
 /// The interim reply that asks a client waiting on `Expect: 100-continue` for the body.
-pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// Where a connection is in its stream of requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
