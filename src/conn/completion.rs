@@ -13,6 +13,10 @@
 //!   cancelled once [`OUTPUT_HIGH_WATER`] bytes of replies wait (back-pressure);
 //! - an idle connection owns no buffer: received bytes sit in the ring's buffers, and
 //!   output buffers come from, and go back to, the thread's [`SparePool`];
+//! - the peer's half-close (a receive of zero bytes, which may complete in the same
+//!   batch as the request before it) ends the input only: every reply the session
+//!   decided on is sent first, then the connection closes the way the session asked
+//!   ([`UringConn::on_eof`]);
 //! - a connection is dropped (its socket closed) only once none of its operations is
 //!   in flight ([`UringConn::can_drop`]), so the kernel never meets a reused descriptor.
 
@@ -114,11 +118,16 @@ impl UringConn {
         self.after(progress, opts, now);
     }
 
-    /// The peer closed its side (a receive of zero bytes).
+    /// The peer closed its side (a receive of zero bytes). It sends nothing more, but
+    /// it may still read: every reply the session decided on, and those the requests
+    /// held back by the high-water mark still owe, are sent before the close. A
+    /// connection already closing keeps its way of closing; its lingering receive then
+    /// meets the same EOF at once and ends it. Only a lingering connection is done.
     pub fn on_eof(&mut self) {
         match self.phase {
             Phase::Open => self.phase = Phase::PeerDone,
-            _ => self.closed = true,
+            Phase::PeerDone | Phase::Closing(_) => {}
+            Phase::Lingering => self.closed = true,
         }
     }
 
@@ -196,30 +205,46 @@ impl UringConn {
             if self.sending || !self.out.is_empty() || self.closed {
                 break;
             }
-            match self.phase {
-                Phase::PeerDone | Phase::Closing(Close::AfterFlush) => self.closed = true,
-                Phase::Closing(Close::Linger) => {
-                    if self.stream.shutdown(Shutdown::Write).is_err() {
-                        self.closed = true;
-                    } else {
-                        self.phase = Phase::Lingering;
-                        self.deadline = Some(now + LINGER_TIME);
-                        self.intake.discard();
-                    }
-                }
-                Phase::Open if self.backlogged => {
-                    self.out = spares.take();
-                    let progress = self.intake.resume(&mut self.out);
-                    self.after(progress, opts, now);
-                    continue;
-                }
-                Phase::Open | Phase::Lingering => {}
+            if !self.flushed(opts, spares, now) {
+                break;
             }
-            break;
         }
         if self.out.is_empty() && self.out.capacity() > 0 {
             spares.give(std::mem::take(&mut self.out));
         }
+        self.steer_recv(key, ring)
+    }
+
+    /// Everything decided on is sent: moves on as the phase says. True if that made
+    /// more replies, to be sent next.
+    fn flushed(&mut self, opts: &ConnOptions, spares: &mut SparePool, now: Instant) -> bool {
+        match self.phase {
+            // Requests held back by the high-water mark are answered now, also when the
+            // peer half-closed right after sending them: its replies are owed all the same.
+            Phase::Open | Phase::PeerDone if self.backlogged => {
+                self.out = spares.take();
+                let progress = self.intake.resume(&mut self.out);
+                self.after(progress, opts, now);
+                return true;
+            }
+            Phase::PeerDone | Phase::Closing(Close::AfterFlush) => self.closed = true,
+            Phase::Closing(Close::Linger) => {
+                if self.stream.shutdown(Shutdown::Write).is_err() {
+                    self.closed = true;
+                } else {
+                    self.phase = Phase::Lingering;
+                    self.deadline = Some(now + LINGER_TIME);
+                    self.intake.discard();
+                }
+            }
+            Phase::Open | Phase::Lingering => {}
+        }
+        false
+    }
+
+    /// Arms the multishot receive if the connection wants input and has none armed;
+    /// cancels it if it wants none.
+    fn steer_recv(&mut self, key: usize, ring: &mut Ring) -> io::Result<()> {
         match (self.wants_read(), self.recv) {
             (true, Recv::Idle) => {
                 ring.recv_multi(key, &self.stream)?;

@@ -54,11 +54,11 @@ fn responses(mut out: &[u8], head_only: &[bool]) -> Vec<Response> {
                 )
             })
             .collect();
+        // Every reply has a length but 100 Continue, which has no body.
         let length: usize = headers
             .iter()
             .find(|(n, _)| n == "content-length")
-            .map(|(_, v)| v.parse().unwrap())
-            .unwrap();
+            .map_or(0, |(_, v)| v.parse().unwrap());
         let body_len = if head_only.get(i).copied().unwrap_or(false) {
             0
         } else {
@@ -198,6 +198,151 @@ fn malformed_requests_get_400_and_a_lingering_close() {
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].0, 400, "{}", String::from_utf8_lossy(bad));
         assert_eq!(header(&all[0].1, "connection"), Some("close"));
+    }
+}
+
+/// Feeds one request and returns the status of its reply and the close asked for.
+fn status_of(request: &[u8]) -> (u16, Option<Close>) {
+    let (out, close) = drive(&[request]);
+    let all = responses(&out, &[false]);
+    assert_eq!(all.len(), 1, "{}", String::from_utf8_lossy(request));
+    (all[0].0, close)
+}
+
+#[test]
+fn host_must_be_present_in_http11_single_and_valid() {
+    for bad in [
+        "GET / HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nX: y\r\nhost: b\r\n\r\n",
+        "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: bad host\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: user@host\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a:port\r\n\r\n",
+        "GET / HTTP/1.0\r\nHost: a/b\r\n\r\n",
+    ] {
+        assert_eq!(
+            status_of(bad.as_bytes()),
+            (400, Some(Close::Linger)),
+            "{bad}"
+        );
+    }
+    for good in [
+        "GET / HTTP/1.1\r\nHost: example.com:8080\r\n\r\n",
+        "GET / HTTP/1.1\r\nHOST: 127.0.0.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n",
+        // No authority in the target: an empty Host (RFC 9112 3.2).
+        "OPTIONS * HTTP/1.1\r\nHost:\r\n\r\n",
+        "GET / HTTP/1.0\r\n\r\n",
+    ] {
+        assert_eq!(status_of(good.as_bytes()).0, 200, "{good}");
+    }
+}
+
+#[test]
+fn transfer_encoding_in_http10_gets_400_and_a_close() {
+    for bad in [
+        "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "POST / HTTP/1.0\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\nx",
+    ] {
+        let (out, close) = drive(&[bad.as_bytes()]);
+        assert_eq!(close, Some(Close::Linger), "{bad}");
+        let all = responses(&out, &[false]);
+        assert_eq!(all.len(), 1, "{bad}");
+        assert_eq!(all[0].0, 400, "{bad}");
+        assert_eq!(header(&all[0].1, "connection"), Some("close"));
+    }
+    let (status, _) = status_of(b"POST / HTTP/1.0\r\nContent-Length: 1\r\n\r\nx");
+    assert_eq!(status, 200, "a Content-Length body is fine in HTTP/1.0");
+}
+
+const EXPECT_HEAD: &[u8] =
+    b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n";
+
+#[test]
+fn expect_100_continue_is_answered_before_the_body_arrives() {
+    let mut session = HttpSession::new();
+    let mut out = Vec::new();
+    let p = session.feed(EXPECT_HEAD, &mut out);
+    assert_eq!(p.consumed, EXPECT_HEAD.len());
+    assert!(!p.completed);
+    assert_eq!(p.close, None);
+    assert_eq!(out, CONTINUE, "at once, before the body");
+    let p = session.feed(b"hello", &mut out);
+    assert!(p.completed);
+    let all = responses(&out, &[false, false]);
+    assert_eq!(all.iter().map(|r| r.0).collect::<Vec<_>>(), [100, 200]);
+    assert_eq!(all[1].2, BODY);
+}
+
+/// However the input is split, even a byte at a time, one 100 Continue per request:
+/// sent the moment its head is complete, never before, never twice.
+#[test]
+fn expect_100_continue_is_sent_once_however_the_input_is_split() {
+    let stream = [EXPECT_HEAD, b"hello", EXPECT_HEAD, b"world", GET].concat();
+    let (whole, close) = drive(&[&stream]);
+    assert_eq!(close, None);
+    let statuses: Vec<u16> = responses(&whole, &[false; 5]).iter().map(|r| r.0).collect();
+    assert_eq!(statuses, [100, 200, 100, 200, 200]);
+
+    let mut session = HttpSession::new();
+    let (mut pending, mut out) = (Vec::new(), Vec::new());
+    for (i, &byte) in stream.iter().enumerate() {
+        pending.push(byte);
+        let p = session.feed(&pending, &mut out);
+        pending.drain(..p.consumed);
+        let sent = out
+            .windows(CONTINUE.len())
+            .filter(|w| *w == CONTINUE)
+            .count();
+        let heads_complete = [EXPECT_HEAD.len(), 2 * EXPECT_HEAD.len() + 5]
+            .iter()
+            .filter(|&&end| i + 1 >= end)
+            .count();
+        assert_eq!(sent, heads_complete, "after byte {i}");
+    }
+    assert_eq!(without_dates(&out), without_dates(&whole), "byte by byte");
+}
+
+#[test]
+fn expect_100_continue_with_a_chunked_body() {
+    let head =
+        b"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nEXPECT: 100-Continue\r\n\r\n";
+    let (out, _) = drive(&[head]);
+    assert_eq!(out, CONTINUE);
+    let (out, _) = drive(&[head, b"3\r\nabc\r\n0\r\n\r\n"]);
+    let statuses: Vec<u16> = responses(&out, &[false; 2]).iter().map(|r| r.0).collect();
+    assert_eq!(statuses, [100, 200]);
+}
+
+#[test]
+fn no_100_continue_without_a_body_nor_for_http10() {
+    for request in [
+        "GET / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n",
+        "POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nab",
+        // Expect is not HTTP/1.0's: even an unknown expectation is ignored.
+        "POST / HTTP/1.0\r\nExpect: teapot\r\nContent-Length: 2\r\n\r\nab",
+    ] {
+        let (out, _) = drive(&[request.as_bytes()]);
+        let statuses: Vec<u16> = responses(&out, &[false]).iter().map(|r| r.0).collect();
+        assert_eq!(statuses, [200], "{request}");
+    }
+}
+
+#[test]
+fn an_unknown_expectation_gets_417_and_a_close() {
+    for request in [
+        "POST / HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nContent-Length: 2\r\n\r\nab",
+        "GET / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue, x=y\r\n\r\n",
+    ] {
+        let (out, close) = drive(&[request.as_bytes()]);
+        assert_eq!(close, Some(Close::Linger), "{request}");
+        let all = responses(&out, &[false]);
+        assert_eq!(all.len(), 1, "no 100 Continue first: {request}");
+        assert_eq!(all[0].0, 417, "{request}");
     }
 }
 

@@ -2,6 +2,8 @@
 //!
 //! - `serve_echo`, `serve_http`, `serve_lifecycle`: every model under every protocol,
 //!   generated from one list (`util::models`), never copied per model.
+//! - `serve_conformance`: HTTP/1.1 conformance under every model: error replies and
+//!   pipelined replies survive the client's half-close; `Expect: 100-continue`.
 //! - `serve_abuse`: hostile clients cannot capture the workers of the blocking family.
 //! - `serve_cli`: what `list` and `serve` say to a user.
 //! - `compare`: a small comparison writes every output file, and survives a model that dies.
@@ -17,6 +19,7 @@ mod util;
 
 mod serve_abuse;
 mod serve_cli;
+mod serve_conformance;
 mod serve_echo;
 mod serve_http;
 mod serve_lifecycle;

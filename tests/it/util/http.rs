@@ -54,7 +54,9 @@ pub fn read_responses(
     all
 }
 
-fn parse(input: &[u8], head_only: bool) -> Option<(Response, usize)> {
+/// The response at the start of `input` and its length, or `None` if it is incomplete;
+/// panics if `input` does not start like an HTTP response.
+pub fn parse(input: &[u8], head_only: bool) -> Option<(Response, usize)> {
     let mut fields = [httparse::EMPTY_HEADER; 32];
     let mut res = httparse::Response::new(&mut fields);
     let len = match res.parse(input).expect("a valid HTTP response") {
