@@ -154,40 +154,9 @@ impl ResponseReader {
                     if data.is_empty() {
                         return Ok(());
                     }
-                    let mut headers = [httparse::EMPTY_HEADER; FEW_HEADERS];
-                    let mut many = Vec::new();
-                    let mut response = httparse::Response::new(&mut headers);
-                    let mut parsed = response.parse(data);
-                    if parsed == Err(httparse::Error::TooManyHeaders) {
-                        // Rare: a response with many headers pays for a bigger array.
-                        many.resize(MANY_HEADERS, httparse::EMPTY_HEADER);
-                        response = httparse::Response::new(&mut many);
-                        parsed = response.parse(data);
-                    }
-                    match parsed {
-                        Ok(httparse::Status::Complete(len)) => {
-                            let status = response.code.ok_or(Malformed)?;
-                            let (body, close) = body_of(&response, head_request)?;
-                            data = &data[len..];
-                            self.status = status;
-                            self.close = close;
-                            if (100..200).contains(&status) && status != 101 {
-                                continue; // interim response: the real one follows
-                            }
-                            observer.head(status, body.framing());
-                            self.body = body;
-                            if body == Body::Head {
-                                done(Completed { status, close });
-                            }
-                        }
-                        Ok(httparse::Status::Partial) => {
-                            if data.len() > MAX_HEAD {
-                                return Err(Malformed);
-                            }
-                            self.head.extend_from_slice(data);
-                            return Ok(());
-                        }
-                        Err(_) => return Err(Malformed),
+                    match self.read_head(data, head_request, observer, done)? {
+                        Some(len) => data = &data[len..],
+                        None => return Ok(()),
                     }
                 }
                 Body::Length(left) => {
@@ -226,6 +195,54 @@ impl ResponseReader {
                     self.chunk_byte(byte, done)?;
                 }
             }
+        }
+    }
+
+    /// Parses the response head `data` starts with. Returns its length once it is
+    /// complete (its body, if it has one, is next), or `None` once an incomplete head is
+    /// kept for the next read.
+    #[inline]
+    fn read_head(
+        &mut self,
+        data: &[u8],
+        head_request: bool,
+        observer: &mut impl ResponseObserver,
+        done: &mut impl FnMut(Completed),
+    ) -> Result<Option<usize>, Malformed> {
+        let mut headers = [httparse::EMPTY_HEADER; FEW_HEADERS];
+        let mut many = Vec::new();
+        let mut response = httparse::Response::new(&mut headers);
+        let mut parsed = response.parse(data);
+        if parsed == Err(httparse::Error::TooManyHeaders) {
+            // Rare: a response with many headers pays for a bigger array.
+            many.resize(MANY_HEADERS, httparse::EMPTY_HEADER);
+            response = httparse::Response::new(&mut many);
+            parsed = response.parse(data);
+        }
+        match parsed {
+            Ok(httparse::Status::Complete(len)) => {
+                let status = response.code.ok_or(Malformed)?;
+                let (body, close) = body_of(&response, head_request)?;
+                self.status = status;
+                self.close = close;
+                if (100..200).contains(&status) && status != 101 {
+                    return Ok(Some(len)); // interim response: the real one follows
+                }
+                observer.head(status, body.framing());
+                self.body = body;
+                if body == Body::Head {
+                    done(Completed { status, close });
+                }
+                Ok(Some(len))
+            }
+            Ok(httparse::Status::Partial) => {
+                if data.len() > MAX_HEAD {
+                    return Err(Malformed);
+                }
+                self.head.extend_from_slice(data);
+                Ok(None)
+            }
+            Err(_) => Err(Malformed),
         }
     }
 
