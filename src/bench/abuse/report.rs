@@ -5,8 +5,9 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::checker::PhaseStats;
+use super::checker::{AbusePhase, PhaseStats};
 use super::outcome::Tally;
+use crate::sample::TreeUsage;
 
 /// The whole result of a run.
 #[derive(Debug, Clone, Serialize)]
@@ -31,6 +32,18 @@ pub struct WellBehaved {
     pub after: PhaseReport,
     /// How long after the abuse ended the first check was answered.
     pub recovery_s: Option<f64>,
+}
+
+impl WellBehaved {
+    /// The report of the checkers' three phases (indexed by [`AbusePhase`]).
+    pub fn of(phases: &[PhaseStats; 3], recovery_s: Option<f64>) -> Self {
+        WellBehaved {
+            before: PhaseReport::from(&phases[AbusePhase::Before as usize]),
+            during: PhaseReport::from(&phases[AbusePhase::During as usize]),
+            after: PhaseReport::from(&phases[AbusePhase::After as usize]),
+            recovery_s,
+        }
+    }
 }
 
 /// The well-behaved clients in one phase.
@@ -92,6 +105,30 @@ pub struct ServerReport {
     /// The most processes and threads of the tree seen at once (fork's cap shows here).
     pub processes_peak: Option<u32>,
     pub threads_peak: Option<u32>,
+}
+
+impl ServerReport {
+    /// The report of a server found `alive` or not, with the tree's memory (PSS, kB)
+    /// before and after the abuse and its usage from the start of the abuse, if sampled.
+    pub fn of(
+        alive: bool,
+        before_kb: Option<u64>,
+        usage: Option<TreeUsage>,
+        after_kb: Option<u64>,
+    ) -> Self {
+        ServerReport {
+            alive,
+            rss_before_kb: before_kb,
+            rss_peak_kb: usage.map(|u| u.rss_peak_kb),
+            cpu_s: usage.map(|u| u.cpu_user_s + u.cpu_sys_s),
+            processes_peak: usage.map(|u| u.processes),
+            threads_peak: usage.map(|u| u.threads),
+            rss_after_kb: after_kb,
+            rss_recovered: before_kb
+                .zip(after_kb)
+                .map(|(before, after)| memory_recovered(before, after)),
+        }
+    }
 }
 
 /// How far above its start a server's memory may stay after the abuse and still count
