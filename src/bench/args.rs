@@ -1,6 +1,7 @@
 //! The `bench` command line (clap derive) and its translation into a [`BenchConfig`].
-//! Range checks that clap cannot express (file descriptors, threads against
-//! connections) are usage errors: one line, exit code 2.
+//! Checks that clap cannot express (`--close` with `--pipeline`, `--source` addresses
+//! of the target's family) are usage errors: one line, exit code 2. `--threads` is
+//! capped at the number of connections.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -24,7 +25,7 @@ pub struct BenchArgs {
     pub workload: WorkloadArgs,
 }
 
-/// The three workloads.
+/// The workloads: the seeds' three, and `abuse`.
 #[derive(Debug, Subcommand)]
 pub enum WorkloadArgs {
     /// Seed 000: workers connect, send messages, verify every echoed byte, close.

@@ -10,7 +10,8 @@
 //! let sampler = Sampler::start(tree, Duration::from_millis(200));
 //! // ... run a workload against the server ...
 //! let usage = sampler.finish(); // a `TreeUsage` over the interval
-//! println!("{} s of CPU, {} kB peak RSS", usage.cpu_user_s + usage.cpu_sys_s, usage.rss_peak_kb);
+//! // `rss_peak_kb` holds PSS (see `TreeUsage`).
+//! println!("{} s of CPU, {} kB peak PSS", usage.cpu_user_s + usage.cpu_sys_s, usage.rss_peak_kb);
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
