@@ -72,7 +72,14 @@ fn two_models_give_every_output_file() {
             "server CPU sampled: {cell:#}"
         );
     }
-    for stop in json["stops"].as_array().unwrap() {
+    let stops = json["stops"].as_array().unwrap();
+    for model in ["epoll", "threads"] {
+        assert!(
+            stops.iter().any(|stop| stop["subject"] == model),
+            "{model} was stopped and checked: {stops:#?}"
+        );
+    }
+    for stop in stops {
         assert_eq!(stop["status"], "exit code 0", "{stop:#}");
         assert!(stop["left_behind"].as_array().unwrap().is_empty());
     }
@@ -120,6 +127,7 @@ fn a_model_that_dies_becomes_an_error_row() {
     );
     let cells = json["cells"].as_array().unwrap();
     let healthy: Vec<&Value> = cells.iter().filter(|c| c["subject"] == "epoll").collect();
+    assert_eq!(healthy.len(), 2, "one cell per level");
     assert!(healthy
         .iter()
         .all(|c| c["error"].is_null() && !c["figures"].is_null()));
