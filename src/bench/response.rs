@@ -160,26 +160,22 @@ impl ResponseReader {
                     }
                 }
                 Body::Length(left) => {
-                    let take = left.min(data.len() as u64);
-                    let (body, rest) = data.split_at(take as usize);
-                    observer.body(body);
-                    data = rest;
-                    if take == left {
+                    let owed;
+                    (data, owed) = pass_body(data, left, observer);
+                    if owed == 0 {
                         self.finish(done);
                     } else {
-                        self.body = Body::Length(left - take);
+                        self.body = Body::Length(owed);
                         return Ok(());
                     }
                 }
                 Body::ChunkData(left) => {
-                    let take = left.min(data.len() as u64);
-                    let (body, rest) = data.split_at(take as usize);
-                    observer.body(body);
-                    data = rest;
-                    if take == left {
+                    let owed;
+                    (data, owed) = pass_body(data, left, observer);
+                    if owed == 0 {
                         self.body = Body::ChunkDataEnd(0);
                     } else {
-                        self.body = Body::ChunkData(left - take);
+                        self.body = Body::ChunkData(owed);
                         return Ok(());
                     }
                 }
@@ -279,6 +275,20 @@ impl ResponseReader {
             close: self.close,
         });
     }
+}
+
+/// Passes the first `left` bytes of `data` (or all of it, if fewer) to `observer` as
+/// body bytes; returns the rest of `data` and how many body bytes are still to come.
+#[inline]
+fn pass_body<'d>(
+    data: &'d [u8],
+    left: u64,
+    observer: &mut impl ResponseObserver,
+) -> (&'d [u8], u64) {
+    let take = left.min(data.len() as u64);
+    let (body, rest) = data.split_at(take as usize);
+    observer.body(body);
+    (rest, left - take)
 }
 
 impl Body {
