@@ -28,7 +28,7 @@ pub enum Command {
     Serve(ServeArgs),
     /// List the concurrency models: name, family, default workers, mechanism, origin.
     List,
-    /// Drive a TCP server with a workload (echo, http, hold) and measure it.
+    /// Drive a TCP server with a workload (echo, http, hold, abuse) and measure it.
     Bench(crate::bench::BenchArgs),
     /// Run every model through the workloads and write a ranked report with charts.
     Compare(crate::compare::args::CompareArgs),

@@ -1,6 +1,7 @@
 //! The `bench` command line (clap derive) and its translation into a [`BenchConfig`].
-//! Range checks that clap cannot express (file descriptors, threads against
-//! connections) are usage errors: one line, exit code 2.
+//! Checks that clap cannot express (`--close` with `--pipeline`, `--source` addresses
+//! of the target's family) are usage errors: one line, exit code 2. `--threads` is
+//! capped at the number of connections.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -28,7 +29,7 @@ pub struct BenchArgs {
     pub cpus: Option<CpuList>,
 }
 
-/// The three workloads.
+/// The workloads: the seeds' three, and `abuse`.
 #[derive(Debug, Subcommand)]
 pub enum WorkloadArgs {
     /// Seed 000: workers connect, send messages, verify every echoed byte, close.
@@ -164,7 +165,37 @@ fn parse_rate(text: &str) -> Result<f64, String> {
 impl BenchArgs {
     /// The validated configuration; a bad value is a usage error.
     pub fn config(&self) -> Result<BenchConfig> {
-        let (workload, target, common) = match &self.workload {
+        let (workload, target, common) = self.workload_config()?;
+        if let WorkloadConfig::Http(http) = &workload {
+            if http.close && http.pipeline > 1 {
+                return Err(usage("--close and --pipeline cannot be combined"));
+            }
+        }
+        let threads = (common.threads as usize).min(workload.connections());
+        if common
+            .source
+            .iter()
+            .any(|ip| ip.is_ipv4() != target.addr.is_ipv4())
+        {
+            return Err(usage(format!(
+                "--source addresses must be of the same family as {}",
+                target.addr
+            )));
+        }
+        Ok(BenchConfig {
+            workload,
+            target,
+            threads,
+            timeout: common.timeout,
+            json: common.json.clone(),
+            server_pid: common.server_pid,
+            sources: common.source.clone(),
+        })
+    }
+
+    /// The workload's own settings, its target, and the flags every workload takes.
+    fn workload_config(&self) -> Result<(WorkloadConfig, Target, &CommonArgs)> {
+        Ok(match &self.workload {
             WorkloadArgs::Echo(a) => {
                 let workload = WorkloadConfig::Echo(EchoConfig {
                     workers: a.workers as usize,
@@ -204,31 +235,6 @@ impl BenchArgs {
             WorkloadArgs::Abuse(_) => {
                 return Err(usage("bench abuse has no engine configuration"));
             }
-        };
-        if let WorkloadConfig::Http(http) = &workload {
-            if http.close && http.pipeline > 1 {
-                return Err(usage("--close and --pipeline cannot be combined"));
-            }
-        }
-        let threads = (common.threads as usize).min(workload.connections());
-        if common
-            .source
-            .iter()
-            .any(|ip| ip.is_ipv4() != target.addr.is_ipv4())
-        {
-            return Err(usage(format!(
-                "--source addresses must be of the same family as {}",
-                target.addr
-            )));
-        }
-        Ok(BenchConfig {
-            workload,
-            target,
-            threads,
-            timeout: common.timeout,
-            json: common.json.clone(),
-            server_pid: common.server_pid,
-            sources: common.source.clone(),
         })
     }
 }

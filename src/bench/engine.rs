@@ -19,6 +19,10 @@ use crate::stats::Recorder;
 /// How often a loop looks at timeouts and the stop flag when nothing else wakes it.
 pub const TICK: Duration = Duration::from_millis(50);
 
+/// How often the calling thread of [`run_threads`] looks at the loops: often enough
+/// that a run ends soon after its last thread does.
+pub const PROGRESS_TICK: Duration = Duration::from_millis(20);
+
 /// Bytes of the per-thread read buffer every connection of the thread shares.
 pub const READ_BUF: usize = 64 * 1024;
 
@@ -39,7 +43,7 @@ struct ThreadProgress {
     open: AtomicU64,
 }
 
-/// LiveTotals totals for the progress line.
+/// The loops' live counters, summed, for the progress line.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LiveTotals {
     pub requests: u64,
@@ -98,7 +102,6 @@ impl ThreadCtx<'_> {
         (!sources.is_empty()).then(|| sources[n % sources.len()])
     }
 
-    /// Publishes this thread's counters for the progress line.
     /// Publishes the final counters and hands the thread's measurements back.
     pub fn finish(
         &self,
@@ -116,6 +119,7 @@ impl ThreadCtx<'_> {
         }
     }
 
+    /// Publishes this thread's counters for the progress line.
     pub fn publish(&self, recorder: &Recorder, open: usize) {
         let p = &self.shared.progress[self.index];
         p.requests.store(recorder.requests, Ordering::Relaxed);
@@ -209,7 +213,8 @@ pub struct ThreadResult {
 }
 
 /// Runs `body` on `config.threads` threads and, while they run, calls `tick` every
-/// 100 ms on the calling thread (the progress line). Returns every thread's result.
+/// [`PROGRESS_TICK`] on the calling thread (the progress line, which redraws at its own
+/// pace). Returns every thread's result.
 pub fn run_threads<F>(
     config: &BenchConfig,
     shared: &Shared,
@@ -239,7 +244,7 @@ where
             .context("cannot start the bench threads")?;
         while !handles.iter().all(|h| h.is_finished()) {
             tick(shared);
-            std::thread::sleep(Duration::from_millis(20).min(TICK));
+            std::thread::sleep(PROGRESS_TICK);
         }
         handles
             .into_iter()

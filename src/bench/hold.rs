@@ -277,7 +277,6 @@ impl Loop<'_> {
 
     fn on_readable(&mut self, i: usize, buf: &mut [u8]) {
         loop {
-            let global = self.first + i;
             let conn = &mut self.conns[i];
             let Some(stream) = conn.stream.as_mut() else {
                 return;
@@ -296,34 +295,7 @@ impl Loop<'_> {
             if conn.phase != Phase::Busy {
                 return self.drop_conn(i, ErrorKind::Mismatch, now); // unsolicited bytes
             }
-            let outcome = match self.config.proto {
-                Protocol::Echo => {
-                    let seed = pattern::seed(global, u32::MAX, conn.seq);
-                    let offset = conn.verified as usize;
-                    if offset + n > ECHO_LEN || !pattern::matches(seed, offset, &buf[..n]) {
-                        Err(ErrorKind::Mismatch)
-                    } else {
-                        conn.verified += n as u16;
-                        Ok((conn.verified as usize == ECHO_LEN).then_some(Completed {
-                            status: 200,
-                            close: false,
-                        }))
-                    }
-                }
-                Protocol::Http => {
-                    let mut done = None;
-                    let mut extra = false;
-                    let fed = conn.reader.feed(&buf[..n], true, &mut |c| {
-                        extra |= done.is_some();
-                        done = Some(c);
-                    });
-                    match fed {
-                        Ok(()) if !extra => Ok(done),
-                        _ => Err(ErrorKind::Mismatch),
-                    }
-                }
-            };
-            match outcome {
+            match self.check_reply(i, &buf[..n]) {
                 Err(kind) => return self.drop_conn(i, kind, now),
                 Ok(None) => {}
                 Ok(Some(done)) => {
@@ -342,6 +314,38 @@ impl Loop<'_> {
             }
             if n < buf.len() {
                 return;
+            }
+        }
+    }
+
+    /// Checks the next bytes of connection `i`'s reply: `Some` once the reply is
+    /// complete, `Mismatch` if it is not the right one.
+    fn check_reply(&mut self, i: usize, data: &[u8]) -> Result<Option<Completed>, ErrorKind> {
+        let conn = &mut self.conns[i];
+        match self.config.proto {
+            Protocol::Echo => {
+                let seed = pattern::seed(self.first + i, u32::MAX, conn.seq);
+                let offset = conn.verified as usize;
+                if offset + data.len() > ECHO_LEN || !pattern::matches(seed, offset, data) {
+                    return Err(ErrorKind::Mismatch);
+                }
+                conn.verified += data.len() as u16;
+                Ok((conn.verified as usize == ECHO_LEN).then_some(Completed {
+                    status: 200,
+                    close: false,
+                }))
+            }
+            Protocol::Http => {
+                let mut done = None;
+                let mut extra = false;
+                let fed = conn.reader.feed(data, true, &mut |c| {
+                    extra |= done.is_some();
+                    done = Some(c);
+                });
+                match fed {
+                    Ok(()) if !extra => Ok(done),
+                    _ => Err(ErrorKind::Mismatch),
+                }
             }
         }
     }

@@ -263,8 +263,10 @@ impl Loop<'_> {
         }
     }
 
-    /// Closes connection `i`, counting `lost` requests as `kind` errors, and replaces it
-    /// (at once after an orderly close, after a pause after a failure).
+    /// Closes connection `i` and replaces it. After a `failure`, its requests in flight
+    /// count as errors of that kind (at least one) and it reconnects after a pause;
+    /// after an orderly close it reconnects at once, and a request-count run issues its
+    /// requests in flight again.
     fn replace(&mut self, i: usize, failure: Option<ErrorKind>) {
         let now = Instant::now();
         let conn = &mut self.conns[i];

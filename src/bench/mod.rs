@@ -1,5 +1,6 @@
 //! `iomodels bench`: the load generator. It drives any TCP server with one of the
-//! seeds' three workloads and measures what it sees.
+//! seeds' three workloads (`echo`, `http`, `hold`) and measures what it sees, or turns
+//! hostile clients on it (`abuse`).
 //!
 //! The pipeline, as in oha: each event-loop thread ([`engine`]) runs its share of the
 //! connections for a workload ([`echo`], [`http`], [`hold`]) and records raw samples
@@ -79,7 +80,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
 }
 
 /// Runs one validated workload and returns what it measured; `stop` ends it early.
-/// This is the entry point `compare` uses.
+/// [`run`] calls it; `compare` does not: it runs `iomodels bench ... --json FILE` as a
+/// child process and reads the file back (`compare/child.rs`).
 pub fn run_config(config: &BenchConfig, stop: Arc<AtomicBool>) -> Result<Aggregate> {
     let connections = config.workload.connections();
     let fits = net::raise_fd_limit();

@@ -3,6 +3,12 @@
 //! close). Headers are parsed with httparse; bodies are skipped without being
 //! buffered: Content-Length, chunked, or until close. Only a response head split across
 //! reads is kept, per connection.
+//!
+//! The load generator only counts responses ([`ResponseReader::feed`]); a client that
+//! must judge what it was sent (`bench abuse`'s checkers) passes a [`ResponseObserver`]
+//! ([`ResponseReader::feed_observed`]) and is shown each head and the body bytes. The
+//! reader is generic over the observer, so the counting path, whose observer is `()`,
+//! compiles to what it was without one.
 
 /// The most header bytes a response may have before it counts as malformed.
 pub const MAX_HEAD: usize = 64 * 1024;
@@ -24,6 +30,31 @@ pub struct Completed {
     /// The server said it will close the connection after this response.
     pub close: bool,
 }
+
+/// How a response's body is framed (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body: a reply to HEAD, a 204 or 304, or `Content-Length: 0`.
+    Empty,
+    /// `Content-Length` bytes.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Everything until the server closes the connection.
+    UntilClose,
+}
+
+/// Shown what [`ResponseReader::feed`] reads past: each final response's head, and its
+/// body bytes (chunked framing removed), in order. Both methods do nothing by default.
+pub trait ResponseObserver {
+    /// A final response's head was read (interim 1xx responses are not shown).
+    fn head(&mut self, _status: u16, _framing: Framing) {}
+    /// The next bytes of the current response's body.
+    fn body(&mut self, _bytes: &[u8]) {}
+}
+
+/// Observes nothing: what [`ResponseReader::feed`] passes.
+impl ResponseObserver for () {}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum Body {
@@ -73,12 +104,23 @@ impl ResponseReader {
         head_request: bool,
         done: &mut impl FnMut(Completed),
     ) -> Result<(), Malformed> {
+        self.feed_observed(data, head_request, &mut (), done)
+    }
+
+    /// [`ResponseReader::feed`], also showing `observer` every head and body byte.
+    pub fn feed_observed(
+        &mut self,
+        data: &[u8],
+        head_request: bool,
+        observer: &mut impl ResponseObserver,
+        done: &mut impl FnMut(Completed),
+    ) -> Result<(), Malformed> {
         if self.head.is_empty() {
-            return self.feed_bytes(data, head_request, done);
+            return self.feed_bytes(data, head_request, observer, done);
         }
         let mut pending = std::mem::take(&mut self.head);
         pending.extend_from_slice(data);
-        let result = self.feed_bytes(&pending, head_request, done);
+        let result = self.feed_bytes(&pending, head_request, observer, done);
         if self.head.is_empty() {
             pending.clear();
             self.head = pending; // keep the capacity for the next split head
@@ -103,6 +145,7 @@ impl ResponseReader {
         &mut self,
         mut data: &[u8],
         head_request: bool,
+        observer: &mut impl ResponseObserver,
         done: &mut impl FnMut(Completed),
     ) -> Result<(), Malformed> {
         loop {
@@ -111,62 +154,35 @@ impl ResponseReader {
                     if data.is_empty() {
                         return Ok(());
                     }
-                    let mut headers = [httparse::EMPTY_HEADER; FEW_HEADERS];
-                    let mut many = Vec::new();
-                    let mut response = httparse::Response::new(&mut headers);
-                    let mut parsed = response.parse(data);
-                    if parsed == Err(httparse::Error::TooManyHeaders) {
-                        // Rare: a response with many headers pays for a bigger array.
-                        many.resize(MANY_HEADERS, httparse::EMPTY_HEADER);
-                        response = httparse::Response::new(&mut many);
-                        parsed = response.parse(data);
-                    }
-                    match parsed {
-                        Ok(httparse::Status::Complete(len)) => {
-                            let status = response.code.ok_or(Malformed)?;
-                            let (body, close) = body_of(&response, head_request)?;
-                            data = &data[len..];
-                            self.status = status;
-                            self.close = close;
-                            if (100..200).contains(&status) && status != 101 {
-                                continue; // interim response: the real one follows
-                            }
-                            self.body = body;
-                            if body == Body::Head {
-                                done(Completed { status, close });
-                            }
-                        }
-                        Ok(httparse::Status::Partial) => {
-                            if data.len() > MAX_HEAD {
-                                return Err(Malformed);
-                            }
-                            self.head.extend_from_slice(data);
-                            return Ok(());
-                        }
-                        Err(_) => return Err(Malformed),
+                    match self.read_head(data, head_request, observer, done)? {
+                        Some(len) => data = &data[len..],
+                        None => return Ok(()),
                     }
                 }
                 Body::Length(left) => {
-                    let take = left.min(data.len() as u64);
-                    data = &data[take as usize..];
-                    if take == left {
+                    let owed;
+                    (data, owed) = pass_body(data, left, observer);
+                    if owed == 0 {
                         self.finish(done);
                     } else {
-                        self.body = Body::Length(left - take);
+                        self.body = Body::Length(owed);
                         return Ok(());
                     }
                 }
                 Body::ChunkData(left) => {
-                    let take = left.min(data.len() as u64);
-                    data = &data[take as usize..];
-                    if take == left {
+                    let owed;
+                    (data, owed) = pass_body(data, left, observer);
+                    if owed == 0 {
                         self.body = Body::ChunkDataEnd(0);
                     } else {
-                        self.body = Body::ChunkData(left - take);
+                        self.body = Body::ChunkData(owed);
                         return Ok(());
                     }
                 }
-                Body::UntilClose => return Ok(()),
+                Body::UntilClose => {
+                    observer.body(data);
+                    return Ok(());
+                }
                 _ => {
                     let Some((&byte, rest)) = data.split_first() else {
                         return Ok(());
@@ -175,6 +191,54 @@ impl ResponseReader {
                     self.chunk_byte(byte, done)?;
                 }
             }
+        }
+    }
+
+    /// Parses the response head `data` starts with. Returns its length once it is
+    /// complete (its body, if it has one, is next), or `None` once an incomplete head is
+    /// kept for the next read.
+    #[inline]
+    fn read_head(
+        &mut self,
+        data: &[u8],
+        head_request: bool,
+        observer: &mut impl ResponseObserver,
+        done: &mut impl FnMut(Completed),
+    ) -> Result<Option<usize>, Malformed> {
+        let mut headers = [httparse::EMPTY_HEADER; FEW_HEADERS];
+        let mut many = Vec::new();
+        let mut response = httparse::Response::new(&mut headers);
+        let mut parsed = response.parse(data);
+        if parsed == Err(httparse::Error::TooManyHeaders) {
+            // Rare: a response with many headers pays for a bigger array.
+            many.resize(MANY_HEADERS, httparse::EMPTY_HEADER);
+            response = httparse::Response::new(&mut many);
+            parsed = response.parse(data);
+        }
+        match parsed {
+            Ok(httparse::Status::Complete(len)) => {
+                let status = response.code.ok_or(Malformed)?;
+                let (body, close) = body_of(&response, head_request)?;
+                self.status = status;
+                self.close = close;
+                if (100..200).contains(&status) && status != 101 {
+                    return Ok(Some(len)); // interim response: the real one follows
+                }
+                observer.head(status, body.framing());
+                self.body = body;
+                if body == Body::Head {
+                    done(Completed { status, close });
+                }
+                Ok(Some(len))
+            }
+            Ok(httparse::Status::Partial) => {
+                if data.len() > MAX_HEAD {
+                    return Err(Malformed);
+                }
+                self.head.extend_from_slice(data);
+                Ok(None)
+            }
+            Err(_) => Err(Malformed),
         }
     }
 
@@ -210,6 +274,36 @@ impl ResponseReader {
             status: self.status,
             close: self.close,
         });
+    }
+}
+
+/// Passes the first `left` bytes of `data` (or all of it, if fewer) to `observer` as
+/// body bytes; returns the rest of `data` and how many body bytes are still to come.
+#[inline]
+fn pass_body<'d>(
+    data: &'d [u8],
+    left: u64,
+    observer: &mut impl ResponseObserver,
+) -> (&'d [u8], u64) {
+    let take = left.min(data.len() as u64);
+    let (body, rest) = data.split_at(take as usize);
+    observer.body(body);
+    (rest, left - take)
+}
+
+impl Body {
+    /// The framing of a body about to be read (`self` as [`body_of`] returns it).
+    fn framing(self) -> Framing {
+        match self {
+            Body::Length(n) => Framing::Length(n),
+            Body::UntilClose => Framing::UntilClose,
+            Body::Head => Framing::Empty,
+            Body::ChunkSize(_)
+            | Body::ChunkExt(_)
+            | Body::ChunkData(_)
+            | Body::ChunkDataEnd(_)
+            | Body::Trailer(_) => Framing::Chunked,
+        }
     }
 }
 
@@ -349,6 +443,60 @@ mod tests {
         assert_eq!(
             run(&mut ResponseReader::new(), &[&start], false),
             Err(Malformed)
+        );
+    }
+
+    /// Every head and body byte an observer is shown.
+    #[derive(Default)]
+    struct Seen {
+        heads: Vec<(u16, Framing)>,
+        body: Vec<u8>,
+    }
+
+    impl ResponseObserver for Seen {
+        fn head(&mut self, status: u16, framing: Framing) {
+            self.heads.push((status, framing));
+        }
+        fn body(&mut self, bytes: &[u8]) {
+            self.body.extend_from_slice(bytes);
+        }
+    }
+
+    fn observe(chunks: &[&[u8]], head: bool) -> (Seen, usize) {
+        let (mut seen, mut done) = (Seen::default(), 0);
+        let mut reader = ResponseReader::new();
+        for chunk in chunks {
+            reader
+                .feed_observed(chunk, head, &mut seen, &mut |_| done += 1)
+                .unwrap();
+        }
+        (seen, done)
+    }
+
+    #[test]
+    fn an_observer_sees_heads_and_bodies() {
+        for split in 0..=OK.len() {
+            let (seen, done) = observe(&[&OK[..split], &OK[split..]], false);
+            assert_eq!(done, 1, "split at {split}");
+            assert_eq!(seen.heads, [(200, Framing::Length(13))], "split at {split}");
+            assert_eq!(seen.body, b"Hello, World!", "split at {split}");
+        }
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+                        5;ext=1\r\nHello\r\n8\r\n, World!\r\n0\r\n\r\n";
+        for split in 0..chunked.len() {
+            let (seen, done) = observe(&[&chunked[..split], &chunked[split..]], false);
+            assert_eq!(done, 1, "split at {split}");
+            assert_eq!(seen.heads, [(200, Framing::Chunked)]);
+            assert_eq!(seen.body, b"Hello, World!", "split at {split}");
+        }
+        let (seen, _) = observe(&[b"HTTP/1.0 200 OK\r\n\r\nuntil ", b"close"], false);
+        assert_eq!(seen.heads, [(200, Framing::UntilClose)]);
+        assert_eq!(seen.body, b"until close");
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n";
+        let (seen, done) = observe(&[head], true);
+        assert_eq!(
+            (seen.heads, seen.body.len(), done),
+            (vec![(200, Framing::Empty)], 0, 1)
         );
     }
 

@@ -43,21 +43,71 @@ pub fn own_usage() -> io::Result<OwnUsage> {
     })
 }
 
+/// Spinning the CPU for the tests that check a CPU figure against CPU really spent.
+#[cfg(test)]
+pub(crate) mod spin {
+    use std::time::{Duration, Instant};
+
+    use nix::time::{clock_gettime, ClockId};
+
+    /// The CPU time the calling thread has used.
+    pub fn thread_cpu() -> Duration {
+        clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID)
+            .expect("the thread CPU clock")
+            .into()
+    }
+
+    /// Spins until this thread has used `cpu` more CPU time; returns how much it used.
+    pub fn burn(cpu: Duration) -> Duration {
+        let start = thread_cpu();
+        let mut x = 0u64;
+        while thread_cpu() - start < cpu {
+            for i in 0..10_000u64 {
+                x = x.wrapping_mul(31).wrapping_add(i);
+            }
+            std::hint::black_box(x);
+        }
+        thread_cpu() - start
+    }
+
+    /// Spins until `wall` has passed; returns the CPU time this thread got meanwhile
+    /// (all of it on an idle machine, its share of a core on a busy one).
+    pub fn spin_for(wall: Duration) -> Duration {
+        let (start, until) = (thread_cpu(), Instant::now() + wall);
+        let mut x = 0u64;
+        while Instant::now() < until {
+            for i in 0..10_000u64 {
+                x = x.wrapping_mul(31).wrapping_add(i);
+            }
+            std::hint::black_box(x);
+        }
+        thread_cpu() - start
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
+    /// The process's CPU time includes what this thread burns (other test threads only
+    /// add to it), however busy the machine: the burn is measured in CPU time.
     #[test]
-    fn own_usage_is_plausible() {
+    fn own_usage_counts_the_cpu_burned() {
         let before = own_usage().unwrap();
-        let mut x = 0u64;
-        for i in 0..2_000_000u64 {
-            x = x.wrapping_mul(31).wrapping_add(i);
-        }
-        std::hint::black_box(x);
+        let burned = spin::burn(Duration::from_millis(200)).as_secs_f64();
         let after = own_usage().unwrap();
         assert!(after.rss_peak_kb > 0);
         let spent = after.since(&before);
-        assert!(spent.cpu_user_s >= 0.0 && spent.cpu_sys_s >= 0.0);
+        let cpu = spent.cpu_user_s + spent.cpu_sys_s;
+        assert!(
+            cpu >= 0.5 * burned,
+            "{cpu:.3} s of CPU counted, {burned:.3} s burned"
+        );
+        assert!(
+            spent.cpu_user_s > 0.0,
+            "a busy loop is user time: {spent:?}"
+        );
     }
 }

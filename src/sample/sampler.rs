@@ -230,20 +230,34 @@ mod tests {
         assert_eq!(usage.samples, 3);
     }
 
+    /// A child that spins all the time is sampled with about the CPU a spinning thread
+    /// gets over the same while: this test's own thread spins beside it, so the bound
+    /// holds however busy the machine is. Nor can one single-threaded process use more
+    /// CPU than the time that passed. /proc counts CPU in clock ticks (10 ms): both
+    /// bounds allow for the rounding.
     #[test]
     fn samples_a_busy_child() {
         let mut child = std::process::Command::new("sh")
-            .args(["-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done"])
+            .args(["-c", "while :; do :; done"])
             .spawn()
             .unwrap();
         let tree = ProcessTree::new(child.id()).unwrap();
+        let started = Instant::now();
         let sampler = Sampler::start(tree, Duration::from_millis(20));
-        std::thread::sleep(Duration::from_millis(150));
+        let spun = crate::sample::own::spin::spin_for(Duration::from_millis(400));
         let usage = sampler.finish();
+        let wall = started.elapsed().as_secs_f64();
         child.kill().ok();
         child.wait().unwrap();
         assert!(usage.samples >= 2);
         assert!(usage.processes >= 1);
         assert!(usage.pss_peak_kb > 0);
+        let cpu = usage.cpu_user_s + usage.cpu_sys_s;
+        let spun = spun.as_secs_f64();
+        assert!(
+            cpu >= 0.3 * spun - 0.01,
+            "the child used {cpu:.3} s of CPU; a spinning thread got {spun:.3} s"
+        );
+        assert!(cpu <= wall + 0.02, "{cpu:.3} s of CPU in {wall:.3} s");
     }
 }

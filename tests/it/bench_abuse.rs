@@ -194,12 +194,9 @@ fn closes_are_seen_by_every_kind() {
         !out.status.success(),
         "nothing was served, yet the run passed"
     );
-    for kind in json["hostile"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .chain([&json["flood"]])
-    {
+    let kinds = json["hostile"].as_array().unwrap();
+    assert_eq!(kinds.len(), 5, "every echo kind: {json:#}");
+    for kind in kinds.iter().chain([&json["flood"]]) {
         if kind["kind"] == "reset-mid-pipeline" {
             continue; // the client ends those itself
         }

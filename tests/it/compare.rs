@@ -74,7 +74,14 @@ fn two_models_give_every_output_file() {
             "server CPU sampled: {cell:#}"
         );
     }
-    for stop in json["stops"].as_array().unwrap() {
+    let stops = json["stops"].as_array().unwrap();
+    for model in ["epoll", "threads"] {
+        assert!(
+            stops.iter().any(|stop| stop["subject"] == model),
+            "{model} was stopped and checked: {stops:#?}"
+        );
+    }
+    for stop in stops {
         assert_eq!(stop["status"], "exit code 0", "{stop:#}");
         assert!(stop["left_behind"].as_array().unwrap().is_empty());
     }

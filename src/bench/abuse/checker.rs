@@ -18,14 +18,14 @@ use hdrhistogram::Histogram;
 
 use super::args::AbuseConfig;
 use crate::bench::pattern;
+use crate::bench::response::{Framing, ResponseObserver, ResponseReader};
+use crate::protocol::http::BODY;
 use crate::protocol::Protocol;
 use crate::stats::histogram::{micros, new_histogram};
 
 /// The pause between two checks of one client: the clients probe the server, they do
 /// not load it (and a few hundred connections a second leave few sockets in TIME_WAIT).
 const CHECK_PAUSE: Duration = Duration::from_millis(20);
-/// The body every GET of our HTTP server answers.
-const HELLO: &[u8] = b"Hello, World!";
 /// Bytes of each echo check.
 const ECHO_LEN: usize = 64;
 /// The most bytes an HTTP answer may have before it counts as wrong.
@@ -192,71 +192,94 @@ fn check_http(config: &AbuseConfig) -> io::Result<Check> {
     );
     stream.write_all(request.as_bytes())?;
     let deadline = Instant::now() + config.timeout;
-    let mut answer = Vec::with_capacity(512);
+    let mut answer = HttpAnswer::default();
     let mut buf = [0u8; 4096];
     loop {
-        match parse_answer(&answer) {
-            Answer::Partial if answer.len() > MAX_ANSWER => {
-                return Ok(Check::Wrong("an answer larger than 64 KiB".into()))
-            }
-            Answer::Partial => {}
-            Answer::Done(check) => {
-                let _ = stream.shutdown(Shutdown::Both);
-                return Ok(check);
-            }
-        }
         if Instant::now() >= deadline {
             return Ok(Check::Error);
         }
-        match stream.read(&mut buf) {
+        let n = match stream.read(&mut buf) {
             Ok(0) => return Ok(Check::Error),
-            Ok(n) => answer.extend_from_slice(&buf[..n]),
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             Err(err) => return Err(err),
+        };
+        if let Some(check) = answer.feed(&buf[..n]) {
+            let _ = stream.shutdown(Shutdown::Both);
+            return Ok(check);
         }
     }
 }
 
-enum Answer {
-    Partial,
-    Done(Check),
+/// The answer to one check's GET, read with bench's [`ResponseReader`] and judged as it
+/// arrives: a 200 framed by Content-Length whose body is [`BODY`], and nothing after it.
+#[derive(Default)]
+struct HttpAnswer {
+    reader: ResponseReader,
+    seen: Seen,
+    received: usize,
 }
 
-/// Judges the bytes of an HTTP answer received so far.
-fn parse_answer(bytes: &[u8]) -> Answer {
-    let mut headers = [httparse::EMPTY_HEADER; 32];
-    let mut response = httparse::Response::new(&mut headers);
-    let head_len = match response.parse(bytes) {
-        Ok(httparse::Status::Partial) => return Answer::Partial,
-        Ok(httparse::Status::Complete(n)) => n,
-        Err(err) => return Answer::Done(Check::Wrong(format!("a malformed answer: {err}"))),
-    };
-    if response.code != Some(200) {
-        return Answer::Done(Check::Wrong(format!(
-            "status {} to a valid GET",
-            response.code.unwrap_or(0)
-        )));
+/// What the reader showed of the answer.
+#[derive(Default)]
+struct Seen {
+    heads: usize,
+    /// Why the first head is already a wrong answer.
+    wrong_head: Option<String>,
+    /// The first body's first bytes: enough to compare with [`BODY`] and to quote.
+    body: Vec<u8>,
+}
+
+/// How many bytes of a wrong body are kept, to quote in the report.
+const QUOTE: usize = 64;
+
+impl ResponseObserver for Seen {
+    fn head(&mut self, status: u16, framing: Framing) {
+        self.heads += 1;
+        if self.heads > 1 {
+            return;
+        }
+        if status != 200 {
+            self.wrong_head = Some(format!("status {status} to a valid GET"));
+        } else if !matches!(framing, Framing::Length(_) | Framing::Empty) {
+            self.wrong_head = Some("a 200 without Content-Length".into());
+        }
     }
-    let length = response
-        .headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-        .and_then(|h| std::str::from_utf8(h.value).ok())
-        .and_then(|v| v.trim().parse::<usize>().ok());
-    let Some(length) = length else {
-        return Answer::Done(Check::Wrong("a 200 without Content-Length".into()));
-    };
-    let body = &bytes[head_len..];
-    if body.len() < length {
-        return Answer::Partial;
+
+    fn body(&mut self, bytes: &[u8]) {
+        if self.heads == 1 {
+            let room = (BODY.len() + QUOTE).saturating_sub(self.body.len());
+            self.body.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        }
     }
-    if &body[..length] != HELLO || body.len() > length {
-        return Answer::Done(Check::Wrong(format!(
-            "body {:?}",
-            String::from_utf8_lossy(&body[..body.len().min(64)])
-        )));
+}
+
+impl HttpAnswer {
+    /// Takes the next bytes of the answer; `Some` once it is judged.
+    fn feed(&mut self, bytes: &[u8]) -> Option<Check> {
+        self.received += bytes.len();
+        let mut answered = 0;
+        let fed = self
+            .reader
+            .feed_observed(bytes, false, &mut self.seen, &mut |_| answered += 1);
+        let wrong = if let Some(why) = self.seen.wrong_head.take() {
+            why
+        } else if answered == 0 && fed.is_err() {
+            "a malformed answer".into()
+        } else if answered == 0 && self.received > MAX_ANSWER {
+            "an answer larger than 64 KiB".into()
+        } else if answered == 0 {
+            return None;
+        } else if self.seen.body != BODY {
+            let quote = &self.seen.body[..self.seen.body.len().min(QUOTE)];
+            format!("body {:?}", String::from_utf8_lossy(quote))
+        } else if answered > 1 || fed.is_err() || !self.reader.is_idle() {
+            "bytes after the answer".into()
+        } else {
+            return Some(Check::Ok);
+        };
+        Some(Check::Wrong(wrong))
     }
-    Answer::Done(Check::Ok)
 }
 
 /// One message on a fresh connection; every byte must come back, in order.
@@ -289,11 +312,11 @@ mod tests {
     use super::*;
 
     fn judge(bytes: &[u8]) -> &'static str {
-        match parse_answer(bytes) {
-            Answer::Partial => "partial",
-            Answer::Done(Check::Ok) => "ok",
-            Answer::Done(Check::Wrong(_)) => "wrong",
-            Answer::Done(Check::Error) => "error",
+        match HttpAnswer::default().feed(bytes) {
+            None => "partial",
+            Some(Check::Ok) => "ok",
+            Some(Check::Wrong(_)) => "wrong",
+            Some(Check::Error) => "error",
         }
     }
 
@@ -310,5 +333,26 @@ mod tests {
         );
         assert_eq!(judge(b"\x00\x01garbage\r\n\r\n"), "wrong");
         assert_eq!(judge(b"HTTP/1.1 200 OK\r\n\r\n"), "wrong");
+    }
+
+    #[test]
+    fn judges_an_answer_fed_in_pieces() {
+        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, World!";
+        for split in 1..ok.len() {
+            let mut answer = HttpAnswer::default();
+            assert!(answer.feed(&ok[..split]).is_none(), "split at {split}");
+            assert!(
+                matches!(answer.feed(&ok[split..]), Some(Check::Ok)),
+                "split at {split}"
+            );
+        }
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(judge(chunked), "wrong");
+        let mut extra = ok.to_vec();
+        extra.extend_from_slice(b"HTTP/1.1");
+        assert_eq!(judge(&extra), "wrong");
+        let mut long = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n".to_vec();
+        long.resize(MAX_ANSWER + 1, b'x');
+        assert_eq!(judge(&long), "wrong");
     }
 }

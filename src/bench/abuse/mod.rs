@@ -26,15 +26,16 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 
 pub use args::AbuseArgs;
 use args::AbuseConfig;
-use checker::{AbusePhase, Checkers};
+use checker::{AbusePhase, Checkers, PhaseStats};
 use hostile::Kind;
-use report::{AbuseReport, FloodReport, KindReport, PhaseReport, ServerReport, WellBehaved};
+use report::{AbuseReport, FloodReport, KindReport, ServerReport, WellBehaved};
 
 use crate::bench::net;
 use crate::error::usage;
@@ -78,68 +79,24 @@ pub fn run(args: &AbuseArgs) -> Result<()> {
 
 /// Runs the three phases and gathers the report.
 pub fn run_config(config: &AbuseConfig, stop: &Arc<AtomicBool>) -> Result<AbuseReport> {
-    let target = &config.target;
-    net::probe(target.addr, None, Duration::from_secs(2))
-        .map_err(|err| usage(format!("cannot connect to {}: {err}", target.display)))?;
-    let tree = match config.server_pid {
-        Some(pid) => {
-            Some(ProcessTree::new(pid).map_err(|e| usage(format!("--server-pid {pid}: {e}")))?)
-        }
-        None => None,
-    };
-    let kinds = Kind::for_proto(config.proto);
-    let fits = usize::try_from(net::raise_fd_limit()).unwrap_or(usize::MAX);
-    let flood_fits = fits.saturating_sub(RESERVED_FDS + kinds.len() * config.per_kind);
-    let flood_size = config.flood.unwrap_or(flood_fits).min(flood_fits);
+    let tree = reach_server(config)?;
+    let flood_size = flood_size(config);
     let started = Instant::now();
 
+    // Before: the well-behaved clients alone, for a baseline.
     let checkers = Checkers::start(config)?;
     let before = tree.as_ref().and_then(|t| t.sample().ok());
-    let rss_before = before.as_ref().map(|s| s.pss_kb);
     pause(CALM, stop);
 
+    // During: the hostile clients and the flood, the server's tree sampled.
     let sampler = tree
         .clone()
         .map(|t| Sampler::start(t, crate::bench::SAMPLE_INTERVAL));
     checkers.set_phase(AbusePhase::During);
-    let end = Instant::now() + config.duration;
-    let mut slots = Vec::new();
-    for &kind in kinds {
-        slots.push((kind, hostile::start(kind, config, end, stop)?));
-    }
-    let flood = (flood_size > 0).then(|| {
-        let (addr, stop) = (target.addr, stop.clone());
-        std::thread::spawn(move || {
-            // The flood starts halfway, so the first half shows the other kinds alone.
-            pause(end.saturating_duration_since(Instant::now()) / 2, &stop);
-            flood::run(addr, flood_size, end, &stop)
-        })
-    });
-    pause(end.saturating_duration_since(Instant::now()), stop);
-    let hostile = slots
-        .into_iter()
-        .map(|(kind, threads)| {
-            let mut tally = outcome::Tally::default();
-            for thread in threads {
-                tally.merge(&thread.join().unwrap_or_default());
-            }
-            KindReport {
-                kind: kind.name(),
-                tally,
-            }
-        })
-        .collect();
-    let flood = match flood.map(|t| t.join()) {
-        Some(Ok(Ok(tally))) => Some(FloodReport {
-            size: flood_size,
-            tally,
-        }),
-        Some(Ok(Err(err))) => return Err(anyhow!(err).context("the flood failed")),
-        Some(Err(_)) => return Err(anyhow!("the flood thread panicked")),
-        None => None,
-    };
+    let (hostile, flood) = abuse(config, flood_size, stop)?;
     let abuse_ended = Instant::now();
 
+    // After: how soon the server serves again, and whether its memory comes back.
     checkers.set_phase(AbusePhase::After);
     let recovered = wait_for_service(&checkers, config.timeout + CALM, stop);
     let recovery_s = recovered.then(|| abuse_ended.elapsed().as_secs_f64());
@@ -152,17 +109,94 @@ pub fn run_config(config: &AbuseConfig, stop: &Arc<AtomicBool>) -> Result<AbuseR
         let processes = before.as_ref().map_or(1, |s| s.processes);
         settled_memory(tree, processes, abuse_ended, stop)
     });
-    let alive = match config.server_pid {
-        Some(pid) => is_alive(pid),
-        None => recovered,
-    };
+    let alive = config.server_pid.map_or(recovered, is_alive);
 
-    let well_behaved = WellBehaved {
-        before: PhaseReport::from(&phases[AbusePhase::Before as usize]),
-        during: PhaseReport::from(&phases[AbusePhase::During as usize]),
-        after: PhaseReport::from(&phases[AbusePhase::After as usize]),
-        recovery_s,
+    let failures = failures(&phases, alive, recovered, stop);
+    Ok(AbuseReport {
+        target: config.target.display.clone(),
+        proto: config.proto.name(),
+        duration_s: started.elapsed().as_secs_f64(),
+        well_behaved: WellBehaved::of(&phases, recovery_s),
+        hostile,
+        flood,
+        server: ServerReport::of(alive, before.map(|s| s.pss_kb), usage, rss_after),
+        failures,
+    })
+}
+
+/// Checks that the target answers a connect, and finds the server's process tree if
+/// `--server-pid` names one; either failing is a usage error.
+fn reach_server(config: &AbuseConfig) -> Result<Option<ProcessTree>> {
+    let target = &config.target;
+    net::probe(target.addr, None, Duration::from_secs(2))
+        .map_err(|err| usage(format!("cannot connect to {}: {err}", target.display)))?;
+    config
+        .server_pid
+        .map(|pid| ProcessTree::new(pid).map_err(|e| usage(format!("--server-pid {pid}: {e}"))))
+        .transpose()
+}
+
+/// How many connections the flood opens: `--flood`, at most what the descriptor limit
+/// (raised as far as it goes) leaves beside the hostile slots and [`RESERVED_FDS`].
+fn flood_size(config: &AbuseConfig) -> usize {
+    let fits = usize::try_from(net::raise_fd_limit()).unwrap_or(usize::MAX);
+    let hostile = Kind::for_proto(config.proto).len() * config.per_kind;
+    let flood_fits = fits.saturating_sub(RESERVED_FDS + hostile);
+    config.flood.unwrap_or(flood_fits).min(flood_fits)
+}
+
+/// The abuse itself: every hostile kind for `--duration`, the flood in its second half.
+/// Returns once they have all ended, with what the server did to each.
+fn abuse(
+    config: &AbuseConfig,
+    flood_size: usize,
+    stop: &Arc<AtomicBool>,
+) -> Result<(Vec<KindReport>, Option<FloodReport>)> {
+    let end = Instant::now() + config.duration;
+    let mut slots = Vec::new();
+    for &kind in Kind::for_proto(config.proto) {
+        slots.push((kind, hostile::start(kind, config, end, stop)?));
+    }
+    let flood = (flood_size > 0).then(|| {
+        let (addr, stop) = (config.target.addr, stop.clone());
+        std::thread::spawn(move || {
+            // The flood starts halfway, so the first half shows the other kinds alone.
+            pause(end.saturating_duration_since(Instant::now()) / 2, &stop);
+            flood::run(addr, flood_size, end, &stop)
+        })
+    });
+    pause(end.saturating_duration_since(Instant::now()), stop);
+    let hostile = slots
+        .into_iter()
+        .map(|(kind, threads)| KindReport {
+            kind: kind.name(),
+            tally: join_tallies(threads),
+        })
+        .collect();
+    let flood = match flood.map(JoinHandle::join) {
+        Some(Ok(Ok(tally))) => Some(FloodReport {
+            size: flood_size,
+            tally,
+        }),
+        Some(Ok(Err(err))) => return Err(anyhow!(err).context("the flood failed")),
+        Some(Err(_)) => return Err(anyhow!("the flood thread panicked")),
+        None => None,
     };
+    Ok((hostile, flood))
+}
+
+/// Waits for the slots of one hostile kind and adds up their outcomes.
+fn join_tallies(threads: Vec<JoinHandle<outcome::Tally>>) -> outcome::Tally {
+    let mut tally = outcome::Tally::default();
+    for thread in threads {
+        tally.merge(&thread.join().unwrap_or_default());
+    }
+    tally
+}
+
+/// Why the run fails: a wrong answer to a well-behaved client, the server's death, or
+/// no service after the abuse (unless the run was interrupted before it came back).
+fn failures(phases: &[PhaseStats], alive: bool, recovered: bool, stop: &AtomicBool) -> Vec<String> {
     let mut failures = Vec::new();
     let wrong: u64 = phases.iter().map(|p| p.wrong).sum();
     if wrong > 0 {
@@ -177,27 +211,7 @@ pub fn run_config(config: &AbuseConfig, stop: &Arc<AtomicBool>) -> Result<AbuseR
     } else if !recovered && !stop.load(Ordering::SeqCst) {
         failures.push("the server did not serve again after the abuse".to_string());
     }
-    Ok(AbuseReport {
-        target: target.display.clone(),
-        proto: config.proto.name(),
-        duration_s: started.elapsed().as_secs_f64(),
-        well_behaved,
-        hostile,
-        flood,
-        server: ServerReport {
-            alive,
-            rss_before_kb: rss_before,
-            rss_peak_kb: usage.as_ref().map(|u| u.pss_peak_kb),
-            cpu_s: usage.as_ref().map(|u| u.cpu_user_s + u.cpu_sys_s),
-            processes_peak: usage.as_ref().map(|u| u.processes),
-            threads_peak: usage.as_ref().map(|u| u.threads),
-            rss_after_kb: rss_after,
-            rss_recovered: rss_before
-                .zip(rss_after)
-                .map(|(before, after)| report::memory_recovered(before, after)),
-        },
-        failures,
-    })
+    failures
 }
 
 /// Sleeps `total`, waking early if `stop` is set.

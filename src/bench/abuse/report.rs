@@ -5,8 +5,9 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::checker::PhaseStats;
+use super::checker::{AbusePhase, PhaseStats};
 use super::outcome::Tally;
+use crate::sample::TreeUsage;
 
 /// The whole result of a run.
 #[derive(Debug, Clone, Serialize)]
@@ -31,6 +32,18 @@ pub struct WellBehaved {
     pub after: PhaseReport,
     /// How long after the abuse ended the first check was answered.
     pub recovery_s: Option<f64>,
+}
+
+impl WellBehaved {
+    /// The report of the checkers' three phases (indexed by [`AbusePhase`]).
+    pub fn of(phases: &[PhaseStats; 3], recovery_s: Option<f64>) -> Self {
+        WellBehaved {
+            before: PhaseReport::from(&phases[AbusePhase::Before as usize]),
+            during: PhaseReport::from(&phases[AbusePhase::During as usize]),
+            after: PhaseReport::from(&phases[AbusePhase::After as usize]),
+            recovery_s,
+        }
+    }
 }
 
 /// The well-behaved clients in one phase.
@@ -94,6 +107,30 @@ pub struct ServerReport {
     pub threads_peak: Option<u32>,
 }
 
+impl ServerReport {
+    /// The report of a server found `alive` or not, with the tree's memory (PSS, kB)
+    /// before and after the abuse and its usage from the start of the abuse, if sampled.
+    pub fn of(
+        alive: bool,
+        before_kb: Option<u64>,
+        usage: Option<TreeUsage>,
+        after_kb: Option<u64>,
+    ) -> Self {
+        ServerReport {
+            alive,
+            rss_before_kb: before_kb,
+            rss_peak_kb: usage.map(|u| u.pss_peak_kb),
+            cpu_s: usage.map(|u| u.cpu_user_s + u.cpu_sys_s),
+            processes_peak: usage.map(|u| u.processes),
+            threads_peak: usage.map(|u| u.threads),
+            rss_after_kb: after_kb,
+            rss_recovered: before_kb
+                .zip(after_kb)
+                .map(|(before, after)| memory_recovered(before, after)),
+        }
+    }
+}
+
 /// How far above its start a server's memory may stay after the abuse and still count
 /// as recovered: what remains then is the allocator's and the runtime's bounded caches
 /// (the top of each malloc arena, glibc's cache of exited threads' stacks, may's pool
@@ -113,26 +150,19 @@ impl AbuseReport {
             "abuse of {} ({}) for {:.1} s",
             self.target, self.proto, self.duration_s
         )?;
-        writeln!(out, "well-behaved clients:")?;
-        let w = &self.well_behaved;
-        for (name, phase) in [
-            ("before", &w.before),
-            ("during", &w.during),
-            ("after", &w.after),
-        ] {
-            writeln!(
-                out,
-                "  {name:<7} ok {:>6}  wrong {:>3}  errors {:>4}  p50 {:>9}  p99 {:>9}",
-                phase.ok,
-                phase.wrong,
-                phase.errors,
-                fmt_ms(phase.p50_ms),
-                fmt_ms(phase.p99_ms)
-            )?;
+        self.well_behaved.print(out)?;
+        self.print_hostile(out)?;
+        self.server.print(out)?;
+        if self.failures.is_empty() {
+            writeln!(out, "PASS")?;
         }
-        if let Some(recovery) = w.recovery_s {
-            writeln!(out, "  served again {recovery:.2} s after the abuse ended")?;
+        for failure in &self.failures {
+            writeln!(out, "FAIL: {failure}")?;
         }
+        Ok(())
+    }
+
+    fn print_hostile(&self, out: &mut impl Write) -> io::Result<()> {
         writeln!(out, "hostile clients (what the server did):")?;
         for kind in &self.hostile {
             writeln!(
@@ -153,35 +183,59 @@ impl AbuseReport {
                 flood.size
             )?;
         }
-        let s = &self.server;
-        write!(out, "server: {}", if s.alive { "alive" } else { "DIED" })?;
-        if let (Some(before), Some(peak)) = (s.rss_before_kb, s.rss_peak_kb) {
+        Ok(())
+    }
+}
+
+impl WellBehaved {
+    fn print(&self, out: &mut impl Write) -> io::Result<()> {
+        writeln!(out, "well-behaved clients:")?;
+        for (name, phase) in [
+            ("before", &self.before),
+            ("during", &self.during),
+            ("after", &self.after),
+        ] {
+            writeln!(
+                out,
+                "  {name:<7} ok {:>6}  wrong {:>3}  errors {:>4}  p50 {:>9}  p99 {:>9}",
+                phase.ok,
+                phase.wrong,
+                phase.errors,
+                fmt_ms(phase.p50_ms),
+                fmt_ms(phase.p99_ms)
+            )?;
+        }
+        if let Some(recovery) = self.recovery_s {
+            writeln!(out, "  served again {recovery:.2} s after the abuse ended")?;
+        }
+        Ok(())
+    }
+}
+
+impl ServerReport {
+    /// One line: alive or not, memory, CPU, processes and threads.
+    fn print(&self, out: &mut impl Write) -> io::Result<()> {
+        write!(out, "server: {}", if self.alive { "alive" } else { "DIED" })?;
+        if let (Some(before), Some(peak)) = (self.rss_before_kb, self.rss_peak_kb) {
             write!(
                 out,
                 ", memory (PSS) {} KiB before, {} KiB peak, {} after",
                 before,
                 peak,
-                s.rss_after_kb
+                self.rss_after_kb
                     .map_or("gone".to_string(), |kb| format!("{kb} KiB"))
             )?;
-            if s.rss_recovered == Some(false) {
+            if self.rss_recovered == Some(false) {
                 write!(out, " (NOT back near the start)")?;
             }
         }
-        if let Some(cpu) = s.cpu_s {
+        if let Some(cpu) = self.cpu_s {
             write!(out, ", {cpu:.2} CPU s from the abuse on")?;
         }
-        if let (Some(processes), Some(threads)) = (s.processes_peak, s.threads_peak) {
+        if let (Some(processes), Some(threads)) = (self.processes_peak, self.threads_peak) {
             write!(out, ", at most {processes} processes, {threads} threads")?;
         }
-        writeln!(out)?;
-        if self.failures.is_empty() {
-            writeln!(out, "PASS")?;
-        }
-        for failure in &self.failures {
-            writeln!(out, "FAIL: {failure}")?;
-        }
-        Ok(())
+        writeln!(out)
     }
 }
 
@@ -192,6 +246,69 @@ fn fmt_ms(ms: Option<f64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prints_the_summary() {
+        let phase = |ok| PhaseReport {
+            ok,
+            wrong: 0,
+            errors: 1,
+            p50_ms: Some(1.5),
+            p99_ms: None,
+            max_ms: None,
+            first_wrong: None,
+        };
+        let mut tally = Tally::default();
+        tally.add(super::super::outcome::Outcome::Kept, None);
+        let report = AbuseReport {
+            target: "http://127.0.0.1:1/".into(),
+            proto: "http",
+            duration_s: 4.25,
+            well_behaved: WellBehaved {
+                before: phase(3),
+                during: phase(4),
+                after: phase(5),
+                recovery_s: Some(0.5),
+            },
+            hostile: vec![KindReport {
+                kind: "silent",
+                tally: tally.clone(),
+            }],
+            flood: Some(FloodReport { size: 300, tally }),
+            server: ServerReport::of(
+                true,
+                Some(1000),
+                Some(TreeUsage {
+                    cpu_user_s: 1.0,
+                    cpu_sys_s: 0.25,
+                    rss_peak_kb: 5000,
+                    processes: 2,
+                    threads: 3,
+                    ..TreeUsage::default()
+                }),
+                Some(9000),
+            ),
+            failures: vec!["the server died".into()],
+        };
+        let mut out = Vec::new();
+        report.print(&mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "abuse of http://127.0.0.1:1/ (http) for 4.2 s\n\
+             well-behaved clients:\n\
+             \x20 before  ok      3  wrong   0  errors    1  p50   1.50 ms  p99         -\n\
+             \x20 during  ok      4  wrong   0  errors    1  p50   1.50 ms  p99         -\n\
+             \x20 after   ok      5  wrong   0  errors    1  p50   1.50 ms  p99         -\n\
+             \x20 served again 0.50 s after the abuse ended\n\
+             hostile clients (what the server did):\n\
+             \x20 silent                   1 conns  kept ×1\n\
+             \x20 flood                    1 conns  kept ×1 (up to 300 at once)\n\
+             server: alive, memory (PSS) 1000 KiB before, 5000 KiB peak, 9000 KiB after \
+             (NOT back near the start), 1.25 CPU s from the abuse on, \
+             at most 2 processes, 3 threads\n\
+             FAIL: the server died\n"
+        );
+    }
 
     #[test]
     fn recovered_within_four_mib_or_a_quarter() {

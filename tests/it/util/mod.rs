@@ -146,7 +146,6 @@ pub fn descendants(pid: u32) -> Vec<u32> {
     found
 }
 
-/// Does a process with this pid exist (zombies included)?
 /// The live processes whose process group is `pgid`, found in /proc (zombies, dead and
 /// waiting for their new parent to reap them, are not counted).
 pub fn process_group(pgid: u32) -> Vec<u32> {
@@ -165,6 +164,7 @@ pub fn process_group(pgid: u32) -> Vec<u32> {
         .collect()
 }
 
+/// Does a process with this pid exist (zombies included)?
 pub fn process_exists(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
