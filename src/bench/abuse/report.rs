@@ -281,7 +281,7 @@ mod tests {
                 Some(TreeUsage {
                     cpu_user_s: 1.0,
                     cpu_sys_s: 0.25,
-                    rss_peak_kb: 5000,
+                    pss_peak_kb: 5000,
                     processes: 2,
                     threads: 3,
                     ..TreeUsage::default()
