@@ -14,7 +14,8 @@
 //! - [`intake`]: a session and the partial input it has not consumed, for the
 //!   non-blocking connections ([`ready`], and select-threads' reader).
 //! - [`handoff`]: a connection whose replies another thread writes (select-threads).
-//! - [`accept`]: what to do when accept(2) fails (EMFILE and friends).
+//! - [`accept`]: the blocking family's accept loop, the event loops' accept-until-empty,
+//!   and what to do when accept(2) fails (EMFILE and friends).
 //!
 //! All of them drive a [`crate::protocol::Session`]; none knows which protocol it carries.
 

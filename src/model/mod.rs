@@ -45,9 +45,14 @@ mod uring;
 use std::fmt;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
 
 use crate::conn::ConnOptions;
 pub use crate::sys::signal::{Stop, STOP_POLL};
+
+/// How long a forking model's children get to exit on SIGTERM before SIGKILL, when it
+/// stops: within the second a model has to stop.
+pub const CHILD_GRACE: Duration = Duration::from_millis(500);
 
 /// What a model is given to run: a bound listener and the connection settings.
 #[derive(Debug)]
