@@ -6,12 +6,13 @@
 //! 000's `LOCK.acquire(); accept(); LOCK.release()`: one thread, not all of them, waits
 //! in accept at a time. With N threads at most N clients are served at once; the rest
 //! wait in the listen backlog, and a keep-alive client holds its thread until it goes
-//! quiet for the idle timeout.
+//! quiet for the idle timeout. The main thread only supervises: it replaces a worker
+//! that dies (a panic), as prefork's parent replaces a child process.
 
 use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::pool::spawn_workers;
+use super::pool::Pool;
 use super::{Family, ModelInfo, Workers};
 use super::{Server, STOP_POLL};
 use crate::conn::{self, accept::Acceptor, ConnOptions};
@@ -43,8 +44,9 @@ fn run(server: Server) -> io::Result<()> {
         accept_lock: Mutex::new(()),
         opts: server.conn,
     });
-    spawn_workers(server.workers, "prethread", move || worker(&shared))?;
+    let mut pool = Pool::start(server.workers, "prethread", move || worker(&shared))?;
     while !server.stop.is_set() {
+        pool.replace_exited();
         std::thread::sleep(STOP_POLL);
     }
     Ok(())

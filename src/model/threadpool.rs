@@ -15,7 +15,7 @@ use std::net::TcpStream;
 
 use crossbeam_channel::{Receiver, SendTimeoutError, Sender};
 
-use super::pool::spawn_workers;
+use super::pool::Pool;
 use super::{Family, ModelInfo, Workers};
 use super::{Server, Stop, STOP_POLL};
 use crate::conn::{self, accept::Acceptor, ConnOptions};
@@ -37,7 +37,7 @@ fn run(server: Server) -> io::Result<()> {
     // the next one ready, small enough that the backlog, not the queue, holds the rest.
     let (queue, taken) = crossbeam_channel::bounded::<TcpStream>(server.workers);
     let opts = server.conn;
-    spawn_workers(server.workers, "pool", move || worker(&taken, &opts))?;
+    let _pool = Pool::start(server.workers, "pool", move || worker(&taken, &opts))?;
     while let Some(stream) = acceptor.accept() {
         hand_over(&queue, stream, &server.stop)?;
     }
