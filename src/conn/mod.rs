@@ -7,6 +7,10 @@
 //!   epoll, epoll-et, selector, epoll-threads): a read buffer that is empty while the
 //!   connection is idle, a write buffer with partial writes, back-pressure, lingering
 //!   close, and the interest it wants next.
+//! - [`epoll`]: epoll's flags and waits (epoll, epoll-et, epoll-threads), and the
+//!   level-triggered reactor (epoll, and each thread of reuseport).
+//! - [`reactors`]: N reactor threads, each with its own SO_REUSEPORT listener
+//!   (reuseport, uring).
 //! - [`tokio`]: a connection as a tokio task (async, async-mt): reads and writes
 //!   awaited in turn, the idle/header deadline as a timer, lingering close.
 //! - [`completion`]: a connection driven by io_uring completions (uring): sends in
@@ -22,8 +26,10 @@
 pub mod accept;
 pub mod blocking;
 pub mod completion;
+pub mod epoll;
 pub mod handoff;
 pub mod intake;
+pub mod reactors;
 pub mod ready;
 pub mod tokio;
 

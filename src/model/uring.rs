@@ -28,12 +28,12 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 
 use super::trim::IdleTrim;
-use super::{reuseport, Family, ModelInfo, Workers};
+use super::{Family, ModelInfo, Workers};
 use super::{Server, Stop, STOP_POLL};
 use crate::conn::accept::{self, AcceptError};
 use crate::conn::completion::{SparePool, UringConn};
 use crate::conn::ready::Sweeper;
-use crate::conn::ConnOptions;
+use crate::conn::{reactors, ConnOptions};
 use crate::sys::uring::{Completion, Ring};
 
 pub static INFO: ModelInfo = ModelInfo {
@@ -109,7 +109,8 @@ fn precheck() -> io::Result<()> {
 }
 
 fn run(server: Server) -> io::Result<()> {
-    reuseport::run_reactors(server, reactor)
+    let listeners = reactors::bind(server.listener, server.addr, server.backlog, server.workers)?;
+    reactors::run(listeners, server.conn, &server.stop, reactor)
 }
 
 /// One ring serving the connections of `listener` until `stop` is set.
