@@ -9,6 +9,8 @@
 //!   close, and the interest it wants next.
 //! - [`epoll`]: epoll's flags and waits (epoll, epoll-et, epoll-threads), and the
 //!   level-triggered reactor (epoll, and each thread of reuseport).
+//! - [`scan`]: the turn of a loop that hands its whole interest list to the kernel
+//!   (select, poll), and select(2)'s FD_SETSIZE limit (select, select-threads).
 //! - [`reactors`]: N reactor threads, each with its own SO_REUSEPORT listener
 //!   (reuseport, uring).
 //! - [`tokio`]: a connection as a tokio task (async, async-mt): reads and writes
@@ -31,6 +33,7 @@ pub mod handoff;
 pub mod intake;
 pub mod reactors;
 pub mod ready;
+pub mod scan;
 pub mod tokio;
 
 use std::io;

@@ -30,13 +30,13 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::select::{select, FdSet};
 use slab::Slab;
 
-use super::select::{fits_fd_set, stop_poll_timeval};
 use super::{Family, ModelInfo, Workers};
 use super::{Server, Stop, STOP_POLL};
 use crate::conn::accept;
 use crate::conn::handoff::{Backlog, Outbox, Reply, Waker, Written};
 use crate::conn::intake::Intake;
 use crate::conn::ready::{Sweeper, SCRATCH_LEN};
+use crate::conn::scan::{fits_fd_set, stop_poll_timeval};
 use crate::conn::{ConnOptions, LINGER_TIME};
 use crate::protocol::{Close, Progress, OUTPUT_HIGH_WATER};
 
