@@ -20,6 +20,8 @@
 //! - [`intake`]: a session and the partial input it has not consumed, for the
 //!   non-blocking connections ([`ready`], and select-threads' reader).
 //! - [`handoff`]: a connection whose replies another thread writes (select-threads).
+//! - [`trim`]: counting live connections, and giving the memory of finished ones back
+//!   once a burst is over (threads, coroutines, async, async-mt, uring).
 //! - [`accept`]: the blocking family's accept loop, the event loops' accept-until-empty,
 //!   and what to do when accept(2) fails (EMFILE and friends).
 //!
@@ -35,6 +37,7 @@ pub mod reactors;
 pub mod ready;
 pub mod scan;
 pub mod tokio;
+pub mod trim;
 
 use std::io;
 use std::time::Duration;

@@ -1,5 +1,6 @@
 //! One connection driven by a tokio task: the async family's connection loop
-//! (`async`, on a current-thread runtime, and `async-mt`, on a multi-thread one).
+//! (`async`, on a current-thread runtime, and `async-mt`, on a multi-thread one), and
+//! the accept loop that starts a task per connection ([`serve_listener`]).
 //!
 //! The task alternates between reading and writing: it reads once, feeds the session,
 //! and writes the whole reply before reading again, so a client that stops reading
@@ -24,18 +25,71 @@ use std::time::Instant;
 
 use socket2::SockRef;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Runtime;
 
+use super::accept::{self, AcceptError};
 use super::ready::SCRATCH_LEN;
+use super::trim::IdleTrim;
 use super::KEEP_OUT_CAPACITY;
 use super::{is_disconnect, ConnOptions, LINGER_TIME};
 use crate::protocol::{Close, Progress, Session, OUTPUT_HIGH_WATER};
+use crate::sys::signal::{Stop, STOP_POLL};
 use crate::vlog;
 
 thread_local! {
     /// Where reads land; borrowed only between two awaits, so tasks on one thread
     /// never see each other's bytes.
     static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; SCRATCH_LEN].into_boxed_slice());
+}
+
+/// Accepts from `listener` on `runtime` until `stop` is set, a task per connection
+/// ([`serve`]). Returning drops the accept loop; dropping the runtime then drops every
+/// connection task, closing its socket.
+pub fn serve_listener(
+    runtime: &Runtime,
+    listener: std::net::TcpListener,
+    opts: ConnOptions,
+    stop: &Stop,
+) -> io::Result<()> {
+    listener.set_nonblocking(true)?;
+    runtime.block_on(async move {
+        let listener = TcpListener::from_std(listener)?;
+        tokio::select! {
+            () = accept_loop(&listener, opts) => {}
+            () = stopped(stop) => {}
+        }
+        Ok(())
+    })
+}
+
+async fn accept_loop(listener: &TcpListener, opts: ConnOptions) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(serve(stream, opts));
+            }
+            Err(err) => {
+                if accept::classify(&err) == AcceptError::Backoff {
+                    tokio::time::sleep(accept::BACKOFF).await;
+                }
+            }
+        }
+    }
+}
+
+/// Completes once the stop flag is set, looking every [`STOP_POLL`], meanwhile giving
+/// the memory of finished connections back ([`IdleTrim`]). Every task the runtime has
+/// is a connection's: the accept loop and this one run in `block_on`.
+async fn stopped(stop: &Stop) {
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let mut trim = IdleTrim::new();
+    let mut tick = tokio::time::interval(STOP_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !stop.is_set() {
+        trim.observe(metrics.num_alive_tasks());
+        tick.tick().await;
+    }
 }
 
 /// Serves `stream` until the peer closes, the session ends it, it times out or fails.

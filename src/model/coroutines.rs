@@ -14,9 +14,9 @@
 
 use std::io;
 
-use super::trim::{IdleTrim, LiveCount};
 use super::{Family, ModelInfo, Workers};
 use super::{Server, STOP_POLL};
+use crate::conn::trim::{IdleTrim, LiveCount};
 use crate::conn::{self, accept::AcceptError, ConnOptions};
 use crate::log::RateLimited;
 use crate::sys;

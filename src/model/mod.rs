@@ -18,7 +18,7 @@
 //!   descriptors, processes) as a clear error line, not a crash;
 //! - come back near its starting memory once the connections it served are gone: a
 //!   model that serves from many threads hands what the allocator kept back to the
-//!   system when its live connection count falls (`model/trim.rs`), never per request;
+//!   system when its live connection count falls ([`crate::conn::trim`]), never per request;
 //! - back off when accept(2) runs out of descriptors ([`crate::conn::accept`]).
 
 mod async_mt;
@@ -39,7 +39,6 @@ mod select_threads;
 mod selector;
 mod threadpool;
 mod threads;
-mod trim;
 mod uring;
 
 use std::fmt;

@@ -9,9 +9,9 @@
 
 use std::io;
 
-use super::trim::{IdleTrim, LiveCount};
 use super::Server;
 use super::{Family, ModelInfo, Workers};
+use crate::conn::trim::{IdleTrim, LiveCount};
 use crate::conn::{self, accept::Acceptor};
 use crate::log::RateLimited;
 use crate::sys;

@@ -27,12 +27,12 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
-use super::trim::IdleTrim;
 use super::{Family, ModelInfo, Workers};
 use super::{Server, Stop, STOP_POLL};
 use crate::conn::accept::{self, AcceptError};
 use crate::conn::completion::{SparePool, UringConn};
 use crate::conn::ready::Sweeper;
+use crate::conn::trim::IdleTrim;
 use crate::conn::{reactors, ConnOptions};
 use crate::sys::uring::{Completion, Ring};
 
