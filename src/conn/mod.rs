@@ -18,7 +18,8 @@
 //! - [`completion`]: a connection driven by io_uring completions (uring): sends in
 //!   order one at a time, its multishot receive armed or cancelled for back-pressure.
 //! - [`intake`]: a session and the partial input it has not consumed, for the
-//!   non-blocking connections ([`ready`], and select-threads' reader).
+//!   connections that read into a shared scratch buffer ([`ready`], [`tokio`], and
+//!   select-threads' reader).
 //! - [`handoff`]: a connection whose replies another thread writes (select-threads).
 //! - [`trim`]: counting live connections, and giving the memory of finished ones back
 //!   once a burst is over (threads, coroutines, async, async-mt, uring).

@@ -29,11 +29,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 
 use super::accept::{self, AcceptError};
+use super::intake::Intake;
 use super::ready::SCRATCH_LEN;
 use super::trim::IdleTrim;
 use super::KEEP_OUT_CAPACITY;
 use super::{is_disconnect, ConnOptions, LINGER_TIME};
-use crate::protocol::{Close, Progress, Session, OUTPUT_HIGH_WATER};
+use crate::protocol::{Close, Progress, OUTPUT_HIGH_WATER};
 use crate::sys::signal::{Stop, STOP_POLL};
 use crate::vlog;
 
@@ -105,18 +106,16 @@ pub async fn serve(stream: TcpStream, opts: ConnOptions) {
 
 /// A connection's protocol state and the bytes it holds between reads.
 struct Conn {
-    session: Session,
-    /// Received bytes the session has not consumed yet (a partial request, or input
+    /// The session and the input it has not consumed yet (a partial request, or input
     /// held back by the output high-water mark).
-    pending: Vec<u8>,
+    intake: Intake,
     out: Vec<u8>,
 }
 
 async fn run(mut stream: TcpStream, opts: &ConnOptions) -> io::Result<()> {
     opts.apply(SockRef::from(&stream))?;
     let mut conn = Conn {
-        session: opts.protocol.session(),
-        pending: Vec::new(),
+        intake: Intake::new(opts.protocol),
         out: Vec::new(),
     };
     let restart = || opts.timeout.map(|t| Instant::now() + t);
@@ -145,7 +144,7 @@ async fn run(mut stream: TcpStream, opts: &ConnOptions) -> io::Result<()> {
             }
             // Input held back at the high-water mark is fed now that the output is
             // out; a partial request (nothing consumed) waits for more bytes.
-            if conn.pending.is_empty() || progress.consumed == 0 {
+            if !conn.intake.has_pending() || progress.consumed == 0 {
                 break;
             }
             progress = conn.feed_pending();
@@ -161,30 +160,14 @@ impl Conn {
             if n == 0 {
                 return Ok(None);
             }
-            Ok(Some(self.absorb(&scratch[..n])))
+            Ok(Some(self.intake.absorb(&scratch[..n], &mut self.out)))
         })
     }
 
-    /// Feeds freshly read bytes to the session, keeping only what it did not consume.
-    fn absorb(&mut self, data: &[u8]) -> Progress {
-        if !self.pending.is_empty() {
-            self.pending.extend_from_slice(data);
-            return self.feed_pending();
-        }
-        let progress = self.session.feed(data, &mut self.out);
-        if progress.close.is_none() {
-            self.pending.extend_from_slice(&data[progress.consumed..]);
-        }
-        progress
-    }
-
+    /// Feeds the input held back by the output high-water mark, now that the output
+    /// is out.
     fn feed_pending(&mut self) -> Progress {
-        let progress = self.session.feed(&self.pending, &mut self.out);
-        if progress.close.is_some() {
-            self.pending = Vec::new();
-        } else {
-            self.pending.drain(..progress.consumed);
-        }
+        let progress = self.intake.resume(&mut self.out);
         debug_assert!(self.out.len() < OUTPUT_HIGH_WATER + SCRATCH_LEN);
         progress
     }
@@ -195,9 +178,6 @@ impl Conn {
             self.out = Vec::new();
         } else {
             self.out.clear();
-        }
-        if self.pending.is_empty() && self.pending.capacity() > 0 {
-            self.pending = Vec::new();
         }
     }
 }
