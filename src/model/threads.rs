@@ -4,8 +4,8 @@
 //! blocking I/O and exits. Simple and fair, but every connection costs a stack and
 //! the scheduler a context switch per wake-up. At most `--workers` connections are
 //! served at once; beyond that, new connections wait in the listen backlog. The
-//! accept loop, which wakes at least every [`STOP_POLL`](super::STOP_POLL), gives the memory of finished
-//! connections back once their number has fallen ([`IdleTrim`]).
+//! accept loop, which wakes at least every [`STOP_POLL`](super::STOP_POLL), gives the
+//! memory of finished connections back once their number has fallen ([`IdleTrim`]).
 
 use std::io;
 
