@@ -13,7 +13,10 @@
 
 use std::io;
 use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use crate::log::RateLimited;
 use crate::sys;
@@ -39,19 +42,34 @@ pub enum AcceptError {
 
 static LIMIT_WARNING: RateLimited = RateLimited::new();
 
-/// Classifies an accept error, warning (rate-limited) about resource limits.
-pub fn classify(err: &io::Error) -> AcceptError {
+/// Classifies an error of accept(2) on `listener`, warning (rate-limited) about a
+/// resource limit that keeps a client waiting.
+///
+/// Linux takes the new descriptor before it looks at the queue, so at the descriptor
+/// limit accept(2) fails with EMFILE even when no connection is waiting (a server
+/// started at the limit, before any client): the loop still backs off, but says
+/// nothing until a connection really waits.
+pub fn classify(err: &io::Error, listener: impl AsFd) -> AcceptError {
     match err.raw_os_error() {
         Some(libc::EAGAIN) | Some(libc::EINTR) => AcceptError::Empty,
         Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM) => {
-            LIMIT_WARNING.warn(format_args!(
-                "accept: {err}; backing off, still serving open connections"
-            ));
+            if connection_waiting(listener) {
+                LIMIT_WARNING.warn(format_args!(
+                    "accept: {err}; backing off, still serving open connections"
+                ));
+            }
             AcceptError::Backoff
         }
         _ if err.kind() == io::ErrorKind::WouldBlock => AcceptError::Empty,
         _ => AcceptError::Skip,
     }
+}
+
+/// Is a connection waiting in `listener`'s queue? (poll(2) without waiting; an error
+/// counts as yes, so that a limit is never kept quiet by mistake.)
+fn connection_waiting(listener: impl AsFd) -> bool {
+    let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+    poll(&mut fds, PollTimeout::ZERO).map_or(true, |ready| ready > 0)
 }
 
 /// Accepts every waiting connection as a non-blocking socket (accept4(2)) and hands each
@@ -65,7 +83,7 @@ pub fn accept_all(
     loop {
         match sys::listener::accept_nonblocking(listener) {
             Ok(stream) => admit(stream)?,
-            Err(err) => match classify(&err) {
+            Err(err) => match classify(&err, listener) {
                 AcceptError::Skip => {}
                 outcome => return Ok(outcome),
             },
@@ -175,7 +193,7 @@ impl Acceptor {
             match accepted {
                 Ok((stream, _)) => return Some(stream),
                 Err(err) => {
-                    if classify(&err) == AcceptError::Backoff {
+                    if classify(&err, &self.listener) == AcceptError::Backoff {
                         std::thread::sleep(BACKOFF);
                     }
                 }

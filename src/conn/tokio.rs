@@ -71,7 +71,7 @@ async fn accept_loop(listener: &TcpListener, opts: ConnOptions) {
                 tokio::spawn(serve(stream, opts));
             }
             Err(err) => {
-                if accept::classify(&err) == AcceptError::Backoff {
+                if accept::classify(&err, listener) == AcceptError::Backoff {
                     tokio::time::sleep(accept::BACKOFF).await;
                 }
             }

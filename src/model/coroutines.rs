@@ -86,7 +86,7 @@ fn accept_loop(listener: &may::net::TcpListener, opts: ConnOptions, live: &LiveC
                 }
             }
             Err(err) => {
-                if conn::accept::classify(&err) == AcceptError::Backoff {
+                if conn::accept::classify(&err, listener.inner()) == AcceptError::Backoff {
                     // A coroutine's sleep: std's would stall every coroutine of the thread.
                     may::coroutine::sleep(conn::accept::BACKOFF);
                 }

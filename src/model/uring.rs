@@ -167,7 +167,7 @@ impl RingReactor {
         self.batch.arrived(self.ring.reap());
         let now = Instant::now();
         while let Some(completion) = self.ring.next_completion() {
-            self.complete(completion, now)?;
+            self.complete(completion, listener, now)?;
         }
         if self.sweeper.due(now) {
             for (key, conn) in self.conns.iter_mut() {
@@ -190,7 +190,12 @@ impl RingReactor {
     }
 
     /// Hands one completion to its connection (a new one for an accept).
-    fn complete(&mut self, completion: Completion, now: Instant) -> io::Result<()> {
+    fn complete(
+        &mut self,
+        completion: Completion,
+        listener: &TcpListener,
+        now: Instant,
+    ) -> io::Result<()> {
         match completion {
             Completion::Accepted { result, more } => {
                 self.accepting = more;
@@ -201,7 +206,7 @@ impl RingReactor {
                         }
                     }
                     Err(err) => {
-                        if accept::classify(&err) == AcceptError::Backoff {
+                        if accept::classify(&err, listener) == AcceptError::Backoff {
                             self.pause.start(now);
                         }
                     }
