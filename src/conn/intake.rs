@@ -1,5 +1,6 @@
-//! A session with the input it has not consumed yet: what every non-blocking
-//! connection keeps between reads, whichever thread writes its replies.
+//! A session with the input it has not consumed yet: what every connection that reads
+//! into a shared scratch buffer keeps between reads (readiness connections,
+//! select-threads' reader, tokio tasks).
 //!
 //! Bytes are fed from the reader's scratch buffer directly; only the unconsumed tail of
 //! a partial request (or input held back by the output high-water mark) is copied into

@@ -7,24 +7,41 @@
 //!   epoll, epoll-et, selector, epoll-threads): a read buffer that is empty while the
 //!   connection is idle, a write buffer with partial writes, back-pressure, lingering
 //!   close, and the interest it wants next.
+//! - [`epoll`]: epoll's flags and waits (epoll, epoll-et, epoll-threads), and the
+//!   level-triggered reactor (epoll, and each thread of reuseport).
+//! - [`scan`]: the turn of a loop that hands its whole interest list to the kernel
+//!   (select, poll), and select(2)'s FD_SETSIZE limit (select, select-threads).
+//! - [`reactors`]: N reactor threads, each with its own SO_REUSEPORT listener
+//!   (reuseport, uring).
 //! - [`tokio`]: a connection as a tokio task (async, async-mt): reads and writes
-//!   awaited in turn, the idle/header deadline as a timer, lingering close.
+//!   awaited in turn, the idle/header deadline as a timer, lingering close; and the
+//!   accept loop that starts a task per connection.
 //! - [`completion`]: a connection driven by io_uring completions (uring): sends in
 //!   order one at a time, its multishot receive armed or cancelled for back-pressure.
 //! - [`intake`]: a session and the partial input it has not consumed, for the
-//!   non-blocking connections ([`ready`], and select-threads' reader).
-//! - [`handoff`]: a connection whose replies another thread writes (select-threads).
-//! - [`accept`]: what to do when accept(2) fails (EMFILE and friends).
+//!   connections that read into a shared scratch buffer ([`ready`], [`tokio`], and
+//!   select-threads' reader).
+//! - [`handoff`]: a connection whose replies another thread writes (select-threads):
+//!   the reading thread's side of it, and the sender threads' loop.
+//! - [`trim`]: counting live connections, and giving the memory of finished ones back
+//!   once a burst is over (threads, coroutines, async, async-mt, uring).
+//! - [`accept`]: the blocking family's accept loop, the event loops' accept-until-empty,
+//!   and what to do when accept(2) fails (EMFILE and friends).
 //!
-//! All of them drive a [`crate::protocol::Session`]; none knows which protocol it carries.
+//! Every connection here drives a [`crate::protocol::Session`]; none knows which
+//! protocol it carries.
 
 pub mod accept;
 pub mod blocking;
 pub mod completion;
+pub mod epoll;
 pub mod handoff;
 pub mod intake;
+pub mod reactors;
 pub mod ready;
+pub mod scan;
 pub mod tokio;
+pub mod trim;
 
 use std::io;
 use std::time::Duration;

@@ -1,5 +1,6 @@
 //! One connection driven by a tokio task: the async family's connection loop
-//! (`async`, on a current-thread runtime, and `async-mt`, on a multi-thread one).
+//! (`async`, on a current-thread runtime, and `async-mt`, on a multi-thread one), and
+//! the accept loop that starts a task per connection ([`serve_listener`]).
 //!
 //! The task alternates between reading and writing: it reads once, feeds the session,
 //! and writes the whole reply before reading again, so a client that stops reading
@@ -24,18 +25,72 @@ use std::time::Instant;
 
 use socket2::SockRef;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Runtime;
 
+use super::accept::{self, AcceptError};
+use super::intake::Intake;
 use super::ready::SCRATCH_LEN;
+use super::trim::IdleTrim;
 use super::KEEP_OUT_CAPACITY;
 use super::{is_disconnect, ConnOptions, LINGER_TIME};
-use crate::protocol::{Close, Progress, Session, OUTPUT_HIGH_WATER};
+use crate::protocol::{Close, Progress, OUTPUT_HIGH_WATER};
+use crate::sys::signal::{Stop, STOP_POLL};
 use crate::vlog;
 
 thread_local! {
     /// Where reads land; borrowed only between two awaits, so tasks on one thread
     /// never see each other's bytes.
     static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; SCRATCH_LEN].into_boxed_slice());
+}
+
+/// Accepts from `listener` on `runtime` until `stop` is set, a task per connection
+/// ([`serve`]). Returning drops the accept loop; dropping the runtime then drops every
+/// connection task, closing its socket.
+pub fn serve_listener(
+    runtime: &Runtime,
+    listener: std::net::TcpListener,
+    opts: ConnOptions,
+    stop: &Stop,
+) -> io::Result<()> {
+    listener.set_nonblocking(true)?;
+    runtime.block_on(async move {
+        let listener = TcpListener::from_std(listener)?;
+        tokio::select! {
+            () = accept_loop(&listener, opts) => {}
+            () = stopped(stop) => {}
+        }
+        Ok(())
+    })
+}
+
+async fn accept_loop(listener: &TcpListener, opts: ConnOptions) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(serve(stream, opts));
+            }
+            Err(err) => {
+                if accept::classify(&err, listener) == AcceptError::Backoff {
+                    tokio::time::sleep(accept::BACKOFF).await;
+                }
+            }
+        }
+    }
+}
+
+/// Completes once the stop flag is set, looking every [`STOP_POLL`], meanwhile giving
+/// the memory of finished connections back ([`IdleTrim`]). Every task the runtime has
+/// is a connection's: the accept loop and this one run in `block_on`.
+async fn stopped(stop: &Stop) {
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let mut trim = IdleTrim::new();
+    let mut tick = tokio::time::interval(STOP_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !stop.is_set() {
+        trim.observe(metrics.num_alive_tasks());
+        tick.tick().await;
+    }
 }
 
 /// Serves `stream` until the peer closes, the session ends it, it times out or fails.
@@ -51,18 +106,16 @@ pub async fn serve(stream: TcpStream, opts: ConnOptions) {
 
 /// A connection's protocol state and the bytes it holds between reads.
 struct Conn {
-    session: Session,
-    /// Received bytes the session has not consumed yet (a partial request, or input
+    /// The session and the input it has not consumed yet (a partial request, or input
     /// held back by the output high-water mark).
-    pending: Vec<u8>,
+    intake: Intake,
     out: Vec<u8>,
 }
 
 async fn run(mut stream: TcpStream, opts: &ConnOptions) -> io::Result<()> {
     opts.apply(SockRef::from(&stream))?;
     let mut conn = Conn {
-        session: opts.protocol.session(),
-        pending: Vec::new(),
+        intake: Intake::new(opts.protocol),
         out: Vec::new(),
     };
     let restart = || opts.timeout.map(|t| Instant::now() + t);
@@ -91,7 +144,7 @@ async fn run(mut stream: TcpStream, opts: &ConnOptions) -> io::Result<()> {
             }
             // Input held back at the high-water mark is fed now that the output is
             // out; a partial request (nothing consumed) waits for more bytes.
-            if conn.pending.is_empty() || progress.consumed == 0 {
+            if !conn.intake.has_pending() || progress.consumed == 0 {
                 break;
             }
             progress = conn.feed_pending();
@@ -107,30 +160,14 @@ impl Conn {
             if n == 0 {
                 return Ok(None);
             }
-            Ok(Some(self.absorb(&scratch[..n])))
+            Ok(Some(self.intake.absorb(&scratch[..n], &mut self.out)))
         })
     }
 
-    /// Feeds freshly read bytes to the session, keeping only what it did not consume.
-    fn absorb(&mut self, data: &[u8]) -> Progress {
-        if !self.pending.is_empty() {
-            self.pending.extend_from_slice(data);
-            return self.feed_pending();
-        }
-        let progress = self.session.feed(data, &mut self.out);
-        if progress.close.is_none() {
-            self.pending.extend_from_slice(&data[progress.consumed..]);
-        }
-        progress
-    }
-
+    /// Feeds the input held back by the output high-water mark, now that the output
+    /// is out.
     fn feed_pending(&mut self) -> Progress {
-        let progress = self.session.feed(&self.pending, &mut self.out);
-        if progress.close.is_some() {
-            self.pending = Vec::new();
-        } else {
-            self.pending.drain(..progress.consumed);
-        }
+        let progress = self.intake.resume(&mut self.out);
         debug_assert!(self.out.len() < OUTPUT_HIGH_WATER + SCRATCH_LEN);
         progress
     }
@@ -141,9 +178,6 @@ impl Conn {
             self.out = Vec::new();
         } else {
             self.out.clear();
-        }
-        if self.pending.is_empty() && self.pending.capacity() > 0 {
-            self.pending = Vec::new();
         }
     }
 }

@@ -1,14 +1,15 @@
 //! `async-mt`: tokio's multi-thread runtime, work stealing (beyond the seeds).
 //!
-//! The same accept loop and connection tasks as `async` ([`super::asyncio::serve_on`],
-//! [`crate::conn::tokio::serve`]), on a runtime with `--workers` threads: an idle
+//! The same accept loop and connection tasks as `async`
+//! ([`crate::conn::tokio::serve_listener`]), on a runtime with `--workers` threads: an idle
 //! worker steals ready tasks from a busy one's queue, so connections spread over the
 //! cores without being pinned to the thread that accepted them.
 
 use std::io;
 
 use super::Server;
-use super::{asyncio, Family, ModelInfo, Workers};
+use super::{Family, ModelInfo, Workers};
+use crate::conn;
 
 pub static INFO: ModelInfo = ModelInfo {
     name: "async-mt",
@@ -26,5 +27,5 @@ fn run(server: Server) -> io::Result<()> {
         .worker_threads(server.workers.max(1))
         .enable_all()
         .build()?;
-    asyncio::serve_on(&runtime, server)
+    conn::tokio::serve_listener(&runtime, server.listener, server.conn, &server.stop)
 }

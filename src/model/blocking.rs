@@ -5,10 +5,9 @@
 
 use std::io;
 
+use super::Server;
 use super::{Family, ModelInfo, Workers};
-use super::{Server, STOP_POLL};
-use crate::conn::{self, accept::AcceptError};
-use crate::sys;
+use crate::conn::{self, accept::Acceptor};
 
 pub static INFO: ModelInfo = ModelInfo {
     name: "blocking",
@@ -22,16 +21,10 @@ pub static INFO: ModelInfo = ModelInfo {
 };
 
 fn run(server: Server) -> io::Result<()> {
-    // accept(2) honours SO_RCVTIMEO: the loop wakes to check the stop flag.
-    sys::listener::set_accept_timeout(&server.listener, STOP_POLL)?;
-    while !server.stop.is_set() {
-        match server.listener.accept() {
-            Ok((stream, _)) => conn::blocking::serve(stream, &server.conn, Some(&server.stop)),
-            Err(err) => match conn::accept::classify(&err) {
-                AcceptError::Empty | AcceptError::Skip => {}
-                AcceptError::Backoff => std::thread::sleep(conn::accept::BACKOFF),
-            },
-        }
+    let acceptor = Acceptor::new(server.listener, server.stop.clone())?;
+    while let Some(stream) = acceptor.accept() {
+        // The stop flag goes along: a client held this long must not delay the stop.
+        conn::blocking::serve(stream, &server.conn, Some(&server.stop));
     }
     Ok(())
 }

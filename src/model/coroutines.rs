@@ -14,9 +14,9 @@
 
 use std::io;
 
-use super::trim::{IdleTrim, LiveCount};
 use super::{Family, ModelInfo, Workers};
 use super::{Server, STOP_POLL};
+use crate::conn::trim::{IdleTrim, LiveCount};
 use crate::conn::{self, accept::AcceptError, ConnOptions};
 use crate::log::RateLimited;
 use crate::sys;
@@ -86,7 +86,7 @@ fn accept_loop(listener: &may::net::TcpListener, opts: ConnOptions, live: &LiveC
                 }
             }
             Err(err) => {
-                if conn::accept::classify(&err) == AcceptError::Backoff {
+                if conn::accept::classify(&err, listener.inner()) == AcceptError::Backoff {
                     // A coroutine's sleep: std's would stall every coroutine of the thread.
                     may::coroutine::sleep(conn::accept::BACKOFF);
                 }

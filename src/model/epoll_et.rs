@@ -15,10 +15,10 @@ use std::time::Instant;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use slab::Slab;
 
-use super::epoll::{readiness, wait};
 use super::Server;
 use super::{Family, ModelInfo, Workers};
 use crate::conn::accept;
+use crate::conn::epoll::{readiness, wait};
 use crate::conn::ready::{ReadyConn, ReadyCtx, Step, Sweeper};
 use crate::conn::ConnOptions;
 

@@ -23,10 +23,10 @@ use std::time::Instant;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use slab::Slab;
 
-use super::epoll::{epoll_flags, readiness, wait};
 use super::{Family, ModelInfo, Workers};
 use super::{Server, Stop};
 use crate::conn::accept::{self, AcceptError};
+use crate::conn::epoll::{epoll_flags, readiness, wait};
 use crate::conn::ready::{Interest, ReadyConn, ReadyCtx, Step, Sweeper};
 use crate::conn::ConnOptions;
 

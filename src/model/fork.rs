@@ -6,11 +6,10 @@
 //! the cap, new connections wait in the listen backlog until a child exits.
 
 use std::io;
-use std::time::Duration;
 
 use super::{Family, ModelInfo, Workers};
-use super::{Server, STOP_POLL};
-use crate::conn::{self, accept::AcceptError};
+use super::{Server, CHILD_GRACE};
+use crate::conn::{self, accept::Acceptor};
 use crate::log::RateLimited;
 use crate::sys;
 use crate::sys::process::{Children, Forked};
@@ -26,37 +25,16 @@ pub static INFO: ModelInfo = ModelInfo {
     run,
 };
 
-/// How long children get to exit on SIGTERM before SIGKILL.
-pub(crate) const CHILD_GRACE: Duration = Duration::from_millis(500);
-
 static FORK_FAILED: RateLimited = RateLimited::new();
 static AT_CAP: RateLimited = RateLimited::new();
 
 fn run(server: Server) -> io::Result<()> {
-    sys::listener::set_accept_timeout(&server.listener, STOP_POLL)?;
+    let acceptor = Acceptor::new(server.listener, server.stop)?;
     let mut children = Children::new();
-    while !server.stop.is_set() {
-        children.reap();
-        if children.len() >= server.workers {
-            AT_CAP.warn(format_args!(
-                "fork: {} children, the cap (--workers); new connections wait",
-                children.len()
-            ));
-            std::thread::sleep(Duration::from_millis(1));
-            continue;
-        }
-        let stream = match server.listener.accept() {
-            Ok((stream, _)) => stream,
-            Err(err) => {
-                if conn::accept::classify(&err) == AcceptError::Backoff {
-                    std::thread::sleep(conn::accept::BACKOFF);
-                }
-                continue;
-            }
-        };
+    while let Some(stream) = acceptor.accept_below_cap(|| has_room(&mut children, server.workers)) {
         match sys::process::fork() {
             Ok(Forked::Child) => {
-                drop(server.listener);
+                drop(acceptor);
                 conn::blocking::serve(stream, &server.conn, None);
                 sys::process::exit_child(0);
             }
@@ -67,4 +45,17 @@ fn run(server: Server) -> io::Result<()> {
     }
     children.stop_all(CHILD_GRACE);
     Ok(())
+}
+
+/// Reaps the children that exited; true if fewer than `cap` are left.
+fn has_room(children: &mut Children, cap: usize) -> bool {
+    children.reap();
+    let at_cap = children.len() >= cap;
+    if at_cap {
+        AT_CAP.warn(format_args!(
+            "fork: {} children, the cap (--workers); new connections wait",
+            children.len()
+        ));
+    }
+    !at_cap
 }

@@ -18,7 +18,7 @@
 //!   descriptors, processes) as a clear error line, not a crash;
 //! - come back near its starting memory once the connections it served are gone: a
 //!   model that serves from many threads hands what the allocator kept back to the
-//!   system when its live connection count falls (`model/trim.rs`), never per request;
+//!   system when its live connection count falls ([`crate::conn::trim`]), never per request;
 //! - back off when accept(2) runs out of descriptors ([`crate::conn::accept`]).
 
 mod async_mt;
@@ -39,15 +39,19 @@ mod select_threads;
 mod selector;
 mod threadpool;
 mod threads;
-mod trim;
 mod uring;
 
 use std::fmt;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
 
 use crate::conn::ConnOptions;
 pub use crate::sys::signal::{Stop, STOP_POLL};
+
+/// How long a forking model's children get to exit on SIGTERM before SIGKILL, when it
+/// stops: within the second a model has to stop.
+pub const CHILD_GRACE: Duration = Duration::from_millis(500);
 
 /// What a model is given to run: a bound listener and the connection settings.
 #[derive(Debug)]

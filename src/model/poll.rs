@@ -5,19 +5,18 @@
 //! FD_SETSIZE limit. The array is rebuilt every turn from each connection's
 //! [`ReadyConn::interest`], which keeps it trivially in step with the connections
 //! (one pass over memory the kernel is about to scan anyway).
+//!
+//! [`ReadyConn::interest`]: crate::conn::ready::ReadyConn::interest
 
 use std::io;
-use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsFd;
-use std::time::Instant;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use slab::Slab;
 
 use super::{Family, ModelInfo, Workers};
 use super::{Server, STOP_POLL};
-use crate::conn::accept;
-use crate::conn::ready::{Interest, ReadyConn, ReadyCtx, Step, Sweeper};
+use crate::conn::ready::Interest;
+use crate::conn::scan::ScanLoop;
 
 pub static INFO: ModelInfo = ModelInfo {
     name: "poll",
@@ -33,7 +32,7 @@ pub static INFO: ModelInfo = ModelInfo {
 /// The poll events for an interest. POLLIN also reports the peer's FIN; nothing is
 /// asked while the connection is not reading (back-pressure), since poll is
 /// level-triggered and would otherwise report a half-closed peer on every turn.
-pub(crate) fn poll_flags(interest: Interest) -> PollFlags {
+fn poll_flags(interest: Interest) -> PollFlags {
     let mut flags = PollFlags::empty();
     if interest.read {
         flags |= PollFlags::POLLIN;
@@ -46,7 +45,7 @@ pub(crate) fn poll_flags(interest: Interest) -> PollFlags {
 
 /// What poll reported for a descriptor: (readable, writable). A hang-up or an error
 /// counts as both, so the connection's next read or write meets it and closes.
-pub(crate) fn poll_readiness(revents: PollFlags) -> (bool, bool) {
+fn poll_readiness(revents: PollFlags) -> (bool, bool) {
     let failed = PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL;
     (
         revents.intersects(PollFlags::POLLIN | failed),
@@ -56,27 +55,21 @@ pub(crate) fn poll_readiness(revents: PollFlags) -> (bool, bool) {
 
 fn run(server: Server) -> io::Result<()> {
     let (listener, opts, stop) = server.into_event_loop()?;
-    let mut conns: Slab<ReadyConn<TcpStream>> = Slab::new();
-    let mut ctx = ReadyCtx::new(opts, false);
-    let mut pause = accept::Pause::default();
-    let mut sweeper = Sweeper::new(Instant::now());
+    let mut scan = ScanLoop::new(opts);
     let wait = PollTimeout::try_from(STOP_POLL).expect("STOP_POLL fits a poll timeout");
-    // The slab key of each pollfd after the listener's, and what poll reported for it;
-    // both reused every turn.
+    // The slab key of each pollfd after the listener's, reused every turn.
     let mut keys: Vec<usize> = Vec::new();
-    let mut ready: Vec<(usize, bool, bool)> = Vec::new();
     while !stop.is_set() {
         keys.clear();
-        ready.clear();
         let listener_ready = {
-            let listen = if pause.is_paused() {
+            let listen = if scan.pause.is_paused() {
                 PollFlags::empty()
             } else {
                 PollFlags::POLLIN
             };
-            let mut fds = Vec::with_capacity(conns.len() + 1);
+            let mut fds = Vec::with_capacity(scan.conns.len() + 1);
             fds.push(PollFd::new(listener.as_fd(), listen));
-            for (key, conn) in &conns {
+            for (key, conn) in &scan.conns {
                 keys.push(key);
                 fds.push(PollFd::new(
                     conn.stream().as_fd(),
@@ -92,56 +85,12 @@ fn run(server: Server) -> io::Result<()> {
                 let (readable, writable) =
                     poll_readiness(fd.revents().unwrap_or(PollFlags::empty()));
                 if readable || writable {
-                    ready.push((key, readable, writable));
+                    scan.ready.push((key, readable, writable));
                 }
             }
             fds[0].any().unwrap_or(false)
         };
-        let listener = listener_ready.then_some(&listener);
-        finish_turn(
-            &mut conns,
-            &ready,
-            &mut ctx,
-            listener,
-            &mut pause,
-            &mut sweeper,
-            |_| true,
-        )?;
-    }
-    Ok(())
-}
-
-/// The end of a turn of a loop that keeps its interest list in user space (select,
-/// poll): serve the connections reported ready, accept the waiting ones that `admit`
-/// lets in (if the listener was reported), and close those past their deadline.
-pub(crate) fn finish_turn(
-    conns: &mut Slab<ReadyConn<TcpStream>>,
-    ready: &[(usize, bool, bool)],
-    ctx: &mut ReadyCtx,
-    listener: Option<&TcpListener>,
-    pause: &mut accept::Pause,
-    sweeper: &mut Sweeper,
-    admit: impl Fn(&TcpStream) -> bool,
-) -> io::Result<()> {
-    let now = Instant::now();
-    for &(key, readable, writable) in ready {
-        if conns[key].on_ready(readable, writable, ctx, now) == Step::Close {
-            drop(conns.remove(key));
-        }
-    }
-    if let Some(listener) = listener {
-        pause.accept_all(listener, now, |stream| {
-            if admit(&stream) {
-                if let Ok(conn) = ReadyConn::new(stream, &ctx.opts, now) {
-                    conns.insert(conn);
-                }
-            }
-            Ok(())
-        })?;
-    }
-    pause.resume_due(now);
-    if sweeper.due(now) {
-        conns.retain(|_, conn| !conn.expired(now));
+        scan.finish_turn(listener_ready.then_some(&listener), |_| true)?;
     }
     Ok(())
 }

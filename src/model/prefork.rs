@@ -8,12 +8,10 @@
 //! them all.
 
 use std::io;
-use std::net::TcpListener;
 
-use super::fork::CHILD_GRACE;
 use super::{Family, ModelInfo, Workers};
-use super::{Server, STOP_POLL};
-use crate::conn::{self, accept::AcceptError, ConnOptions};
+use super::{Server, CHILD_GRACE, STOP_POLL};
+use crate::conn::{self, accept::Acceptor, ConnOptions};
 use crate::sys;
 use crate::sys::lockfile::AcceptLock;
 use crate::sys::process::{Children, Forked};
@@ -30,13 +28,14 @@ pub static INFO: ModelInfo = ModelInfo {
 };
 
 fn run(server: Server) -> io::Result<()> {
+    let acceptor = Acceptor::new(server.listener, server.stop.clone())?;
     let lock = AcceptLock::new()?;
     let mut children = Children::new();
     while !server.stop.is_set() {
         children.reap();
         while children.len() < server.workers && !server.stop.is_set() {
             match sys::process::fork()? {
-                Forked::Child => child(&server.listener, &lock, &server.conn),
+                Forked::Child => child(&acceptor, &lock, &server.conn),
                 Forked::Parent { child } => children.add(child),
             }
         }
@@ -46,21 +45,13 @@ fn run(server: Server) -> io::Result<()> {
     Ok(())
 }
 
-/// A child's life: accept under the lock, serve, repeat, until SIGTERM kills it.
-fn child(listener: &TcpListener, lock: &AcceptLock, opts: &ConnOptions) -> ! {
-    loop {
-        if lock.lock().is_err() {
-            sys::process::exit_child(1);
-        }
-        let accepted = listener.accept();
-        let _ = lock.unlock();
-        match accepted {
-            Ok((stream, _)) => conn::blocking::serve(stream, opts, None),
-            Err(err) => {
-                if conn::accept::classify(&err) == AcceptError::Backoff {
-                    std::thread::sleep(conn::accept::BACKOFF);
-                }
-            }
-        }
+/// A child's life: accept under the lock, serve, repeat, until SIGTERM kills it (its
+/// copy of the stop flag is never set). A child that cannot take the lock exits, and
+/// the parent starts another.
+fn child(acceptor: &Acceptor, lock: &AcceptLock, opts: &ConnOptions) -> ! {
+    let take_turn = || lock.hold().unwrap_or_else(|_| sys::process::exit_child(1));
+    while let Some(stream) = acceptor.accept_in_turn(take_turn) {
+        conn::blocking::serve(stream, opts, None);
     }
+    sys::process::exit_child(0)
 }

@@ -6,17 +6,16 @@
 //! 000's `LOCK.acquire(); accept(); LOCK.release()`: one thread, not all of them, waits
 //! in accept at a time. With N threads at most N clients are served at once; the rest
 //! wait in the listen backlog, and a keep-alive client holds its thread until it goes
-//! quiet for the idle timeout.
+//! quiet for the idle timeout. The main thread only supervises: it replaces a worker
+//! that dies (a panic), as prefork's parent replaces a child process.
 
 use std::io;
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::pool::spawn_workers;
+use super::pool::Pool;
 use super::{Family, ModelInfo, Workers};
-use super::{Server, Stop, STOP_POLL};
-use crate::conn::{self, accept::AcceptError, ConnOptions};
-use crate::sys;
+use super::{Server, STOP_POLL};
+use crate::conn::{self, accept::Acceptor, ConnOptions};
 
 pub static INFO: ModelInfo = ModelInfo {
     name: "prethread",
@@ -31,25 +30,23 @@ pub static INFO: ModelInfo = ModelInfo {
 
 /// What every worker thread shares.
 struct Shared {
-    listener: TcpListener,
+    acceptor: Acceptor,
     /// Held around accept(2): the seed's `LOCK`.
     accept_lock: Mutex<()>,
     opts: ConnOptions,
-    stop: Stop,
 }
 
 fn run(server: Server) -> io::Result<()> {
-    // The timeout lets the thread holding the lock wake to check the stop flag; the
-    // others wait on the mutex, which it releases at least every STOP_POLL.
-    sys::listener::set_accept_timeout(&server.listener, STOP_POLL)?;
+    // The accept timeout lets the thread holding the lock wake to check the stop flag;
+    // the others wait on the mutex, which it releases at least every STOP_POLL.
     let shared = Arc::new(Shared {
-        listener: server.listener,
+        acceptor: Acceptor::new(server.listener, server.stop.clone())?,
         accept_lock: Mutex::new(()),
         opts: server.conn,
-        stop: server.stop.clone(),
     });
-    spawn_workers(server.workers, "prethread", move || worker(&shared))?;
+    let mut pool = Pool::start(server.workers, "prethread", move || worker(&shared))?;
     while !server.stop.is_set() {
+        pool.replace_exited();
         std::thread::sleep(STOP_POLL);
     }
     Ok(())
@@ -57,22 +54,14 @@ fn run(server: Server) -> io::Result<()> {
 
 /// A worker's life: accept under the lock, serve, repeat, until stop.
 fn worker(shared: &Shared) {
-    while !shared.stop.is_set() {
-        let accepted = {
-            // A poisoned lock guards no data: a panic elsewhere does not stop accepting.
-            let _turn = shared
-                .accept_lock
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            shared.listener.accept()
-        };
-        match accepted {
-            Ok((stream, _)) => conn::blocking::serve(stream, &shared.opts, None),
-            Err(err) => {
-                if conn::accept::classify(&err) == AcceptError::Backoff {
-                    std::thread::sleep(conn::accept::BACKOFF);
-                }
-            }
-        }
+    // A poisoned lock guards no data: a panic elsewhere does not stop accepting.
+    let take_turn = || {
+        shared
+            .accept_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    };
+    while let Some(stream) = shared.acceptor.accept_in_turn(take_turn) {
+        conn::blocking::serve(stream, &shared.opts, None);
     }
 }

@@ -13,13 +13,12 @@
 use std::io;
 use std::net::TcpStream;
 
-use crossbeam_channel::{Receiver, SendTimeoutError};
+use crossbeam_channel::{Receiver, SendTimeoutError, Sender};
 
-use super::pool::spawn_workers;
+use super::pool::Pool;
 use super::{Family, ModelInfo, Workers};
-use super::{Server, STOP_POLL};
-use crate::conn::{self, accept::AcceptError, ConnOptions};
-use crate::sys;
+use super::{Server, Stop, STOP_POLL};
+use crate::conn::{self, accept::Acceptor, ConnOptions};
 
 pub static INFO: ModelInfo = ModelInfo {
     name: "threadpool",
@@ -33,35 +32,31 @@ pub static INFO: ModelInfo = ModelInfo {
 };
 
 fn run(server: Server) -> io::Result<()> {
-    sys::listener::set_accept_timeout(&server.listener, STOP_POLL)?;
+    let acceptor = Acceptor::new(server.listener, server.stop.clone())?;
     // One connection waiting per worker: enough that a worker finishing a client finds
     // the next one ready, small enough that the backlog, not the queue, holds the rest.
     let (queue, taken) = crossbeam_channel::bounded::<TcpStream>(server.workers);
     let opts = server.conn;
-    spawn_workers(server.workers, "pool", move || worker(&taken, &opts))?;
-    while !server.stop.is_set() {
-        let mut stream = match server.listener.accept() {
-            Ok((stream, _)) => stream,
-            Err(err) => {
-                if conn::accept::classify(&err) == AcceptError::Backoff {
-                    std::thread::sleep(conn::accept::BACKOFF);
-                }
-                continue;
-            }
-        };
-        // Queue full: wait for a worker, waking to check the stop flag.
-        loop {
-            match queue.send_timeout(stream, STOP_POLL) {
-                Ok(()) => break,
-                Err(SendTimeoutError::Timeout(_)) if server.stop.is_set() => return Ok(()),
-                Err(SendTimeoutError::Timeout(back)) => stream = back,
-                Err(SendTimeoutError::Disconnected(_)) => {
-                    return Err(io::Error::other("every worker thread has exited"))
-                }
+    let _pool = Pool::start(server.workers, "pool", move || worker(&taken, &opts))?;
+    while let Some(stream) = acceptor.accept() {
+        hand_over(&queue, stream, &server.stop)?;
+    }
+    Ok(())
+}
+
+/// Puts a connection on the queue; while it is full, waits for a worker, waking to
+/// check the stop flag (a connection still waiting then is closed).
+fn hand_over(queue: &Sender<TcpStream>, mut stream: TcpStream, stop: &Stop) -> io::Result<()> {
+    loop {
+        match queue.send_timeout(stream, STOP_POLL) {
+            Ok(()) => return Ok(()),
+            Err(SendTimeoutError::Timeout(_)) if stop.is_set() => return Ok(()),
+            Err(SendTimeoutError::Timeout(back)) => stream = back,
+            Err(SendTimeoutError::Disconnected(_)) => {
+                return Err(io::Error::other("every worker thread has exited"))
             }
         }
     }
-    Ok(())
 }
 
 /// A worker's life: take a connection, serve it, repeat until the queue closes.

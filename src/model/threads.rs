@@ -4,15 +4,15 @@
 //! blocking I/O and exits. Simple and fair, but every connection costs a stack and
 //! the scheduler a context switch per wake-up. At most `--workers` connections are
 //! served at once; beyond that, new connections wait in the listen backlog. The
-//! accept loop, which wakes at least every [`STOP_POLL`], gives the memory of finished
-//! connections back once their number has fallen ([`IdleTrim`]).
+//! accept loop, which wakes at least every [`STOP_POLL`](super::STOP_POLL), gives the
+//! memory of finished connections back once their number has fallen ([`IdleTrim`]).
 
 use std::io;
 
-use super::trim::{IdleTrim, LiveCount};
+use super::Server;
 use super::{Family, ModelInfo, Workers};
-use super::{Server, STOP_POLL};
-use crate::conn::{self, accept::AcceptError};
+use crate::conn::trim::{IdleTrim, LiveCount};
+use crate::conn::{self, accept::Acceptor};
 use crate::log::RateLimited;
 use crate::sys;
 
@@ -42,26 +42,15 @@ fn run(server: Server) -> io::Result<()> {
     // contention low; glibc's default (8 per CPU) would leave the top of each (up to
     // 128 KiB) resident after a burst, 2 MiB on two CPUs.
     sys::malloc::limit_arenas(super::cpus());
-    sys::listener::set_accept_timeout(&server.listener, STOP_POLL)?;
+    let acceptor = Acceptor::new(server.listener, server.stop)?;
     let live = LiveCount::new();
     let mut trim = IdleTrim::new();
-    while !server.stop.is_set() {
+    let mut has_room = || {
         let serving = live.count();
         trim.observe(serving);
-        if serving >= server.workers {
-            // At the cap: leave new connections in the backlog until one finishes.
-            std::thread::sleep(std::time::Duration::from_millis(1));
-            continue;
-        }
-        let stream = match server.listener.accept() {
-            Ok((stream, _)) => stream,
-            Err(err) => {
-                if conn::accept::classify(&err) == AcceptError::Backoff {
-                    std::thread::sleep(conn::accept::BACKOFF);
-                }
-                continue;
-            }
-        };
+        serving < server.workers
+    };
+    while let Some(stream) = acceptor.accept_below_cap(&mut has_room) {
         let opts = server.conn;
         let guard = live.enter();
         let spawned = std::thread::Builder::new()

@@ -27,13 +27,13 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
-use super::trim::IdleTrim;
-use super::{reuseport, Family, ModelInfo, Workers};
+use super::{Family, ModelInfo, Workers};
 use super::{Server, Stop, STOP_POLL};
 use crate::conn::accept::{self, AcceptError};
 use crate::conn::completion::{SparePool, UringConn};
 use crate::conn::ready::Sweeper;
-use crate::conn::ConnOptions;
+use crate::conn::trim::IdleTrim;
+use crate::conn::{reactors, ConnOptions};
 use crate::sys::uring::{Completion, Ring};
 
 pub static INFO: ModelInfo = ModelInfo {
@@ -109,107 +109,178 @@ fn precheck() -> io::Result<()> {
 }
 
 fn run(server: Server) -> io::Result<()> {
-    reuseport::run_reactors(server, reactor)
+    let listeners = reactors::bind(server.listener, server.addr, server.backlog, server.workers)?;
+    reactors::run(listeners, server.conn, &server.stop, reactor)
 }
 
 /// One ring serving the connections of `listener` until `stop` is set.
 fn reactor(listener: TcpListener, opts: ConnOptions, stop: &Stop) -> io::Result<()> {
-    let mut ring = Ring::new(RING_ENTRIES, BUFFERS, BUFFER_LEN)?;
-    let mut conns: Slab<UringConn> = Slab::new();
-    let mut spares = SparePool::default();
-    let mut touched = Vec::new();
-    let mut accepting = false;
-    let mut pause = accept::Pause::default();
-    let mut sweeper = Sweeper::new(Instant::now());
-    let mut trim = IdleTrim::new();
-    let mut batch = Batch::default();
+    let mut reactor = RingReactor::new(opts)?;
     while !stop.is_set() {
+        reactor.turn(&listener)?;
+    }
+    // Dropping the reactor drops the ring first: it cancels what is in flight before
+    // the sockets close.
+    Ok(())
+}
+
+/// A ring and the connections it serves, with what its loop keeps between turns.
+struct RingReactor {
+    /// Declared first, so dropped first: it cancels what is in flight before the
+    /// sockets in `conns` close.
+    ring: Ring,
+    conns: Slab<UringConn>,
+    spares: SparePool,
+    /// The connections a completion or the sweep touched this turn.
+    touched: Vec<usize>,
+    /// A multishot accept is armed.
+    accepting: bool,
+    pause: accept::Pause,
+    sweeper: Sweeper,
+    trim: IdleTrim,
+    batch: Batch,
+    opts: ConnOptions,
+}
+
+impl RingReactor {
+    fn new(opts: ConnOptions) -> io::Result<Self> {
+        Ok(RingReactor {
+            ring: Ring::new(RING_ENTRIES, BUFFERS, BUFFER_LEN)?,
+            conns: Slab::new(),
+            spares: SparePool::default(),
+            touched: Vec::new(),
+            accepting: false,
+            pause: accept::Pause::default(),
+            sweeper: Sweeper::new(Instant::now()),
+            trim: IdleTrim::new(),
+            batch: Batch::default(),
+            opts,
+        })
+    }
+
+    /// One turn: arm the accept, submit what is queued and wait for a batch, handle
+    /// what completed, sweep when due, and move every touched connection on.
+    fn turn(&mut self, listener: &TcpListener) -> io::Result<()> {
+        self.arm_accept(listener)?;
+        let want = self.batch.want(self.conns.len());
+        self.ring.submit_and_wait(want, PATIENCE, STOP_POLL)?;
+        self.batch.arrived(self.ring.reap());
         let now = Instant::now();
-        pause.resume_due(now);
-        if !accepting && !pause.is_paused() {
-            ring.accept_multi(&listener)?;
-            accepting = true;
+        while let Some(completion) = self.ring.next_completion() {
+            self.complete(completion, listener, now)?;
         }
-        ring.submit_and_wait(batch.want(conns.len()), PATIENCE, STOP_POLL)?;
-        batch.arrived(ring.reap());
-        let now = Instant::now();
-        while let Some(completion) = ring.next_completion() {
-            match completion {
-                Completion::Accepted { result, more } => {
-                    accepting = more;
-                    match result {
-                        Ok(stream) => {
-                            if let Ok(conn) = UringConn::new(stream, &opts, now) {
-                                touched.push(conns.insert(conn));
-                            }
+        if self.sweeper.due(now) {
+            for (key, conn) in self.conns.iter_mut() {
+                conn.expire(now, &self.opts);
+                self.touched.push(key);
+            }
+            self.trim.observe(self.conns.len());
+        }
+        self.advance_touched(now)
+    }
+
+    /// Arms a multishot accept unless one is armed or a resource limit paused it.
+    fn arm_accept(&mut self, listener: &TcpListener) -> io::Result<()> {
+        self.pause.resume_due(Instant::now());
+        if !self.accepting && !self.pause.is_paused() {
+            self.ring.accept_multi(listener)?;
+            self.accepting = true;
+        }
+        Ok(())
+    }
+
+    /// Hands one completion to its connection (a new one for an accept).
+    fn complete(
+        &mut self,
+        completion: Completion,
+        listener: &TcpListener,
+        now: Instant,
+    ) -> io::Result<()> {
+        match completion {
+            Completion::Accepted { result, more } => {
+                self.accepting = more;
+                match result {
+                    Ok(stream) => {
+                        if let Ok(conn) = UringConn::new(stream, &self.opts, now) {
+                            self.touched.push(self.conns.insert(conn));
                         }
-                        Err(err) => {
-                            if accept::classify(&err) == AcceptError::Backoff {
-                                pause.start(now);
-                            }
+                    }
+                    Err(err) => {
+                        if accept::classify(&err, listener) == AcceptError::Backoff {
+                            self.pause.start(now);
                         }
                     }
-                }
-                Completion::Received {
-                    conn: key,
-                    result,
-                    buf,
-                    more,
-                } => {
-                    let conn = conns
-                        .get_mut(key)
-                        .expect("a receive in flight keeps its connection");
-                    if let (Some(buf), Ok(n)) = (buf, &result) {
-                        conn.absorb(ring.buffer(buf, *n), &opts, &mut spares, now);
-                    }
-                    if let Some(buf) = buf {
-                        ring.recycle(buf);
-                    }
-                    if matches!(result, Ok(0)) {
-                        conn.on_eof();
-                    }
-                    if !more {
-                        let fatal = result.as_ref().is_err_and(|err| {
-                            !matches!(err.raw_os_error(), Some(libc::ENOBUFS | libc::ECANCELED))
-                        });
-                        conn.on_recv_ended(fatal);
-                    }
-                    touched.push(key);
-                }
-                Completion::Sent {
-                    conn: key,
-                    result,
-                    buf,
-                } => {
-                    let conn = conns
-                        .get_mut(key)
-                        .expect("a send in flight keeps its connection");
-                    conn.on_sent(key, result, buf, &mut ring, &mut spares, now)?;
-                    touched.push(key);
                 }
             }
-        }
-        if sweeper.due(now) {
-            for (key, conn) in conns.iter_mut() {
-                conn.expire(now, &opts);
-                touched.push(key);
+            Completion::Received {
+                conn: key,
+                result,
+                buf,
+                more,
+            } => self.received(key, result, buf, more, now),
+            Completion::Sent {
+                conn: key,
+                result,
+                buf,
+            } => {
+                let conn = self
+                    .conns
+                    .get_mut(key)
+                    .expect("a send in flight keeps its connection");
+                conn.on_sent(key, result, buf, &mut self.ring, &mut self.spares, now)?;
+                self.touched.push(key);
             }
-            trim.observe(conns.len());
         }
-        for key in touched.drain(..) {
-            let Some(conn) = conns.get_mut(key) else {
+        Ok(())
+    }
+
+    /// A receive completed for connection `key`: feed its bytes, give the buffer back,
+    /// and note the end of input or of the multishot receive.
+    fn received(
+        &mut self,
+        key: usize,
+        result: io::Result<usize>,
+        buf: Option<u16>,
+        more: bool,
+        now: Instant,
+    ) {
+        let conn = self
+            .conns
+            .get_mut(key)
+            .expect("a receive in flight keeps its connection");
+        if let (Some(buf), Ok(n)) = (buf, &result) {
+            conn.absorb(self.ring.buffer(buf, *n), &self.opts, &mut self.spares, now);
+        }
+        if let Some(buf) = buf {
+            self.ring.recycle(buf);
+        }
+        if matches!(result, Ok(0)) {
+            conn.on_eof();
+        }
+        if !more {
+            let fatal = result.as_ref().is_err_and(|err| {
+                !matches!(err.raw_os_error(), Some(libc::ENOBUFS | libc::ECANCELED))
+            });
+            conn.on_recv_ended(fatal);
+        }
+        self.touched.push(key);
+    }
+
+    /// Moves every touched connection on (sends, receive armed or cancelled), and
+    /// drops those that are done.
+    fn advance_touched(&mut self, now: Instant) -> io::Result<()> {
+        for key in self.touched.drain(..) {
+            let Some(conn) = self.conns.get_mut(key) else {
                 continue;
             };
-            conn.advance(key, &mut ring, &opts, &mut spares, now)?;
+            conn.advance(key, &mut self.ring, &self.opts, &mut self.spares, now)?;
             if conn.can_drop() {
-                ring.forget(key);
-                drop(conns.remove(key));
+                self.ring.forget(key);
+                drop(self.conns.remove(key));
             }
         }
+        Ok(())
     }
-    // The ring first: it cancels what is in flight before the sockets close.
-    drop(ring);
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,9 +1,12 @@
 //! Creating the listening socket: socket(2), setsockopt(2), bind(2), listen(2).
 
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::time::Duration;
 
-use socket2::{Domain, Socket, Type};
+use nix::sys::socket::{accept4, SockFlag};
+use socket2::{Domain, SockRef, Socket, Type};
 
 /// Binds a TCP listener with SO_REUSEADDR (a restarted server does not wait out
 /// TIME_WAIT), SO_REUSEPORT if asked (several listeners on one port, the kernel spreading
@@ -21,28 +24,17 @@ pub fn bind(addr: SocketAddr, backlog: u32, reuse_port: bool) -> io::Result<TcpL
 
 /// Accepts one connection as a non-blocking, close-on-exec socket in a single system
 /// call (accept4(2)), for the event-driven models.
-pub fn accept_nonblocking(listener: &TcpListener) -> io::Result<std::net::TcpStream> {
-    use std::os::fd::{AsRawFd, FromRawFd};
-    let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
-    // SAFETY: the listener's descriptor is valid for the duration of the call, and null
-    // address pointers tell accept4 not to report the peer address.
-    let fd = unsafe {
-        libc::accept4(
-            listener.as_raw_fd(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            flags,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
+pub fn accept_nonblocking(listener: &TcpListener) -> io::Result<TcpStream> {
+    let fd = accept4(
+        listener.as_raw_fd(),
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+    )?;
     // SAFETY: accept4 returned a new descriptor that nothing else owns.
-    Ok(unsafe { std::net::TcpStream::from_raw_fd(fd) })
+    Ok(unsafe { TcpStream::from_raw_fd(fd) })
 }
 
 /// Makes a blocking accept(2) on `listener` give up after `timeout` (SO_RCVTIMEO
 /// applies to accept on Linux), so a blocking accept loop can check its stop flag.
-pub fn set_accept_timeout(listener: &TcpListener, timeout: std::time::Duration) -> io::Result<()> {
-    socket2::SockRef::from(listener).set_read_timeout(Some(timeout))
+pub fn set_accept_timeout(listener: &TcpListener, timeout: Duration) -> io::Result<()> {
+    SockRef::from(listener).set_read_timeout(Some(timeout))
 }

@@ -33,13 +33,14 @@ impl AcceptLock {
         Ok(AcceptLock { file })
     }
 
-    /// Blocks until this process holds the lock.
-    pub fn lock(&self) -> io::Result<()> {
-        self.set(libc::F_WRLCK as libc::c_short, true)
+    /// Blocks until this process holds the lock, which it keeps until the guard is
+    /// dropped.
+    pub fn hold(&self) -> io::Result<LockHeld<'_>> {
+        self.set(libc::F_WRLCK as libc::c_short, true)?;
+        Ok(LockHeld(self))
     }
 
-    /// Releases the lock.
-    pub fn unlock(&self) -> io::Result<()> {
+    fn unlock(&self) -> io::Result<()> {
         self.set(libc::F_UNLCK as libc::c_short, false)
     }
 
@@ -63,5 +64,16 @@ impl AcceptLock {
                 Err(err) => return Err(err.into()),
             }
         }
+    }
+}
+
+/// The accept lock, held by this process until dropped.
+#[derive(Debug)]
+pub struct LockHeld<'a>(&'a AcceptLock);
+
+impl Drop for LockHeld<'_> {
+    fn drop(&mut self) {
+        // Fails only if the descriptor is gone, and then no lock is held either.
+        let _ = self.0.unlock();
     }
 }

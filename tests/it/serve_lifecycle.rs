@@ -1,6 +1,7 @@
 //! Starting and stopping: SIGTERM ends every model within a second, exit code 0, with
 //! no process left behind, even while clients are connected; a forking server killed
-//! outright leaves no child either.
+//! outright leaves no child either; a server started at a low descriptor limit either
+//! refuses in one line or starts without a word.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
@@ -110,4 +111,53 @@ fn a_forking_server_killed_while_forking_leaves_no_worker() {
             "round {round}: workers left behind: {left:?}"
         );
     }
+}
+
+/// `coroutines` under descriptor limits from too low for may's scheduler (an epoll
+/// instance and an eventfd per worker) to ample: where the scheduler cannot start, the
+/// server exits non-zero with one clear line, not a panic; where it starts, it says
+/// nothing while no client comes, even with no descriptor to spare (accept(2) fails
+/// with EMFILE then, though no connection waits).
+#[test]
+fn coroutines_at_a_low_descriptor_limit() {
+    let (mut refused, mut started) = (0, 0);
+    for limit in 4..=10 {
+        let mut server = Command::new("bash")
+            .args([
+                "-c",
+                &format!("ulimit -n {limit} && exec \"$0\" serve coroutines --addr 127.0.0.1:0"),
+                env!("CARGO_BIN_EXE_iomodels"),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn iomodels serve coroutines");
+        std::thread::sleep(Duration::from_millis(400));
+        let running = server.try_wait().unwrap().is_none();
+        if running {
+            kill(Pid::from_raw(server.id() as i32), Signal::SIGTERM).unwrap();
+        }
+        let output = server.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if running {
+            started += 1;
+            assert!(
+                output.status.success(),
+                "limit {limit}: {:?}",
+                output.status
+            );
+            assert!(stderr.is_empty(), "limit {limit}, no client: {stderr}");
+        } else {
+            refused += 1;
+            assert!(!output.status.success(), "limit {limit}: exited 0");
+            assert!(
+                stderr.starts_with("iomodels: ") && stderr.lines().count() == 1,
+                "limit {limit}: not one clear line: {stderr}"
+            );
+        }
+    }
+    assert!(
+        refused > 0 && started > 0,
+        "the limits tried no longer cover both cases: {refused} refused, {started} started"
+    );
 }

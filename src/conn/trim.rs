@@ -17,32 +17,32 @@ use std::time::{Duration, Instant};
 use crate::sys;
 
 /// The least time between two trims.
-pub(crate) const TRIM_EVERY: Duration = Duration::from_secs(1);
+pub const TRIM_EVERY: Duration = Duration::from_secs(1);
 
 /// How many connections are being served, shared by the threads or coroutines
 /// serving them.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct LiveCount(Arc<AtomicUsize>);
+pub struct LiveCount(Arc<AtomicUsize>);
 
 impl LiveCount {
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Self::default()
     }
 
     /// Counts one more connection until the guard is dropped.
-    pub(crate) fn enter(&self) -> LiveGuard {
+    pub fn enter(&self) -> LiveGuard {
         self.0.fetch_add(1, Ordering::AcqRel);
         LiveGuard(Arc::clone(&self.0))
     }
 
-    pub(crate) fn count(&self) -> usize {
+    pub fn count(&self) -> usize {
         self.0.load(Ordering::Acquire)
     }
 }
 
 /// One live connection; the count drops when the guard does.
 #[derive(Debug)]
-pub(crate) struct LiveGuard(Arc<AtomicUsize>);
+pub struct LiveGuard(Arc<AtomicUsize>);
 
 impl Drop for LiveGuard {
     fn drop(&mut self) {
@@ -52,20 +52,20 @@ impl Drop for LiveGuard {
 
 /// When to trim, from the live connection count (see the module documentation).
 #[derive(Debug, Default)]
-pub(crate) struct IdleTrim {
+pub struct IdleTrim {
     /// The most connections seen live since the last trim.
     high_water: usize,
     last_trim: Option<Instant>,
 }
 
 impl IdleTrim {
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Self::default()
     }
 
     /// Looks at the live count, and trims if it has fallen far enough. Reads the clock
     /// only when the count says a trim may be due.
-    pub(crate) fn observe(&mut self, live: usize) {
+    pub fn observe(&mut self, live: usize) {
         if self.fallen(live) && self.due(live, Instant::now()) {
             sys::malloc::trim();
         }

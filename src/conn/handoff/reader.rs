@@ -1,0 +1,237 @@
+//! The reading side: one thread reads every connection, runs its session and queues
+//! the replies for the connection's sender.
+
+use std::io::{self, Read};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::Instant;
+
+use slab::Slab;
+
+use super::{Outbox, SenderLink};
+use crate::conn::accept::Pause;
+use crate::conn::intake::Intake;
+use crate::conn::ready::{Sweeper, SCRATCH_LEN};
+use crate::conn::{ConnOptions, LINGER_TIME};
+use crate::protocol::{Close, Progress, OUTPUT_HIGH_WATER};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadPhase {
+    /// Reading requests.
+    Open,
+    /// The session asked for a lingering close: discarding input until the sender has
+    /// written the last reply and shut the sending side down.
+    Draining,
+    /// Discarding input until EOF or the linger deadline.
+    Lingering,
+}
+
+/// One connection, as the reading thread sees it.
+#[derive(Debug)]
+pub struct ReaderConn {
+    outbox: Arc<Outbox>,
+    /// Which sender writes its replies.
+    sender: usize,
+    intake: Intake,
+    phase: ReadPhase,
+    /// Requests wait in the intake until the replies before them drain.
+    backlogged: bool,
+    deadline: Option<Instant>,
+}
+
+impl ReaderConn {
+    fn new(stream: TcpStream, sender: usize, opts: &ConnOptions, now: Instant) -> Self {
+        ReaderConn {
+            outbox: Outbox::new(stream),
+            sender,
+            intake: Intake::new(opts.protocol),
+            phase: ReadPhase::Open,
+            backlogged: false,
+            deadline: opts.timeout.map(|t| now + t),
+        }
+    }
+
+    /// The socket, for the reader's select set.
+    pub fn stream(&self) -> &TcpStream {
+        &self.outbox.stream
+    }
+
+    /// Is the reader to watch it? Not while its unsent replies are above the
+    /// high-water mark, or requests wait for them to drain.
+    pub fn wants_read(&self) -> bool {
+        match self.phase {
+            ReadPhase::Open => !self.backlogged && self.outbox.has_room(),
+            ReadPhase::Draining | ReadPhase::Lingering => true,
+        }
+    }
+
+    /// Moves on where the sender made it possible; false if the connection is over.
+    fn catch_up(&mut self, senders: &[SenderLink], opts: &ConnOptions, now: Instant) -> bool {
+        if self.outbox.is_finished() {
+            return false;
+        }
+        match self.phase {
+            ReadPhase::Open if self.backlogged && self.outbox.has_room() => {
+                let mut out = Vec::new();
+                let progress = self.intake.resume(&mut out);
+                self.dispatch(out, progress, senders, opts, now)
+            }
+            ReadPhase::Draining if self.outbox.unsent() == 0 => {
+                self.phase = ReadPhase::Lingering;
+                self.deadline = Some(now + LINGER_TIME);
+                true
+            }
+            _ => true,
+        }
+    }
+
+    /// Reads once; false if the connection is over.
+    fn on_readable(
+        &mut self,
+        scratch: &mut [u8],
+        senders: &[SenderLink],
+        opts: &ConnOptions,
+        now: Instant,
+    ) -> bool {
+        match (&self.outbox.stream).read(scratch) {
+            // EOF while open: the sender still writes what is queued, then the last
+            // reference to the socket closes it.
+            Ok(0) => false,
+            Ok(n) if self.phase == ReadPhase::Open => {
+                let mut out = Vec::new();
+                let progress = self.intake.absorb(&scratch[..n], &mut out);
+                self.dispatch(out, progress, senders, opts, now)
+            }
+            // Lingering: discard.
+            Ok(_) => true,
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
+            {
+                true
+            }
+            Err(_) => {
+                self.outbox.finish();
+                false
+            }
+        }
+    }
+
+    /// Queues what the session produced; false if the connection is over for the reader.
+    fn dispatch(
+        &mut self,
+        out: Vec<u8>,
+        progress: Progress,
+        senders: &[SenderLink],
+        opts: &ConnOptions,
+        now: Instant,
+    ) -> bool {
+        if progress.completed {
+            self.deadline = opts.timeout.map(|t| now + t);
+        }
+        self.backlogged = self.intake.has_pending() && out.len() >= OUTPUT_HIGH_WATER;
+        if !out.is_empty() || progress.close.is_some() {
+            senders[self.sender].send(self.outbox.reply(out, progress.close));
+        }
+        match progress.close {
+            None => true,
+            // The sender closes it: it holds the last reference once the reply is out.
+            Some(Close::AfterFlush) => false,
+            Some(Close::Linger) => {
+                self.phase = ReadPhase::Draining;
+                self.intake.discard();
+                true
+            }
+        }
+    }
+
+    /// Past its deadline? Then it is finished, for its sender too.
+    fn expire(&self, now: Instant) -> bool {
+        let expired = self.deadline.is_some_and(|deadline| now >= deadline);
+        if expired {
+            self.outbox.finish();
+        }
+        expired
+    }
+}
+
+/// The reading thread's connections, and the end of each of its turns.
+pub struct ReaderLoop<'a> {
+    pub conns: Slab<ReaderConn>,
+    /// The listener left alone after accept(2) hit a resource limit.
+    pub pause: Pause,
+    /// The keys of the connections reported readable this turn.
+    pub ready: Vec<usize>,
+    senders: &'a [SenderLink],
+    opts: ConnOptions,
+    scratch: Box<[u8]>,
+    /// Connections accepted so far: the next one's replies go to the sender this
+    /// picks, round robin.
+    accepted: usize,
+    sweeper: Sweeper,
+}
+
+impl<'a> ReaderLoop<'a> {
+    /// The reading side of `senders`, which must not be empty.
+    pub fn new(senders: &'a [SenderLink], opts: ConnOptions) -> Self {
+        assert!(!senders.is_empty(), "select-threads needs a sender thread");
+        ReaderLoop {
+            conns: Slab::new(),
+            pause: Pause::default(),
+            ready: Vec::new(),
+            senders,
+            opts,
+            scratch: vec![0; SCRATCH_LEN].into_boxed_slice(),
+            accepted: 0,
+            sweeper: Sweeper::new(Instant::now()),
+        }
+    }
+
+    /// The start of a turn: what no descriptor announces, senders that made room (the
+    /// reader may read again) or gave up (the reader drops the connection).
+    pub fn catch_up(&mut self) {
+        let now = Instant::now();
+        let (senders, opts) = (self.senders, &self.opts);
+        self.conns
+            .retain(|_, conn| conn.catch_up(senders, opts, now));
+    }
+
+    /// The end of a turn: read the connections in [`Self::ready`], accept the waiting
+    /// ones that `admit` lets in (if the listener was reported), close those past
+    /// their deadline.
+    pub fn finish_turn(
+        &mut self,
+        listener: Option<&TcpListener>,
+        admit: impl Fn(&TcpStream) -> bool,
+    ) -> io::Result<()> {
+        let now = Instant::now();
+        let (senders, opts) = (self.senders, &self.opts);
+        for key in self.ready.drain(..) {
+            if !self.conns[key].on_readable(&mut self.scratch, senders, opts, now) {
+                drop(self.conns.remove(key));
+            }
+        }
+        if let Some(listener) = listener {
+            let (conns, accepted) = (&mut self.conns, &mut self.accepted);
+            self.pause.accept_all(listener, now, |stream| {
+                if admit(&stream) && opts.apply((&stream).into()).is_ok() {
+                    conns.insert(ReaderConn::new(
+                        stream,
+                        *accepted % senders.len(),
+                        opts,
+                        now,
+                    ));
+                    *accepted = accepted.wrapping_add(1);
+                }
+                Ok(())
+            })?;
+        }
+        self.pause.resume_due(now);
+        if self.sweeper.due(now) {
+            self.conns.retain(|_, conn| !conn.expire(now));
+        }
+        Ok(())
+    }
+}
