@@ -12,8 +12,9 @@
 //!    stop flag, accept4, the descriptor limit, may's coroutine spawn, io_uring),
 //!    [`protocol`] (sans-I/O sessions, `echo` and `http`: bytes in, reply bytes out),
 //!    [`stats`] (HdrHistogram recorders and error kinds, merged for printing).
-//! 2. [`conn`]: the per-connection machinery the model families share (blocking loop,
-//!    non-blocking readiness machine, async and completion drivers, lingering close).
+//! 2. [`conn`]: the machinery the model families share: the per-connection state
+//!    machines (blocking, readiness, async, completion), the accept loops, the epoll and
+//!    SO_REUSEPORT reactors, lingering close, memory trimming.
 //! 3. [`model`]: the contract every model keeps (`Server`, the stop flag and its
 //!    bound), the registry, one file per concurrency model.
 //! 4. [`server`]: `iomodels serve`: binds the listener, installs the stop signal, runs a

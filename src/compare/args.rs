@@ -48,10 +48,11 @@ pub struct CompareArgs {
     /// A smaller run: one round, shorter measurements (under a minute for every model).
     #[arg(long)]
     pub quick: bool,
-    /// Put the servers and the load generator on separate CPUs (the last CPU for the
-    /// load generator, the others for the server) on a machine with two or more, or let
-    /// them share every CPU.
-    #[arg(long, value_enum, default_value_t = Pin::Separate)]
+    /// Let the servers and the load generator share every CPU, or put them on separate
+    /// CPUs (the last for the load generator, the others for the server) on a machine
+    /// with two or more. Sharing is the default: on a 2-vCPU machine it gave steadier
+    /// figures (see docs/results.md).
+    #[arg(long, value_enum, default_value_t = Pin::Shared)]
     pub pin: Pin,
 }
 

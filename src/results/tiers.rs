@@ -13,7 +13,10 @@
 //!
 //! **The tier rule.** Within a class, models are ordered by their median ranking figure.
 //! Walking down that order, a model starts a new tier when the rounds tell it apart from
-//! every model of the current tier; otherwise it shares that tier. The rounds tell a
+//! the model ranked just above it; otherwise it shares that model's tier. (Measured on
+//! two pairs of back-to-back default runs: asking instead to be told apart from *every*
+//! model of the tier chains whole cells into one tier, and asking only to be told apart
+//! from the tier's best reversed 2-10% of the pairs it separated.) The rounds tell a
 //! costlier model B apart from A when, over the rounds both were measured in, B's median
 //! cost is at least [`MIN_EFFECT`] above A's (as the median of the per-round ratios B/A)
 //! and either B cost more in enough rounds that a one-sided sign test puts the chance of
@@ -34,7 +37,7 @@ pub const SIGN_TEST_P: f64 = 0.05;
 pub const CLEAR_RATIO: f64 = 1.25;
 
 /// What the tier rule says, for the report.
-pub const RULE: &str = "a model starts a new tier when the rounds tell it apart from every model of the tier above: its median CPU per request (paired by round) at least 5% higher, and higher in enough rounds that a one-sided sign test gives p <= 0.05 (5 of 5, 7 of 8), or at least 1.25x in every round";
+pub const RULE: &str = "a model starts a new tier when the rounds tell it apart from the model ranked just above it: its median CPU per request (paired by round) at least 5% higher, and higher in enough rounds that a one-sided sign test gives p <= 0.05 (5 of 5, 7 of 8), or at least 1.25x in every round";
 
 /// What ranks the cells, and why.
 pub const RANKED_BY: &str = "models rank by the server's CPU per request over the floor measured in the same round (x floor), because it measures the server while req/s is often the load generator's pace; a model that starved clients or failed requests never ranks above one that served them all";
@@ -133,7 +136,9 @@ fn assign_group(cells: &mut [Cell], order: &[usize]) {
         let same_class = current
             .first()
             .is_some_and(|&first| class(&cells[first]) == class(&cells[i]));
-        let apart = current.iter().all(|&m| told_apart(&cells[m], &cells[i]));
+        let apart = current
+            .last()
+            .is_some_and(|&above| told_apart(&cells[above], &cells[i]));
         if current.is_empty() || !same_class || apart {
             tier += 1;
             current.clear();
