@@ -84,6 +84,10 @@ pub struct ServeArgs {
     /// Log every connection on stderr.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Stop (as on SIGTERM) when the process PID, this server's parent, exits: how
+    /// `compare` makes sure no server outlives it.
+    #[arg(long, hide = true, value_name = "PID")]
+    pub parent: Option<u32>,
     /// Fault injection for tests: the kernel kills the server (SIGALRM) after SECONDS.
     #[arg(long, hide = true, value_name = "SECONDS", value_parser = parse_timeout)]
     pub crash_after: Option<Duration>,
@@ -208,6 +212,10 @@ pub fn dispatch(command: Command) -> Result<()> {
             crate::log::set_verbose(args.verbose);
             // Before the configuration: a model's default worker count follows the CPUs.
             pin(args.cpus.as_ref())?;
+            if let Some(parent) = args.parent {
+                crate::sys::process::stop_with_parent(parent)
+                    .map_err(|err| crate::error::usage(format!("--parent {parent}: {err}")))?;
+            }
             crate::server::run(&args.config())
         }
         Command::List => model::print_list(&mut std::io::stdout().lock()),

@@ -51,6 +51,7 @@ impl ServerChild {
     pub fn start(model: &str, proto: &str, flags: &[String]) -> Result<ServerChild> {
         let mut child = Command::new(exe()?)
             .args(["serve", model, "--proto", proto, "--addr", "127.0.0.1:0"])
+            .args(["--parent".to_string(), std::process::id().to_string()])
             .args(flags)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -66,6 +66,20 @@ pub fn fork() -> io::Result<Forked> {
     }
 }
 
+/// Asks the kernel to send this process SIGTERM (a stop, as from a user) when its parent
+/// exits, so a server that `compare` started does not outlive a `compare` that was
+/// killed (prctl(PR_SET_PDEATHSIG)). Fails if `parent` is already gone.
+pub fn stop_with_parent(parent: u32) -> io::Result<()> {
+    nix::sys::prctl::set_pdeathsig(Signal::SIGTERM)?;
+    // A parent that died before the line above sends no signal: check.
+    if u32::try_from(nix::unistd::getppid().as_raw()).ok() != Some(parent) {
+        return Err(io::Error::other(format!(
+            "the parent process {parent} is gone"
+        )));
+    }
+    Ok(())
+}
+
 /// Ends the calling (child) process at once, without running the parent's exit
 /// handlers or destructors it inherited.
 pub fn exit_child(code: i32) -> ! {

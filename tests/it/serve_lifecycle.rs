@@ -1,7 +1,8 @@
 //! Starting and stopping: SIGTERM ends every model within a second, exit code 0, with
 //! no process left behind, even while clients are connected; a forking server killed
 //! outright leaves no child either; a server started at a low descriptor limit either
-//! refuses in one line or starts without a word.
+//! refuses in one line or starts without a word; a server given `--parent` stops when its
+//! parent exits.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
@@ -159,5 +160,45 @@ fn coroutines_at_a_low_descriptor_limit() {
     assert!(
         refused > 0 && started > 0,
         "the limits tried no longer cover both cases: {refused} refused, {started} started"
+    );
+}
+
+/// `serve --parent PID` (what `compare` passes) stops when its parent exits, so a
+/// comparison that is killed leaves no server behind.
+#[test]
+fn a_server_stops_when_its_parent_exits() {
+    // sh starts the server in the background with sh's own pid as --parent, prints the
+    // server's pid and exits after a moment: the server's parent is gone.
+    let script = format!(
+        "{} serve epoll --addr 127.0.0.1:0 --parent $$ >/dev/null 2>&1 & echo $!; sleep 0.5",
+        env!("CARGO_BIN_EXE_iomodels")
+    );
+    let output = Command::new("sh").arg("-c").arg(script).output().unwrap();
+    let pid: u32 = String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while process_exists(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let left = process_exists(pid);
+    if left {
+        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+    }
+    assert!(!left, "the server {pid} outlived its parent");
+}
+
+#[test]
+fn a_parent_that_is_not_the_parent_is_refused() {
+    let output = Command::new(env!("CARGO_BIN_EXE_iomodels"))
+        .args(["serve", "epoll", "--addr", "127.0.0.1:0", "--parent", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("--parent 1") && err.lines().count() == 1,
+        "{err}"
     );
 }
