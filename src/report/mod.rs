@@ -5,11 +5,13 @@
 //! - [`table`]: the ranked tables, printed to a terminal or as Markdown.
 //! - [`chart`]: throughput and p99 against the workload's level, one line per subject.
 //! - [`html`]: `report.html`, the tables and the charts inlined in one page.
+//! - [`summary`]: the lines a comparison ends with: tier 1 of each cell, starved clients.
 //! - [`diff`]: `iomodels diff`: what changed between two reports, beyond their spread.
 
 pub mod chart;
 pub mod diff;
 pub mod html;
+pub mod summary;
 pub mod table;
 
 use std::fs;
@@ -26,6 +28,13 @@ pub fn present(report: &Comparison, dir: &Path) -> Result<()> {
     write_all(report, dir)?;
     let mut out = std::io::stdout().lock();
     table::print_terminal(report, &mut out)?;
+    let summary = summary::lines(report);
+    if !summary.is_empty() {
+        writeln!(out, "\nsummary")?;
+        for line in summary {
+            writeln!(out, "  {line}")?;
+        }
+    }
     writeln!(
         out,
         "\nreport: {} (report.md, report.json, one SVG chart per workload), {:.0} s",

@@ -326,6 +326,14 @@ pub fn markdown(report: &Comparison) -> String {
         let _ = writeln!(md, "- {warning}");
     }
     md.push('\n');
+    let summary = super::summary::lines(report);
+    if !summary.is_empty() {
+        let _ = writeln!(md, "## Summary\n");
+        for line in summary {
+            let _ = writeln!(md, "- {line}");
+        }
+        md.push('\n');
+    }
     for table in tables(report) {
         md.push_str(&markdown_table(&table));
     }

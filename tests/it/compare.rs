@@ -29,6 +29,10 @@ fn compare(dir: &Path, args: &[&str]) -> Value {
         stdout.contains("report.html"),
         "the terminal names the report: {stdout}"
     );
+    assert!(
+        stdout.contains("\nsummary\n") && stdout.contains(": tier 1 (x the floor): "),
+        "the terminal ends with a summary: {stdout}"
+    );
     let json: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
     validate_json("compare.schema.json", &json);
