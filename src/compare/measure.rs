@@ -23,6 +23,7 @@ use crate::results::comparison::{Cell, HostLoad, Round, RoundRun, StopCheck, SER
 use crate::results::figures::{Figures, Spread};
 use crate::results::run::BenchRun;
 use crate::sample::{ProcessTree, TreeSnapshot};
+use crate::sys::affinity::list_arg;
 
 /// How long the warm-up after a server starts runs.
 const WARM_UP: Duration = Duration::from_millis(200);
@@ -226,11 +227,7 @@ fn run_round(
             child: Some(child), ..
         }) = &mut slot.state
         {
-            for line in distinct(child.new_lines()) {
-                if !cell.server_said.contains(&line) && cell.server_said.len() < SERVER_SAID_MAX {
-                    cell.server_said.push(line);
-                }
-            }
+            keep_said(&mut cell.server_said, child.new_lines());
         }
         ctx.bar.inc(1);
     }
@@ -317,16 +314,15 @@ fn host_load(run: &BenchRun, cpus: usize) -> HostLoad {
     HostLoad::of(host.busy_ns, host.steal_ns, host.total_ns, ours, wall)
 }
 
-/// The distinct lines a server printed, without the program-name prefix.
-fn distinct(lines: Vec<String>) -> Vec<String> {
-    let mut said: Vec<String> = Vec::new();
+/// Adds the lines a server printed to what its cell keeps: distinct, without the
+/// program-name prefix, at most [`SERVER_SAID_MAX`].
+fn keep_said(said: &mut Vec<String>, lines: Vec<String>) {
     for line in lines {
         let line = line.trim_start_matches("iomodels: ").trim().to_string();
         if !line.is_empty() && !said.contains(&line) && said.len() < SERVER_SAID_MAX {
             said.push(line);
         }
     }
-    said
 }
 
 fn start(plan: &Plan, subject: &Subject, workload: CompareWorkload) -> Result<Running> {
@@ -334,7 +330,7 @@ fn start(plan: &Plan, subject: &Subject, workload: CompareWorkload) -> Result<Ru
         Subject::Model { model, flags, .. } => {
             let mut flags = flags.clone();
             if let Some(placement) = &plan.placement {
-                flags.extend(["--cpus".into(), cpu_list(&placement.server_cpus)]);
+                flags.extend(["--cpus".into(), list_arg(&placement.server_cpus)]);
             }
             let child = ServerChild::start(model, workload.proto(), &flags)?;
             Ok(Running {
@@ -354,15 +350,10 @@ fn start(plan: &Plan, subject: &Subject, workload: CompareWorkload) -> Result<Ru
     }
 }
 
-fn cpu_list(cpus: &[usize]) -> String {
-    let cpus: Vec<String> = cpus.iter().map(usize::to_string).collect();
-    cpus.join(",")
-}
-
 /// The `bench` arguments for one step, pinned where the plan places the client.
 fn bench_args(plan: &Plan, mut args: Vec<String>) -> Vec<String> {
     if let Some(placement) = &plan.placement {
-        args.extend(["--cpus".into(), cpu_list(&placement.client_cpus)]);
+        args.extend(["--cpus".into(), list_arg(&placement.client_cpus)]);
     }
     args
 }

@@ -61,11 +61,7 @@ pub fn same_cells(old: &Comparison, new: &Comparison) -> Result<(), String> {
 /// The median ranking figure of a cell, with its min and max.
 fn ranking(cell: &Cell) -> Option<(f64, f64, f64)> {
     let s = cell.figures?;
-    Some((
-        s.median.x_floor.or(s.median.cpu_us_per_req)?,
-        s.min.x_floor.or(s.min.cpu_us_per_req)?,
-        s.max.x_floor.or(s.max.cpu_us_per_req)?,
-    ))
+    Some((s.median.ranking()?, s.min.ranking()?, s.max.ranking()?))
 }
 
 /// Kendall's tau-a of two paired lists.
@@ -85,17 +81,9 @@ pub fn kendall_tau(pairs: &[(f64, f64)]) -> Option<f64> {
     Some(score as f64 / (n * (n - 1) / 2) as f64)
 }
 
-/// The cells of one workload and level in a report, by subject.
-fn cells_of<'a>(report: &'a Comparison, workload: &str, level: usize) -> Vec<&'a Cell> {
-    report.ranked(workload, level)
-}
-
 /// Compares one cell of two reports.
 pub fn cell_diff(old: &Comparison, new: &Comparison, workload: &str, level: usize) -> CellDiff {
-    let (a, b) = (
-        cells_of(old, workload, level),
-        cells_of(new, workload, level),
-    );
+    let (a, b) = (old.ranked(workload, level), new.ranked(workload, level));
     let find = |cells: &[&'_ Cell], name: &str| cells.iter().position(|c| c.subject == name);
     let mut diff = CellDiff::default();
     for i in 0..a.len() {
@@ -133,9 +121,9 @@ pub fn cell_diff(old: &Comparison, new: &Comparison, workload: &str, level: usiz
 
 /// One line per model of a cell: the ranking figure then and now, and the verdict.
 fn model_lines(out: &mut String, old: &Comparison, new: &Comparison, workload: &str, level: usize) {
-    let new_cells = cells_of(new, workload, level);
+    let new_cells = new.ranked(workload, level);
     let tier = |c: &Cell| c.tier.map_or_else(|| "-".to_string(), |t| t.to_string());
-    for a in cells_of(old, workload, level) {
+    for a in old.ranked(workload, level) {
         let Some(b) = new_cells.iter().find(|c| c.subject == a.subject) else {
             continue;
         };

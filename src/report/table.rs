@@ -354,12 +354,7 @@ pub fn markdown(report: &Comparison) -> String {
 
 /// Where the servers and the load generator ran.
 fn placement_line(p: &crate::results::comparison::Placement) -> String {
-    let list = |cpus: &[usize]| {
-        cpus.iter()
-            .map(usize::to_string)
-            .collect::<Vec<_>>()
-            .join(",")
-    };
+    let list = crate::sys::affinity::list_arg;
     format!(
         "placement: servers on CPU {}, the load generator on CPU {} (models that start a worker per CPU start one per server CPU)",
         list(&p.server_cpus),

@@ -48,6 +48,12 @@ pub struct Figures {
 }
 
 impl Figures {
+    /// The figure cells rank by: x floor, or the CPU per request where no floor was
+    /// measured (see [`super::tiers`]).
+    pub fn ranking(&self) -> Option<f64> {
+        self.x_floor.or(self.cpu_us_per_req)
+    }
+
     /// The figures of one run; `base` is the server tree's memory before the run,
     /// `floor_us` the floor of the run's round.
     pub fn of(run: &BenchRun, base: Option<&TreeSnapshot>, floor_us: Option<f64>) -> Figures {

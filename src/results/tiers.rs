@@ -58,7 +58,7 @@ fn class(cell: &Cell) -> u8 {
 /// The median ranking figure of a cell (x floor, or CPU per request without a floor).
 fn key(cell: &Cell) -> f64 {
     cell.figures
-        .and_then(|s| s.median.x_floor.or(s.median.cpu_us_per_req))
+        .and_then(|s| s.median.ranking())
         .unwrap_or(f64::INFINITY)
 }
 

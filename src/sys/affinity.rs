@@ -29,9 +29,14 @@ impl CpuList {
 
     /// As `taskset -c` writes it back: `0,2,3`.
     pub fn to_arg(&self) -> String {
-        let cpus: Vec<String> = self.0.iter().map(usize::to_string).collect();
-        cpus.join(",")
+        list_arg(&self.0)
     }
+}
+
+/// A CPU list as `--cpus` takes it: `0,2,3`.
+pub fn list_arg(cpus: &[usize]) -> String {
+    let cpus: Vec<String> = cpus.iter().map(usize::to_string).collect();
+    cpus.join(",")
 }
 
 /// Parses a CPU list as `taskset -c` takes it: `0`, `1-3`, `0,2-3`.
