@@ -35,9 +35,22 @@ pub enum Command {
     /// What changed between two `compare` reports (report.json): each model's ranking
     /// figure beyond the rounds' spread, and the pairs whose order reversed.
     Diff(DiffArgs),
+    /// Write a `compare` report's files again (report.md, report.html, the charts) from
+    /// its report.json, with this build's presentation.
+    Report(ReportArgs),
     /// Measure the least CPU a server spends per small request here (one read, one write,
     /// to a client watching with epoll).
     Floor(crate::floor::FloorArgs),
+}
+
+/// `iomodels report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The report.json a `compare` wrote.
+    pub json: std::path::PathBuf,
+    /// Where the files go [default: the directory of JSON].
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
 }
 
 /// `iomodels diff`.
@@ -190,6 +203,25 @@ fn diff(args: &DiffArgs) -> Result<()> {
     Ok(())
 }
 
+/// Runs `iomodels report`: a file that is not a report of this version is a usage
+/// error.
+fn rewrite_report(args: &ReportArgs) -> Result<()> {
+    use crate::results::comparison::Comparison;
+    let report = Comparison::load(&args.json).map_err(crate::error::usage)?;
+    let dir = match &args.out {
+        Some(dir) => dir.clone(),
+        None => match args.json.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => ".".into(),
+        },
+    };
+    std::fs::create_dir_all(&dir)
+        .map_err(|err| crate::error::usage(format!("--out {}: {err}", dir.display())))?;
+    crate::report::write_all(&report, &dir)?;
+    println!("report: {}", dir.join("report.html").display());
+    Ok(())
+}
+
 /// Restricts this process to `cpus`, if given, before it starts any thread.
 fn pin(cpus: Option<&CpuList>) -> Result<()> {
     match cpus {
@@ -230,5 +262,6 @@ pub fn dispatch(command: Command) -> Result<()> {
         }
         Command::Floor(args) => crate::floor::run(&args),
         Command::Diff(args) => diff(&args),
+        Command::Report(args) => rewrite_report(&args),
     }
 }

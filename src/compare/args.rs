@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 
-use super::plan::{CompareWorkload, Placement, Plan, Subject};
+use super::plan::{CompareWorkload, Placement, Plan, Stage, Subject};
 use crate::bench::config::parse_duration;
 use crate::error::usage;
 use crate::model;
@@ -19,9 +19,16 @@ pub struct CompareArgs {
     /// `serve` (e.g. `epoll:--backlog=1`, `epoll:--cork:--nodelay`).
     #[arg(long, default_value = "all")]
     pub models: String,
-    /// Workloads to run (repeat the flag or separate with commas) [default: echo,http].
+    /// Workloads to run (repeat the flag or separate with commas)
+    /// [default: echo,http,idle].
     #[arg(long = "workload", value_enum, value_delimiter = ',')]
     pub workloads: Vec<CompareWorkload>,
+    /// Models the idle workload runs: a comma-separated list, or `all` for every
+    /// subject [default: select,poll,epoll when --models is all, the seeds' question
+    /// of how select and poll scale against epoll (a blocking model serves nobody once
+    /// the idle connections outnumber its workers); else every subject].
+    #[arg(long)]
+    pub idle_models: Option<String>,
     /// Concurrent clients for echo, http and http-close; connections held for hold
     /// [default: 10,100; hold: 1000,10000].
     #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..=60_000))]
@@ -29,7 +36,7 @@ pub struct CompareArgs {
     /// Idle connections held alongside 50 active keep-alive clients, for `idle`.
     #[arg(long, value_delimiter = ',', default_value = "0,1000,10000", value_parser = clap::value_parser!(u32).range(0..=60_000))]
     pub idle: Vec<u32>,
-    /// How long each measurement runs [default: 400ms; --quick: 300ms].
+    /// How long each measurement runs [default: 300ms].
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
     /// Rounds: each runs every model once at every level, in a rotated order, with the
@@ -71,7 +78,7 @@ impl CompareArgs {
         let mut subjects = parse_models(&self.models)?;
         subjects.extend(self.targets.iter().cloned());
         let workloads: Vec<CompareWorkload> = if self.workloads.is_empty() {
-            vec![CompareWorkload::Echo, CompareWorkload::Http]
+            DEFAULT_WORKLOADS.to_vec()
         } else {
             let mut seen = Vec::new();
             for w in &self.workloads {
@@ -94,12 +101,25 @@ impl CompareArgs {
             levels.dedup();
             levels
         };
+        let everyone: Vec<usize> = (0..subjects.len()).collect();
+        let idle_subjects = self.idle_subjects(&subjects)?;
+        let stages = workloads
+            .iter()
+            .map(|&w| Stage {
+                workload: w,
+                levels: levels(w),
+                subjects: if w == CompareWorkload::Idle {
+                    idle_subjects.clone()
+                } else {
+                    everyone.clone()
+                },
+            })
+            .filter(|stage| !stage.subjects.is_empty())
+            .collect();
         Ok(Plan {
-            workloads: workloads.iter().map(|&w| (w, levels(w))).collect(),
+            stages,
             subjects,
-            duration: self
-                .duration
-                .unwrap_or(Duration::from_millis(if self.quick { 300 } else { 400 })),
+            duration: self.duration.unwrap_or(Duration::from_millis(300)),
             repeat: self.repeat.unwrap_or(if self.quick { 1 } else { 5 }) as usize,
             out: self.out.clone(),
             placement: placement(self.pin, model::cpus()),
@@ -107,6 +127,56 @@ impl CompareArgs {
         })
     }
 }
+
+impl CompareArgs {
+    /// The subjects the idle workload runs, as indices into `subjects`.
+    fn idle_subjects(&self, subjects: &[Subject]) -> Result<Vec<usize>> {
+        let everyone: Vec<usize> = (0..subjects.len()).collect();
+        let names: Vec<String> = match self.idle_models.as_deref().map(str::trim) {
+            Some("all") => return Ok(everyone),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            None if self.models.trim() == "all" => {
+                DEFAULT_IDLE_MODELS.iter().map(|s| s.to_string()).collect()
+            }
+            None => return Ok(everyone),
+        };
+        let mut picked = Vec::new();
+        for name in &names {
+            let at = subjects
+                .iter()
+                .position(|s| s.label() == name)
+                .ok_or_else(|| {
+                    usage(format!(
+                    "--idle-models: '{name}' is not one of the models compared (--models, --target)"
+                ))
+                })?;
+            if !picked.contains(&at) {
+                picked.push(at);
+            }
+        }
+        if picked.is_empty() {
+            return Err(usage("--idle-models: no model given"));
+        }
+        picked.sort_unstable();
+        Ok(picked)
+    }
+}
+
+/// The workloads of a comparison when `--workload` is not given.
+pub const DEFAULT_WORKLOADS: [CompareWorkload; 3] = [
+    CompareWorkload::Echo,
+    CompareWorkload::Http,
+    CompareWorkload::Idle,
+];
+
+/// The models `idle` runs when every model is compared and `--idle-models` is not
+/// given.
+pub const DEFAULT_IDLE_MODELS: [&str; 3] = ["select", "poll", "epoll"];
 
 /// Where `pin` puts the servers and the load generator on a machine with `cpus` CPUs.
 fn placement(pin: Pin, cpus: usize) -> Option<Placement> {
@@ -186,4 +256,73 @@ fn parse_target(text: &str) -> Result<Subject, String> {
         addr,
         pid,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: CompareArgs,
+    }
+
+    fn plan(flags: &[&str]) -> Result<Plan> {
+        let cli = Cli::try_parse_from(std::iter::once("compare").chain(flags.iter().copied()))
+            .expect("valid flags");
+        cli.args.plan()
+    }
+
+    /// The labels of the subjects a workload's stage runs.
+    fn runs(plan: &Plan, workload: CompareWorkload) -> Vec<String> {
+        let stage = plan.stages.iter().find(|s| s.workload == workload);
+        stage.map_or_else(Vec::new, |s| {
+            s.subjects
+                .iter()
+                .map(|&i| plan.subjects[i].label().to_string())
+                .collect()
+        })
+    }
+
+    #[test]
+    fn the_default_runs_every_model_in_echo_and_http_and_select_poll_epoll_idle() {
+        let plan = plan(&[]).unwrap();
+        let workloads: Vec<_> = plan.stages.iter().map(|s| s.workload).collect();
+        assert_eq!(workloads, DEFAULT_WORKLOADS);
+        assert_eq!(
+            runs(&plan, CompareWorkload::Echo).len(),
+            model::MODELS.len()
+        );
+        let mut idle = runs(&plan, CompareWorkload::Idle);
+        idle.sort();
+        assert_eq!(idle, ["epoll", "poll", "select"]);
+        let idle_levels = &plan.stages[2].levels;
+        assert_eq!(idle_levels, &[0, 1000, 10_000]);
+    }
+
+    #[test]
+    fn idle_runs_the_models_given_or_those_asked_for() {
+        let given = plan(&["--models", "epoll,threads", "--workload", "idle"]).unwrap();
+        assert_eq!(runs(&given, CompareWorkload::Idle), ["epoll", "threads"]);
+        let asked = plan(&["--workload", "idle", "--idle-models", "poll,uring"]).unwrap();
+        assert_eq!(runs(&asked, CompareWorkload::Idle), ["poll", "uring"]);
+        let every = plan(&["--workload", "idle", "--idle-models", "all"]).unwrap();
+        assert_eq!(
+            runs(&every, CompareWorkload::Idle).len(),
+            model::MODELS.len()
+        );
+    }
+
+    #[test]
+    fn an_idle_model_not_compared_is_a_usage_error() {
+        let err = plan(&["--models", "epoll", "--idle-models", "poll"]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("'poll' is not one of the models compared"),
+            "{err}"
+        );
+    }
 }

@@ -224,6 +224,13 @@ impl BenchChild {
         })
     }
 
+    /// Ends it early (SIGTERM: bench stops its clients and still writes its result),
+    /// and reads its result.
+    pub fn stop(self) -> Result<BenchRun> {
+        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM);
+        self.finish()
+    }
+
     /// Waits for it and reads its result.
     pub fn finish(mut self) -> Result<BenchRun> {
         let status = loop {

@@ -1,6 +1,8 @@
 //! Carrying out a [`Plan`] in interleaved rounds.
 //!
-//! For each workload, every subject's server is started and warmed up once. Then each
+//! For each workload, every subject's server is started and warmed up once (once per
+//! round for the workloads that hold connections, whose memory per held connection is
+//! taken against the fresh server at rest). Then each
 //! round measures the floor and runs every subject once at every level, in an order
 //! rotated by one place per round, so a burst of load from elsewhere spoils one round of
 //! every subject rather than every round of one; `x floor` is taken against the round's
@@ -52,6 +54,9 @@ struct Running {
     pid: Option<u32>,
     /// Ours, to stop; `None` for an external target.
     child: Option<ServerChild>,
+    /// Its process tree at rest, once warmed up: the base of memory per held
+    /// connection.
+    rest: Option<Box<TreeSnapshot>>,
 }
 
 /// One subject's server for one workload, across the rounds.
@@ -82,21 +87,27 @@ pub fn execute(plan: &Plan, bar: &ProgressBar) -> Measured {
         stops: Vec::new(),
         rounds: Vec::new(),
     };
-    for (w, (workload, levels)) in plan.workloads.iter().enumerate() {
-        let mut slots: Vec<Slot> = plan
+    for (w, stage) in plan.stages.iter().enumerate() {
+        let (workload, levels) = (stage.workload, &stage.levels);
+        let mut slots: Vec<Slot> = stage
             .subjects
             .iter()
-            .map(|subject| Slot::start(&ctx, subject, *workload, levels))
+            .map(|&s| Slot::start(&ctx, &plan.subjects[s], workload, levels))
             .collect();
         for round in 0..plan.repeat {
-            let floor = round_floor(&ctx, *workload, round);
+            let floor = round_floor(&ctx, workload, round);
             let order = rotation(slots.len(), round);
             for &s in &order {
+                if round > 0 && workload.holds_connections() {
+                    measured
+                        .stops
+                        .extend(slots[s].restart(&ctx, workload, levels));
+                }
                 let at = CellsAt { w, s, round, floor };
                 run_round(
                     &ctx,
                     &mut slots[s],
-                    *workload,
+                    workload,
                     levels,
                     at,
                     &mut measured.cells,
@@ -108,12 +119,12 @@ pub fn execute(plan: &Plan, bar: &ProgressBar) -> Measured {
                 floor_us_per_req: floor,
                 order: order
                     .iter()
-                    .map(|&s| plan.subjects[s].label().to_string())
+                    .map(|&s| slots[s].subject.label().to_string())
                     .collect(),
             });
         }
         for slot in slots {
-            measured.stops.extend(slot.stop(*workload));
+            measured.stops.extend(slot.stop(workload));
         }
     }
     let _ = std::fs::remove_dir_all(&ctx.scratch);
@@ -134,9 +145,10 @@ fn rotation(subjects: usize, round: usize) -> Vec<usize> {
 /// The cells of a plan, empty, in plan order: workload, subject, level.
 fn empty_cells(plan: &Plan) -> Vec<Cell> {
     let mut cells = Vec::new();
-    for (workload, levels) in &plan.workloads {
-        for subject in &plan.subjects {
-            for &level in levels {
+    for stage in &plan.stages {
+        let workload = stage.workload;
+        for subject in stage.subjects.iter().map(|&s| &plan.subjects[s]) {
+            for &level in &stage.levels {
                 cells.push(Cell {
                     subject: subject.label().to_string(),
                     workload: workload.name().to_string(),
@@ -154,7 +166,8 @@ fn empty_cells(plan: &Plan) -> Vec<Cell> {
     cells
 }
 
-/// Where one subject's round writes: its workload and subject, the round and its floor.
+/// Where one subject's round writes: its stage and its place in the stage's subjects,
+/// the round and its floor.
 #[derive(Debug, Clone, Copy)]
 struct CellsAt {
     w: usize,
@@ -166,11 +179,11 @@ struct CellsAt {
 impl CellsAt {
     /// The index of level number `l` of this workload and subject in [`empty_cells`].
     fn index(&self, plan: &Plan, l: usize) -> usize {
-        let before: usize = plan.workloads[..self.w]
+        let before: usize = plan.stages[..self.w]
             .iter()
-            .map(|(_, levels)| levels.len() * plan.subjects.len())
+            .map(|stage| stage.levels.len() * stage.subjects.len())
             .sum();
-        before + self.s * plan.workloads[self.w].1.len() + l
+        before + self.s * plan.stages[self.w].levels.len() + l
     }
 }
 
@@ -182,7 +195,7 @@ fn round_floor(ctx: &Ctx, workload: CompareWorkload, round: usize) -> Option<f64
         round + 1,
         ctx.plan.repeat
     ));
-    crate::floor::measure(&crate::floor::FloorArgs::brief())
+    crate::floor::measure_floor(&crate::floor::FloorArgs::brief())
         .ok()
         .map(|floor| floor.cpu_us)
 }
@@ -237,13 +250,14 @@ impl<'a> Slot<'a> {
     /// Starts the subject's server for `workload` and warms it up.
     fn start(ctx: &Ctx, subject: &'a Subject, workload: CompareWorkload, levels: &[usize]) -> Self {
         match start(ctx.plan, subject, workload) {
-            Ok(running) => {
+            Ok(mut running) => {
                 ctx.bar.set_message(format!(
                     "{} {}: warming up",
                     subject.label(),
                     workload.name()
                 ));
                 warm_up(ctx, workload, levels, &running);
+                running.rest = snapshot(running.pid).map(Box::new);
                 Slot {
                     subject,
                     state: State::Up(running),
@@ -254,6 +268,25 @@ impl<'a> Slot<'a> {
                 state: State::Refused(err.to_string()),
             },
         }
+    }
+
+    /// Stops the server and starts a fresh one, so memory a server keeps after its
+    /// connections close (an allocator rarely gives it back) is not in the base of the
+    /// next round's memory per held connection; returns how the old one stopped.
+    fn restart(
+        &mut self,
+        ctx: &Ctx,
+        workload: CompareWorkload,
+        levels: &[usize],
+    ) -> Option<StopCheck> {
+        let state = std::mem::replace(&mut self.state, State::Refused(String::new()));
+        let stopped = Slot {
+            subject: self.subject,
+            state,
+        }
+        .stop(workload);
+        *self = Slot::start(ctx, self.subject, workload, levels);
+        stopped
     }
 
     /// One measurement at `level`; a server found dead is dropped, to be started again
@@ -277,8 +310,8 @@ impl<'a> Slot<'a> {
                 return Err(why);
             }
         }
-        let (mut run, base) = measured.map_err(|err| err.to_string())?;
-        let figures = Figures::of(&run, base.as_ref(), at.floor);
+        let mut run = measured.map_err(|err| err.to_string())?;
+        let figures = Figures::of(&run, running.rest.as_deref(), at.floor);
         let host = host_load(&run, ctx.plan.cpus);
         // The summaries are kept; every run's histogram would only swell report.json.
         run.histogram = None;
@@ -337,6 +370,7 @@ fn start(plan: &Plan, subject: &Subject, workload: CompareWorkload) -> Result<Ru
                 addr: child.addr,
                 pid: Some(child.pid()),
                 child: Some(child),
+                rest: None,
             })
         }
         Subject::Target { .. } if workload == CompareWorkload::Echo => Err(anyhow!(
@@ -346,6 +380,7 @@ fn start(plan: &Plan, subject: &Subject, workload: CompareWorkload) -> Result<Ru
             addr: *addr,
             pid: pid.or_else(|| target::listener_pid(*addr)),
             child: None,
+            rest: None,
         }),
     }
 }
@@ -374,29 +409,26 @@ fn warm_up(ctx: &Ctx, workload: CompareWorkload, levels: &[usize], live: &Runnin
     }
 }
 
-/// The server tree now: its memory before a run.
+/// The server tree now: its memory at rest.
 fn snapshot(pid: Option<u32>) -> Option<TreeSnapshot> {
     ProcessTree::new(pid?).ok()?.sample().ok()
 }
 
-/// One measurement; returns the run and the server tree before it.
+/// One measurement.
 fn measure_once(
     ctx: &Ctx,
     workload: CompareWorkload,
     level: usize,
     live: &Running,
-) -> Result<(BenchRun, Option<TreeSnapshot>)> {
+) -> Result<BenchRun> {
     let (plan, scratch, duration) = (ctx.plan, &ctx.scratch, ctx.plan.duration);
-    let base = snapshot(live.pid);
     let json = scratch.join("run.json");
     if workload != CompareWorkload::Idle || level == 0 {
         let args = bench_args(plan, plan::bench_args(workload, level, live.addr, duration));
         let limit = duration + plan::ramp_time(level) + BENCH_SLACK;
-        let run = BenchChild::start(&args, live.pid, json, limit)?.finish()?;
-        return Ok((run, base));
+        return BenchChild::start(&args, live.pid, json, limit)?.finish();
     }
-    let run = measure_idle(plan, scratch, level, live, json)?;
-    Ok((run, base))
+    measure_idle(plan, scratch, level, live, json)
 }
 
 /// Idle: hold `level` silent connections, then measure the active clients.
@@ -423,10 +455,38 @@ fn measure_idle(
         plan::bench_args(CompareWorkload::Idle, level, live.addr, duration),
     );
     let active = BenchChild::start(&args, live.pid, json, duration + BENCH_SLACK)?.finish();
-    let held = holder.finish()?;
+    // Its lifetime is an upper bound; it is done once the active clients are.
+    let held = holder.stop()?;
+    settle(live.pid);
     let mut run = active?;
     run.held = held.held;
     Ok(run)
+}
+
+/// How long [`settle`] waits at most.
+const SETTLE_MAX: Duration = Duration::from_secs(2);
+/// A server using less CPU than this share of a core has settled.
+const SETTLED_SHARE: f64 = 0.05;
+
+/// Waits until the server has done with the connections the holder closed (a poll
+/// server takes a while over ten thousand), so that work does not land in the next
+/// measurement, of this server or another.
+fn settle(pid: Option<u32>) {
+    let Some(pid) = pid else { return };
+    let step = Duration::from_millis(20);
+    let started = std::time::Instant::now();
+    let mut last = crate::sample::procfs::process_cpu_ns(pid);
+    while started.elapsed() < SETTLE_MAX {
+        std::thread::sleep(step);
+        let now = crate::sample::procfs::process_cpu_ns(pid);
+        let (Some(before), Some(after)) = (last, now) else {
+            return;
+        };
+        if (after.saturating_sub(before) as f64) < SETTLED_SHARE * step.as_nanos() as f64 {
+            return;
+        }
+        last = now;
+    }
 }
 
 #[cfg(test)]

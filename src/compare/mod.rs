@@ -65,9 +65,9 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
         duration_ms: plan.duration.as_millis() as u64,
         repeat: plan.repeat,
         workloads: plan
-            .workloads
+            .stages
             .iter()
-            .map(|(w, levels)| (w.name().to_string(), levels.clone()))
+            .map(|s| (s.workload.name().to_string(), s.levels.clone()))
             .collect(),
         subjects: plan
             .subjects

@@ -33,15 +33,24 @@ impl Subject {
     }
 }
 
-/// Active keep-alive clients measured by the `idle` workload.
-pub const IDLE_ACTIVE_CLIENTS: usize = 50;
+pub use crate::results::comparison::IDLE_ACTIVE_CLIENTS;
+
+/// One workload of a comparison: its levels and the subjects it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stage {
+    pub workload: CompareWorkload,
+    /// Ascending.
+    pub levels: Vec<usize>,
+    /// Indices into [`Plan::subjects`], in plan order.
+    pub subjects: Vec<usize>,
+}
 
 /// The whole comparison.
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub subjects: Vec<Subject>,
-    /// Each workload with its levels, ascending.
-    pub workloads: Vec<(CompareWorkload, Vec<usize>)>,
+    /// The workloads, in the order they run.
+    pub stages: Vec<Stage>,
     pub duration: Duration,
     /// Rounds: each measures every subject once at every level.
     pub repeat: usize,
@@ -55,12 +64,12 @@ pub struct Plan {
 impl Plan {
     /// The number of measurements the plan makes (for the progress bar).
     pub fn steps(&self) -> u64 {
-        let per_subject: usize = self
-            .workloads
+        let steps: usize = self
+            .stages
             .iter()
-            .map(|(_, levels)| levels.len() * self.repeat)
+            .map(|s| s.levels.len() * s.subjects.len() * self.repeat)
             .sum();
-        (per_subject * self.subjects.len()) as u64
+        steps as u64
     }
 }
 

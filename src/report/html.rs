@@ -1,63 +1,136 @@
-//! `report.html`: one self-contained page (no external file needed to read it) with the
-//! machine, the ranked tables and the charts inlined; each chart also links to its SVG.
+//! `report.html`: one self-contained page (no external file needed to read it). Its
+//! first screen says what the run found, in sentences; then, for each workload, its
+//! sweep chart, and for each level the ranked chart with its table below. Each chart
+//! also links to its standalone SVG. How the figures were measured closes the page.
 
 use std::fmt::Write as _;
 
-use super::table::{tables, Table};
+use super::chart::{Chart, Kind};
+use super::findings;
+use super::table::{floor_drift_warning, table_title, tables, Table};
 use crate::results::comparison::Comparison;
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1150px;color:#222}\
-table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}\
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1200px;padding:0 1em;color:#222;line-height:1.45}\
+h1{margin:.2em 0}.sub{color:#555;margin:0 0 1em}\
+.findings{background:#f6f8fa;border-left:4px solid #4E79A7;padding:.6em 1.2em;margin:0 0 1.5em}\
+.findings li{margin:.35em 0}.warn{color:#8a4b00;font-weight:bold}\
+table{border-collapse:collapse;margin:.5em 0 2em;font-size:13px}\
 th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}td:nth-child(2),th:nth-child(2){text-align:left}\
 th{background:#f2f2f2}tr:nth-child(even){background:#fafafa}.note{color:#8a4b00;font-size:13px}\
-figure{margin:0}svg{max-width:100%;height:auto}";
+figure{margin:1em 0 .3em}figcaption{font-size:12px;color:#666}svg{max-width:100%;height:auto;display:block}\
+details{margin:.5em 0 1.5em}summary{cursor:pointer;color:#333}.method{font-size:14px;color:#444}";
 
-/// The page, given each workload's chart as (workload, file name, SVG text).
-pub fn page(report: &Comparison, charts: &[(String, String, String)]) -> String {
+/// The page, with `charts` inlined.
+pub fn page(report: &Comparison, charts: &[Chart]) -> String {
     let mut html = String::new();
-    let m = &report.machine;
     let _ = write!(
         html,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>iomodels compare</title><style>{STYLE}</style></head><body>\n<h1>iomodels compare</h1>\n<p><code>{}</code><br>{} CPUs ({}), {:.1} GiB, {}<br>Each figure is the median of {} interleaved round(s) of {} ms runs; min-max is the spread. Server CPU, context switches and memory (PSS) cover the server's whole process tree (PSS summed over it); x floor is a server's CPU per request over the floor of its round (median {}).</p>\n",
-        escape(&report.command),
-        m.cpus,
-        escape(&m.cpu_model),
-        m.memory_gib,
-        escape(&m.kernel),
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>iomodels compare</title><style>{STYLE}</style></head><body>\n<h1>iomodels compare</h1>\n<p class=\"sub\">{}</p>\n",
+        escape(&headline(report))
+    );
+    if let Some(warning) = floor_drift_warning(report) {
+        let _ = writeln!(html, "<p class=\"warn\">{}</p>", escape(&warning));
+    }
+    findings_html(&mut html, report);
+    let all = tables(report);
+    for (workload, levels) in &report.workloads {
+        let _ = writeln!(html, "<h2>{}</h2>", escape(workload));
+        for chart in charts
+            .iter()
+            .filter(|c| &c.workload == workload && c.kind == Kind::Sweep)
+        {
+            figure(&mut html, chart);
+        }
+        for &level in levels {
+            let file = format!("{workload}-{level}.svg");
+            if let Some(chart) = charts.iter().find(|c| c.file == file) {
+                figure(&mut html, chart);
+            }
+            let title = table_title(workload, level);
+            if let Some(table) = all.iter().find(|t| t.title == title) {
+                html.push_str(
+                    "<details><summary>the table: every figure, with its spread</summary>\n",
+                );
+                html.push_str(&table_html(table));
+                html.push_str("</details>\n");
+            }
+        }
+    }
+    method(&mut html, report);
+    html.push_str("</body></html>\n");
+    html
+}
+
+/// The machine and the run in one line.
+fn headline(report: &Comparison) -> String {
+    let m = &report.machine;
+    format!(
+        "{} models, {} round(s) of {} ms runs, {:.0} s in all, on {} CPUs ({}), {}. Lower is better: a model's figure is its server CPU per request{}.",
+        report.subjects.len(),
         report.repeat,
         report.duration_ms,
-        report
-            .floor_us_per_req
-            .map_or_else(|| "not measured".to_string(), |f| format!("{f:.2} µs per request, `iomodels floor`"))
-    );
-    if !report.ranked_by.is_empty() {
+        report.wall_s,
+        m.cpus,
+        m.cpu_model,
+        m.kernel,
+        report.floor_us_per_req.map_or_else(String::new, |f| format!(
+            " over the floor, the least a request costs here ({f:.2} µs: one read, one write)"
+        ))
+    )
+}
+
+fn findings_html(html: &mut String, report: &Comparison) {
+    let found = findings::all(report);
+    if found.is_empty() {
+        return;
+    }
+    html.push_str("<section class=\"findings\"><h2>What this run found</h2><ul>\n");
+    for f in found {
         let _ = writeln!(
             html,
-            "<p>Ranking: {}. The <code>#</code> column is the tier: {}; <code>=2</code> marks a tier several models share.<br>{}.</p>",
+            "<li><strong>{}</strong>: {}</li>",
+            escape(&f.topic),
+            escape(&f.text)
+        );
+    }
+    html.push_str("</ul></section>\n");
+}
+
+/// A chart inlined, with the attributes the browser test checks.
+fn figure(html: &mut String, chart: &Chart) {
+    let (class, bars) = match chart.kind {
+        Kind::Ranked { bars } => ("ranked", format!(" data-bars=\"{bars}\"")),
+        Kind::Sweep => ("sweep", String::new()),
+    };
+    let _ = writeln!(
+        html,
+        "<figure class=\"{class}\"{bars} data-title=\"{title}\">{svg}<figcaption><a href=\"{file}\">{file}</a></figcaption></figure>",
+        title = escape(&chart.title),
+        svg = strip_xml_declaration(&chart.svg),
+        file = escape(&chart.file)
+    );
+}
+
+/// How the figures were measured, for the reader who wants it.
+fn method(html: &mut String, report: &Comparison) {
+    let _ = write!(
+        html,
+        "<h2>How this was measured</h2>\n<p class=\"method\"><code>{}</code><br>{:.1} GiB of memory. Each figure is the median of {} interleaved round(s) of {} ms runs; the whiskers and min-max columns are the rounds' spread. Server CPU, context switches and memory cover the server's whole process tree.",
+        escape(&report.command),
+        report.machine.memory_gib,
+        report.repeat,
+        report.duration_ms,
+    );
+    if !report.ranked_by.is_empty() {
+        let _ = write!(
+            html,
+            " Ranking: {}. Tiers: {}. {}.",
             escape(&report.ranked_by),
             escape(&report.tier_rule),
             escape(&report.cpu_source)
         );
     }
-    if let Some(warning) = super::table::floor_drift_warning(report) {
-        let _ = writeln!(html, "<p><strong>{}</strong></p>", escape(&warning));
-    }
-    let all = tables(report);
-    for (workload, file, svg) in charts {
-        let _ = write!(
-            html,
-            "<h2>{w}</h2>\n<figure>{svg}<figcaption><a href=\"{file}\">{file}</a></figcaption></figure>\n",
-            w = escape(workload),
-            svg = strip_xml_declaration(svg),
-            file = escape(file)
-        );
-        let prefix = format!("{workload}:");
-        for table in all.iter().filter(|t| t.title.starts_with(&prefix)) {
-            html.push_str(&table_html(table));
-        }
-    }
-    html.push_str("</body></html>\n");
-    html
+    html.push_str("</p>\n");
 }
 
 fn table_html(table: &Table) -> String {

@@ -1,16 +1,20 @@
-//! Presenting a comparison: the ranked tables (terminal and Markdown from one table
-//! model), one SVG chart per workload, a self-contained HTML page, and the JSON.
-//! Everything here reads a finished [`Comparison`]; nothing measures.
+//! Presenting a comparison: what it found in sentences, the ranked tables (terminal
+//! and Markdown from one table model), SVG charts, a self-contained HTML page, and the
+//! JSON. Everything here reads a finished [`Comparison`]; nothing measures.
 //!
+//! - [`findings`]: the seeds' questions answered from the run, for the page's top.
 //! - [`table`]: the ranked tables, printed to a terminal or as Markdown.
-//! - [`chart`]: throughput and p99 against the workload's level, one line per subject.
-//! - [`html`]: `report.html`, the tables and the charts inlined in one page.
+//! - [`markdown`]: `report.md`, the findings, chart links and tables.
+//! - [`chart`]: ranked bars per workload and level, and each workload's sweep.
+//! - [`html`]: `report.html`, the findings, charts and tables in one page.
 //! - [`summary`]: the lines a comparison ends with: tier 1 of each cell, starved clients.
 //! - [`diff`]: `iomodels diff`: what changed between two reports, beyond their spread.
 
 pub mod chart;
 pub mod diff;
+pub mod findings;
 pub mod html;
+pub mod markdown;
 pub mod summary;
 pub mod table;
 
@@ -37,29 +41,64 @@ pub fn present(report: &Comparison, dir: &Path) -> Result<()> {
     }
     writeln!(
         out,
-        "\nreport: {} (report.md, report.json, one SVG chart per workload), {:.0} s",
+        "\nreport: {} (report.md, report.json, the charts as SVG), {:.0} s",
         dir.join("report.html").display(),
         report.wall_s
     )?;
     Ok(())
 }
 
-/// Writes `report.json`, `report.md`, `WORKLOAD.svg` for each workload and
-/// `report.html` into `dir`.
+/// Writes `report.json`, `report.md`, the charts (`WORKLOAD-LEVEL.svg`,
+/// `WORKLOAD-sweep.svg`) and `report.html` into `dir`.
 pub fn write_all(report: &Comparison, dir: &Path) -> Result<()> {
     let write = |name: &str, text: &str| {
         fs::write(dir.join(name), text)
             .with_context(|| format!("cannot write {}", dir.join(name).display()))
     };
-    write("report.json", &serde_json::to_string_pretty(report)?)?;
-    write("report.md", &table::markdown(report))?;
-    let mut charts = Vec::new();
-    for (workload, levels) in &report.workloads {
-        let svg = chart::svg(report, workload, levels)?;
-        let name = format!("{workload}.svg");
-        write(&name, &svg)?;
-        charts.push((workload.clone(), name, svg));
+    let charts = chart::all(report)?;
+    for chart in &charts {
+        write(&chart.file, &chart.svg)?;
     }
+    write("report.json", &serde_json::to_string_pretty(report)?)?;
+    write("report.md", &markdown::page(report, &charts))?;
     write("report.html", &html::page(report, &charts))?;
     Ok(())
+}
+
+/// A cell's name in a sentence: `http, 100 clients`, `idle, 10,000 idle connections`.
+pub fn cell_name(workload: &str, level: usize) -> String {
+    let level = grouped(level);
+    match workload {
+        "hold" => format!("hold, {level} connections"),
+        "idle" => format!("idle, {level} idle connections"),
+        _ => format!("{workload}, {level} clients"),
+    }
+}
+
+/// A count with its thousands grouped: `10,000`.
+pub fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_cells_read_as_words() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(10_000), "10,000");
+        assert_eq!(grouped(1_234_567), "1,234,567");
+        assert_eq!(cell_name("idle", 10_000), "idle, 10,000 idle connections");
+        assert_eq!(cell_name("http", 100), "http, 100 clients");
+    }
 }

@@ -2,16 +2,8 @@
 //! models and how many times the floor they cost, and the models that starved clients.
 //! Every line is computed from the report; a cell without figures says nothing.
 
-use crate::results::comparison::{Cell, Comparison};
-
-/// A cell's title in a sentence: `http, 100 clients`.
-fn cell_name(workload: &str, level: usize) -> String {
-    match workload {
-        "hold" => format!("hold, {level} connections"),
-        "idle" => format!("idle, {level} idle connections"),
-        _ => format!("{workload}, {level} clients"),
-    }
-}
+use super::cell_name;
+use crate::results::comparison::{active_clients, Cell, Comparison};
 
 /// The median x floor of a cell, if it has one.
 fn x_floor(cell: &Cell) -> Option<f64> {
@@ -32,12 +24,13 @@ fn tier_one(cells: &[&Cell]) -> Option<String> {
 }
 
 /// `prefork (90 of 100 clients)`: the models that left clients without a reply.
-fn starving(cells: &[&Cell], level: usize) -> Option<String> {
+fn starving(cells: &[&Cell]) -> Option<String> {
     let starved: Vec<String> = cells
         .iter()
         .filter_map(|c| {
             let n = c.figures?.median.starved.filter(|&s| s > 0.0)?;
-            Some(format!("{} ({n:.0} of {level} clients)", c.subject))
+            let clients = active_clients(&c.workload, c.level);
+            Some(format!("{} ({n:.0} of {clients} clients)", c.subject))
         })
         .collect();
     (!starved.is_empty()).then(|| starved.join(", "))
@@ -53,7 +46,7 @@ pub fn lines(report: &Comparison) -> Vec<String> {
             if let Some(best) = tier_one(&cells) {
                 out.push(format!("{name}: tier 1 (x the floor): {best}"));
             }
-            if let Some(starved) = starving(&cells, level) {
+            if let Some(starved) = starving(&cells) {
                 out.push(format!("{name}: starved clients: {starved}"));
             }
         }

@@ -33,14 +33,19 @@ pub fn tables(report: &Comparison) -> Vec<Table> {
     all
 }
 
-fn table(report: &Comparison, workload: &str, level: usize) -> Table {
-    let hold = workload == "hold";
-    let idle = workload == "idle";
-    let title = match workload {
+/// The title of the table of `workload` at `level`.
+pub fn table_title(workload: &str, level: usize) -> String {
+    match workload {
         "hold" => format!("hold: {level} connections held"),
         "idle" => format!("idle: 50 active keep-alive clients, {level} idle connections"),
         _ => format!("{workload}: {level} concurrent clients"),
-    };
+    }
+}
+
+pub(super) fn table(report: &Comparison, workload: &str, level: usize) -> Table {
+    let hold = workload == "hold";
+    let idle = workload == "idle";
+    let title = table_title(workload, level);
     let mut headers = vec!["#", "model"];
     if hold || idle {
         headers.push("held");
@@ -184,7 +189,7 @@ fn opt(value: Option<f64>, decimals: usize) -> String {
 }
 
 /// Stops that broke the contract (over a second, a bad exit, processes left behind).
-fn stop_notes(report: &Comparison) -> Vec<String> {
+pub(super) fn stop_notes(report: &Comparison) -> Vec<String> {
     report
         .stops
         .iter()
@@ -203,7 +208,7 @@ fn stop_notes(report: &Comparison) -> Vec<String> {
 }
 
 /// The floors of the first and the last round, for the report's header.
-fn floors_measured(report: &Comparison) -> String {
+pub(super) fn floors_measured(report: &Comparison) -> String {
     let us = |floor: Option<f64>| floor.map_or_else(|| "-".to_string(), |f| format!("{f:.2}"));
     format!(
         "{} us in the first round and {} us in the last",
@@ -281,79 +286,8 @@ pub fn print_terminal(report: &Comparison, out: &mut impl Write) -> io::Result<(
     Ok(())
 }
 
-/// `report.md`: the machine, the plan, and every table.
-pub fn markdown(report: &Comparison) -> String {
-    let mut md = String::new();
-    let m = &report.machine;
-    let _ = writeln!(md, "# iomodels compare\n");
-    let _ = writeln!(md, "- command: `{}`", report.command);
-    let _ = writeln!(
-        md,
-        "- machine: {} CPUs ({}), {:.1} GiB, {}",
-        m.cpus, m.cpu_model, m.memory_gib, m.kernel
-    );
-    let _ = writeln!(
-        md,
-        "- each figure: the median of {} interleaved round(s) of {} ms runs (min-max: the spread); {:.0} s in all",
-        report.repeat, report.duration_ms, report.wall_s
-    );
-    if !report.ranked_by.is_empty() {
-        let _ = writeln!(md, "- ranking: {}", report.ranked_by);
-        let _ = writeln!(
-            md,
-            "- `#` is the tier: {}; `=3` marks a tier several models share",
-            report.tier_rule
-        );
-    }
-    if !report.cpu_source.is_empty() {
-        let _ = writeln!(md, "- {}", report.cpu_source);
-    }
-    if let Some(p) = &report.placement {
-        let _ = writeln!(md, "- {}", placement_line(p));
-    }
-    let _ = writeln!(
-        md,
-        "- server CPU, context switches, memory (PSS), threads and processes: the server's whole process tree, from /proc (PSS summed over the tree, so pages forked processes share count once); B/conn is the growth of the tree's private dirty memory per held connection (PSS reads low there: the load generator maps the same binary)"
-    );
-    if let Some(floor) = report.floor_us_per_req {
-        let _ = writeln!(
-            md,
-            "- x floor: server CPU per request divided by the floor measured at the start of the same round (median {floor:.2} us: one read(2) and one write(2) per request on loopback TCP, to a client watching its connections with epoll as load generators do, `iomodels floor`; {})",
-            floors_measured(report)
-        );
-    }
-    if let Some(warning) = floor_drift_warning(report) {
-        let _ = writeln!(md, "- {warning}");
-    }
-    md.push('\n');
-    let summary = super::summary::lines(report);
-    if !summary.is_empty() {
-        let _ = writeln!(md, "## Summary\n");
-        for line in summary {
-            let _ = writeln!(md, "- {line}");
-        }
-        md.push('\n');
-    }
-    for table in tables(report) {
-        md.push_str(&markdown_table(&table));
-    }
-    let stops = stop_notes(report);
-    let _ = writeln!(md, "## Stops\n");
-    if stops.is_empty() {
-        let worst = report.stops.iter().map(|s| s.stop_ms).fold(0.0, f64::max);
-        let _ = writeln!(
-            md,
-            "Every server stopped on SIGTERM with exit code 0 and no process left behind (slowest: {worst:.0} ms).\n"
-        );
-    }
-    for note in stops {
-        let _ = writeln!(md, "- {note}");
-    }
-    md
-}
-
 /// Where the servers and the load generator ran.
-fn placement_line(p: &crate::results::comparison::Placement) -> String {
+pub(super) fn placement_line(p: &crate::results::comparison::Placement) -> String {
     let list = crate::sys::affinity::list_arg;
     format!(
         "placement: servers on CPU {}, the load generator on CPU {} (models that start a worker per CPU start one per server CPU)",
@@ -405,7 +339,7 @@ mod tests {
             warning.contains("2.00 us in the first round and 3.00 us in the last"),
             "{warning}"
         );
-        assert!(markdown(&moved).contains(&warning));
+        assert!(super::super::markdown::page(&moved, &[]).contains(&warning));
         let mut terminal = Vec::new();
         print_terminal(&moved, &mut terminal).unwrap();
         assert!(String::from_utf8(terminal).unwrap().contains(&warning));
@@ -415,6 +349,9 @@ mod tests {
     fn a_steady_floor_or_one_measured_once_is_no_warning() {
         assert_eq!(floor_drift_warning(&report("2.0", "2.0", "2.2")), None);
         assert_eq!(floor_drift_warning(&report("2.0", "2.0", "null")), None);
-        assert!(markdown(&report("2.0", "2.0", "2.2")).contains("2.00 us in the first round"));
+        assert!(
+            super::super::markdown::page(&report("2.0", "2.0", "2.2"), &[])
+                .contains("2.00 us in the first round")
+        );
     }
 }

@@ -25,6 +25,17 @@ pub enum CompareWorkload {
 }
 
 impl CompareWorkload {
+    /// Every workload, in the order the report lists them.
+    pub fn all() -> [CompareWorkload; 5] {
+        [
+            CompareWorkload::Echo,
+            CompareWorkload::Http,
+            CompareWorkload::HttpClose,
+            CompareWorkload::Hold,
+            CompareWorkload::Idle,
+        ]
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             CompareWorkload::Echo => "echo",
@@ -33,6 +44,13 @@ impl CompareWorkload {
             CompareWorkload::Hold => "hold",
             CompareWorkload::Idle => "idle",
         }
+    }
+
+    /// Does it hold connections, and so measure memory per held connection? Its
+    /// servers are started afresh each round, since memory a server keeps once its
+    /// connections close would otherwise hide the next round's growth.
+    pub fn holds_connections(self) -> bool {
+        matches!(self, CompareWorkload::Hold | CompareWorkload::Idle)
     }
 
     /// The protocol the server must speak for it.
@@ -52,6 +70,19 @@ impl CompareWorkload {
             CompareWorkload::Hold => "connections held",
             CompareWorkload::Idle => "idle connections (50 active clients)",
         }
+    }
+}
+
+/// Active keep-alive clients measured by the `idle` workload.
+pub const IDLE_ACTIVE_CLIENTS: usize = 50;
+
+/// How many clients of a cell the load generator runs (and so may starve): the level,
+/// but the active clients for `idle`, whose level counts silent connections.
+pub fn active_clients(workload: &str, level: usize) -> usize {
+    if workload == CompareWorkload::Idle.name() {
+        IDLE_ACTIVE_CLIENTS
+    } else {
+        level
     }
 }
 

@@ -7,8 +7,11 @@
 //!   cells of runs with their tiers.
 //! - [`figures`]: the figures of one run, and their median and spread over a cell's runs.
 //! - [`tiers`]: which models the rounds can tell apart, as tiers.
+//! - `testing` (tests only): comparisons made by hand.
 
 pub mod comparison;
 pub mod figures;
 pub mod run;
+#[cfg(test)]
+pub mod testing;
 pub mod tiers;

@@ -89,22 +89,47 @@ fn two_models_give_every_output_file() {
         assert_eq!(stop["status"], "exit code 0", "{stop:#}");
         assert!(stop["left_behind"].as_array().unwrap().is_empty());
     }
-    for workload in ["echo", "http"] {
-        let svg = std::fs::read_to_string(dir.join(format!("{workload}.svg"))).unwrap();
+    for file in [
+        "echo-4.svg",
+        "echo-8.svg",
+        "http-4.svg",
+        "http-8.svg",
+        "http-sweep.svg",
+    ] {
+        let svg = std::fs::read_to_string(dir.join(file)).unwrap();
         let doc = roxmltree::Document::parse(&svg).expect("the chart is well-formed XML");
         assert_eq!(doc.root_element().tag_name().name(), "svg");
+        let names: Vec<&str> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .filter_map(|n| n.text().map(str::trim))
+            .collect();
         assert!(
-            svg.contains("epoll") && svg.contains("threads"),
-            "a legend entry per model"
+            names.iter().any(|t| t.starts_with("epoll"))
+                && names.iter().any(|t| t.starts_with("threads")),
+            "{file} names each model: {names:?}"
         );
     }
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(
-        html.contains("href=\"echo.svg\"") && html.contains("href=\"http.svg\""),
+        html.contains("href=\"echo-4.svg\"") && html.contains("href=\"http-sweep.svg\""),
         "links the charts"
     );
-    assert!(html.matches("<svg").count() >= 2, "and inlines them");
+    assert_eq!(
+        html.matches("<figure class=\"ranked\" data-bars=\"2\"")
+            .count(),
+        4,
+        "inlines a ranked chart of two bars per workload and level"
+    );
+    assert!(
+        html.find("What this run found") < html.find("<figure"),
+        "the findings come first"
+    );
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        md.contains("## Findings") && md.contains("![http, 8 clients](http-8.svg)"),
+        "report.md says what it found and links the charts: {md}"
+    );
     assert!(
         md.contains("## http: 8 concurrent clients")
             && (md.contains("| 1 |") || md.contains("| =1 |")),
@@ -293,6 +318,34 @@ fn diff_compares_two_reports_and_refuses_what_is_not_one() {
     let (code, _, err) = diff(&old_version, &report);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("version 1"), "{err}");
+
+    let again = temp_dir("compare-report-again");
+    let rewrite = |json: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_iomodels"))
+            .arg("report")
+            .arg(json)
+            .arg("--out")
+            .arg(&again)
+            .output()
+            .expect("run iomodels report")
+    };
+    let written = rewrite(&report);
+    assert!(written.status.success(), "{written:?}");
+    for file in ["report.html", "report.md", "report.json", "http-4.svg"] {
+        let (first, second) = (
+            std::fs::read_to_string(dir.join(file)).unwrap(),
+            std::fs::read_to_string(again.join(file)).unwrap(),
+        );
+        let differs = first.lines().zip(second.lines()).find(|(a, b)| a != b);
+        assert!(
+            first == second,
+            "iomodels report writes {file} as compare did; first difference: {differs:?}"
+        );
+    }
+    let refused = rewrite(&bench_json);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not a compare report"));
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&other);
+    let _ = std::fs::remove_dir_all(&again);
 }

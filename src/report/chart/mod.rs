@@ -1,0 +1,199 @@
+//! The report's charts, drawn with plotters as standalone SVG files:
+//!
+//! - [`ranked`]: one per workload and level, a horizontal bar per model, sorted by the
+//!   ranking figure, with the rounds' spread as whiskers and the tiers as bands.
+//! - [`sweep`]: one per workload measured at two levels or more, the ranking figure
+//!   against the level, small multiples per family, each line labelled at its end.
+//!
+//! A model's colour says its family (five colours, and grey for external servers), so
+//! a reader sees at a glance where the event loops, the blocking models and the rest
+//! fall; its name is written beside its bar or line, so no legend needs hunting.
+
+pub mod ranked;
+pub mod sweep;
+
+use anyhow::{anyhow, Result};
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::{Cartesian2d, ChartContext, SVGBackend};
+use plotters::style::RGBColor;
+
+use crate::model::{self, Family};
+use crate::results::comparison::Comparison;
+use crate::results::figures::Figures;
+
+/// The fill of a bar, per family, in [`family_index`] order: blocking, readiness,
+/// async, coroutine, completion, and an external server. The browser test finds the
+/// bars by these fills.
+pub const FAMILY_COLOURS: [&str; 6] = [
+    "#E15759", "#4E79A7", "#59A14F", "#B07AA1", "#F28E2B", "#9C9C9C",
+];
+
+/// The family names, in [`FAMILY_COLOURS`] order.
+pub const FAMILY_NAMES: [&str; 6] = [
+    "blocking",
+    "readiness",
+    "async",
+    "coroutine",
+    "completion",
+    "external",
+];
+
+/// The lines of one small multiple, when several models share a family: told apart
+/// by shade, and by the name at their end.
+const LINE_COLOURS: [&str; 8] = [
+    "#1F4E79", "#D62728", "#2CA02C", "#9467BD", "#FF7F0E", "#17BECF", "#8C564B", "#7F7F7F",
+];
+
+/// A plotting area with both axes linear.
+type Plot<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A chart of the report, ready to write and to inline.
+#[derive(Debug, Clone)]
+pub struct Chart {
+    /// The file it is written to, in the report's directory.
+    pub file: String,
+    /// What it shows, in words (`http, 100 clients`).
+    pub title: String,
+    /// The workload it belongs to.
+    pub workload: String,
+    pub kind: Kind,
+    pub svg: String,
+}
+
+/// Which kind of chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Ranked bars; the number of bars drawn (models with a ranking figure).
+    Ranked { bars: usize },
+    /// The ranking figure against the level.
+    Sweep,
+}
+
+/// Every chart of the report: for each workload, its sweep (if it has two levels or
+/// more), then one ranked chart per level.
+pub fn all(report: &Comparison) -> Result<Vec<Chart>> {
+    let mut charts = Vec::new();
+    for (workload, levels) in &report.workloads {
+        if levels.len() >= 2 {
+            charts.extend(sweep::chart(report, workload, levels)?);
+        }
+        for &level in levels {
+            charts.push(ranked::chart(report, workload, level)?);
+        }
+    }
+    Ok(charts)
+}
+
+/// The family of a subject: the family of its model (`epoll:--cork` is epoll's), or
+/// `None` for an external server.
+pub fn family(subject: &str) -> Option<Family> {
+    let name = subject.split(':').next().unwrap_or(subject);
+    model::find(name).map(|info| info.family)
+}
+
+/// The index of a subject's family in [`FAMILY_COLOURS`] and [`FAMILY_NAMES`].
+pub fn family_index(subject: &str) -> usize {
+    match family(subject) {
+        Some(Family::Blocking) => 0,
+        Some(Family::Readiness) => 1,
+        Some(Family::Async) => 2,
+        Some(Family::Coroutine) => 3,
+        Some(Family::Completion) => 4,
+        None => 5,
+    }
+}
+
+/// The colour of a subject's family.
+pub fn family_colour(subject: &str) -> RGBColor {
+    hex(FAMILY_COLOURS[family_index(subject)])
+}
+
+/// The colour of line `i` of a small multiple.
+fn line_colour(i: usize) -> RGBColor {
+    hex(LINE_COLOURS[i % LINE_COLOURS.len()])
+}
+
+/// `#RRGGBB` as a colour.
+fn hex(text: &str) -> RGBColor {
+    let byte = |at: usize| u8::from_str_radix(&text[at..at + 2], 16).unwrap_or(0);
+    RGBColor(byte(1), byte(3), byte(5))
+}
+
+/// The figure charts draw: the ranking figure, x the floor where a floor was measured.
+pub fn ranking(figures: &Figures) -> Option<f64> {
+    figures.ranking().filter(|v| v.is_finite())
+}
+
+/// The axis title of [`ranking`], with its unit.
+pub fn ranking_axis(report: &Comparison) -> &'static str {
+    if report.floor_us_per_req.is_some() {
+        "server CPU per request, x the floor (lower is better)"
+    } else {
+        "server CPU per request, µs (lower is better)"
+    }
+}
+
+/// A figure as a label: `1.06x` against the floor, `5.3 µs` without one.
+pub fn ranking_label(report: &Comparison, value: f64) -> String {
+    if report.floor_us_per_req.is_some() {
+        format!("{value:.2}x")
+    } else {
+        format!("{value:.1} µs")
+    }
+}
+
+/// Axis numbers a person reads: 120k, 1.5M, 0.25, 3.
+pub fn human(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e6 {
+        format!("{}M", trim(&format!("{:.2}", v / 1e6)))
+    } else if a >= 1e3 {
+        format!("{}k", trim(&format!("{:.1}", v / 1e3)))
+    } else if a >= 1.0 || a == 0.0 {
+        trim(&format!("{v:.1}"))
+    } else {
+        trim(&format!("{v:.3}"))
+    }
+}
+
+fn trim(text: &str) -> String {
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text.to_string()
+    }
+}
+
+/// The width of `text` in pixels at font size `px`, roughly (plotters cannot measure
+/// text for SVG; sans-serif averages a little over half an em per character).
+fn text_width(text: &str, px: f64) -> f64 {
+    text.chars().count() as f64 * px * 0.58
+}
+
+fn plot_err<E: std::fmt::Debug>(err: E) -> anyhow::Error {
+    anyhow!("drawing a chart: {err:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axis_numbers_are_short() {
+        assert_eq!(human(140_000.0), "140k");
+        assert_eq!(human(1_500_000.0), "1.5M");
+        assert_eq!(human(12_500.0), "12.5k");
+        assert_eq!(human(3.0), "3");
+        assert_eq!(human(0.7000000000001), "0.7");
+        assert_eq!(human(0.0), "0");
+    }
+
+    #[test]
+    fn a_model_takes_its_familys_colour_and_a_target_grey() {
+        assert_eq!(family_index("epoll:--cork"), 1);
+        assert_eq!(family_index("prefork"), 0);
+        assert_eq!(family_index("nginx"), 5);
+        assert_eq!(family_colour("uring"), hex("#F28E2B"));
+        assert_eq!(hex("#4E79A7"), RGBColor(0x4E, 0x79, 0xA7));
+    }
+}

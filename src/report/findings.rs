@@ -1,0 +1,385 @@
+//! What a comparison found, in sentences computed from its cells: the questions the
+//! seed articles ask, answered with this run's models and figures. Which models are in
+//! tier 1 at the lowest and the highest concurrency, and at what multiple of the floor;
+//! which models starved clients; how CPU per request moves for select, poll and epoll
+//! as idle connections grow; memory per held connection, least and most. A question
+//! the run has no data for gets no sentence.
+
+use super::{cell_name, chart, grouped};
+use crate::model::Family;
+use crate::results::comparison::{active_clients, Cell, Comparison, IDLE_ACTIVE_CLIENTS};
+
+/// One finding: a few words that name it, and the sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub topic: String,
+    pub text: String,
+}
+
+/// The models whose idle sweep the findings describe: the seeds' question.
+const IDLE_MODELS: [&str; 3] = ["select", "poll", "epoll"];
+
+/// Every finding the report has data for, in the order above.
+pub fn all(report: &Comparison) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (workload, levels) in &report.workloads {
+        if !matches!(workload.as_str(), "echo" | "http" | "http-close") {
+            continue;
+        }
+        let ends = [levels.first(), levels.last()];
+        let mut ends: Vec<usize> = ends.into_iter().flatten().copied().collect();
+        ends.dedup();
+        out.extend(
+            ends.into_iter()
+                .filter_map(|l| tier_one(report, workload, l)),
+        );
+    }
+    out.extend(starving(report));
+    out.extend(idle_sweep(report));
+    out.extend(memory(report));
+    out
+}
+
+/// The median x floor, or the CPU per request without a floor, of a cell.
+fn ranking(cell: &Cell) -> Option<f64> {
+    cell.figures.and_then(|s| s.median.ranking())
+}
+
+/// `1.06x the floor` or `5.3 µs` per request.
+fn cost(report: &Comparison, value: f64) -> String {
+    if report.floor_us_per_req.is_some() {
+        format!("{value:.2}x")
+    } else {
+        format!("{value:.1} µs")
+    }
+}
+
+/// Did every client of the cell get its replies?
+fn served_all(cell: &Cell) -> bool {
+    cell.figures
+        .is_some_and(|s| s.median.starved.unwrap_or(0.0) == 0.0 && s.median.errors == 0.0)
+}
+
+fn tier_one(report: &Comparison, workload: &str, level: usize) -> Option<Finding> {
+    let ranked = report.ranked(workload, level);
+    let first: Vec<(&str, f64)> = ranked
+        .iter()
+        .filter(|c| c.tier == Some(1))
+        .filter_map(|c| Some((c.subject.as_str(), ranking(c)?)))
+        .collect();
+    let (&(_, low), &(_, high)) = (first.first()?, first.last()?);
+    let names: Vec<&str> = first.iter().map(|(name, _)| *name).collect();
+    let against = if report.floor_us_per_req.is_some() {
+        " the floor"
+    } else {
+        " of CPU per request"
+    };
+    let mut text = if first.len() == 1 {
+        format!(
+            "Tier 1 is {} alone, at {}{against}.",
+            names[0],
+            cost(report, low)
+        )
+    } else {
+        format!(
+            "Tier 1 holds {} models the rounds cannot tell apart, at {}-{}{against}: {}.",
+            first.len(),
+            cost(report, low),
+            cost(report, high),
+            names.join(", ")
+        )
+    };
+    let costliest = ranked
+        .iter()
+        .filter(|c| served_all(c))
+        .filter_map(|c| Some((c, ranking(c)?)))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    if let Some((cell, value)) = costliest.filter(|(c, _)| c.tier != Some(1)) {
+        text.push_str(&format!(
+            " The costliest model that served every client is {} at {} (tier {}).",
+            cell.subject,
+            cost(report, value),
+            cell.tier.unwrap_or(0)
+        ));
+    }
+    Some(Finding {
+        topic: cell_name(workload, level),
+        text,
+    })
+}
+
+/// Which models left clients without a reply, where, and how many.
+fn starving(report: &Comparison) -> Option<Finding> {
+    let measured = report
+        .cells
+        .iter()
+        .any(|c| c.figures.is_some_and(|s| s.median.starved.is_some()));
+    if !measured {
+        return None;
+    }
+    let mut models: Vec<(String, Vec<String>)> = Vec::new();
+    for cell in &report.cells {
+        let Some(n) = cell
+            .figures
+            .and_then(|s| s.median.starved)
+            .filter(|&n| n > 0.0)
+        else {
+            continue;
+        };
+        let place = format!(
+            "{n:.0} of {} at {}",
+            active_clients(&cell.workload, cell.level),
+            cell_name(&cell.workload, cell.level)
+        );
+        match models.iter_mut().find(|(m, _)| *m == cell.subject) {
+            Some((_, places)) => places.push(place),
+            None => models.push((cell.subject.clone(), vec![place])),
+        }
+    }
+    let text = if models.is_empty() {
+        "No model left a client without a reply.".to_string()
+    } else {
+        let list: Vec<String> = models
+            .iter()
+            .map(|(m, places)| format!("{m} ({})", places.join("; ")))
+            .collect();
+        let mut text = format!(
+            "{} left clients without a single reply: {}.",
+            count(models.len(), "model"),
+            list.join(", ")
+        );
+        let pinned: Vec<&str> = models
+            .iter()
+            .map(|(m, _)| m.as_str())
+            .filter(|m| chart::family(m) == Some(Family::Blocking))
+            .collect();
+        if !pinned.is_empty() {
+            text.push_str(&format!(
+                " {} a connection to a worker until the client closes it, so clients beyond the workers wait.",
+                match pinned.len() {
+                    1 => format!("{} gives", pinned[0]),
+                    _ => format!("{} give", pinned.join(", ")),
+                }
+            ));
+        }
+        text.push_str(" They rank below every model that served all its clients.");
+        text
+    };
+    Some(Finding {
+        topic: "starved clients".to_string(),
+        text,
+    })
+}
+
+/// `1 model`, `4 models`.
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+/// How CPU per request moves for select, poll and epoll as idle connections grow.
+fn idle_sweep(report: &Comparison) -> Option<Finding> {
+    let (_, levels) = report.workloads.iter().find(|(w, _)| w == "idle")?;
+    if levels.len() < 2 {
+        return None;
+    }
+    let cell = |model: &str, level: usize| {
+        report
+            .cells
+            .iter()
+            .find(|c| c.workload == "idle" && c.subject == model && c.level == level)
+    };
+    let mut parts = Vec::new();
+    let mut growth = Vec::new();
+    for model in IDLE_MODELS {
+        let values: Vec<Option<f64>> = levels
+            .iter()
+            .map(|&l| cell(model, l).and_then(ranking))
+            .collect();
+        if values.iter().all(Option::is_none) {
+            continue;
+        }
+        let steps: Vec<String> = values
+            .iter()
+            .map(|v| v.map_or("no figure".to_string(), |v| cost(report, v)))
+            .collect();
+        let mut part = format!("{model} {}", steps.join(" → "));
+        if let Some(l) = levels
+            .iter()
+            .zip(&values)
+            .find(|(_, v)| v.is_none())
+            .map(|p| *p.0)
+        {
+            if let Some(why) = cell(model, l).and_then(why_none) {
+                part.push_str(&format!(" ({why}, at {})", grouped(l)));
+            }
+        }
+        parts.push(part);
+        if let (Some(Some(first)), Some(Some(last))) = (values.first(), values.last()) {
+            growth.push(format!("{model} {:.1}x", last / first));
+        }
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let steps: Vec<String> = levels.iter().map(|&l| grouped(l)).collect();
+    let mut text = format!(
+        "With {IDLE_ACTIVE_CLIENTS} active clients and {} idle connections, CPU per request goes: {}.",
+        steps.join(", then "),
+        parts.join("; ")
+    );
+    if !growth.is_empty() {
+        text.push_str(&format!(
+            " From {} to {} idle connections, the cost grew {}.",
+            steps[0],
+            steps[steps.len() - 1],
+            growth.join(", ")
+        ));
+    }
+    Some(Finding {
+        topic: "idle connections".to_string(),
+        text,
+    })
+}
+
+/// Why a cell has no figure, in a few words: the first clause of the server's own
+/// line if it said one, else of the cell's error.
+fn why_none(cell: &Cell) -> Option<String> {
+    let said = cell.server_said.first().or(cell.error.as_ref())?;
+    let clause = said.split(';').next().unwrap_or(said).trim();
+    Some(clause.chars().take(100).collect())
+}
+
+/// Memory per held connection, least and most, at the most connections measured.
+fn memory(report: &Comparison) -> Option<Finding> {
+    let (workload, levels) = report
+        .workloads
+        .iter()
+        .find(|(w, _)| w == "hold")
+        .or_else(|| report.workloads.iter().find(|(w, _)| w == "idle"))?;
+    let level = *levels.last()?;
+    let mut per_conn: Vec<(&str, f64)> = report
+        .cells
+        .iter()
+        .filter(|c| &c.workload == workload && c.level == level)
+        .filter_map(|c| {
+            let m = c.figures?.median;
+            m.held.filter(|&h| h > 0.0)?;
+            Some((c.subject.as_str(), m.private_per_conn_b?))
+        })
+        .collect();
+    if per_conn.len() < 2 {
+        return None;
+    }
+    per_conn.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let (least, most) = (per_conn[0], per_conn[per_conn.len() - 1]);
+    Some(Finding {
+        topic: "memory per held connection".to_string(),
+        text: format!(
+            "Holding {} {}connections, the server's private memory grew least for {} ({}) and most for {} ({}), of {} models measured.",
+            grouped(level),
+            if workload == "idle" { "idle " } else { "" },
+            least.0,
+            bytes(least.1),
+            most.0,
+            bytes(most.1),
+            per_conn.len()
+        ),
+    })
+}
+
+/// `740 B`, `12.4 kB` per connection.
+fn bytes(b: f64) -> String {
+    if b >= 1000.0 {
+        format!("{:.1} kB per connection", b / 1000.0)
+    } else {
+        format!("{b:.0} B per connection")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::figures::Figures;
+    use crate::results::testing::{cell, costs, report};
+
+    #[test]
+    fn names_tier_one_with_its_span_and_the_costliest_model_that_served_all() {
+        let starving = Figures {
+            starved: Some(90.0),
+            ..costs(2.1)
+        };
+        let r = report(
+            &[("http", &[100])],
+            vec![
+                cell("epoll", "http", 100, 1, costs(1.06)),
+                cell("select", "http", 100, 1, costs(1.03)),
+                cell("fork", "http", 100, 3, costs(2.75)),
+                cell("prefork", "http", 100, 4, starving),
+            ],
+        );
+        let found = all(&r);
+        assert_eq!(found[0].topic, "http, 100 clients");
+        assert_eq!(
+            found[0].text,
+            "Tier 1 holds 2 models the rounds cannot tell apart, at 1.03x-1.06x the floor: select, epoll. The costliest model that served every client is fork at 2.75x (tier 3)."
+        );
+        assert_eq!(found[1].topic, "starved clients");
+        assert!(
+            found[1]
+                .text
+                == "1 model left clients without a single reply: prefork (90 of 100 at http, 100 clients). prefork gives a connection to a worker until the client closes it, so clients beyond the workers wait. They rank below every model that served all its clients.",
+            "{}",
+            found[1].text
+        );
+        assert_eq!(found.len(), 2, "no idle or memory data, no such sentence");
+    }
+
+    #[test]
+    fn the_idle_sweep_says_how_each_models_cost_grows_and_why_one_stopped() {
+        let held = |x: f64, per_conn: f64| Figures {
+            held: Some(10_000.0),
+            private_per_conn_b: Some(per_conn),
+            ..costs(x)
+        };
+        let mut gone = cell("select", "idle", 10_000, 3, Figures::default());
+        gone.figures = None;
+        gone.server_said = vec!["select: descriptor 1024 is not below FD_SETSIZE".into()];
+        let r = report(
+            &[("idle", &[0, 10_000])],
+            vec![
+                cell("select", "idle", 0, 1, costs(1.1)),
+                gone,
+                cell("poll", "idle", 0, 1, costs(1.0)),
+                cell("poll", "idle", 10_000, 2, held(20.0, 1500.0)),
+                cell("epoll", "idle", 0, 1, costs(1.1)),
+                cell("epoll", "idle", 10_000, 1, held(1.2, 700.0)),
+            ],
+        );
+        let found = all(&r);
+        let idle = found
+            .iter()
+            .find(|f| f.topic == "idle connections")
+            .unwrap();
+        assert_eq!(
+            idle.text,
+            "With 50 active clients and 0, then 10,000 idle connections, CPU per request goes: select 1.10x → no figure (select: descriptor 1024 is not below FD_SETSIZE, at 10,000); poll 1.00x → 20.00x; epoll 1.10x → 1.20x. From 0 to 10,000 idle connections, the cost grew poll 20.0x, epoll 1.1x."
+        );
+        let memory = found
+            .iter()
+            .find(|f| f.topic == "memory per held connection")
+            .unwrap();
+        assert_eq!(
+            memory.text,
+            "Holding 10,000 idle connections, the server's private memory grew least for epoll (700 B per connection) and most for poll (1.5 kB per connection), of 2 models measured."
+        );
+    }
+
+    #[test]
+    fn a_run_without_figures_finds_nothing() {
+        assert!(all(&report(&[("http", &[10])], Vec::new())).is_empty());
+    }
+}
