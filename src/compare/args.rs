@@ -52,7 +52,8 @@ pub struct CompareArgs {
     /// Where the report goes.
     #[arg(long, default_value = "report")]
     pub out: PathBuf,
-    /// A smaller run: one round, shorter measurements (under a minute for every model).
+    /// A smaller run: one round (under a minute for every model); the tiers then part
+    /// only models 1.25x apart.
     #[arg(long)]
     pub quick: bool,
     /// Let the servers and the load generator share every CPU, or put them on separate

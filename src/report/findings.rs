@@ -261,33 +261,50 @@ fn memory(report: &Comparison) -> Option<Finding> {
         .find(|(w, _)| w == "hold")
         .or_else(|| report.workloads.iter().find(|(w, _)| w == "idle"))?;
     let level = *levels.last()?;
-    let mut per_conn: Vec<(&str, f64)> = report
+    let mut per_conn: Vec<(&str, f64)> = Vec::new();
+    let mut fell_short: Vec<String> = Vec::new();
+    for cell in report
         .cells
         .iter()
         .filter(|c| &c.workload == workload && c.level == level)
-        .filter_map(|c| {
-            let m = c.figures?.median;
-            m.held.filter(|&h| h > 0.0)?;
-            Some((c.subject.as_str(), m.private_per_conn_b?))
-        })
-        .collect();
+    {
+        let Some(m) = cell.figures.map(|s| s.median) else {
+            continue;
+        };
+        let (Some(held), Some(bytes)) = (m.held, m.private_per_conn_b) else {
+            continue;
+        };
+        if held < level as f64 {
+            fell_short.push(format!(
+                "{} held only {}",
+                cell.subject,
+                grouped(held as usize)
+            ));
+        } else {
+            per_conn.push((cell.subject.as_str(), bytes));
+        }
+    }
     if per_conn.len() < 2 {
         return None;
     }
     per_conn.sort_by(|a, b| a.1.total_cmp(&b.1));
     let (least, most) = (per_conn[0], per_conn[per_conn.len() - 1]);
+    let mut text = format!(
+        "Holding {} {}connections, the server's private memory grew least for {} ({}) and most for {} ({}), of {} models that held them all.",
+        grouped(level),
+        if workload == "idle" { "idle " } else { "" },
+        least.0,
+        bytes(least.1),
+        most.0,
+        bytes(most.1),
+        per_conn.len()
+    );
+    if !fell_short.is_empty() {
+        text.push_str(&format!(" Left out: {}.", fell_short.join(", ")));
+    }
     Some(Finding {
         topic: "memory per held connection".to_string(),
-        text: format!(
-            "Holding {} {}connections, the server's private memory grew least for {} ({}) and most for {} ({}), of {} models measured.",
-            grouped(level),
-            if workload == "idle" { "idle " } else { "" },
-            least.0,
-            bytes(least.1),
-            most.0,
-            bytes(most.1),
-            per_conn.len()
-        ),
+        text,
     })
 }
 
@@ -345,8 +362,12 @@ mod tests {
             private_per_conn_b: Some(per_conn),
             ..costs(x)
         };
-        let mut gone = cell("select", "idle", 10_000, 3, Figures::default());
-        gone.figures = None;
+        let short = Figures {
+            held: Some(1018.0),
+            private_per_conn_b: Some(110.0),
+            ..Figures::default()
+        };
+        let mut gone = cell("select", "idle", 10_000, 3, short);
         gone.server_said = vec!["select: descriptor 1024 is not below FD_SETSIZE".into()];
         let r = report(
             &[("idle", &[0, 10_000])],
@@ -374,7 +395,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             memory.text,
-            "Holding 10,000 idle connections, the server's private memory grew least for epoll (700 B per connection) and most for poll (1.5 kB per connection), of 2 models measured."
+            "Holding 10,000 idle connections, the server's private memory grew least for epoll (700 B per connection) and most for poll (1.5 kB per connection), of 2 models that held them all. Left out: select held only 1,018."
         );
     }
 

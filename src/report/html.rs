@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::chart::{Chart, Kind};
+use super::chart::{Chart, ChartKind};
 use super::findings;
 use super::table::{floor_drift_warning, table_title, tables, Table};
 use crate::results::comparison::Comparison;
@@ -37,7 +37,7 @@ pub fn page(report: &Comparison, charts: &[Chart]) -> String {
         let _ = writeln!(html, "<h2>{}</h2>", escape(workload));
         for chart in charts
             .iter()
-            .filter(|c| &c.workload == workload && c.kind == Kind::Sweep)
+            .filter(|c| &c.workload == workload && c.kind == ChartKind::Sweep)
         {
             figure(&mut html, chart);
         }
@@ -99,8 +99,8 @@ fn findings_html(html: &mut String, report: &Comparison) {
 /// A chart inlined, with the attributes the browser test checks.
 fn figure(html: &mut String, chart: &Chart) {
     let (class, bars) = match chart.kind {
-        Kind::Ranked { bars } => ("ranked", format!(" data-bars=\"{bars}\"")),
-        Kind::Sweep => ("sweep", String::new()),
+        ChartKind::Ranked { bars } => ("ranked", format!(" data-bars=\"{bars}\"")),
+        ChartKind::Sweep => ("sweep", String::new()),
     };
     let _ = writeln!(
         html,

@@ -56,13 +56,13 @@ pub struct Chart {
     pub title: String,
     /// The workload it belongs to.
     pub workload: String,
-    pub kind: Kind,
+    pub kind: ChartKind,
     pub svg: String,
 }
 
 /// Which kind of chart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum ChartKind {
     /// Ranked bars; the number of bars drawn (models with a ranking figure).
     Ranked { bars: usize },
     /// The ranking figure against the level.

@@ -11,7 +11,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{
     family_colour, family_index, hex, human, plot_err, ranking, ranking_axis, ranking_label,
-    text_width, Chart, Kind, Plot, FAMILY_COLOURS, FAMILY_NAMES,
+    text_width, Chart, ChartKind, Plot, FAMILY_COLOURS, FAMILY_NAMES,
 };
 use crate::report::cell_name;
 use crate::results::comparison::{Cell, Comparison};
@@ -52,7 +52,7 @@ pub fn chart(report: &Comparison, workload: &str, level: usize) -> Result<Chart>
         file: format!("{workload}-{level}.svg"),
         title,
         workload: workload.to_string(),
-        kind: Kind::Ranked { bars },
+        kind: ChartKind::Ranked { bars },
         svg,
     })
 }
@@ -360,7 +360,7 @@ mod tests {
             ],
         );
         let chart = chart(&r, "http", 100).unwrap();
-        assert_eq!(chart.kind, Kind::Ranked { bars: 4 });
+        assert_eq!(chart.kind, ChartKind::Ranked { bars: 4 });
         assert_eq!(chart.file, "http-100.svg");
         let bars = bars(&chart.svg);
         let fills: Vec<&str> = bars.iter().map(|(f, _)| f.as_str()).collect();

@@ -9,8 +9,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{
-    family_index, human, line_colour, plot_err, ranking, ranking_axis, ranking_label, Chart, Kind,
-    Plot, FAMILY_NAMES,
+    family_index, human, line_colour, plot_err, ranking, ranking_axis, ranking_label, Chart,
+    ChartKind, Plot, FAMILY_NAMES,
 };
 use crate::results::comparison::{CompareWorkload, Comparison};
 
@@ -41,7 +41,7 @@ pub fn chart(report: &Comparison, workload: &str, levels: &[usize]) -> Result<Op
         file: format!("{workload}-sweep.svg"),
         title,
         workload: workload.to_string(),
-        kind: Kind::Sweep,
+        kind: ChartKind::Sweep,
         svg,
     }))
 }
@@ -205,7 +205,8 @@ fn labels(chart: &mut Plot, report: &Comparison, lines: &[Line]) -> Result<()> {
         .iter()
         .map(|&end| f64::from(chart.backend_coord(&end).1))
         .collect();
-    let placed = spread(&pixel_y, LABEL_GAP);
+    let bottom = f64::from(chart.backend_coord(&(ends[0].0, 0.0)).1);
+    let placed = spread(&pixel_y, LABEL_GAP, bottom);
     for (i, line) in lines.iter().enumerate() {
         let (x, v) = ends[i];
         let dy = (placed[i] - pixel_y[i]).round() as i32;
@@ -224,8 +225,9 @@ fn labels(chart: &mut Plot, report: &Comparison, lines: &[Line]) -> Result<()> {
 }
 
 /// Label positions near `wanted` (pixels, y growing downwards), each at least `gap`
-/// from the next, in the same order as given.
-fn spread(wanted: &[f64], gap: f64) -> Vec<f64> {
+/// from the next and none below `bottom`, in the same order as given: labels that
+/// crowd are pushed down, then, if that took them past the bottom, back up.
+fn spread(wanted: &[f64], gap: f64, bottom: f64) -> Vec<f64> {
     let mut order: Vec<usize> = (0..wanted.len()).collect();
     order.sort_by(|&a, &b| wanted[a].total_cmp(&wanted[b]));
     let mut placed = wanted.to_vec();
@@ -233,6 +235,11 @@ fn spread(wanted: &[f64], gap: f64) -> Vec<f64> {
     for &i in &order {
         placed[i] = wanted[i].max(previous + gap);
         previous = placed[i];
+    }
+    let mut next = bottom + gap;
+    for &i in order.iter().rev() {
+        placed[i] = placed[i].min(next - gap);
+        next = placed[i];
     }
     placed
 }
@@ -244,9 +251,14 @@ mod tests {
 
     #[test]
     fn labels_that_would_overlap_are_moved_apart_and_keep_their_order() {
-        let placed = spread(&[100.0, 105.0, 50.0, 300.0], 15.0);
+        let placed = spread(&[100.0, 105.0, 50.0, 300.0], 15.0, 400.0);
         assert_eq!(placed, [100.0, 115.0, 50.0, 300.0]);
-        assert_eq!(spread(&[10.0, 10.0, 10.0], 5.0), [10.0, 15.0, 20.0]);
+        assert_eq!(spread(&[10.0, 10.0, 10.0], 5.0, 100.0), [10.0, 15.0, 20.0]);
+        assert_eq!(
+            spread(&[98.0, 100.0, 99.0], 5.0, 100.0),
+            [90.0, 100.0, 95.0],
+            "labels at the bottom are pushed up"
+        );
     }
 
     #[test]
@@ -269,7 +281,7 @@ mod tests {
             .expect("a chart");
         assert_eq!(
             (chart.kind, chart.file.as_str()),
-            (Kind::Sweep, "idle-sweep.svg")
+            (ChartKind::Sweep, "idle-sweep.svg")
         );
         let doc = roxmltree::Document::parse(&chart.svg).expect("well-formed SVG");
         let texts: Vec<&str> = doc
