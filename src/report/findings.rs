@@ -5,7 +5,7 @@
 //! as idle connections grow; memory per held connection, least and most. A question
 //! the run has no data for gets no sentence.
 
-use super::{cell_name, chart, grouped};
+use super::{cell_name, chart, grouped, why_no_figure};
 use crate::model::Family;
 use crate::results::comparison::{active_clients, Cell, Comparison, IDLE_ACTIVE_CLIENTS};
 
@@ -82,7 +82,7 @@ fn tier_one(report: &Comparison, workload: &str, level: usize) -> Option<Finding
         )
     } else {
         format!(
-            "Tier 1 holds {} models the rounds cannot tell apart, at {}-{}{against}: {}.",
+            "Tier 1 holds {} models, each within the rounds' noise of the one ranked above it, at {}-{}{against}: {}.",
             first.len(),
             cost(report, low),
             cost(report, high),
@@ -186,41 +186,14 @@ fn idle_sweep(report: &Comparison) -> Option<Finding> {
     if levels.len() < 2 {
         return None;
     }
-    let cell = |model: &str, level: usize| {
-        report
-            .cells
-            .iter()
-            .find(|c| c.workload == "idle" && c.subject == model && c.level == level)
-    };
     let mut parts = Vec::new();
     let mut growth = Vec::new();
     for model in IDLE_MODELS {
-        let values: Vec<Option<f64>> = levels
-            .iter()
-            .map(|&l| cell(model, l).and_then(ranking))
-            .collect();
-        if values.iter().all(Option::is_none) {
+        let Some((part, grew)) = model_sweep(report, model, levels) else {
             continue;
-        }
-        let steps: Vec<String> = values
-            .iter()
-            .map(|v| v.map_or("no figure".to_string(), |v| cost(report, v)))
-            .collect();
-        let mut part = format!("{model} {}", steps.join(" → "));
-        if let Some(l) = levels
-            .iter()
-            .zip(&values)
-            .find(|(_, v)| v.is_none())
-            .map(|p| *p.0)
-        {
-            if let Some(why) = cell(model, l).and_then(why_none) {
-                part.push_str(&format!(" ({why}, at {})", grouped(l)));
-            }
-        }
+        };
         parts.push(part);
-        if let (Some(Some(first)), Some(Some(last))) = (values.first(), values.last()) {
-            growth.push(format!("{model} {:.1}x", last / first));
-        }
+        growth.extend(grew.map(|g| format!("{model} {g:.1}x")));
     }
     if parts.is_empty() {
         return None;
@@ -245,12 +218,40 @@ fn idle_sweep(report: &Comparison) -> Option<Finding> {
     })
 }
 
-/// Why a cell has no figure, in a few words: the first clause of the server's own
-/// line if it said one, else of the cell's error.
-fn why_none(cell: &Cell) -> Option<String> {
-    let said = cell.server_said.first().or(cell.error.as_ref())?;
-    let clause = said.split(';').next().unwrap_or(said).trim();
-    Some(clause.chars().take(100).collect())
+/// One model's idle sweep in words (`poll 1.18x → 1.72x → 24.32x`, with why a level
+/// has no figure), and how much its cost grew from the first level to the last, when
+/// both have a figure; `None` if the model has no figure at all.
+fn model_sweep(
+    report: &Comparison,
+    model: &str,
+    levels: &[usize],
+) -> Option<(String, Option<f64>)> {
+    let cell = |level: usize| {
+        report
+            .cells
+            .iter()
+            .find(|c| c.workload == "idle" && c.subject == model && c.level == level)
+    };
+    let values: Vec<Option<f64>> = levels.iter().map(|&l| cell(l).and_then(ranking)).collect();
+    if values.iter().all(Option::is_none) {
+        return None;
+    }
+    let steps: Vec<String> = values
+        .iter()
+        .map(|v| v.map_or("no figure".to_string(), |v| cost(report, v)))
+        .collect();
+    let mut part = format!("{model} {}", steps.join(" → "));
+    let missing = levels.iter().zip(&values).find(|(_, v)| v.is_none());
+    if let Some((&level, _)) = missing {
+        if let Some(why) = cell(level).and_then(why_no_figure) {
+            part.push_str(&format!(" ({why}, at {})", grouped(level)));
+        }
+    }
+    let grew = match (values.first(), values.last()) {
+        (Some(Some(first)), Some(Some(last))) => Some(last / first),
+        _ => None,
+    };
+    Some((part, grew))
 }
 
 /// Memory per held connection, least and most, at the most connections measured.
@@ -342,7 +343,7 @@ mod tests {
         assert_eq!(found[0].topic, "http, 100 clients");
         assert_eq!(
             found[0].text,
-            "Tier 1 holds 2 models the rounds cannot tell apart, at 1.03x-1.06x the floor: select, epoll. The costliest model that served every client is fork at 2.75x (tier 3)."
+            "Tier 1 holds 2 models, each within the rounds' noise of the one ranked above it, at 1.03x-1.06x the floor: select, epoll. The costliest model that served every client is fork at 2.75x (tier 3)."
         );
         assert_eq!(found[1].topic, "starved clients");
         assert!(

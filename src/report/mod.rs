@@ -24,7 +24,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::results::comparison::Comparison;
+use crate::results::comparison::{Cell, Comparison};
 
 /// Writes every file of the report into `dir`, prints the ranked tables on stdout and
 /// says where the report is.
@@ -75,6 +75,18 @@ pub fn cell_name(workload: &str, level: usize) -> String {
     }
 }
 
+/// Why a cell has no figure, in a few words: the first clause of its error, else of
+/// the first line its server said, else that no request was answered.
+pub fn why_no_figure(cell: &Cell) -> Option<String> {
+    let said = cell.error.as_ref().or(cell.server_said.first());
+    if let Some(said) = said {
+        let clause = said.split(';').next().unwrap_or(said).trim();
+        return Some(clause.chars().take(100).collect());
+    }
+    let served = cell.figures.map(|s| s.median.throughput_per_s);
+    (served == Some(0.0)).then(|| "no request answered".to_string())
+}
+
 /// A count with its thousands grouped: `10,000`.
 pub fn grouped(n: usize) -> String {
     let digits = n.to_string();
@@ -100,5 +112,26 @@ mod tests {
         assert_eq!(grouped(1_234_567), "1,234,567");
         assert_eq!(cell_name("idle", 10_000), "idle, 10,000 idle connections");
         assert_eq!(cell_name("http", 100), "http, 100 clients");
+    }
+
+    #[test]
+    fn a_cell_says_why_it_has_no_figure() {
+        use crate::results::figures::Figures;
+        use crate::results::testing::cell;
+        let mut silent = cell("select", "idle", 10_000, 3, Figures::default());
+        assert_eq!(
+            why_no_figure(&silent).as_deref(),
+            Some("no request answered")
+        );
+        silent.server_said = vec!["descriptor 1024 is not below FD_SETSIZE; closing it".into()];
+        assert_eq!(
+            why_no_figure(&silent).as_deref(),
+            Some("descriptor 1024 is not below FD_SETSIZE")
+        );
+        silent.error = Some("round 2: server died (exit code 1)".into());
+        assert_eq!(
+            why_no_figure(&silent).as_deref(),
+            Some("round 2: server died (exit code 1)")
+        );
     }
 }

@@ -13,8 +13,8 @@ use super::{
     family_colour, family_index, hex, human, plot_err, ranking, ranking_axis, ranking_label,
     text_width, Chart, ChartKind, Plot, FAMILY_COLOURS, FAMILY_NAMES,
 };
-use crate::report::cell_name;
-use crate::results::comparison::{Cell, Comparison};
+use crate::report::{cell_name, why_no_figure};
+use crate::results::comparison::{active_clients, Cell, Comparison};
 
 const WIDTH: u32 = 1200;
 /// Height of one model's row, in pixels.
@@ -61,11 +61,12 @@ fn rows(report: &Comparison, workload: &str, level: usize) -> Vec<Row> {
     report
         .ranked(workload, level)
         .into_iter()
-        .map(|cell| row(cell, level))
+        .map(|cell| row(cell, active_clients(workload, level)))
         .collect()
 }
 
-fn row(cell: &Cell, level: usize) -> Row {
+/// A cell's row; `clients` is how many clients its load generator ran.
+fn row(cell: &Cell, clients: usize) -> Row {
     let value = cell
         .figures
         .and_then(|s| Some((ranking(&s.median)?, ranking(&s.min)?, ranking(&s.max)?)));
@@ -73,12 +74,12 @@ fn row(cell: &Cell, level: usize) -> Row {
     let starved = median.and_then(|m| m.starved).filter(|&s| s > 0.0);
     let errors = median.map_or(0.0, |m| m.errors);
     let note = if value.is_none() {
-        Some(match &cell.error {
-            Some(why) => format!("no figure: {}", shorten(why, 90)),
+        Some(match why_no_figure(cell) {
+            Some(why) => format!("no figure: {}", shorten(&why, 90)),
             None => "no figure".to_string(),
         })
     } else if let Some(s) = starved {
-        Some(format!("starved {s:.0} of {level} clients"))
+        Some(format!("starved {s:.0} of {clients} clients"))
     } else if errors > 0.0 {
         Some(format!("{errors:.0} errors"))
     } else {
