@@ -33,7 +33,7 @@ use iomodels::report::chart::FAMILY_COLOURS;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-/// The browser window: a laptop screen, wide enough for the report's 1150 px column.
+/// The browser window: a laptop screen, wide enough for the report's 1200 px column.
 const WINDOW: (u32, u32) = (1280, 900);
 /// Logged once every check has run: when the listener sees it, every event the page
 /// raised before it has been heard.

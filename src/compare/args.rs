@@ -11,6 +11,7 @@ use super::plan::{CompareWorkload, Placement, Plan, Stage, Subject};
 use crate::bench::config::parse_duration;
 use crate::error::usage;
 use crate::model;
+use crate::results::comparison::IDLE_QUESTION_MODELS;
 
 /// `iomodels compare`.
 #[derive(Debug, Args)]
@@ -127,9 +128,7 @@ impl CompareArgs {
             cpus: model::cpus(),
         })
     }
-}
 
-impl CompareArgs {
     /// The subjects the idle workload runs, as indices into `subjects`.
     fn idle_subjects(&self, subjects: &[Subject]) -> Result<Vec<usize>> {
         let everyone: Vec<usize> = (0..subjects.len()).collect();
@@ -142,7 +141,7 @@ impl CompareArgs {
                 .map(str::to_string)
                 .collect(),
             None if self.models.trim() == "all" => {
-                DEFAULT_IDLE_MODELS.iter().map(|s| s.to_string()).collect()
+                IDLE_QUESTION_MODELS.iter().map(|s| s.to_string()).collect()
             }
             None => return Ok(everyone),
         };
@@ -174,10 +173,6 @@ pub const DEFAULT_WORKLOADS: [CompareWorkload; 3] = [
     CompareWorkload::Http,
     CompareWorkload::Idle,
 ];
-
-/// The models `idle` runs when every model is compared and `--idle-models` is not
-/// given.
-pub const DEFAULT_IDLE_MODELS: [&str; 3] = ["select", "poll", "epoll"];
 
 /// Where `pin` puts the servers and the load generator on a machine with `cpus` CPUs.
 fn placement(pin: Pin, cpus: usize) -> Option<Placement> {

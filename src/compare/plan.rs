@@ -33,7 +33,7 @@ impl Subject {
     }
 }
 
-pub use crate::results::comparison::IDLE_ACTIVE_CLIENTS;
+use crate::results::comparison::IDLE_ACTIVE_CLIENTS;
 
 /// One workload of a comparison: its levels and the subjects it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,10 @@
 
 use super::{cell_name, chart, grouped, why_no_figure};
 use crate::model::Family;
-use crate::results::comparison::{active_clients, Cell, Comparison, IDLE_ACTIVE_CLIENTS};
+use crate::results::comparison::{
+    active_clients, Cell, Comparison, IDLE_ACTIVE_CLIENTS, IDLE_QUESTION_MODELS,
+};
+use crate::results::tiers::starved_or_failed;
 
 /// One finding: a few words that name it, and the sentence.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,9 +18,6 @@ pub struct Finding {
     pub topic: String,
     pub text: String,
 }
-
-/// The models whose idle sweep the findings describe: the seeds' question.
-const IDLE_MODELS: [&str; 3] = ["select", "poll", "epoll"];
 
 /// Every finding the report has data for, in the order above.
 pub fn all(report: &Comparison) -> Vec<Finding> {
@@ -40,24 +40,14 @@ pub fn all(report: &Comparison) -> Vec<Finding> {
     out
 }
 
-/// The median x floor, or the CPU per request without a floor, of a cell.
+/// The median ranking figure of a cell.
 fn ranking(cell: &Cell) -> Option<f64> {
-    cell.figures.and_then(|s| s.median.ranking())
-}
-
-/// `1.06x the floor` or `5.3 µs` per request.
-fn cost(report: &Comparison, value: f64) -> String {
-    if report.floor_us_per_req.is_some() {
-        format!("{value:.2}x")
-    } else {
-        format!("{value:.1} µs")
-    }
+    cell.figures.and_then(|s| chart::ranking(&s.median))
 }
 
 /// Did every client of the cell get its replies?
 fn served_all(cell: &Cell) -> bool {
-    cell.figures
-        .is_some_and(|s| s.median.starved.unwrap_or(0.0) == 0.0 && s.median.errors == 0.0)
+    cell.figures.is_some_and(|s| !starved_or_failed(&s.median))
 }
 
 fn tier_one(report: &Comparison, workload: &str, level: usize) -> Option<Finding> {
@@ -78,14 +68,14 @@ fn tier_one(report: &Comparison, workload: &str, level: usize) -> Option<Finding
         format!(
             "Tier 1 is {} alone, at {}{against}.",
             names[0],
-            cost(report, low)
+            chart::ranking_label(report, low)
         )
     } else {
         format!(
             "Tier 1 holds {} models, each within the rounds' noise of the one ranked above it, at {}-{}{against}: {}.",
             first.len(),
-            cost(report, low),
-            cost(report, high),
+            chart::ranking_label(report, low),
+            chart::ranking_label(report, high),
             names.join(", ")
         )
     };
@@ -98,7 +88,7 @@ fn tier_one(report: &Comparison, workload: &str, level: usize) -> Option<Finding
         text.push_str(&format!(
             " The costliest model that served every client is {} at {} (tier {}).",
             cell.subject,
-            cost(report, value),
+            chart::ranking_label(report, value),
             cell.tier.unwrap_or(0)
         ));
     }
@@ -188,7 +178,7 @@ fn idle_sweep(report: &Comparison) -> Option<Finding> {
     }
     let mut parts = Vec::new();
     let mut growth = Vec::new();
-    for model in IDLE_MODELS {
+    for model in IDLE_QUESTION_MODELS {
         let Some((part, grew)) = model_sweep(report, model, levels) else {
             continue;
         };
@@ -226,19 +216,14 @@ fn model_sweep(
     model: &str,
     levels: &[usize],
 ) -> Option<(String, Option<f64>)> {
-    let cell = |level: usize| {
-        report
-            .cells
-            .iter()
-            .find(|c| c.workload == "idle" && c.subject == model && c.level == level)
-    };
+    let cell = |level: usize| report.cell(model, "idle", level);
     let values: Vec<Option<f64>> = levels.iter().map(|&l| cell(l).and_then(ranking)).collect();
     if values.iter().all(Option::is_none) {
         return None;
     }
     let steps: Vec<String> = values
         .iter()
-        .map(|v| v.map_or("no figure".to_string(), |v| cost(report, v)))
+        .map(|v| v.map_or("no figure".to_string(), |v| chart::ranking_label(report, v)))
         .collect();
     let mut part = format!("{model} {}", steps.join(" → "));
     let missing = levels.iter().zip(&values).find(|(_, v)| v.is_none());

@@ -5,9 +5,9 @@
 
 use std::fmt::Write as _;
 
-use super::chart::{Chart, ChartKind};
+use super::chart::{self, Chart, ChartKind};
 use super::findings;
-use super::table::{floor_drift_warning, table_title, tables, Table};
+use super::table::{floor_drift_warning, table, Table};
 use crate::results::comparison::Comparison;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1200px;padding:0 1em;color:#222;line-height:1.45}\
@@ -32,28 +32,18 @@ pub fn page(report: &Comparison, charts: &[Chart]) -> String {
         let _ = writeln!(html, "<p class=\"warn\">{}</p>", escape(&warning));
     }
     findings_html(&mut html, report);
-    let all = tables(report);
     for (workload, levels) in &report.workloads {
         let _ = writeln!(html, "<h2>{}</h2>", escape(workload));
-        for chart in charts
-            .iter()
-            .filter(|c| &c.workload == workload && c.kind == ChartKind::Sweep)
-        {
-            figure(&mut html, chart);
+        if let Some(sweep) = chart::find(charts, workload, None) {
+            figure(&mut html, sweep);
         }
         for &level in levels {
-            let file = format!("{workload}-{level}.svg");
-            if let Some(chart) = charts.iter().find(|c| c.file == file) {
-                figure(&mut html, chart);
+            if let Some(ranked) = chart::find(charts, workload, Some(level)) {
+                figure(&mut html, ranked);
             }
-            let title = table_title(workload, level);
-            if let Some(table) = all.iter().find(|t| t.title == title) {
-                html.push_str(
-                    "<details><summary>the table: every figure, with its spread</summary>\n",
-                );
-                html.push_str(&table_html(table));
-                html.push_str("</details>\n");
-            }
+            html.push_str("<details><summary>the table: every figure, with its spread</summary>\n");
+            html.push_str(&table_html(&table(report, workload, level)));
+            html.push_str("</details>\n");
         }
     }
     method(&mut html, report);

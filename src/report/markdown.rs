@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::chart::Chart;
+use super::chart::{self, Chart};
 use super::table::{
     floor_drift_warning, floors_measured, markdown_table, placement_line, stop_notes, table,
 };
@@ -73,12 +73,11 @@ pub fn page(report: &Comparison, charts: &[Chart]) -> String {
         md.push('\n');
     }
     for (workload, levels) in &report.workloads {
-        let image = |file: &str| charts.iter().find(|c| c.file == file);
-        if let Some(sweep) = image(&format!("{workload}-sweep.svg")) {
+        if let Some(sweep) = chart::find(charts, workload, None) {
             let _ = writeln!(md, "![{}]({})\n", sweep.title, sweep.file);
         }
         for &level in levels {
-            if let Some(ranked) = image(&format!("{workload}-{level}.svg")) {
+            if let Some(ranked) = chart::find(charts, workload, Some(level)) {
                 let _ = writeln!(md, "![{}]({})\n", ranked.title, ranked.file);
             }
             md.push_str(&markdown_table(&table(report, workload, level)));

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use crate::results::comparison::{Cell, Comparison};
+use crate::results::comparison::{Cell, Comparison, IDLE_ACTIVE_CLIENTS};
 use crate::results::figures::{Figures, Spread};
 
 /// A table ready to print.
@@ -34,10 +34,12 @@ pub fn tables(report: &Comparison) -> Vec<Table> {
 }
 
 /// The title of the table of `workload` at `level`.
-pub fn table_title(workload: &str, level: usize) -> String {
+fn table_title(workload: &str, level: usize) -> String {
     match workload {
         "hold" => format!("hold: {level} connections held"),
-        "idle" => format!("idle: 50 active keep-alive clients, {level} idle connections"),
+        "idle" => format!(
+            "idle: {IDLE_ACTIVE_CLIENTS} active keep-alive clients, {level} idle connections"
+        ),
         _ => format!("{workload}: {level} concurrent clients"),
     }
 }

@@ -25,17 +25,6 @@ pub enum CompareWorkload {
 }
 
 impl CompareWorkload {
-    /// Every workload, in the order the report lists them.
-    pub fn all() -> [CompareWorkload; 5] {
-        [
-            CompareWorkload::Echo,
-            CompareWorkload::Http,
-            CompareWorkload::HttpClose,
-            CompareWorkload::Hold,
-            CompareWorkload::Idle,
-        ]
-    }
-
     pub fn name(self) -> &'static str {
         match self {
             CompareWorkload::Echo => "echo",
@@ -75,6 +64,10 @@ impl CompareWorkload {
 
 /// Active keep-alive clients measured by the `idle` workload.
 pub const IDLE_ACTIVE_CLIENTS: usize = 50;
+
+/// The models of the seeds' idle question, how select and poll scale against epoll:
+/// those `idle` runs by default, and those the report's findings follow.
+pub const IDLE_QUESTION_MODELS: [&str; 3] = ["select", "poll", "epoll"];
 
 /// How many clients of a cell the load generator runs (and so may starve): the level,
 /// but the active clients for `idle`, whose level counts silent connections.
@@ -261,6 +254,13 @@ impl Comparison {
             .collect();
         cells.sort_by(|a, b| super::tiers::rank_order(a, b));
         cells
+    }
+
+    /// The cell of one subject, workload and level, if the comparison has it.
+    pub fn cell(&self, subject: &str, workload: &str, level: usize) -> Option<&Cell> {
+        self.cells
+            .iter()
+            .find(|c| c.subject == subject && c.workload == workload && c.level == level)
     }
 
     /// How many cells of one workload and level share `tier`.

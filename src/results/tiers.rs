@@ -28,6 +28,7 @@
 use std::cmp::Ordering;
 
 use super::comparison::Cell;
+use super::figures::Figures;
 
 /// The least difference of median cost (5%) that separates two tiers.
 pub const MIN_EFFECT: f64 = 0.05;
@@ -51,8 +52,12 @@ fn class(cell: &Cell) -> u8 {
     if cell.error.is_some() {
         return 2;
     }
-    let starved = spread.median.starved.unwrap_or(0.0) > 0.0;
-    u8::from(starved || spread.median.errors > 0.0)
+    u8::from(starved_or_failed(&spread.median))
+}
+
+/// Did a run (or a median) leave a client without a reply, or fail a request?
+pub fn starved_or_failed(figures: &Figures) -> bool {
+    figures.starved.unwrap_or(0.0) > 0.0 || figures.errors > 0.0
 }
 
 /// The median ranking figure of a cell (x floor, or CPU per request without a floor).

@@ -14,7 +14,11 @@ pub mod sweep;
 
 use anyhow::{anyhow, Result};
 use plotters::coord::types::RangedCoordf64;
-use plotters::prelude::{Cartesian2d, ChartContext, SVGBackend};
+use plotters::coord::Shift;
+use plotters::prelude::{
+    Cartesian2d, ChartContext, DrawingArea, FontStyle, IntoFont, SVGBackend, Text, TextStyle,
+};
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::RGBColor;
 
 use crate::model::{self, Family};
@@ -56,6 +60,8 @@ pub struct Chart {
     pub title: String,
     /// The workload it belongs to.
     pub workload: String,
+    /// The level a ranked chart shows; `None` for a sweep, which shows them all.
+    pub level: Option<usize>,
     pub kind: ChartKind,
     pub svg: String,
 }
@@ -82,6 +88,25 @@ pub fn all(report: &Comparison) -> Result<Vec<Chart>> {
         }
     }
     Ok(charts)
+}
+
+/// The chart of `workload` among `charts`: its ranked chart at `Some(level)`, its
+/// sweep at `None`.
+pub fn find<'a>(charts: &'a [Chart], workload: &str, level: Option<usize>) -> Option<&'a Chart> {
+    charts
+        .iter()
+        .find(|c| c.workload == workload && c.level == level)
+}
+
+/// Width of every chart, in pixels: readable on a 1280 px screen.
+const WIDTH: u32 = 1200;
+
+/// A chart's title, bold, at its top left.
+fn draw_title(area: &DrawingArea<SVGBackend<'_>, Shift>, title: &str) -> Result<()> {
+    let style = TextStyle::from(("sans-serif", 20).into_font().style(FontStyle::Bold))
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    area.draw(&Text::new(title.to_string(), (16, 20), style))
+        .map_err(plot_err)
 }
 
 /// The family of a subject: the family of its model (`epoll:--cork` is epoll's), or

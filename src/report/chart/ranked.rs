@@ -10,13 +10,12 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{
-    family_colour, family_index, hex, human, plot_err, ranking, ranking_axis, ranking_label,
-    text_width, Chart, ChartKind, Plot, FAMILY_COLOURS, FAMILY_NAMES,
+    draw_title, family_colour, family_index, hex, human, plot_err, ranking, ranking_axis,
+    ranking_label, text_width, Chart, ChartKind, Plot, FAMILY_COLOURS, FAMILY_NAMES, WIDTH,
 };
 use crate::report::{cell_name, why_no_figure};
 use crate::results::comparison::{active_clients, Cell, Comparison};
 
-const WIDTH: u32 = 1200;
 /// Height of one model's row, in pixels.
 const ROW: u32 = 26;
 /// Above the bars: the title line and the legend.
@@ -52,6 +51,7 @@ pub fn chart(report: &Comparison, workload: &str, level: usize) -> Result<Chart>
         file: format!("{workload}-{level}.svg"),
         title,
         workload: workload.to_string(),
+        level: Some(level),
         kind: ChartKind::Ranked { bars },
         svg,
     })
@@ -165,10 +165,7 @@ fn heading(
     } else {
         format!("median of {} rounds, whisker: least to most", report.repeat)
     };
-    let style = TextStyle::from(("sans-serif", 20).into_font().style(FontStyle::Bold))
-        .pos(Pos::new(HPos::Left, VPos::Center));
-    root.draw(&Text::new(title.to_string(), (16, 20), style))
-        .map_err(plot_err)?;
+    draw_title(root, title)?;
     let sub = ("sans-serif", 16)
         .into_font()
         .color(&RGBColor(90, 90, 90))

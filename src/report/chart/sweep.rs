@@ -9,12 +9,11 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{
-    family_index, human, line_colour, plot_err, ranking, ranking_axis, ranking_label, Chart,
-    ChartKind, Plot, FAMILY_NAMES,
+    draw_title, family_index, human, line_colour, plot_err, ranking, ranking_axis, ranking_label,
+    Chart, ChartKind, Plot, FAMILY_NAMES, WIDTH,
 };
 use crate::results::comparison::{CompareWorkload, Comparison};
 
-const WIDTH: u32 = 1200;
 const PANEL_HEIGHT: u32 = 340;
 const TITLE: u32 = 40;
 /// Room right of a panel's last level for the line labels, in pixels.
@@ -41,6 +40,7 @@ pub fn chart(report: &Comparison, workload: &str, levels: &[usize]) -> Result<Op
         file: format!("{workload}-sweep.svg"),
         title,
         workload: workload.to_string(),
+        level: None,
         kind: ChartKind::Sweep,
         svg,
     }))
@@ -48,9 +48,7 @@ pub fn chart(report: &Comparison, workload: &str, levels: &[usize]) -> Result<Op
 
 /// What a level means for `workload`.
 fn level_name(workload: &str) -> &'static str {
-    CompareWorkload::all()
-        .into_iter()
-        .find(|w| w.name() == workload)
+    <CompareWorkload as clap::ValueEnum>::from_str(workload, false)
         .map_or("level", CompareWorkload::level_name)
 }
 
@@ -62,9 +60,7 @@ fn panels(report: &Comparison, workload: &str, levels: &[usize]) -> Vec<(usize, 
             .iter()
             .enumerate()
             .filter_map(|(i, &level)| {
-                let cell = report.cells.iter().find(|c| {
-                    &c.subject == subject && c.workload == workload && c.level == level
-                })?;
+                let cell = report.cell(subject, workload, level)?;
                 Some((i as f64, ranking(&cell.figures?.median)?))
             })
             .collect();
@@ -105,10 +101,7 @@ fn draw(
         let root = SVGBackend::with_string(&mut text, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(plot_err)?;
         let (head, body) = root.split_vertically(TITLE);
-        let style = TextStyle::from(("sans-serif", 20).into_font().style(FontStyle::Bold))
-            .pos(Pos::new(HPos::Left, VPos::Center));
-        head.draw(&Text::new(title.to_string(), (16, 20), style))
-            .map_err(plot_err)?;
+        draw_title(&head, title)?;
         let areas = body.split_evenly((grid_rows, cols));
         for (area, (family, lines)) in areas.iter().zip(panels) {
             let axes = Axes {
