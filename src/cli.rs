@@ -30,6 +30,9 @@ pub enum Command {
     List,
     /// Drive a TCP server with a workload (echo, http, hold, abuse) and measure it.
     Bench(crate::bench::BenchArgs),
+    /// Merge bench runs made at once from several processes or machines into one run
+    /// (histograms added, counts summed).
+    Merge(crate::bench::merge::MergeArgs),
     /// Run every model through the workloads and write a ranked report with charts.
     Compare(crate::compare::args::CompareArgs),
     /// What changed between two `compare` reports (report.json): each model's ranking
@@ -260,6 +263,7 @@ pub fn dispatch(command: Command) -> Result<()> {
             let comparison = crate::compare::run(&plan)?;
             crate::report::present(&comparison, &plan.out)
         }
+        Command::Merge(args) => crate::bench::merge::run(&args),
         Command::Floor(args) => crate::floor::run(&args),
         Command::Diff(args) => diff(&args),
         Command::Report(args) => rewrite_report(&args),

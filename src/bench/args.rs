@@ -137,15 +137,26 @@ pub struct HoldArgs {
     /// Connections to hold.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub connections: u32,
-    /// Open COUNT connections every PERIOD.
-    #[arg(long, default_value = "10/10ms", value_parser = parse_ramp)]
-    pub ramp: Ramp,
-    /// Each connection waits a random time in LOW..HIGH between requests.
-    #[arg(long, default_value = "1s..30s", value_parser = parse_interval)]
+    /// Open COUNT connections every PERIOD (seed 003: 10/10ms) [default: as fast as the
+    /// server answers: at most 128 of a thread's connections wait for their first reply].
+    #[arg(long, value_parser = parse_ramp)]
+    pub ramp: Option<Ramp>,
+    /// Each connection waits a random time in LOW..HIGH between requests. Seed 003's
+    /// rule is 1 s to half the server's keep-alive timeout; `serve`'s is 10 s for http,
+    /// so by default no held connection is closed for idleness.
+    #[arg(long, default_value = "1s..5s", value_parser = parse_interval)]
     pub interval: (Duration, Duration),
     /// How long the whole run lasts, ramp included.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub duration: Duration,
+    /// One part of a hold spread over several processes: the index of this part's
+    /// first connection among all of them (bench sets it for the processes it starts).
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub first_connection: usize,
+    /// One part of a hold spread over several processes, started by process PID:
+    /// progress and the run go to it on stdout.
+    #[arg(long, hide = true, value_name = "PID")]
+    pub part_of: Option<u32>,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -182,6 +193,10 @@ impl BenchArgs {
                 target.addr
             )));
         }
+        let (first_connection, part_of) = match &self.workload {
+            WorkloadArgs::Hold(hold) => (hold.first_connection, hold.part_of),
+            _ => (0, None),
+        };
         Ok(BenchConfig {
             workload,
             target,
@@ -190,6 +205,8 @@ impl BenchArgs {
             json: common.json.clone(),
             server_pid: common.server_pid,
             sources: common.source.clone(),
+            first_connection,
+            part_of,
         })
     }
 
@@ -225,7 +242,7 @@ impl BenchArgs {
                 let workload = WorkloadConfig::Hold(HoldConfig {
                     proto: a.proto,
                     connections: a.connections as usize,
-                    ramp: a.ramp,
+                    ramp: a.ramp.unwrap_or(Ramp::PACED),
                     interval: a.interval,
                     duration: a.duration,
                 });

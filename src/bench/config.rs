@@ -22,6 +22,12 @@ pub struct BenchConfig {
     pub server_pid: Option<u32>,
     /// Local addresses outgoing connections bind to, round-robin (empty: the kernel's choice).
     pub sources: Vec<IpAddr>,
+    /// The index of this process's first connection among all the run's processes (0
+    /// for a run of one process): what spreads connections over `sources` evenly.
+    pub first_connection: usize,
+    /// Run as one part of a bench of several processes, started by this process id:
+    /// report to it on stdout instead of printing a summary ([`super::fanout`]).
+    pub part_of: Option<u32>,
 }
 
 /// Which workload, with its own settings.
@@ -95,11 +101,26 @@ pub struct HoldConfig {
     pub duration: Duration,
 }
 
+/// The most connections of one thread that may wait for their first reply (connecting,
+/// or connected but not yet answered) before its ramp waits: a few processes of bench
+/// with one thread each stay within a listen backlog of 1024.
+pub const MAX_OPENING: usize = 128;
+
 /// `COUNT/PERIOD`: open COUNT connections every PERIOD.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ramp {
     pub count: usize,
     pub every: Duration,
+}
+
+impl Ramp {
+    /// The default: try every millisecond to open as many as the bound on connections
+    /// waiting for their first reply allows ([`MAX_OPENING`]), so the ramp goes as fast
+    /// as the server (and the kernel) answers, never faster.
+    pub const PACED: Ramp = Ramp {
+        count: MAX_OPENING,
+        every: Duration::from_millis(1),
+    };
 }
 
 /// Parses `4s`, `500ms`, `1m`, `1h`, `250us` or a bare number of seconds (`1.5`).

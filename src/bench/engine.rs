@@ -96,10 +96,12 @@ impl ThreadCtx<'_> {
         (count, first)
     }
 
-    /// The local address for the connection with global index `n` (round-robin).
+    /// The local address for this process's connection `n` (round-robin over the
+    /// sources by the connection's index among all processes of the run).
     pub fn source(&self, n: usize) -> Option<IpAddr> {
         let sources = &self.config.sources;
-        (!sources.is_empty()).then(|| sources[n % sources.len()])
+        let global = self.config.first_connection + n;
+        (!sources.is_empty()).then(|| sources[global % sources.len()])
     }
 
     /// Publishes the final counters and hands the thread's measurements back.

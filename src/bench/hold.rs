@@ -3,6 +3,13 @@
 //! `HEAD` or a short echo message, checking every reply. Per-connection state is a few
 //! dozen bytes and reads go through one per-thread buffer, so ten thousand held
 //! connections cost the client a few megabytes.
+//!
+//! The ramp keeps pace with the machine: it opens COUNT connections every PERIOD, but
+//! only while fewer than [`MAX_OPENING`] of the thread's connections wait for their
+//! first reply, so a server (or a kernel) that falls behind slows the ramp down instead
+//! of filling its accept queue until connects fail. Every lost connection is counted by
+//! its reason: refused, reset, closed by the server between requests (its idle timeout),
+//! timed out, or no descriptor or port left.
 
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
@@ -10,7 +17,7 @@ use std::time::{Duration, Instant};
 use mio::event::Event;
 use mio::{Interest, Poll, Token};
 
-use super::config::HoldConfig;
+use super::config::{HoldConfig, MAX_OPENING};
 use super::engine::{self, EngineWorkload, Rng, ThreadCtx, ThreadResult, Timers};
 use super::response::{Completed, ResponseReader};
 use super::{net, pattern};
@@ -44,6 +51,8 @@ struct HoldConn {
     phase: Phase,
     /// Echo: bytes of the current message verified.
     verified: u16,
+    /// Has the server answered this connection yet (since it was last opened)?
+    answered: bool,
     seq: u32,
     /// Connect start, or when the request in flight was sent.
     since: Instant,
@@ -63,6 +72,8 @@ struct Loop<'a> {
     /// The next connection the ramp opens, and how many it opens per period.
     ramp_next: usize,
     ramp_batch: usize,
+    /// Connections opened and not answered yet: what [`MAX_OPENING`] bounds.
+    opening: usize,
     held: usize,
     held_peak: usize,
 }
@@ -84,6 +95,7 @@ pub fn run_thread(ctx: ThreadCtx<'_>, config: &HoldConfig) -> io::Result<ThreadR
             stream: None,
             phase: Phase::Pending,
             verified: 0,
+            answered: false,
             seq: 0,
             since: ctx.start,
             reader: ResponseReader::new(),
@@ -101,6 +113,7 @@ pub fn run_thread(ctx: ThreadCtx<'_>, config: &HoldConfig) -> io::Result<ThreadR
         request,
         ramp_next: 0,
         ramp_batch: config.ramp.count.div_ceil(ctx.threads).max(1),
+        opening: 0,
         held: 0,
         held_peak: 0,
     };
@@ -138,15 +151,7 @@ impl<'a> EngineWorkload for Loop<'a> {
 
     fn on_timer(&mut self, token: usize, now: Instant) {
         if token == RAMP {
-            let end = (self.ramp_next + self.ramp_batch).min(self.conns.len());
-            for i in self.ramp_next..end {
-                self.connect(i, now);
-            }
-            self.ramp_next = end;
-            if end < self.conns.len() {
-                self.timers.arm(now + self.config.ramp.every, RAMP);
-            }
-            return;
+            return self.ramp(now);
         }
         // Timers are not cancelled: one that outlived its purpose at worst sends a
         // request early or reopens a connection sooner.
@@ -163,7 +168,7 @@ impl<'a> EngineWorkload for Loop<'a> {
             let conn = &self.conns[i];
             let late = now.saturating_duration_since(conn.since) > timeout;
             match conn.phase {
-                Phase::Connecting if late => self.drop_conn(i, ErrorKind::Connect, now),
+                Phase::Connecting if late => self.drop_conn(i, ErrorKind::Timeout, now),
                 Phase::Busy if late => self.drop_conn(i, ErrorKind::Timeout, now),
                 _ => {}
             }
@@ -184,6 +189,20 @@ impl Loop<'_> {
             .finish(&mut self.recorder, self.held, self.held, self.held_peak))
     }
 
+    /// Opens the ramp's next batch, as far as [`MAX_OPENING`] allows, and arms the next
+    /// turn while connections remain unopened.
+    fn ramp(&mut self, now: Instant) {
+        let room = MAX_OPENING.saturating_sub(self.opening);
+        let end = (self.ramp_next + self.ramp_batch.min(room)).min(self.conns.len());
+        for i in self.ramp_next..end {
+            self.connect(i, now);
+        }
+        self.ramp_next = end;
+        if end < self.conns.len() {
+            self.timers.arm(now + self.config.ramp.every, RAMP);
+        }
+    }
+
     fn connect(&mut self, i: usize, now: Instant) {
         let source = self.ctx.source(self.first + i);
         let result = net::connect_registered(
@@ -197,9 +216,11 @@ impl Loop<'_> {
                 let conn = &mut self.conns[i];
                 conn.stream = Some(stream);
                 conn.phase = Phase::Connecting;
+                conn.answered = false;
                 conn.since = now;
+                self.opening += 1;
             }
-            Err(_) => self.drop_conn(i, ErrorKind::Connect, now),
+            Err(err) => self.drop_conn(i, net::classify_connect(&err), now),
         }
     }
 
@@ -209,6 +230,9 @@ impl Loop<'_> {
         let conn = &mut self.conns[i];
         if matches!(conn.phase, Phase::Idle | Phase::Busy) {
             self.held -= 1;
+        }
+        if matches!(conn.phase, Phase::Connecting | Phase::Idle | Phase::Busy) && !conn.answered {
+            self.opening -= 1;
         }
         conn.stream = None;
         conn.reader.reset();
@@ -242,7 +266,7 @@ impl Loop<'_> {
                 self.held_peak = self.held_peak.max(self.held);
                 self.send(i, now);
             }
-            Err(_) => self.drop_conn(i, ErrorKind::Connect, now),
+            Err(err) => self.drop_conn(i, net::classify_connect(&err), now),
         }
     }
 
@@ -289,8 +313,13 @@ impl Loop<'_> {
             };
             let now = Instant::now();
             if n == 0 {
-                // A held connection the server closed: it was not held.
-                return self.drop_conn(i, ErrorKind::Reset, now);
+                // Closed by the server: while a reply was owed, that is a reset; between
+                // requests, the server ended an idle connection.
+                let kind = match conn.phase {
+                    Phase::Busy => ErrorKind::Reset,
+                    _ => ErrorKind::Closed,
+                };
+                return self.drop_conn(i, kind, now);
             }
             if conn.phase != Phase::Busy {
                 return self.drop_conn(i, ErrorKind::Mismatch, now); // unsolicited bytes
@@ -301,11 +330,15 @@ impl Loop<'_> {
                 Ok(Some(done)) => {
                     let conn = &mut self.conns[i];
                     self.recorder.request(micros(now - conn.since));
+                    if !conn.answered {
+                        conn.answered = true;
+                        self.opening -= 1;
+                    }
                     if !(200..300).contains(&done.status) {
                         self.recorder.error(ErrorKind::HttpStatus, 1);
                     }
                     if done.close {
-                        return self.drop_conn(i, ErrorKind::Reset, now);
+                        return self.drop_conn(i, ErrorKind::Closed, now);
                     }
                     conn.phase = Phase::Idle;
                     let (low, high) = self.config.interval;

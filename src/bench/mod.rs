@@ -15,6 +15,9 @@
 //! - [`args`]: the command line; [`config`]: the validated configuration and parsers;
 //!   [`target`]: addresses and URLs.
 //! - [`engine`]: threads, timers, live counters; [`net`]: sockets and error kinds.
+//! - [`fanout`]: a hold past one process's descriptors, as several processes of bench
+//!   over several source addresses, merged; [`watch`]: the ramp and the kernel's
+//!   memory, read while connections are held; [`merge`]: `iomodels merge`.
 //! - [`abuse`]: hostile clients against a server, with checking clients alongside
 //!   (its own threads, not the engine: hostile clients are few and slow).
 //! - [`echo`], [`http`], [`hold`]: the workloads; [`response`]: the streaming HTTP
@@ -26,17 +29,19 @@ pub mod args;
 pub mod config;
 pub mod echo;
 pub mod engine;
+pub mod fanout;
 pub mod hold;
 pub mod http;
+pub mod merge;
 pub mod net;
 pub mod pattern;
 pub mod progress;
 pub mod report;
 pub mod response;
 pub mod target;
+pub mod watch;
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,8 +55,9 @@ pub use report::Aggregate;
 use crate::error::usage;
 use crate::sample::{own_usage, HostTimes, ProcessTree, Sampler};
 use crate::stats::Recorder;
-use engine::{Shared, ThreadResult};
+use engine::{LiveTotals, Shared, ThreadResult};
 use progress::ProgressLine;
+use watch::HoldWatch;
 
 /// How often `--server-pid` samples the server's process tree.
 pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(200);
@@ -65,24 +71,71 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let config = args.config()?;
     let stop = Arc::new(AtomicBool::new(false));
     crate::sys::signal::stop_on_signals(&stop).context("cannot install the signal handlers")?;
-    let aggregate = run_config(&config, stop)?;
+    if let Some(parent) = config.part_of {
+        return run_part(&config, stop, parent);
+    }
+    let plan = fanout::plan(&config, net::raise_fd_limit(), net::ephemeral_ports())?;
+    let aggregate = if plan.processes > 1 {
+        probe(&config)?;
+        fanout::run(&config, &plan, &stop)?
+    } else {
+        let config = BenchConfig {
+            sources: plan.sources,
+            ..config.clone()
+        };
+        let mut progress = ProgressLine::new();
+        let aggregate = run_config(&config, stop, |live| progress.tick(live));
+        progress.finish();
+        aggregate?
+    };
     if let Some(path) = &config.json {
-        let file =
-            File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-        let mut out = BufWriter::new(file);
-        serde_json::to_writer_pretty(&mut out, &aggregate.json())?;
-        writeln!(out)?;
-        out.flush()
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        merge::write_json(path, &aggregate.json())?;
     }
     aggregate.print(&mut io::stdout().lock())?;
     Ok(())
 }
 
-/// Runs one validated workload and returns what it measured; `stop` ends it early.
+/// One part of a hold spread over processes ([`fanout`]): the run, with its progress
+/// and then its run's document as lines on stdout for the process `parent` that
+/// started it. It stops when that process exits.
+fn run_part(config: &BenchConfig, stop: Arc<AtomicBool>, parent: u32) -> Result<()> {
+    crate::sys::process::stop_with_parent(parent)
+        .map_err(|err| usage(format!("--part-of {parent}: {err}")))?;
+    let mut last = Instant::now();
+    let aggregate = run_config(config, stop, |live| {
+        if last.elapsed() >= PART_REPORT {
+            last = Instant::now();
+            let _ = fanout::report_progress(&mut io::stdout().lock(), live);
+        }
+    })?;
+    fanout::report_run(&mut io::stdout().lock(), &aggregate.json())?;
+    Ok(())
+}
+
+/// How often a part reports its live counters.
+const PART_REPORT: Duration = Duration::from_millis(100);
+
+/// One blocking connect to the target, so a target that refuses connections gets one
+/// clear line.
+fn probe(config: &BenchConfig) -> Result<()> {
+    let target = &config.target;
+    net::probe(
+        target.addr,
+        config.sources.first().copied(),
+        config.timeout.min(Duration::from_secs(2)),
+    )
+    .map_err(|err| usage(format!("cannot connect to {}: {err}", target.display)))
+}
+
+/// Runs one validated workload in this process and returns what it measured; `stop`
+/// ends it early, `show` is given the live counters every [`engine::PROGRESS_TICK`].
 /// [`run`] calls it; `compare` does not: it runs `iomodels bench ... --json FILE` as a
 /// child process and reads the file back (`compare/child.rs`).
-pub fn run_config(config: &BenchConfig, stop: Arc<AtomicBool>) -> Result<Aggregate> {
+pub fn run_config(
+    config: &BenchConfig,
+    stop: Arc<AtomicBool>,
+    mut show: impl FnMut(LiveTotals),
+) -> Result<Aggregate> {
     let connections = config.workload.connections();
     let fits = net::raise_fd_limit();
     if connections as u64 > fits {
@@ -91,13 +144,8 @@ pub fn run_config(config: &BenchConfig, stop: Arc<AtomicBool>) -> Result<Aggrega
              (at most {fits} here; see ulimit -n)"
         )));
     }
+    probe(config)?;
     let target = &config.target;
-    net::probe(
-        target.addr,
-        config.sources.first().copied(),
-        config.timeout.min(Duration::from_secs(2)),
-    )
-    .map_err(|err| usage(format!("cannot connect to {}: {err}", target.display)))?;
     let sampler = match config.server_pid {
         Some(pid) => {
             let tree =
@@ -109,8 +157,10 @@ pub fn run_config(config: &BenchConfig, stop: Arc<AtomicBool>) -> Result<Aggrega
     let before = own_usage()?;
     let host_before = HostTimes::now().ok();
     let shared = Shared::new(config.threads, stop);
-    let mut progress = ProgressLine::new();
+    let started_at = unix_now();
     let start = Instant::now();
+    let mut watch = matches!(config.workload, WorkloadConfig::Hold(_))
+        .then(|| HoldWatch::new(start, connections));
     let results = engine::run_threads(
         config,
         &shared,
@@ -120,20 +170,33 @@ pub fn run_config(config: &BenchConfig, stop: Arc<AtomicBool>) -> Result<Aggrega
             WorkloadConfig::Http(http) => http::run_thread(ctx, http),
             WorkloadConfig::Hold(hold) => hold::run_thread(ctx, hold),
         },
-        |shared| progress.tick(shared),
+        |shared| {
+            let live = shared.live();
+            show(live);
+            if let Some(watch) = &mut watch {
+                watch.observe(live);
+            }
+        },
     );
-    progress.finish();
     let server = sampler.map(Sampler::finish);
     let results = results?;
     let client = own_usage()?.since(&before);
     let host = host_before.and_then(|b| Some(HostTimes::now().ok()?.since(&b)));
     let mut aggregate = aggregate(config, start, results, server, client);
     aggregate.host = host;
+    aggregate.started_at = Some(started_at);
+    aggregate.origin = Some(origin());
+    if let Some(watch) = &watch {
+        let held_peak = aggregate.held.map_or(0, |(_, peak)| peak);
+        aggregate.ramp_s = watch.ramp_s();
+        aggregate.memory = watch.memory(aggregate.server.as_ref(), held_peak);
+    }
     let r = &aggregate.recorder;
-    if r.requests == 0 && r.connections_opened == 0 && r.errors.connect > 0 {
+    if r.requests == 0 && r.connections_opened == 0 && r.errors.connect_failures() > 0 {
         return Err(usage(format!(
             "{} refused every connection ({} attempts)",
-            target.display, r.errors.connect
+            target.display,
+            r.errors.connect_failures()
         )));
     }
     Ok(aggregate)
@@ -156,7 +219,7 @@ fn aggregate(
         end = end.max(result.ended);
     }
     Aggregate {
-        workload: config.workload.name(),
+        workload: config.workload.name().to_string(),
         target: config.target.display.clone(),
         connections: config.workload.connections(),
         threads: config.threads,
@@ -166,5 +229,25 @@ fn aggregate(
         server,
         client,
         host: None,
+        started_at: None,
+        origin: None,
+        ramp_s: None,
+        memory: None,
+        parts: None,
+        start_spread_s: None,
     }
+}
+
+/// Now, in seconds since the Unix epoch, to the millisecond.
+fn unix_now() -> f64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (now.as_secs_f64() * 1000.0).round() / 1000.0
+}
+
+/// This machine's name and this process's id: who made a run.
+fn origin() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!("{} pid {}", host.trim(), std::process::id())
 }

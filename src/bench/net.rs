@@ -42,7 +42,7 @@ pub fn connect(addr: SocketAddr, source: Option<IpAddr>) -> io::Result<TcpStream
     )?;
     socket.set_nodelay(true)?;
     if let Some(ip) = source {
-        socket.bind(&SockAddr::from(SocketAddr::new(ip, 0)))?;
+        bind_source(&socket, ip)?;
     }
     match socket.connect(&SockAddr::from(addr)) {
         Ok(()) => {}
@@ -50,6 +50,34 @@ pub fn connect(addr: SocketAddr, source: Option<IpAddr>) -> io::Result<TcpStream
         Err(err) => return Err(err),
     }
     Ok(TcpStream::from_std(socket.into()))
+}
+
+/// Binds `socket` to the local address `ip`, leaving the port to connect(2)
+/// (IP_BIND_ADDRESS_NO_PORT): the kernel then picks a port free for this destination,
+/// so each source address gives its whole ephemeral range to each target, instead of
+/// reserving a port at bind(2) for every destination at once.
+fn bind_source(socket: &Socket, ip: IpAddr) -> io::Result<()> {
+    if ip.is_ipv4() {
+        nix::sys::socket::setsockopt(
+            socket,
+            nix::sys::socket::sockopt::IpBindAddressNoPort,
+            &true,
+        )?;
+    }
+    socket.bind(&SockAddr::from(SocketAddr::new(ip, 0)))
+}
+
+/// The local ports one source address has towards one destination: the size of the
+/// ephemeral range (`/proc/sys/net/ipv4/ip_local_port_range`), 28,232 by default.
+pub fn ephemeral_ports() -> u64 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| {
+            let mut ends = text.split_whitespace().map(|n| n.parse::<u64>().ok());
+            let (low, high) = (ends.next()??, ends.next()??);
+            Some(high.saturating_sub(low) + 1)
+        })
+        .unwrap_or(28_232)
 }
 
 /// After a writable event on a connecting socket: `Ok(true)` once connected,
@@ -62,6 +90,19 @@ pub fn connect_finished(stream: &TcpStream) -> io::Result<bool> {
         Ok(_) => Ok(true),
         Err(err) if err.kind() == io::ErrorKind::NotConnected => Ok(false),
         Err(err) => Err(err),
+    }
+}
+
+/// What a failed connect counts as: refused, out of descriptors or ports, timed out,
+/// reset, or another failure.
+pub fn classify_connect(err: &io::Error) -> ErrorKind {
+    match err.raw_os_error() {
+        Some(libc::ECONNREFUSED) => ErrorKind::Refused,
+        Some(libc::EMFILE | libc::ENFILE) => ErrorKind::NoDescriptors,
+        Some(libc::EADDRNOTAVAIL | libc::EADDRINUSE) => ErrorKind::NoPorts,
+        Some(libc::ETIMEDOUT) => ErrorKind::Timeout,
+        Some(libc::ECONNRESET) => ErrorKind::Reset,
+        _ => ErrorKind::Connect,
     }
 }
 

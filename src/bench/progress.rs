@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::engine::Shared;
+use super::engine::LiveTotals;
 
 /// Redraws at most this often.
 const REFRESH: Duration = Duration::from_millis(250);
@@ -35,15 +35,14 @@ impl ProgressLine {
         }
     }
 
-    /// Redraws the line from the loops' published counters, if it is time to.
-    pub fn tick(&mut self, shared: &Shared) {
+    /// Redraws the line from the live counters, if it is time to.
+    pub fn tick(&mut self, live: LiveTotals) {
         let Some(bar) = &self.bar else { return };
         let now = Instant::now();
         let since = now - self.last;
         if since < REFRESH {
             return;
         }
-        let live = shared.live();
         let rate =
             (live.requests - self.last_requests.min(live.requests)) as f64 / since.as_secs_f64();
         self.last = now;

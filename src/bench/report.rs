@@ -4,14 +4,14 @@
 
 use std::io::{self, Write};
 
-use crate::results::run::BenchRun;
+use crate::results::run::{BenchRun, HoldMemory, PartRow, BENCH_VERSION};
 use crate::sample::{HostTimes, OwnUsage, TreeUsage};
-use crate::stats::{encode_v2_base64, Recorder, Summary};
+use crate::stats::{decode_v2_base64, encode_v2_base64, Recorder, Summary};
 
 /// Everything a run measured, merged.
 #[derive(Debug)]
 pub struct Aggregate {
-    pub workload: &'static str,
+    pub workload: String,
     pub target: String,
     pub connections: usize,
     pub threads: usize,
@@ -23,9 +23,59 @@ pub struct Aggregate {
     pub client: OwnUsage,
     /// The whole machine's CPU time over the same interval.
     pub host: Option<HostTimes>,
+    /// What lines runs up and names them, for a merge: the wall-clock start (Unix
+    /// seconds) and the host and process.
+    pub started_at: Option<f64>,
+    pub origin: Option<String>,
+    /// Hold: how long until every connection was held at once, and what holding cost
+    /// in memory.
+    pub ramp_s: Option<f64>,
+    pub memory: Option<HoldMemory>,
+    /// Several processes' runs merged: a row each, and how far apart they started.
+    pub parts: Option<Vec<PartRow>>,
+    pub start_spread_s: Option<f64>,
 }
 
 impl Aggregate {
+    /// The aggregate a (merged) run's document describes: its histograms decoded, so
+    /// that it prints as a run of this process would.
+    pub fn from_run(run: BenchRun) -> Self {
+        let decode = |h: &Option<String>| h.as_deref().and_then(decode_v2_base64);
+        let mut recorder = Recorder::new();
+        recorder.requests = run.requests;
+        recorder.connections_opened = run.connections_opened;
+        recorder.sessions = run.sessions.unwrap_or(0);
+        recorder.starved = run.starved.unwrap_or(0);
+        recorder.errors = run.errors;
+        for (into, from) in [
+            (&mut recorder.latency, &run.histogram),
+            (&mut recorder.connect, &run.connect_histogram),
+            (&mut recorder.session, &run.session_histogram),
+        ] {
+            if let Some(h) = decode(from) {
+                *into = h;
+            }
+        }
+        Aggregate {
+            workload: run.workload,
+            target: run.target,
+            connections: run.connections,
+            threads: run.threads,
+            duration_s: run.duration_s,
+            recorder,
+            held: run.held.map(|held| (held, run.held_peak.unwrap_or(held))),
+            server: run.server,
+            client: run.client,
+            host: run.host,
+            started_at: run.started_at,
+            origin: run.origin,
+            ramp_s: run.ramp_s,
+            memory: run.memory,
+            parts: run.parts,
+            start_spread_s: run.start_spread_s,
+        }
+    }
+
     pub fn throughput(&self) -> f64 {
         if self.duration_s > 0.0 {
             self.recorder.requests as f64 / self.duration_s
@@ -39,7 +89,7 @@ impl Aggregate {
         let r = &self.recorder;
         let echo = self.workload == "echo";
         BenchRun {
-            workload: self.workload.to_string(),
+            workload: self.workload.clone(),
             target: self.target.clone(),
             connections: self.connections,
             duration_s: round3(self.duration_s),
@@ -64,6 +114,15 @@ impl Aggregate {
             sessions: echo.then_some(r.sessions),
             session_us: echo.then(|| Summary::of(&r.session)),
             host: self.host,
+            version: Some(BENCH_VERSION),
+            connect_histogram: Some(encode_v2_base64(&r.connect)),
+            session_histogram: echo.then(|| encode_v2_base64(&r.session)),
+            started_at: self.started_at,
+            origin: self.origin.clone(),
+            ramp_s: self.ramp_s,
+            memory: self.memory,
+            parts: self.parts.clone(),
+            start_spread_s: self.start_spread_s,
         }
     }
 
@@ -93,6 +152,18 @@ impl Aggregate {
         )?;
         if let Some((held, peak)) = self.held {
             writeln!(out, "  {:<12} {held} at the end, {peak} at most", "held")?;
+            match self.ramp_s {
+                Some(ramp) => writeln!(
+                    out,
+                    "  {:<12} all {} held after {ramp:.1} s",
+                    "ramp", self.connections
+                )?,
+                None => writeln!(
+                    out,
+                    "  {:<12} never all {} held at once",
+                    "ramp", self.connections
+                )?,
+            }
         }
         writeln!(
             out,
@@ -110,12 +181,7 @@ impl Aggregate {
             summary_line(out, "session", &Summary::of(&r.session))?;
             writeln!(out, "  {:<12} {}", "sessions", r.sessions)?;
         }
-        let e = &r.errors;
-        writeln!(
-            out,
-            "  {:<12} connect {}, reset {}, timeout {}, mismatch {}, http_status {}",
-            "errors", e.connect, e.reset, e.timeout, e.mismatch, e.http_status
-        )?;
+        print_errors(out, &r.errors)?;
         let c = &self.client;
         writeln!(
             out,
@@ -137,8 +203,70 @@ impl Aggregate {
                 s.ctx_involuntary
             )?;
         }
+        if let Some(memory) = &self.memory {
+            print_memory(out, memory)?;
+        }
+        if let Some(parts) = &self.parts {
+            print_parts(out, parts, self.start_spread_s.unwrap_or(0.0))?;
+        }
         Ok(())
     }
+}
+
+/// Every error kind with its count; the ones a run rarely sees only when not zero.
+fn print_errors(out: &mut impl Write, e: &crate::stats::Errors) -> io::Result<()> {
+    let always = ["connect", "reset", "timeout", "mismatch", "http_status"];
+    let shown: Vec<String> = e
+        .by_kind()
+        .iter()
+        .filter(|(name, n)| *n > 0 || always.contains(name))
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect();
+    writeln!(out, "  {:<12} {}", "errors", shown.join(", "))
+}
+
+fn print_memory(out: &mut impl Write, m: &HoldMemory) -> io::Result<()> {
+    if let Some(b) = m.server_private_per_conn_b {
+        writeln!(
+            out,
+            "  {:<12} server {b:.0} B private memory per held connection",
+            "memory"
+        )?;
+    }
+    writeln!(
+        out,
+        "  {:<12} kernel, with {} held (both ends of a connection count when on one machine):",
+        "memory", m.held_at_reading
+    )?;
+    writeln!(
+        out,
+        "  {:<12}   TCP buffers {} kB -> {} kB: {:.0} B per connection",
+        "", m.kernel_tcp_before_kb, m.kernel_tcp_holding_kb, m.kernel_tcp_per_conn_b
+    )?;
+    writeln!(
+        out,
+        "  {:<12}   slab {} kB -> {} kB: {:.0} B per connection",
+        "", m.kernel_slab_before_kb, m.kernel_slab_holding_kb, m.kernel_slab_per_conn_b
+    )
+}
+
+fn print_parts(out: &mut impl Write, parts: &[PartRow], spread: f64) -> io::Result<()> {
+    writeln!(
+        out,
+        "  {:<12} {} runs merged, started within {:.3} s of each other",
+        "parts",
+        parts.len(),
+        spread
+    )?;
+    for p in parts {
+        let held = p.held.map_or_else(|| "-".to_string(), |h| h.to_string());
+        writeln!(
+            out,
+            "    {:<28} +{:.3} s  {:.2} s  requests {:>9}  held {:>7}  errors {:>6}  peak RSS {} kB",
+            p.origin, p.started_after_s, p.duration_s, p.requests, held, p.errors, p.client_rss_peak_kb
+        )?;
+    }
+    Ok(())
 }
 
 fn summary_line(out: &mut impl Write, name: &str, s: &Summary) -> io::Result<()> {

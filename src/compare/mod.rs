@@ -125,5 +125,6 @@ fn machine() -> Machine {
         kernel,
         cpu_model: field(&cpuinfo, "model name"),
         memory_gib: mem_kb / (1024.0 * 1024.0),
+        nofile: Some(crate::sys::limits::raise_nofile()),
     }
 }

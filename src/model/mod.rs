@@ -27,6 +27,7 @@ mod blocking;
 mod coroutines;
 mod epoll;
 mod epoll_et;
+mod epoll_prefork;
 mod epoll_threads;
 mod fork;
 mod poll;
@@ -169,6 +170,7 @@ pub static MODELS: &[&ModelInfo] = &[
     &async_mt::INFO,
     &reuseport::INFO,
     &uring::INFO,
+    &epoll_prefork::INFO,
 ];
 
 /// The model with this name.

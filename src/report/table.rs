@@ -67,6 +67,9 @@ pub(super) fn table(report: &Comparison, workload: &str, level: usize) -> Table 
     if hold || idle {
         headers.push("B/conn");
     }
+    if hold {
+        headers.push("kernel B/conn");
+    }
     headers.push("thr/proc");
     let mut rows = Vec::new();
     let mut notes = Vec::new();
@@ -77,6 +80,12 @@ pub(super) fn table(report: &Comparison, workload: &str, level: usize) -> Table 
         }
         for line in &cell.server_said {
             notes.push(format!("{}: the server said: {line}", cell.subject));
+        }
+        if let Some(nofile) = report.capped_by_descriptors(cell) {
+            notes.push(format!(
+                "{}: capped at {nofile} by the descriptor limit: one process may hold at most {nofile} descriptors here",
+                cell.subject
+            ));
         }
         if let Some(note) = disturbed_note(cell) {
             notes.push(note);
@@ -178,6 +187,9 @@ fn row(
     row.push(opt(m.pss_peak_kb.map(|kb| kb / 1024.0), 1));
     if held_columns {
         row.push(opt(m.private_per_conn_b.or(m.pss_per_conn_b), 0));
+    }
+    if cell.workload == "hold" {
+        row.push(opt(m.kernel_per_conn_b, 0));
     }
     row.push(match (m.threads, m.processes) {
         (Some(t), Some(p)) => format!("{t:.0}/{p:.0}"),

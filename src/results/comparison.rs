@@ -187,6 +187,10 @@ pub struct Machine {
     pub kernel: String,
     pub cpu_model: String,
     pub memory_gib: f64,
+    /// The most descriptors one process may hold there (the hard RLIMIT_NOFILE the
+    /// servers raise theirs to); absent in reports written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nofile: Option<u64>,
 }
 
 /// Everything `report.json` holds: one comparison.
@@ -234,6 +238,17 @@ pub struct Comparison {
 pub const VERSION: u32 = 2;
 
 impl Comparison {
+    /// The descriptor limit that capped `cell`, if it did: a server of one process asked
+    /// to hold more connections than one process may have descriptors.
+    pub fn capped_by_descriptors(&self, cell: &Cell) -> Option<u64> {
+        let nofile = self.machine.nofile?;
+        let one_process = cell.figures.as_ref()?.median.processes == Some(1.0);
+        (matches!(cell.workload.as_str(), "hold" | "idle")
+            && one_process
+            && cell.level as u64 > nofile)
+            .then_some(nofile)
+    }
+
     /// How far apart the floors before and after the models are, as the larger over
     /// the smaller: the host's speed changed during the run (other load, a CPU's
     /// frequency) when this is well above 1.

@@ -37,6 +37,11 @@ pub struct Figures {
     /// half), so this is the figure the report shows.
     #[serde(default)]
     pub private_per_conn_b: Option<f64>,
+    /// hold: the kernel's memory per held connection, in bytes: socket buffers
+    /// (`/proc/net/sockstat`) and slab (`/proc/meminfo`), both ends of each connection
+    /// when the load runs on the server's machine.
+    #[serde(default)]
+    pub kernel_per_conn_b: Option<f64>,
     pub held: Option<f64>,
     /// Connections of the run that got no reply at all (http).
     pub starved: Option<f64>,
@@ -83,6 +88,9 @@ impl Figures {
                 base.map(|b| b.private_dirty_kb),
                 held,
             ),
+            kernel_per_conn_b: run
+                .memory
+                .map(|m| m.kernel_tcp_per_conn_b + m.kernel_slab_per_conn_b),
             held: held.map(|h| h as f64),
             starved: run.starved.map(|s| s as f64),
             threads: tree.map(|s| f64::from(s.threads)),
@@ -130,6 +138,7 @@ fn combine(all: &[Figures], pick: fn(&mut [f64]) -> f64) -> Figures {
         pss_peak_kb: opt(|f| f.pss_peak_kb),
         pss_per_conn_b: opt(|f| f.pss_per_conn_b),
         private_per_conn_b: opt(|f| f.private_per_conn_b),
+        kernel_per_conn_b: opt(|f| f.kernel_per_conn_b),
         held: opt(|f| f.held),
         starved: opt(|f| f.starved),
         threads: opt(|f| f.threads),

@@ -3,6 +3,8 @@
 //! compare, the report and `diff`. No layer keeps a mirror of another's schema.
 //!
 //! - [`run`]: one `iomodels bench` run (`schema/bench.schema.json`).
+//! - [`merge`]: several bench runs as one, exactly (histograms added, counts summed):
+//!   bench's own processes, and `iomodels merge` over runs from several machines.
 //! - [`comparison`]: one `iomodels compare` (`schema/compare.schema.json`): rounds, and
 //!   cells of runs with their tiers.
 //! - [`figures`]: the figures of one run, and their median and spread over a cell's runs.
@@ -11,6 +13,7 @@
 
 pub mod comparison;
 pub mod figures;
+pub mod merge;
 pub mod run;
 #[cfg(test)]
 pub mod testing;

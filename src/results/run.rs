@@ -1,10 +1,16 @@
 //! One `iomodels bench` run: the JSON document bench writes (`--json`,
-//! `schema/bench.schema.json`) and compare reads back, one type both ways.
+//! `schema/bench.schema.json`), compare and `iomodels merge` read back, one type both
+//! ways.
 
 use serde::{Deserialize, Serialize};
 
 use crate::sample::{HostTimes, OwnUsage, TreeUsage};
 use crate::stats::{Errors, Summary};
+
+/// The version of the bench document: 2 added the connect and session histograms, the
+/// start time and the loss reasons that make runs mergeable. A document without the
+/// key is version 1.
+pub const BENCH_VERSION: u32 = 2;
 
 /// The JSON document of one run. Keys up to `histogram` are fixed: scripts and compare
 /// read them; the rest are workload-specific additions.
@@ -45,4 +51,74 @@ pub struct BenchRun {
     /// what else used the machine meanwhile is this less the server's and the client's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<HostTimes>,
+    /// The document's version ([`BENCH_VERSION`]); absent in version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    /// The connect-time and (echo) session-time histograms, encoded as `histogram` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_histogram: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_histogram: Option<String>,
+    /// When the run started, in seconds since the Unix epoch (wall clock): what lines
+    /// up the runs of several processes or machines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<f64>,
+    /// Who made the run: the host's name and the process id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// hold: seconds from the start until every connection was held at once; absent if
+    /// that never happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramp_s: Option<f64>,
+    /// hold: what a held connection costs in memory, the server's and the kernel's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<HoldMemory>,
+    /// A merged run: one row for each run merged, and how far apart they started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parts: Option<Vec<PartRow>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_spread_s: Option<f64>,
+}
+
+/// What holding connections cost in memory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct HoldMemory {
+    /// The server tree's private dirty memory while holding, less what it had before
+    /// the first connection, per connection held then (bytes); absent without
+    /// `--server-pid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_private_per_conn_b: Option<f64>,
+    /// The kernel's TCP memory (`/proc/net/sockstat`, `mem` pages), in kB, before the
+    /// run and when the most connections were held.
+    pub kernel_tcp_before_kb: u64,
+    pub kernel_tcp_holding_kb: u64,
+    /// Connections held when the kernel's TCP memory was read while holding.
+    pub held_at_reading: u64,
+    /// The kernel's TCP memory growth per held connection (bytes). On one machine it
+    /// counts both ends of each connection, the client's socket and the server's.
+    pub kernel_tcp_per_conn_b: f64,
+    /// The kernel's slab memory (`/proc/meminfo`), in kB, at the same two moments, and
+    /// its growth per held connection (bytes): the socket structures themselves, both
+    /// ends on one machine, and whatever else the machine allocated meanwhile.
+    #[serde(default)]
+    pub kernel_slab_before_kb: u64,
+    #[serde(default)]
+    pub kernel_slab_holding_kb: u64,
+    #[serde(default)]
+    pub kernel_slab_per_conn_b: f64,
+}
+
+/// One run of a merged run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartRow {
+    /// The run's origin (host and process), or its position in the merge.
+    pub origin: String,
+    /// Seconds after the earliest run's start that this one started.
+    pub started_after_s: f64,
+    pub duration_s: f64,
+    pub requests: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<u64>,
+    pub errors: u64,
+    pub client_rss_peak_kb: u64,
 }

@@ -40,6 +40,7 @@ pub fn report(workloads: &[(&str, &[usize])], cells: Vec<Cell>) -> Comparison {
             kernel: "Linux".into(),
             cpu_model: "cpu".into(),
             memory_gib: 1.0,
+            nofile: Some(20_000),
         },
         started_unix_s: 0,
         floor_us_per_req: Some(5.0),

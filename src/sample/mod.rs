@@ -19,13 +19,17 @@
 //! - [`sampler`]: the background thread, and how snapshots add up to a [`TreeUsage`].
 //! - [`own`]: the calling process's own CPU time and peak RSS ([`own_usage`]).
 //! - [`host`]: the whole machine's busy and stolen CPU time, from `/proc/stat`.
+//! - [`sockstat`]: the kernel's TCP sockets and their buffer memory, from
+//!   `/proc/net/sockstat`.
 
 pub mod host;
 pub mod own;
 pub mod procfs;
 pub mod sampler;
+pub mod sockstat;
 
 pub use host::HostTimes;
 pub use own::{own_usage, OwnUsage};
 pub use procfs::{ProcessTree, TreeSnapshot};
 pub use sampler::{Sampler, TreeUsage, UsageAccumulator};
+pub use sockstat::{tcp_sockets, TcpSockets};

@@ -32,6 +32,11 @@ pub struct TreeUsage {
     /// before it existed.
     #[serde(default)]
     pub private_dirty_peak_kb: u64,
+    /// The private dirty memory at the first sample, in kB: the server before the run's
+    /// connections, for memory per held connection. Absent (0) in reports written
+    /// before it existed.
+    #[serde(default)]
+    pub private_dirty_start_kb: u64,
     /// Context switches in the interval, summed over every thread seen by a sample.
     pub ctx_voluntary: u64,
     pub ctx_involuntary: u64,
@@ -58,6 +63,7 @@ pub struct UsageAccumulator {
     last_cpu_ns: u64,
     pss_peak_kb: u64,
     private_dirty_peak_kb: u64,
+    private_dirty_start_kb: u64,
     threads: u32,
     processes: u32,
     samples: u32,
@@ -78,6 +84,7 @@ impl UsageAccumulator {
             self.first_cpu = Some(cpu);
             self.first_processes = snap.processes;
             self.first_cpu_ns = snap.cpu_ns;
+            self.private_dirty_start_kb = snap.private_dirty_kb;
         }
         self.last_cpu = (self.last_cpu.0.max(cpu.0), self.last_cpu.1.max(cpu.1));
         self.last_cpu_ns = self.last_cpu_ns.max(snap.cpu_ns);
@@ -113,6 +120,7 @@ impl UsageAccumulator {
             cpu_ns: self.last_cpu_ns.saturating_sub(self.first_cpu_ns),
             pss_peak_kb: self.pss_peak_kb,
             private_dirty_peak_kb: self.private_dirty_peak_kb,
+            private_dirty_start_kb: self.private_dirty_start_kb,
             ctx_voluntary: vol,
             ctx_involuntary: invol,
             threads: self.threads,
@@ -224,6 +232,8 @@ mod tests {
             "the clock figure over the same interval"
         );
         assert_eq!(usage.pss_peak_kb, 300);
+        assert_eq!(usage.private_dirty_peak_kb, 150);
+        assert_eq!(usage.private_dirty_start_kb, 50, "the first sample's");
         assert_eq!(usage.ctx_voluntary, 15 + 7);
         assert_eq!(usage.ctx_involuntary, 1 + 1);
         assert_eq!(usage.threads, 2);

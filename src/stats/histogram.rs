@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
@@ -61,10 +61,24 @@ pub fn encode_v2_base64(histogram: &Histogram<u64>) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+/// Decodes [`encode_v2_base64`]'s text into a histogram of the crate's shape
+/// ([`new_histogram`]), so that it adds to any other exactly; `None` if the text is not
+/// such a histogram.
+pub fn decode_v2_base64(text: &str) -> Option<Histogram<u64>> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?;
+    let decoded: Histogram<u64> = Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .ok()?;
+    let mut histogram = new_histogram();
+    histogram.add(&decoded).ok()?;
+    Some(histogram)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hdrhistogram::serialization::Deserializer;
 
     #[test]
     fn summary_of_known_values() {
@@ -99,5 +113,8 @@ mod tests {
             .unwrap();
         assert_eq!(back.len(), 8);
         assert_eq!(back.max(), h.max());
+        let decoded = decode_v2_base64(&encode_v2_base64(&h)).unwrap();
+        assert_eq!(decoded, h);
+        assert!(decode_v2_base64("not a histogram").is_none());
     }
 }

@@ -10,5 +10,5 @@
 pub mod histogram;
 pub mod recorder;
 
-pub use histogram::{encode_v2_base64, new_histogram, Summary};
+pub use histogram::{decode_v2_base64, encode_v2_base64, new_histogram, Summary};
 pub use recorder::{ErrorKind, Errors, Recorder};

@@ -9,19 +9,31 @@ use super::histogram::{new_histogram, MAX_US};
 /// Why a request or a connection failed. Each kind is counted in its own field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// A connection could not be established (refused, unreachable, no time left).
+    /// A connection could not be established for a reason none of the kinds below
+    /// names (unreachable, no route, ...).
     Connect,
-    /// The server reset or closed the connection while a reply was owed.
+    /// The connect was refused (ECONNREFUSED): no listener, or a full backlog on a
+    /// system that answers an overflowing queue with a reset.
+    Refused,
+    /// The server reset the connection, or closed it while a reply was owed.
     Reset,
-    /// No complete reply within the per-request timeout.
+    /// The server closed a connection that owed nothing (hold: a held connection
+    /// between its requests, as an idle timeout does).
+    Closed,
+    /// No complete reply, or no connect, within the timeout.
     Timeout,
+    /// This process had no descriptor left for a socket (EMFILE, ENFILE).
+    NoDescriptors,
+    /// No local port was left towards the target (EADDRNOTAVAIL, EADDRINUSE).
+    NoPorts,
     /// A reply that is not the expected one: wrong echoed bytes, an unparsable response.
     Mismatch,
     /// An HTTP response whose status is not 2xx.
     HttpStatus,
 }
 
-/// Error counts by kind; the JSON `errors` object.
+/// Error counts by kind; the JSON `errors` object. The kinds added after the first
+/// five read as 0 from reports written before them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Errors {
     pub connect: u64,
@@ -29,6 +41,14 @@ pub struct Errors {
     pub timeout: u64,
     pub mismatch: u64,
     pub http_status: u64,
+    #[serde(default)]
+    pub refused: u64,
+    #[serde(default)]
+    pub closed: u64,
+    #[serde(default)]
+    pub no_fds: u64,
+    #[serde(default)]
+    pub no_ports: u64,
 }
 
 impl Errors {
@@ -36,23 +56,53 @@ impl Errors {
     pub fn add(&mut self, kind: ErrorKind, n: u64) {
         let slot = match kind {
             ErrorKind::Connect => &mut self.connect,
+            ErrorKind::Refused => &mut self.refused,
             ErrorKind::Reset => &mut self.reset,
+            ErrorKind::Closed => &mut self.closed,
             ErrorKind::Timeout => &mut self.timeout,
+            ErrorKind::NoDescriptors => &mut self.no_fds,
+            ErrorKind::NoPorts => &mut self.no_ports,
             ErrorKind::Mismatch => &mut self.mismatch,
             ErrorKind::HttpStatus => &mut self.http_status,
         };
         *slot += n;
     }
 
-    /// All errors, whatever their kind.
-    pub fn total(&self) -> u64 {
-        self.connect + self.reset + self.timeout + self.mismatch + self.http_status
+    /// Every count, by the name the JSON and the summary give it.
+    pub fn by_kind(&self) -> [(&'static str, u64); 9] {
+        [
+            ("connect", self.connect),
+            ("refused", self.refused),
+            ("reset", self.reset),
+            ("closed", self.closed),
+            ("timeout", self.timeout),
+            ("no_fds", self.no_fds),
+            ("no_ports", self.no_ports),
+            ("mismatch", self.mismatch),
+            ("http_status", self.http_status),
+        ]
     }
 
-    fn merge(&mut self, other: &Self) {
+    /// Connects that failed, whatever the reason (timeouts aside: they count with the
+    /// requests').
+    pub fn connect_failures(&self) -> u64 {
+        self.connect + self.refused + self.no_fds + self.no_ports
+    }
+
+    /// All errors, whatever their kind.
+    pub fn total(&self) -> u64 {
+        self.by_kind().iter().map(|(_, n)| n).sum()
+    }
+
+    /// Adds `other`'s counts to these.
+    pub fn merge(&mut self, other: &Self) {
         self.connect += other.connect;
+        self.refused += other.refused;
         self.reset += other.reset;
+        self.closed += other.closed;
         self.timeout += other.timeout;
+        self.no_fds += other.no_fds;
+        self.no_ports += other.no_ports;
         self.mismatch += other.mismatch;
         self.http_status += other.http_status;
     }

@@ -107,6 +107,11 @@ impl Children {
         self.live.len()
     }
 
+    /// Is `pid` a child that has not been reaped yet?
+    pub fn contains(&self, pid: Pid) -> bool {
+        self.live.contains(&pid)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.live.is_empty()
     }

@@ -111,6 +111,11 @@ fn prefork_http() {
 }
 
 #[test]
+fn epoll_prefork_http() {
+    survives("epoll-prefork", "http");
+}
+
+#[test]
 fn async_echo() {
     survives("async", "echo");
 }

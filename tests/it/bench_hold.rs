@@ -52,3 +52,70 @@ fn holds_echo_connections_from_several_sources() {
     assert_eq!(errors(&json, "mismatch"), 0);
     assert_eq!(errors(&json, "connect"), 0);
 }
+
+/// Past one process's descriptors (here a limit of 15,000 set for the test, 20,000 on
+/// this project's machines): 25,000 connections over two bench processes and four
+/// loopback source addresses, against two `epoll-prefork` workers. One report of the
+/// two runs merged, every connection held at the end, and no error of any kind.
+#[test]
+fn holds_past_one_process_over_two_processes() {
+    let server = crate::util::ServerProc::start("epoll-prefork", "http", &["--workers", "2"]);
+    let json_path = std::env::temp_dir().join(format!("iomodels-c25k-{}.json", std::process::id()));
+    let pid = server.pid().to_string();
+    let command = format!(
+        "ulimit -n 15000 && exec \"$0\" bench hold {} --connections 25000 --duration 6s \
+         --server-pid {pid} --json {}",
+        url(&server),
+        json_path.display()
+    );
+    let out = crate::bench_util::run_bounded(std::process::Command::new("bash").args([
+        "-c",
+        &command,
+        crate::bench_util::bin(),
+    ]));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&json_path);
+    crate::util::validate_json("bench.schema.json", &json);
+    assert_eq!(count(&json, "held"), 25_000, "{stdout}");
+    assert_eq!(count(&json, "held_peak"), 25_000);
+    for (kind, n) in json["errors"].as_object().unwrap() {
+        assert_eq!(n, 0, "{kind} errors: {stdout}");
+    }
+    assert_eq!(json["parts"].as_array().unwrap().len(), 2, "{stdout}");
+    assert!(json["ramp_s"].as_f64().unwrap() < 6.0);
+    let per_conn = json["memory"]["server_private_per_conn_b"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        per_conn > 0.0 && per_conn < 4096.0,
+        "{per_conn} B per connection"
+    );
+    assert!(stdout.contains("2 runs merged"), "{stdout}");
+}
+
+/// A held connection the server ends between its requests (an idle timeout of 1 s,
+/// requests 2 s apart) is counted as closed by the server, not as a reset or a timeout.
+#[test]
+fn an_idle_timeout_is_a_close_by_the_server() {
+    let server = crate::util::ServerProc::start("epoll", "http", &["--timeout", "1"]);
+    let json = bench_json(&[
+        "hold",
+        &url(&server),
+        "--connections",
+        "20",
+        "--interval",
+        "2s",
+        "--duration",
+        "3500ms",
+    ]);
+    assert!(errors(&json, "closed") >= 20, "{json:#}");
+    assert_eq!(errors(&json, "reset"), 0);
+    assert_eq!(errors(&json, "timeout"), 0);
+}

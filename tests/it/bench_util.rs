@@ -32,19 +32,23 @@ pub fn url(server: &ServerProc) -> String {
 
 /// Runs `iomodels bench ARGS`, killing it (and failing) if it outlives [`RUN_BOUND`].
 pub fn bench(args: &[&str]) -> Output {
-    let mut child = Command::new(bin())
-        .arg("bench")
-        .args(args)
+    run_bounded(Command::new(bin()).arg("bench").args(args))
+}
+
+/// Runs `command` with its output captured, killing it (and failing) if it outlives
+/// [`RUN_BOUND`].
+pub fn run_bounded(command: &mut Command) -> Output {
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("cannot start iomodels bench");
+        .expect("cannot start the command");
     let started = Instant::now();
     while child.try_wait().unwrap().is_none() {
         if started.elapsed() > RUN_BOUND {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("iomodels bench {args:?} hung for {RUN_BOUND:?}");
+            panic!("{command:?} hung for {RUN_BOUND:?}");
         }
         std::thread::sleep(Duration::from_millis(20));
     }

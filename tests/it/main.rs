@@ -12,6 +12,7 @@
 //!   (helpers in `bench_util`); `bench_abuse`: hostile clients against models of
 //!   every family.
 //! - `floor`: the kernel's floor, as a command.
+//! - `merge`: `iomodels merge` over bench runs made at once.
 //! - `layers`: every import between top-level modules points down, none round a cycle.
 
 #[macro_use]
@@ -34,3 +35,4 @@ mod bench_util;
 mod compare;
 mod floor;
 mod layers;
+mod merge;

@@ -26,7 +26,7 @@ fn sigterm_stops_within_a_second_leaving_no_process(model: &str) {
     let _silent = server.connect();
     std::thread::sleep(Duration::from_millis(100));
     let family = descendants(server.pid());
-    if matches!(model, "fork" | "prefork") {
+    if matches!(model, "fork" | "prefork" | "epoll-prefork") {
         // Else the check that none is left behind would hold for want of any.
         assert!(!family.is_empty(), "{model}: no child process found");
     }
@@ -201,4 +201,41 @@ fn a_parent_that_is_not_the_parent_is_refused() {
         err.contains("--parent 1") && err.lines().count() == 1,
         "{err}"
     );
+}
+
+/// `epoll-prefork`'s master replaces a worker that dies, on the same listener: with one
+/// of its two workers killed outright, it has two workers again within a second, and
+/// every one of many new connections (spread over both listeners by the kernel) is
+/// answered.
+#[test]
+fn epoll_prefork_replaces_a_dead_worker() {
+    let mut server = ServerProc::start("epoll-prefork", "http", &["--workers", "2"]);
+    let workers = |server: &ServerProc| descendants(server.pid());
+    let give_up = Instant::now() + Duration::from_secs(5);
+    while workers(&server).len() < 2 {
+        assert!(Instant::now() < give_up, "fewer than 2 workers started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let before = workers(&server);
+    kill(Pid::from_raw(before[0] as i32), Signal::SIGKILL).unwrap();
+    let give_up = Instant::now() + Duration::from_secs(2);
+    let after = loop {
+        let now = workers(&server);
+        if now.len() == 2 && !now.contains(&before[0]) {
+            break now;
+        }
+        assert!(
+            Instant::now() < give_up,
+            "not replaced: {before:?} -> {now:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(after.contains(&before[1]), "the live worker was kept");
+    for _ in 0..32 {
+        let mut client = server.connect();
+        client.write_all(get("/").as_bytes()).unwrap();
+        read_responses(&mut client, &mut Vec::new(), &[false]);
+    }
+    let (status, _) = server.terminate();
+    assert!(status.success());
 }

@@ -26,6 +26,7 @@ macro_rules! for_each_model {
             async_mt = "async-mt",
             reuseport = "reuseport",
             uring = "uring",
+            epoll_prefork = "epoll-prefork",
         }
     };
 }

@@ -1,0 +1,393 @@
+//! Several bench runs as one, exactly: the runs of bench's own processes (a hold past
+//! one process's descriptors), or runs made on several machines against one server
+//! (`iomodels merge`).
+//!
+//! Exact means the merged figures are those one run would have recorded: histograms are
+//! added bucket by bucket (same HdrHistogram bounds everywhere, so no sample moves),
+//! counts and errors are summed, and percentiles are read from the sum, never averaged.
+//! The throughput is the sum of each run's own rate, which is the rate while all of
+//! them ran: the window the runs share is what the merged duration gives, and how far
+//! apart they started is reported beside it.
+
+use hdrhistogram::Histogram;
+use thiserror::Error;
+
+use super::run::{BenchRun, PartRow, BENCH_VERSION};
+use crate::sample::OwnUsage;
+use crate::stats::{decode_v2_base64, encode_v2_base64, Errors, Summary};
+
+/// Why runs cannot be merged; each names the run by its position (1-based).
+#[derive(Debug, Error, PartialEq)]
+pub enum MergeError {
+    #[error("nothing to merge")]
+    Empty,
+    #[error("run {index} is of version {found}, not {BENCH_VERSION}: merge runs of this iomodels")]
+    Version { index: usize, found: u32 },
+    #[error("run {index} is a {found} run, run 1 a {expected} run: merge runs of one workload")]
+    Workload {
+        index: usize,
+        found: String,
+        expected: String,
+    },
+    #[error("run {index} measured {found}, run 1 {expected}: merge runs of one target")]
+    Target {
+        index: usize,
+        found: String,
+        expected: String,
+    },
+    #[error("run {index} has no {what}: it was not written by `iomodels bench --json`")]
+    Missing { index: usize, what: &'static str },
+    #[error("the runs' windows do not overlap (run {later} started {gap_s:.1} s after run {earlier} ended)")]
+    Disjoint {
+        earlier: usize,
+        later: usize,
+        gap_s: f64,
+    },
+}
+
+/// One run from `runs`, exactly (see the module documentation).
+pub fn merge(runs: &[BenchRun]) -> Result<BenchRun, MergeError> {
+    let first = runs.first().ok_or(MergeError::Empty)?;
+    let windows = check(runs)?;
+    let start = windows.iter().map(|w| w.0).fold(f64::INFINITY, f64::min);
+    let shared = shared_window(&windows)?;
+    let mut latency = Merged::default();
+    let mut connect = Merged::default();
+    let mut session = Merged::default();
+    let mut errors = Errors::default();
+    for (index, run) in runs.iter().enumerate() {
+        let index = index + 1;
+        latency.add(run.histogram.as_deref(), index, "latency histogram")?;
+        connect.add(run.connect_histogram.as_deref(), index, "connect histogram")?;
+        if run.sessions.is_some() {
+            session.add(run.session_histogram.as_deref(), index, "session histogram")?;
+        }
+        errors.merge(&run.errors);
+    }
+    let sum = |f: fn(&BenchRun) -> u64| runs.iter().map(f).sum::<u64>();
+    let sum_some = |f: fn(&BenchRun) -> Option<u64>| runs.iter().map(f).sum::<Option<u64>>();
+    Ok(BenchRun {
+        workload: first.workload.clone(),
+        target: first.target.clone(),
+        connections: runs.iter().map(|r| r.connections).sum(),
+        duration_s: round3(shared),
+        requests: sum(|r| r.requests),
+        throughput_per_s: round3(runs.iter().map(rate).sum()),
+        errors,
+        latency_us: latency.summary(),
+        connect_us: connect.summary(),
+        held: sum_some(|r| r.held),
+        server: runs.iter().find_map(|r| r.server),
+        client: client_sum(runs),
+        histogram: Some(latency.encoded()),
+        threads: runs.iter().map(|r| r.threads).sum(),
+        connections_opened: sum(|r| r.connections_opened),
+        held_peak: sum_some(|r| r.held_peak),
+        starved: sum_some(|r| r.starved),
+        sessions: sum_some(|r| r.sessions),
+        session_us: first.sessions.is_some().then(|| session.summary()),
+        host: None,
+        version: Some(BENCH_VERSION),
+        connect_histogram: Some(connect.encoded()),
+        session_histogram: first.sessions.is_some().then(|| session.encoded()),
+        started_at: Some(start),
+        origin: None,
+        ramp_s: ramp(runs, &windows, start),
+        memory: None,
+        parts: Some(parts(runs, &windows, start)),
+        start_spread_s: Some(round3(
+            windows
+                .iter()
+                .map(|w| w.0)
+                .fold(f64::NEG_INFINITY, f64::max)
+                - start,
+        )),
+    })
+}
+
+/// Each run's window (start, end) in Unix seconds, once the runs are known to agree.
+fn check(runs: &[BenchRun]) -> Result<Vec<(f64, f64)>, MergeError> {
+    let first = &runs[0];
+    runs.iter()
+        .enumerate()
+        .map(|(i, run)| {
+            let index = i + 1;
+            let found = run.version.unwrap_or(1);
+            if found != BENCH_VERSION {
+                return Err(MergeError::Version { index, found });
+            }
+            if run.workload != first.workload {
+                return Err(MergeError::Workload {
+                    index,
+                    found: run.workload.clone(),
+                    expected: first.workload.clone(),
+                });
+            }
+            if run.target != first.target {
+                return Err(MergeError::Target {
+                    index,
+                    found: run.target.clone(),
+                    expected: first.target.clone(),
+                });
+            }
+            let start = run.started_at.ok_or(MergeError::Missing {
+                index,
+                what: "start time",
+            })?;
+            Ok((start, start + run.duration_s))
+        })
+        .collect()
+}
+
+/// The length of the window every run shared, in seconds; an error if there is none.
+fn shared_window(windows: &[(f64, f64)]) -> Result<f64, MergeError> {
+    let (latest, later) = windows
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (w.0, i))
+        .fold((f64::NEG_INFINITY, 0), |a, b| if b.0 > a.0 { b } else { a });
+    let (earliest_end, earlier) = windows
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (w.1, i))
+        .fold((f64::INFINITY, 0), |a, b| if b.0 < a.0 { b } else { a });
+    if latest > earliest_end {
+        return Err(MergeError::Disjoint {
+            earlier: earlier + 1,
+            later: later + 1,
+            gap_s: latest - earliest_end,
+        });
+    }
+    Ok(earliest_end - latest)
+}
+
+/// A histogram summed over runs.
+#[derive(Default)]
+struct Merged(Option<Histogram<u64>>);
+
+impl Merged {
+    fn add(
+        &mut self,
+        encoded: Option<&str>,
+        index: usize,
+        what: &'static str,
+    ) -> Result<(), MergeError> {
+        let missing = MergeError::Missing { index, what };
+        let histogram =
+            decode_v2_base64(encoded.ok_or(missing)?).ok_or(MergeError::Missing { index, what })?;
+        match &mut self.0 {
+            // Same bounds everywhere (decode_v2_base64 gives the crate's shape).
+            Some(sum) => sum.add(&histogram).expect("same-shape histograms"),
+            None => self.0 = Some(histogram),
+        }
+        Ok(())
+    }
+
+    fn summary(&self) -> Summary {
+        self.0.as_ref().map(Summary::of).unwrap_or_default()
+    }
+
+    fn encoded(&self) -> String {
+        encode_v2_base64(&self.0.clone().unwrap_or_else(crate::stats::new_histogram))
+    }
+}
+
+/// A run's own rate: its requests over its own duration.
+fn rate(run: &BenchRun) -> f64 {
+    if run.duration_s > 0.0 {
+        run.requests as f64 / run.duration_s
+    } else {
+        0.0
+    }
+}
+
+/// The clients' cost, summed: CPU over every process, and the sum of their peak RSS
+/// (each process's own peak, so the sum bounds what they held at once).
+fn client_sum(runs: &[BenchRun]) -> OwnUsage {
+    runs.iter().fold(OwnUsage::default(), |sum, r| OwnUsage {
+        cpu_user_s: round3(sum.cpu_user_s + r.client.cpu_user_s),
+        cpu_sys_s: round3(sum.cpu_sys_s + r.client.cpu_sys_s),
+        rss_peak_kb: sum.rss_peak_kb + r.client.rss_peak_kb,
+        cpu_ns: sum.cpu_ns + r.client.cpu_ns,
+    })
+}
+
+/// hold: from the earliest start until the last run had all its connections held, if
+/// every run got there.
+fn ramp(runs: &[BenchRun], windows: &[(f64, f64)], start: f64) -> Option<f64> {
+    let done = runs
+        .iter()
+        .zip(windows)
+        .map(|(run, w)| run.ramp_s.map(|r| w.0 + r))
+        .collect::<Option<Vec<f64>>>()?;
+    let last = done.into_iter().fold(f64::NEG_INFINITY, f64::max);
+    Some(round3(last - start))
+}
+
+fn parts(runs: &[BenchRun], windows: &[(f64, f64)], start: f64) -> Vec<PartRow> {
+    runs.iter()
+        .zip(windows)
+        .enumerate()
+        .map(|(i, (run, w))| PartRow {
+            origin: run
+                .origin
+                .clone()
+                .unwrap_or_else(|| format!("run {}", i + 1)),
+            started_after_s: round3(w.0 - start),
+            duration_s: run.duration_s,
+            requests: run.requests,
+            held: run.held,
+            errors: run.errors.total(),
+            client_rss_peak_kb: run.client.rss_peak_kb,
+        })
+        .collect()
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::stats::new_histogram;
+
+    /// A hold run of `samples` latencies, started at `start`, lasting `duration` s.
+    fn run(samples: &[u64], start: f64, duration: f64) -> BenchRun {
+        let mut latency = new_histogram();
+        for &s in samples {
+            latency.record(s).unwrap();
+        }
+        let mut connect = new_histogram();
+        connect.record(100).unwrap();
+        BenchRun {
+            workload: "hold".into(),
+            target: "127.0.0.1:80".into(),
+            connections: 10,
+            duration_s: duration,
+            requests: samples.len() as u64,
+            throughput_per_s: samples.len() as f64 / duration,
+            errors: Errors {
+                reset: 1,
+                ..Errors::default()
+            },
+            latency_us: Summary::of(&latency),
+            connect_us: Summary::of(&connect),
+            held: Some(10),
+            server: None,
+            client: OwnUsage {
+                rss_peak_kb: 1000,
+                ..OwnUsage::default()
+            },
+            histogram: Some(encode_v2_base64(&latency)),
+            threads: 1,
+            connections_opened: 10,
+            held_peak: Some(10),
+            starved: None,
+            sessions: None,
+            session_us: None,
+            host: None,
+            version: Some(BENCH_VERSION),
+            connect_histogram: Some(encode_v2_base64(&connect)),
+            session_histogram: None,
+            started_at: Some(start),
+            origin: None,
+            ramp_s: Some(1.0),
+            memory: None,
+            parts: None,
+            start_spread_s: None,
+        }
+    }
+
+    #[test]
+    fn counts_are_summed_and_rows_kept() {
+        let merged = merge(&[run(&[1, 2, 3], 100.0, 10.0), run(&[4], 100.5, 10.0)]).unwrap();
+        assert_eq!(merged.requests, 4);
+        assert_eq!(merged.connections, 20);
+        assert_eq!(merged.held, Some(20));
+        assert_eq!(merged.errors.reset, 2);
+        assert_eq!(merged.client.rss_peak_kb, 2000);
+        assert_eq!(merged.duration_s, 9.5, "the shared window");
+        assert_eq!(merged.start_spread_s, Some(0.5));
+        assert_eq!(merged.ramp_s, Some(1.5));
+        assert!((merged.throughput_per_s - 0.4).abs() < 1e-9);
+        let parts = merged.parts.unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[1].started_after_s, 0.5);
+        assert_eq!(parts[1].origin, "run 2");
+    }
+
+    #[test]
+    fn runs_that_do_not_belong_together_are_refused() {
+        assert_eq!(merge(&[]).unwrap_err(), MergeError::Empty);
+        let a = run(&[1], 100.0, 10.0);
+        let mut b = run(&[1], 100.0, 10.0);
+        b.workload = "http".into();
+        assert!(matches!(
+            merge(&[a.clone(), b]),
+            Err(MergeError::Workload { index: 2, .. })
+        ));
+        let mut b = run(&[1], 100.0, 10.0);
+        b.target = "127.0.0.1:81".into();
+        assert!(matches!(
+            merge(&[a.clone(), b]),
+            Err(MergeError::Target { index: 2, .. })
+        ));
+        let mut b = run(&[1], 100.0, 10.0);
+        b.version = None;
+        assert_eq!(
+            merge(&[a.clone(), b]).unwrap_err(),
+            MergeError::Version { index: 2, found: 1 }
+        );
+        let mut b = run(&[1], 100.0, 10.0);
+        b.histogram = None;
+        assert!(matches!(
+            merge(&[a.clone(), b]),
+            Err(MergeError::Missing { index: 2, .. })
+        ));
+        let b = run(&[1], 111.0, 10.0);
+        let err = merge(&[a, b]).unwrap_err();
+        assert!(matches!(
+            err,
+            MergeError::Disjoint {
+                earlier: 1,
+                later: 2,
+                ..
+            }
+        ));
+        assert_eq!(
+            err.to_string(),
+            "the runs' windows do not overlap (run 2 started 1.0 s after run 1 ended)"
+        );
+    }
+
+    proptest! {
+        /// Merging the parts of a run gives the percentiles of one histogram of all its
+        /// samples, whatever the split.
+        #[test]
+        fn merged_percentiles_equal_those_of_all_samples(
+            samples in prop::collection::vec(1u64..10_000_000, 1..400),
+            cuts in prop::collection::vec(0usize..400, 0..6),
+        ) {
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % samples.len()).collect();
+            cuts.push(0);
+            cuts.push(samples.len());
+            cuts.sort_unstable();
+            let runs: Vec<BenchRun> = cuts
+                .windows(2)
+                .map(|w| run(&samples[w[0]..w[1]], 100.0, 10.0))
+                .collect();
+            let merged = merge(&runs).unwrap();
+            let mut all = new_histogram();
+            for &s in &samples {
+                all.record(s).unwrap();
+            }
+            prop_assert_eq!(merged.latency_us, Summary::of(&all));
+            prop_assert_eq!(merged.requests, samples.len() as u64);
+            let decoded = decode_v2_base64(merged.histogram.as_deref().unwrap()).unwrap();
+            prop_assert_eq!(decoded, all);
+        }
+    }
+}
