@@ -46,7 +46,7 @@ const RUN: &str = "run";
 
 /// How the connections are spread: over how many processes, from which addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
+pub struct Fanout {
     pub processes: usize,
     pub sources: Vec<IpAddr>,
 }
@@ -54,7 +54,7 @@ pub struct Plan {
 /// The plan for `config`'s connections when each process may hold `fits` and each
 /// source address has `ports` ports: the sources given, or, for a loopback target that
 /// needs more than one address's share, 127.0.0.2 onwards.
-pub fn plan(config: &BenchConfig, fits: u64, ports: u64) -> Result<Plan> {
+pub fn plan(config: &BenchConfig, fits: u64, ports: u64) -> Result<Fanout> {
     let connections = config.workload.connections() as u64;
     let processes = connections.div_ceil(fits.max(1)) as usize;
     if processes > 1 && !matches!(config.workload, WorkloadConfig::Hold(_)) {
@@ -79,7 +79,7 @@ pub fn plan(config: &BenchConfig, fits: u64, ports: u64) -> Result<Plan> {
              towards one destination here); give them with --source IP,IP,..."
         )));
     }
-    Ok(Plan { processes, sources })
+    Ok(Fanout { processes, sources })
 }
 
 /// 127.0.0.2, 127.0.0.3, ...: loopback addresses every Linux machine answers on.
@@ -101,7 +101,7 @@ fn share(total: usize, parts: usize, index: usize) -> (usize, usize) {
 
 /// The command line of part `index` of `plan`: the run's own settings with its share
 /// of the connections, the ramp and the threads.
-fn part_args(config: &BenchConfig, hold: &HoldConfig, plan: &Plan, index: usize) -> Vec<String> {
+fn part_args(config: &BenchConfig, hold: &HoldConfig, plan: &Fanout, index: usize) -> Vec<String> {
     let micros = |d: Duration| format!("{}us", d.as_micros().max(1));
     let (count, first) = share(hold.connections, plan.processes, index);
     let sources: Vec<String> = plan.sources.iter().map(IpAddr::to_string).collect();
@@ -223,7 +223,7 @@ fn read_reports(stdout: impl io::Read, live: &[AtomicU64; 3], run: &Mutex<Option
 /// Runs `config` as `plan`'s processes and returns their runs merged, with the server's
 /// usage, the ramp and the memory as this process saw them. `stop` (SIGINT, SIGTERM)
 /// is passed on to the parts, which end their runs and report.
-pub fn run(config: &BenchConfig, plan: &Plan, stop: &AtomicBool) -> Result<Aggregate> {
+pub fn run(config: &BenchConfig, plan: &Fanout, stop: &AtomicBool) -> Result<Aggregate> {
     let WorkloadConfig::Hold(hold) = &config.workload else {
         bail!("only bench hold runs over several processes");
     };
