@@ -30,12 +30,13 @@ pub struct CompareArgs {
     /// the idle connections outnumber its workers); else every subject].
     #[arg(long)]
     pub idle_models: Option<String>,
-    /// Concurrent clients for echo, http and http-close; connections held for hold
+    /// Concurrent clients for echo, http and http-close; connections held for hold (past
+    /// one process's descriptors, bench spreads them over processes)
     /// [default: 10,100; hold: 1000,10000].
-    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..=60_000))]
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub concurrency: Vec<u32>,
     /// Idle connections held alongside 50 active keep-alive clients, for `idle`.
-    #[arg(long, value_delimiter = ',', default_value = "0,1000,10000", value_parser = clap::value_parser!(u32).range(0..=60_000))]
+    #[arg(long, value_delimiter = ',', default_value = "0,1000,10000", value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub idle: Vec<u32>,
     /// How long each measurement runs [default: 300ms].
     #[arg(long, value_parser = parse_duration)]
