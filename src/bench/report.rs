@@ -38,6 +38,13 @@ impl Aggregate {
 
     /// The JSON document of this run.
     pub fn json(&self) -> BenchRun {
+        let mut run = self.run_without_derived();
+        run.server_cpu_us_per_request = run.server_cpu_us_per_request().map(round3);
+        run
+    }
+
+    /// The measured document, before the figures derived from it are filled in.
+    fn run_without_derived(&self) -> BenchRun {
         let r = &self.recorder;
         let echo = self.workload == "echo";
         BenchRun {
@@ -66,6 +73,7 @@ impl Aggregate {
             sessions: echo.then_some(r.sessions),
             session_us: echo.then(|| Summary::of(&r.session)),
             host: self.host,
+            server_cpu_us_per_request: None,
         }
     }
 
@@ -174,13 +182,16 @@ impl Aggregate {
             "client", c.cpu_user_s, c.cpu_sys_s, c.rss_peak_kb
         )?;
         if let Some(s) = &self.server {
+            let per_request = self.json().server_cpu_us_per_request;
             writeln!(
                 out,
-                "  {:<12} cpu {:.2} s user + {:.2} s sys, peak PSS {} kB, {} processes, {} threads, \
-                 ctx switches {} voluntary + {} involuntary",
+                "  {:<12} cpu {:.2} s user + {:.2} s sys ({} µs per {}), peak PSS {} kB, \
+                 {} processes, {} threads, ctx switches {} voluntary + {} involuntary",
                 "server",
                 s.cpu_user_s,
                 s.cpu_sys_s,
+                per_request.map_or_else(|| "-".to_string(), |us| format!("{us:.1}")),
+                unit.trim_end_matches('s'),
                 s.pss_peak_kb,
                 s.processes,
                 s.threads,
