@@ -55,9 +55,12 @@ pub fn page(report: &Comparison, charts: &[Chart]) -> String {
 fn headline(report: &Comparison) -> String {
     let m = &report.machine;
     format!(
-        "{} models, {} round(s) of {} ms runs, {:.0} s in all, on {} CPUs ({}), {}. Lower is better: a model's figure is its server CPU per request{}.",
+        "{} models, {} of {} ms runs, {:.0} s in all, on {} CPUs ({}), {}. Lower is better: a model's figure is its server CPU per request{}.",
         report.subjects.len(),
-        report.repeat,
+        match report.repeat {
+            1 => "one round (no spread)".to_string(),
+            n => format!("{n} rounds"),
+        },
         report.duration_ms,
         report.wall_s,
         m.cpus,
@@ -105,11 +108,10 @@ fn figure(html: &mut String, chart: &Chart) {
 fn method(html: &mut String, report: &Comparison) {
     let _ = write!(
         html,
-        "<h2>How this was measured</h2>\n<p class=\"method\"><code>{}</code><br>{:.1} GiB of memory. Each figure is the median of {} interleaved round(s) of {} ms runs; the whiskers and min-max columns are the rounds' spread. Server CPU, context switches and memory cover the server's whole process tree.",
+        "<h2>How this was measured</h2>\n<p class=\"method\"><code>{}</code><br>{:.1} GiB of memory. Each figure is {}. Server CPU, context switches and memory cover the server's whole process tree.",
         escape(&report.command),
         report.machine.memory_gib,
-        report.repeat,
-        report.duration_ms,
+        escape(&super::each_figure(report)),
     );
     if !report.ranked_by.is_empty() {
         let _ = write!(

@@ -87,6 +87,23 @@ pub fn why_no_figure(cell: &Cell) -> Option<String> {
     (served == Some(0.0)).then(|| "no request answered".to_string())
 }
 
+/// What each figure of a report is, in words that match its number of rounds: the
+/// median of several, with their spread, or one round's value with no spread at all.
+pub fn each_figure(report: &Comparison) -> String {
+    match report.repeat {
+        0 | 1 => format!(
+            "the value of one {} ms run: a single round (as `--quick` runs), so there is \
+             no spread, and a difference between models cannot be told from noise",
+            report.duration_ms
+        ),
+        n => format!(
+            "the median of {n} interleaved rounds of {} ms runs; the whiskers and min-max \
+             columns are the rounds' spread",
+            report.duration_ms
+        ),
+    }
+}
+
 /// A count with its thousands grouped: `10,000`.
 pub fn grouped(n: usize) -> String {
     let digits = n.to_string();
