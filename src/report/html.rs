@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use super::chart::{self, Chart, ChartKind};
 use super::findings;
+use super::glossary;
 use super::table::{floor_drift_warning, table, Table};
 use crate::results::comparison::Comparison;
 
@@ -47,6 +48,7 @@ pub fn page(report: &Comparison, charts: &[Chart]) -> String {
         }
     }
     method(&mut html, report);
+    glossary_html(&mut html);
     html.push_str("</body></html>\n");
     html
 }
@@ -125,10 +127,36 @@ fn method(html: &mut String, report: &Comparison) {
     html.push_str("</p>\n");
 }
 
+/// What every column and figure means, as a definition list.
+fn glossary_html(html: &mut String) {
+    html.push_str("<h2>Glossary</h2>\n<dl class=\"method\">\n");
+    for term in glossary::TERMS {
+        let _ = writeln!(
+            html,
+            "<dt><code>{}</code></dt><dd>{}</dd>",
+            escape(term.name),
+            escape(&term.meaning.replace('`', ""))
+        );
+    }
+    html.push_str("</dl>\n");
+}
+
 fn table_html(table: &Table) -> String {
     let mut html = format!("<h3>{}</h3>\n<table><tr>", escape(&table.title));
     for h in &table.headers {
-        let _ = write!(html, "<th>{}</th>", escape(h));
+        match glossary::meaning(h) {
+            Some(meaning) => {
+                let _ = write!(
+                    html,
+                    "<th title=\"{}\">{}</th>",
+                    escape(&meaning.replace('`', "")),
+                    escape(h)
+                );
+            }
+            None => {
+                let _ = write!(html, "<th>{}</th>", escape(h));
+            }
+        }
     }
     html.push_str("</tr>\n");
     for row in &table.rows {

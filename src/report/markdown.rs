@@ -96,5 +96,7 @@ pub fn page(report: &Comparison, charts: &[Chart]) -> String {
     for note in stops {
         let _ = writeln!(md, "- {note}");
     }
+    md.push('\n');
+    md.push_str(&super::glossary::markdown());
     md
 }
