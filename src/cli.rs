@@ -36,7 +36,8 @@ pub enum Command {
     /// Run every model through the workloads and write a ranked report with charts.
     Compare(crate::compare::args::CompareArgs),
     /// What changed between two `compare` reports (report.json): each model's ranking
-    /// figure beyond the rounds' spread, and the pairs whose order reversed.
+    /// figure beyond the rounds' spread (by value alone where a report has one round),
+    /// and the pairs whose order reversed.
     Diff(DiffArgs),
     /// Write a `compare` report's files again (report.md, report.html, the charts) from
     /// its report.json, with this build's presentation.
