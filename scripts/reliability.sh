@@ -23,7 +23,7 @@ if [ -z "${IOMODELS:-}" ]; then # a given binary is used as it is
     if [ "$BUILD" = release ]; then cargo build --release --quiet; else cargo build --quiet; fi
     IOMODELS=target/$BUILD/iomodels
 fi
-MODELS=${MODELS:-$($IOMODELS list | awk 'NR > 1 && $1 != "" { print $1 }')}
+MODELS=${MODELS:-$($IOMODELS list | awk 'NR > 1 && $1 == "" { exit } NR > 1 { print $1 }')}
 mkdir -p "$OUT"
 
 run_one() { # proto model duration server-args...

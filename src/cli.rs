@@ -1,5 +1,8 @@
 //! The command line: clap derive definitions, and their translation into validated
-//! configurations for the subcommands. Nothing here does any work.
+//! configurations for the subcommands. Nothing here does any work; [`generated`]
+//! writes what the definition itself yields (shell completions, the man page).
+
+pub mod generated;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
@@ -36,7 +39,8 @@ pub enum Command {
     /// Run every model through the workloads and write a ranked report with charts.
     Compare(crate::compare::args::CompareArgs),
     /// What changed between two `compare` reports (report.json): each model's ranking
-    /// figure beyond the rounds' spread, and the pairs whose order reversed.
+    /// figure beyond the rounds' spread (by value alone where a report has one round),
+    /// and the pairs whose order reversed.
     Diff(DiffArgs),
     /// Write a `compare` report's files again (report.md, report.html, the charts) from
     /// its report.json, with this build's presentation.
@@ -44,6 +48,18 @@ pub enum Command {
     /// Measure the least CPU a server spends per small request here (one read, one write,
     /// to a client watching with epoll).
     Floor(crate::floor::FloorArgs),
+    /// Print a shell completion script: `iomodels completions bash > /etc/bash_completion.d/iomodels`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff): `iomodels man > iomodels.1`, or `iomodels man | man -l -`.
+    Man,
+}
+
+/// `iomodels completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// `iomodels report`.
@@ -159,13 +175,21 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
 }
 
 /// Parses the process arguments. On `--help` or `--version` prints them and returns
-/// `Err(SUCCESS)`; on a bad command line prints one line on stderr and returns `Err(2)`.
+/// `Err(SUCCESS)`; without a subcommand (`iomodels`, `iomodels bench`) prints the help
+/// as clap lays it out, on stderr, and returns `Err(2)`; on a bad command line prints
+/// one line on stderr and returns `Err(2)`.
 pub fn parse() -> Result<Command, ExitCode> {
     match Cli::try_parse() {
         Ok(cli) => Ok(cli.command),
         Err(err) if !err.use_stderr() => {
             let _ = err.print();
             Err(ExitCode::SUCCESS)
+        }
+        Err(err)
+            if err.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            let _ = err.print();
+            Err(ExitCode::from(2))
         }
         Err(err) => {
             eprintln!("iomodels: {}", one_line(&err.render().to_string()));
@@ -267,5 +291,10 @@ pub fn dispatch(command: Command) -> Result<()> {
         Command::Floor(args) => crate::floor::run(&args),
         Command::Diff(args) => diff(&args),
         Command::Report(args) => rewrite_report(&args),
+        Command::Completions(args) => {
+            generated::completions(args.shell, &mut std::io::stdout().lock());
+            Ok(())
+        }
+        Command::Man => Ok(generated::man_page(&mut std::io::stdout().lock())?),
     }
 }

@@ -9,6 +9,11 @@
 //!   ([`iomodels::report::chart::FAMILY_COLOURS`]) that the browser lays out with a
 //!   nonzero size. The page has at least one such chart.
 //! - Every sweep chart (`<figure class="sweep">`) lays out its SVG with a nonzero size.
+//! - No text of a chart leaves it: every `<text>` of a chart's SVG lies inside the
+//!   SVG, and a text that starts inside a panel of a sweep (`<rect class="panel">`)
+//!   ends inside it, so a line label is neither clipped nor drawn over the next panel.
+//!   `label_check_tells_a_bad_chart_from_a_good_one` shows the check failing on
+//!   charts drawn wrong on purpose and passing on a good one.
 //!
 //! It leaves a full-page `screenshot.png` beside the report, taken before any check can
 //! fail. The report is `$IOMODELS_BROWSER_REPORT/report.html` when that is set, else a
@@ -61,6 +66,7 @@ fn report_html_renders_in_chromium() -> Result<()> {
     }
     failures.extend(ranked_chart_failures(&tab)?);
     failures.extend(sweep_chart_failures(&tab)?);
+    failures.extend(label_failures(&tab)?);
     failures.extend(complaints.settle(&tab)?);
     assert!(
         failures.is_empty(),
@@ -339,6 +345,114 @@ fn sweep_chart_failures(tab: &Tab) -> Result<Vec<String>> {
             )
         })
         .collect())
+}
+
+/// A chart's text that leaves its panel or its SVG, as the browser laid it out.
+#[derive(Deserialize)]
+struct Overflow {
+    title: Option<String>,
+    text: String,
+    /// What it leaves: `svg` or `panel`.
+    leaves: String,
+    by_px: f64,
+}
+
+/// Lists every `<text>` of every chart (a figure's outermost SVG) whose box leaves the
+/// SVG, or leaves the sweep panel (`rect.panel`) its start lies in, by over half a pixel.
+const LABEL_OVERFLOWS: &str = r#"(() => {
+  const past = (inner, outer) => Math.max(outer.left - inner.left, inner.right - outer.right,
+                                          outer.top - inner.top, inner.bottom - outer.bottom);
+  const holds = (r, x, y) => x >= r.left && x <= r.right && y >= r.top && y <= r.bottom;
+  const found = [];
+  for (const figure of document.querySelectorAll('figure')) {
+    const svg = [...figure.querySelectorAll('svg')].find(s => !s.parentElement.closest('svg'));
+    if (!svg) continue;
+    const frame = svg.getBoundingClientRect();
+    const panels = [...svg.querySelectorAll('rect.panel')].map(p => p.getBoundingClientRect());
+    for (const text of svg.querySelectorAll('text')) {
+      const box = text.getBoundingClientRect();
+      if (box.width === 0 && box.height === 0) continue;
+      const note = (leaves, by) => found.push({ title: figure.getAttribute('data-title'),
+        text: text.textContent.trim(), leaves, by_px: by });
+      const outside = past(box, frame);
+      if (outside > 0.5) { note('svg', outside); continue; }
+      const panel = panels.find(p => holds(p, box.left + 1, (box.top + box.bottom) / 2));
+      const beyond = panel ? past(box, panel) : 0;
+      if (beyond > 0.5) note('panel', beyond);
+    }
+  }
+  return JSON.stringify(found);
+})()"#;
+
+/// One line for each chart text that leaves its panel or its SVG.
+fn label_failures(tab: &Tab) -> Result<Vec<String>> {
+    let overflows: Vec<Overflow> = eval(tab, LABEL_OVERFLOWS)?;
+    Ok(overflows
+        .iter()
+        .map(|o| {
+            format!(
+                "chart {}: text {:?} leaves its {} by {:.1} px",
+                figure_name(&o.title),
+                o.text,
+                o.leaves,
+                o.by_px
+            )
+        })
+        .collect())
+}
+
+/// The label check on charts made by hand: a label past its panel's right edge (drawn
+/// over the next panel), one past the SVG's right edge (clipped), one under the SVG's
+/// bottom, and a good chart whose labels stay inside. Only the bad ones may fail.
+#[test]
+#[ignore = "needs Debian's chromium: .ci/run installs it and runs this test"]
+fn label_check_tells_a_bad_chart_from_a_good_one() -> Result<()> {
+    let chart = |title: &str, labels: &[(u32, u32, &str)]| {
+        let texts: String = labels
+            .iter()
+            .map(|(x, y, t)| {
+                format!(
+                    r#"<text x="{x}" y="{y}" font-family="sans-serif" font-size="15">{t}</text>"#
+                )
+            })
+            .collect();
+        format!(
+            r#"<figure class="sweep" data-title="{title}"><svg xmlns="http://www.w3.org/2000/svg" width="600" height="200" viewBox="0 0 600 200"><rect class="panel" x="0" y="0" width="300" height="200" fill="none" stroke="none"/><rect class="panel" x="300" y="0" width="300" height="200" fill="none" stroke="none"/>{texts}</svg></figure>"#
+        )
+    };
+    let page = [
+        chart(
+            "good",
+            &[
+                (180, 100, "epoll 0.91x"),
+                (480, 60, "threads 1.20x"),
+                (480, 190, "poll 1.02x"),
+            ],
+        ),
+        chart("past its panel", &[(250, 100, "epoll-threads 0.91x")]),
+        chart("past the svg", &[(560, 100, "select 0.93x")]),
+        chart("under the svg", &[(100, 206, "select 0.93x")]),
+    ]
+    .concat();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-labels");
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("labels.html");
+    std::fs::write(
+        &file,
+        format!("<!doctype html><html><body>{page}</body></html>"),
+    )?;
+    let browser = launch()?;
+    let tab = browser.new_tab()?;
+    tab.navigate_to(&format!("file://{}", file.display()))?
+        .wait_until_navigated()?;
+    let failures = label_failures(&tab)?;
+    let failed = |title: &str| failures.iter().any(|f| f.contains(&format!("{title:?}")));
+    assert!(!failed("good"), "{failures:#?}");
+    for bad in ["past its panel", "past the svg", "under the svg"] {
+        assert!(failed(bad), "{bad} not caught: {failures:#?}");
+    }
+    assert_eq!(failures.len(), 3, "{failures:#?}");
+    Ok(())
 }
 
 fn figure_name(title: &Option<String>) -> String {

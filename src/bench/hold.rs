@@ -329,12 +329,13 @@ impl Loop<'_> {
                 Ok(None) => {}
                 Ok(Some(done)) => {
                     let conn = &mut self.conns[i];
-                    self.recorder.request(micros(now - conn.since));
                     if !conn.answered {
                         conn.answered = true;
                         self.opening -= 1;
                     }
-                    if !(200..300).contains(&done.status) {
+                    if done.succeeded() {
+                        self.recorder.request(micros(now - conn.since));
+                    } else {
                         self.recorder.error(ErrorKind::HttpStatus, 1);
                     }
                     if done.close {

@@ -415,8 +415,9 @@ impl Loop<'_> {
             let mut on_response = |done: Completed| match sent.pop_front() {
                 Some(at) => {
                     completed += 1;
-                    recorder.request(micros(now.saturating_duration_since(at)));
-                    if !(200..300).contains(&done.status) {
+                    if done.succeeded() {
+                        recorder.request(micros(now.saturating_duration_since(at)));
+                    } else {
                         recorder.error(ErrorKind::HttpStatus, 1);
                     }
                     close |= done.close;

@@ -62,7 +62,8 @@ use watch::HoldWatch;
 /// How often `--server-pid` samples the server's process tree.
 pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(200);
 
-/// Runs `iomodels bench`: the workload, then the summary on stdout and the JSON file.
+/// Runs `iomodels bench`: the workload, then the summary on stdout and the JSON file;
+/// a run in which no request succeeded is an error (exit code 1) saying why.
 /// SIGINT or SIGTERM ends the run early, and its results are still reported.
 pub fn run(args: &BenchArgs) -> Result<()> {
     if let args::WorkloadArgs::Abuse(abuse) = &args.workload {
@@ -92,7 +93,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         merge::write_json(path, &aggregate.json())?;
     }
     aggregate.print(&mut io::stdout().lock())?;
-    Ok(())
+    // After the summary and the JSON, which show what went wrong in full.
+    match aggregate.total_failure() {
+        Some(why) => Err(anyhow::anyhow!(why)),
+        None => Ok(()),
+    }
 }
 
 /// One part of a hold spread over processes ([`fanout`]): the run, with its progress

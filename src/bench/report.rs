@@ -4,6 +4,8 @@
 
 use std::io::{self, Write};
 
+use hdrhistogram::Histogram;
+
 use crate::results::run::{BenchRun, HoldMemory, PartRow, BENCH_VERSION};
 use crate::sample::{HostTimes, OwnUsage, TreeUsage};
 use crate::stats::{decode_v2_base64, encode_v2_base64, Recorder, Summary};
@@ -86,6 +88,13 @@ impl Aggregate {
 
     /// The JSON document of this run.
     pub fn json(&self) -> BenchRun {
+        let mut run = self.run_without_derived();
+        run.server_cpu_us_per_request = run.server_cpu_us_per_request().map(round3);
+        run
+    }
+
+    /// The measured document, before the figures derived from it are filled in.
+    fn run_without_derived(&self) -> BenchRun {
         let r = &self.recorder;
         let echo = self.workload == "echo";
         BenchRun {
@@ -123,17 +132,66 @@ impl Aggregate {
             memory: self.memory,
             parts: self.parts.clone(),
             start_spread_s: self.start_spread_s,
+            server_cpu_us_per_request: None,
+        }
+    }
+
+    /// Why this run is a total failure, in one line, or `None` if some request
+    /// succeeded. A hold run that held connections without a request falling due is
+    /// not a failure; one whose every reply was wrong is.
+    pub fn total_failure(&self) -> Option<String> {
+        let r = &self.recorder;
+        let e = &r.errors;
+        let held_any = self.held.is_some_and(|(_, peak)| peak > 0);
+        let wrong_replies = e.mismatch + e.http_status;
+        if r.requests > 0 || (held_any && wrong_replies == 0) {
+            return None;
+        }
+        let unit = self.unit();
+        let why = [
+            (e.http_status, "answers with a status other than 2xx or 3xx"),
+            (
+                e.mismatch,
+                "replies that were not the expected ones (wrong protocol?)",
+            ),
+            (e.reset, "connections reset by the server"),
+            (
+                e.closed,
+                "connections closed by the server between requests",
+            ),
+            (e.timeout, "requests or connects without an answer in time"),
+            (e.refused, "connections refused"),
+            (e.no_fds, "sockets not opened for want of descriptors"),
+            (e.no_ports, "connects with no local port left"),
+            (e.connect, "connections that failed"),
+        ]
+        .into_iter()
+        .filter(|&(n, _)| n > 0)
+        .max_by_key(|&(n, _)| n)
+        .map_or_else(
+            || "no reply within the run".to_string(),
+            |(n, what)| format!("{n} {what}"),
+        );
+        Some(format!(
+            "no {} succeeded against {}: {why}",
+            unit.trim_end_matches('s'),
+            self.target
+        ))
+    }
+
+    /// What one unit of work is called: echo counts messages, the others requests.
+    fn unit(&self) -> &'static str {
+        if self.workload == "echo" {
+            "messages"
+        } else {
+            "requests"
         }
     }
 
     /// The human summary.
     pub fn print(&self, out: &mut impl Write) -> io::Result<()> {
         let r = &self.recorder;
-        let unit = if self.workload == "echo" {
-            "messages"
-        } else {
-            "requests"
-        };
+        let unit = self.unit();
         writeln!(
             out,
             "{} {}: {} connections, {} thread{}, {:.2} s",
@@ -150,6 +208,14 @@ impl Aggregate {
             r.requests,
             self.throughput().round() as u64
         )?;
+        if r.errors.http_status > 0 {
+            // Apart from the requests, as wrk's "Non-2xx or 3xx responses" line.
+            writeln!(
+                out,
+                "  {:<12} {} answers, not counted as requests",
+                "non-2xx/3xx", r.errors.http_status
+            )?;
+        }
         if let Some((held, peak)) = self.held {
             writeln!(out, "  {:<12} {held} at the end, {peak} at most", "held")?;
             match self.ramp_s {
@@ -175,10 +241,10 @@ impl Aggregate {
         } else {
             "latency"
         };
-        summary_line(out, latency, &Summary::of(&r.latency))?;
-        summary_line(out, "connect", &Summary::of(&r.connect))?;
+        summary_line(out, latency, &r.latency)?;
+        summary_line(out, "connect", &r.connect)?;
         if self.workload == "echo" {
-            summary_line(out, "session", &Summary::of(&r.session))?;
+            summary_line(out, "session", &r.session)?;
             writeln!(out, "  {:<12} {}", "sessions", r.sessions)?;
         }
         print_errors(out, &r.errors)?;
@@ -189,13 +255,16 @@ impl Aggregate {
             "client", c.cpu_user_s, c.cpu_sys_s, c.rss_peak_kb
         )?;
         if let Some(s) = &self.server {
+            let per_request = self.json().server_cpu_us_per_request;
             writeln!(
                 out,
-                "  {:<12} cpu {:.2} s user + {:.2} s sys, peak PSS {} kB, {} processes, {} threads, \
-                 ctx switches {} voluntary + {} involuntary",
+                "  {:<12} cpu {:.2} s user + {:.2} s sys ({} µs per {}), peak PSS {} kB, \
+                 {} processes, {} threads, ctx switches {} voluntary + {} involuntary",
                 "server",
                 s.cpu_user_s,
                 s.cpu_sys_s,
+                per_request.map_or_else(|| "-".to_string(), |us| format!("{us:.1}")),
+                unit.trim_end_matches('s'),
                 s.pss_peak_kb,
                 s.processes,
                 s.threads,
@@ -269,7 +338,17 @@ fn print_parts(out: &mut impl Write, parts: &[PartRow], spread: f64) -> io::Resu
     Ok(())
 }
 
-fn summary_line(out: &mut impl Write, name: &str, s: &Summary) -> io::Result<()> {
+/// One row of percentiles; a histogram without a sample shows `-` in every column, as
+/// there is no figure to show (a 0.0 would read as an instant reply).
+fn summary_line(out: &mut impl Write, name: &str, histogram: &Histogram<u64>) -> io::Result<()> {
+    if histogram.is_empty() {
+        let dash = "-";
+        return writeln!(
+            out,
+            "  {name:<12} {dash:>10} {dash:>8} {dash:>8} {dash:>8} {dash:>8} {dash:>8}"
+        );
+    }
+    let s = Summary::of(histogram);
     writeln!(
         out,
         "  {name:<12} {:>10.1} {:>8} {:>8} {:>8} {:>8} {:>8}",

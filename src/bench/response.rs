@@ -31,6 +31,15 @@ pub struct Completed {
     pub close: bool,
 }
 
+impl Completed {
+    /// A 2xx or 3xx answer: a request served. Any other status is an answer but not a
+    /// success (wrk's "Non-2xx or 3xx responses"): it counts as an `http_status` error,
+    /// never as a request or as throughput.
+    pub fn succeeded(&self) -> bool {
+        (200..400).contains(&self.status)
+    }
+}
+
 /// How a response's body is framed (RFC 9112 §6.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {

@@ -178,7 +178,8 @@ pub fn find(name: &str) -> Option<&'static ModelInfo> {
     MODELS.iter().copied().find(|m| m.name == name)
 }
 
-/// `iomodels list`: one line per model, its name first.
+/// `iomodels list`: one line per model, its name first; under the table, where the FROM
+/// column's seeds are described.
 pub fn print_list(out: &mut impl Write) -> anyhow::Result<()> {
     writeln!(
         out,
@@ -198,5 +199,11 @@ pub fn print_list(out: &mut impl Write) -> anyhow::Result<()> {
             m.name, m.family, workers, m.mechanism, m.origin
         )?;
     }
+    writeln!(
+        out,
+        "\nFROM: the seed tutorial a model comes from (seed 000 to 004: each one's title, \
+         language and benchmark, and what this project does with it, are in docs/seeds.md); \
+         beyond: a design that came after them."
+    )?;
     Ok(())
 }

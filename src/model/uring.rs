@@ -56,7 +56,7 @@ const BUFFER_LEN: usize = 4096;
 
 /// How long a wait may hold the requests that have arrived while it waits for the rest
 /// of its batch: the most latency batching adds to a request. Measured against 50 µs
-/// (docs/results.md): under wrk with 100 connections, 2.5% less CPU per request and
+/// (docs/results-log.md): under wrk with 100 connections, 2.5% less CPU per request and
 /// the same p99; with 10, where the cap of [`Batch::want`] binds, more throughput and
 /// a lower p99 than 50 µs without it.
 pub const PATIENCE: Duration = Duration::from_micros(100);

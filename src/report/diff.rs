@@ -3,7 +3,9 @@
 //!
 //! For every cell (workload and level) and model: the ranking figure in each report
 //! (median `x floor`, with the rounds' min-max), the change, and whether it is beyond
-//! the spread (the two reports' min-max ranges do not overlap). Then the pairs of models
+//! the spread (the two reports' min-max ranges do not overlap). A report of one round
+//! (`compare --quick`) has no spread: its models are compared by their values alone,
+//! and the diff says so once instead of calling every change beyond the spread. Then the pairs of models
 //! whose order reversed: of the pairs OLD put in different tiers, those NEW ranks the
 //! other way round. Last, for each cell and in all: how many pairs OLD put in different
 //! tiers, how many of those reversed, and Kendall's tau between the two reports' median
@@ -119,32 +121,73 @@ pub fn cell_diff(old: &Comparison, new: &Comparison, workload: &str, level: usiz
     diff
 }
 
+/// Whether both reports have a spread to judge by: more than one round each.
+fn both_spread(old: &Comparison, new: &Comparison) -> bool {
+    old.repeat > 1 && new.repeat > 1
+}
+
+/// The line that says a report has no spread, or `None` when both have one.
+fn no_spread_line(old: &Comparison, new: &Comparison) -> Option<String> {
+    let single: Vec<&str> = [("OLD", old), ("NEW", new)]
+        .into_iter()
+        .filter(|(_, r)| r.repeat < 2)
+        .map(|(name, _)| name)
+        .collect();
+    let (who, has) = match single.as_slice() {
+        [] => return None,
+        [one] => (*one, "has"),
+        _ => ("OLD and NEW", "each have"),
+    };
+    Some(format!(
+        "{who} {has} one round (compare --quick): no spread to judge by, so each model is \
+         compared by its values alone, and no change can be told from noise"
+    ))
+}
+
+/// How a model's ranking figure moved: against the spread when both reports have one,
+/// else by its values alone.
+fn verdict(
+    spread: bool,
+    (ma, lo_a, hi_a): (f64, f64, f64),
+    (mb, lo_b, hi_b): (f64, f64, f64),
+) -> &'static str {
+    match (spread, mb.total_cmp(&ma)) {
+        (true, _) if hi_b < lo_a => "cheaper, beyond the spread",
+        (true, _) if lo_b > hi_a => "costlier, beyond the spread",
+        (true, _) => "within the spread",
+        (false, std::cmp::Ordering::Less) => "cheaper, by value",
+        (false, std::cmp::Ordering::Greater) => "costlier, by value",
+        (false, std::cmp::Ordering::Equal) => "the same value",
+    }
+}
+
 /// One line per model of a cell: the ranking figure then and now, and the verdict.
 fn model_lines(out: &mut String, old: &Comparison, new: &Comparison, workload: &str, level: usize) {
     let new_cells = new.ranked(workload, level);
     let tier = |c: &Cell| c.tier.map_or_else(|| "-".to_string(), |t| t.to_string());
+    let spread = both_spread(old, new);
+    let figure = |(m, lo, hi): (f64, f64, f64)| match spread {
+        true => format!("{m:6.2} ({lo:.2}-{hi:.2})"),
+        false => format!("{m:6.2}"),
+    };
     for a in old.ranked(workload, level) {
         let Some(b) = new_cells.iter().find(|c| c.subject == a.subject) else {
             continue;
         };
-        let (Some((ma, lo_a, hi_a)), Some((mb, lo_b, hi_b))) = (ranking(a), ranking(b)) else {
+        let (Some(then), Some(now)) = (ranking(a), ranking(b)) else {
             let _ = writeln!(out, "  {:<16} no figures to compare", a.subject);
             continue;
         };
-        let change = (mb / ma - 1.0) * 100.0;
-        let verdict = if hi_b < lo_a {
-            "cheaper, beyond the spread"
-        } else if lo_b > hi_a {
-            "costlier, beyond the spread"
-        } else {
-            "within the spread"
-        };
+        let change = (now.0 / then.0 - 1.0) * 100.0;
         let _ = writeln!(
             out,
-            "  {:<16} tier {:>2} -> {:<2}  x floor {ma:6.2} ({lo_a:.2}-{hi_a:.2}) -> {mb:6.2} ({lo_b:.2}-{hi_b:.2})  {change:+6.1}%  {verdict}",
+            "  {:<16} tier {:>2} -> {:<2}  x floor {} -> {}  {change:+6.1}%  {}",
             a.subject,
             tier(a),
-            tier(b)
+            tier(b),
+            figure(then),
+            figure(now),
+            verdict(spread, then, now)
         );
     }
 }
@@ -155,6 +198,9 @@ pub fn render(old: &Comparison, new: &Comparison) -> String {
     let (mut pairs, mut apart, mut reversed, mut taus) = (0, 0, 0, Vec::new());
     let mut winners_changed = 0;
     let mut cells = 0;
+    if let Some(line) = no_spread_line(old, new) {
+        let _ = writeln!(out, "{line}\n");
+    }
     for (workload, levels) in &old.workloads {
         for &level in levels {
             cells += 1;
@@ -218,5 +264,41 @@ mod tests {
         let one_swap = kendall_tau(&[(1.0, 1.0), (2.0, 3.0), (3.0, 2.0)]).unwrap();
         assert!((one_swap - 1.0 / 3.0).abs() < 1e-12);
         assert_eq!(kendall_tau(&[(1.0, 1.0)]), None);
+    }
+
+    fn http_report(repeat: usize, epoll: f64, select: f64) -> Comparison {
+        use crate::results::testing::{cell, costs, report};
+        let mut r = report(
+            &[("http", &[10])],
+            vec![
+                cell("epoll", "http", 10, 1, costs(epoll)),
+                cell("select", "http", 10, 2, costs(select)),
+            ],
+        );
+        r.repeat = repeat;
+        r
+    }
+
+    #[test]
+    fn one_round_reports_are_compared_by_value() {
+        let text = render(&http_report(1, 1.0, 2.0), &http_report(1, 1.5, 1.2));
+        assert!(!text.contains("beyond the spread"), "{text}");
+        assert!(
+            text.starts_with("OLD and NEW each have one round"),
+            "{text}"
+        );
+        assert!(text.contains("costlier, by value"), "{text}");
+        assert!(text.contains("cheaper, by value"), "{text}");
+        let text = render(&http_report(5, 1.0, 2.0), &http_report(1, 1.5, 1.2));
+        assert!(text.starts_with("NEW has one round"), "{text}");
+        assert!(!text.contains("beyond the spread"), "{text}");
+    }
+
+    #[test]
+    fn reports_of_several_rounds_are_judged_by_their_spread() {
+        let text = render(&http_report(5, 1.0, 2.0), &http_report(5, 1.5, 2.0));
+        assert!(!text.contains("one round"), "{text}");
+        assert!(text.contains("costlier, beyond the spread"), "{text}");
+        assert!(text.contains("within the spread"), "{text}");
     }
 }

@@ -71,8 +71,13 @@ fn tier_one(report: &Comparison, workload: &str, level: usize) -> Option<Finding
             chart::ranking_label(report, low)
         )
     } else {
+        let kin = if report.repeat < 2 {
+            "measured in one round, so with no spread to tell noise from a difference"
+        } else {
+            "each within the rounds' noise of the one ranked above it"
+        };
         format!(
-            "Tier 1 holds {} models, each within the rounds' noise of the one ranked above it, at {}-{}{against}: {}.",
+            "Tier 1 holds {} models, {kin}, at {}-{}{against}: {}.",
             first.len(),
             chart::ranking_label(report, low),
             chart::ranking_label(report, high),
@@ -315,7 +320,7 @@ mod tests {
             starved: Some(90.0),
             ..costs(2.1)
         };
-        let r = report(
+        let mut r = report(
             &[("http", &[100])],
             vec![
                 cell("epoll", "http", 100, 1, costs(1.06)),
@@ -324,6 +329,7 @@ mod tests {
                 cell("prefork", "http", 100, 4, starving),
             ],
         );
+        r.repeat = 5;
         let found = all(&r);
         assert_eq!(found[0].topic, "http, 100 clients");
         assert_eq!(
@@ -388,5 +394,20 @@ mod tests {
     #[test]
     fn a_run_without_figures_finds_nothing() {
         assert!(all(&report(&[("http", &[10])], Vec::new())).is_empty());
+    }
+
+    #[test]
+    fn one_round_speaks_of_no_noise() {
+        let r = report(
+            &[("http", &[100])],
+            vec![
+                cell("epoll", "http", 100, 1, costs(1.06)),
+                cell("select", "http", 100, 1, costs(1.03)),
+            ],
+        );
+        assert_eq!(r.repeat, 1);
+        let text = &all(&r)[0].text;
+        assert!(!text.contains("noise of the"), "{text}");
+        assert!(text.contains("measured in one round"), "{text}");
     }
 }

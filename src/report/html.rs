@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use super::chart::{self, Chart, ChartKind};
 use super::findings;
+use super::glossary;
 use super::table::{floor_drift_warning, table, Table};
 use crate::results::comparison::Comparison;
 
@@ -47,6 +48,7 @@ pub fn page(report: &Comparison, charts: &[Chart]) -> String {
         }
     }
     method(&mut html, report);
+    glossary_html(&mut html);
     html.push_str("</body></html>\n");
     html
 }
@@ -55,9 +57,12 @@ pub fn page(report: &Comparison, charts: &[Chart]) -> String {
 fn headline(report: &Comparison) -> String {
     let m = &report.machine;
     format!(
-        "{} models, {} round(s) of {} ms runs, {:.0} s in all, on {} CPUs ({}), {}. Lower is better: a model's figure is its server CPU per request{}.",
+        "{} models, {} of {} ms runs, {:.0} s in all, on {} CPUs ({}), {}. Lower is better: a model's figure is its server CPU per request{}.",
         report.subjects.len(),
-        report.repeat,
+        match report.repeat {
+            1 => "one round (no spread)".to_string(),
+            n => format!("{n} rounds"),
+        },
         report.duration_ms,
         report.wall_s,
         m.cpus,
@@ -105,11 +110,10 @@ fn figure(html: &mut String, chart: &Chart) {
 fn method(html: &mut String, report: &Comparison) {
     let _ = write!(
         html,
-        "<h2>How this was measured</h2>\n<p class=\"method\"><code>{}</code><br>{:.1} GiB of memory. Each figure is the median of {} interleaved round(s) of {} ms runs; the whiskers and min-max columns are the rounds' spread. Server CPU, context switches and memory cover the server's whole process tree.",
+        "<h2>How this was measured</h2>\n<p class=\"method\"><code>{}</code><br>{:.1} GiB of memory. Each figure is {}. Server CPU, context switches and memory cover the server's whole process tree.",
         escape(&report.command),
         report.machine.memory_gib,
-        report.repeat,
-        report.duration_ms,
+        escape(&super::each_figure(report)),
     );
     if !report.ranked_by.is_empty() {
         let _ = write!(
@@ -123,10 +127,36 @@ fn method(html: &mut String, report: &Comparison) {
     html.push_str("</p>\n");
 }
 
+/// What every column and figure means, as a definition list.
+fn glossary_html(html: &mut String) {
+    html.push_str("<h2>Glossary</h2>\n<dl class=\"method\">\n");
+    for term in glossary::TERMS {
+        let _ = writeln!(
+            html,
+            "<dt><code>{}</code></dt><dd>{}</dd>",
+            escape(term.name),
+            escape(&term.meaning.replace('`', ""))
+        );
+    }
+    html.push_str("</dl>\n");
+}
+
 fn table_html(table: &Table) -> String {
     let mut html = format!("<h3>{}</h3>\n<table><tr>", escape(&table.title));
     for h in &table.headers {
-        let _ = write!(html, "<th>{}</th>", escape(h));
+        match glossary::meaning(h) {
+            Some(meaning) => {
+                let _ = write!(
+                    html,
+                    "<th title=\"{}\">{}</th>",
+                    escape(&meaning.replace('`', "")),
+                    escape(h)
+                );
+            }
+            None => {
+                let _ = write!(html, "<th>{}</th>", escape(h));
+            }
+        }
     }
     html.push_str("</tr>\n");
     for row in &table.rows {

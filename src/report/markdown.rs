@@ -24,8 +24,9 @@ pub fn page(report: &Comparison, charts: &[Chart]) -> String {
     );
     let _ = writeln!(
         md,
-        "- each figure: the median of {} interleaved round(s) of {} ms runs (min-max: the spread); {:.0} s in all",
-        report.repeat, report.duration_ms, report.wall_s
+        "- each figure: {}; {:.0} s in all",
+        super::each_figure(report),
+        report.wall_s
     );
     if !report.ranked_by.is_empty() {
         let _ = writeln!(md, "- ranking: {}", report.ranked_by);
@@ -95,5 +96,7 @@ pub fn page(report: &Comparison, charts: &[Chart]) -> String {
     for note in stops {
         let _ = writeln!(md, "- {note}");
     }
+    md.push('\n');
+    md.push_str(&super::glossary::markdown());
     md
 }

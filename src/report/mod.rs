@@ -9,10 +9,13 @@
 //! - [`html`]: `report.html`, the findings, charts and tables in one page.
 //! - [`summary`]: the lines a comparison ends with: tier 1 of each cell, starved clients.
 //! - [`diff`]: `iomodels diff`: what changed between two reports, beyond their spread.
+//! - [`glossary`]: what every column and figure means, for report.md, the HTML's
+//!   column headers and the README.
 
 pub mod chart;
 pub mod diff;
 pub mod findings;
+pub mod glossary;
 pub mod html;
 pub mod markdown;
 pub mod summary;
@@ -87,6 +90,48 @@ pub fn why_no_figure(cell: &Cell) -> Option<String> {
     (served == Some(0.0)).then(|| "no request answered".to_string())
 }
 
+/// What each figure of a report is, in words that match its number of rounds: the
+/// median of several, with their spread, or one round's value with no spread at all.
+pub fn each_figure(report: &Comparison) -> String {
+    match report.repeat {
+        0 | 1 => format!(
+            "the value of one {} ms run: a single round (as `--quick` runs), so there is \
+             no spread, and a difference between models cannot be told from noise",
+            report.duration_ms
+        ),
+        n => format!(
+            "the median of {n} interleaved rounds of {} ms runs; the whiskers and min-max \
+             columns are the rounds' spread",
+            report.duration_ms
+        ),
+    }
+}
+
+/// `text` wrapped into lines of at most `width` characters (a word longer than that
+/// stands alone on its line), each line starting with `indent`.
+pub fn wrap(text: &str, width: usize, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && indent.len() + line.len() + 1 + word.chars().count() > width {
+            out.push_str(indent);
+            out.push_str(&line);
+            out.push('\n');
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push_str(indent);
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
 /// A count with its thousands grouped: `10,000`.
 pub fn grouped(n: usize) -> String {
     let digits = n.to_string();
@@ -112,6 +157,24 @@ mod tests {
         assert_eq!(grouped(1_234_567), "1,234,567");
         assert_eq!(cell_name("idle", 10_000), "idle, 10,000 idle connections");
         assert_eq!(cell_name("http", 100), "http, 100 clients");
+    }
+
+    #[test]
+    fn a_long_line_is_wrapped_as_a_paragraph() {
+        let text =
+            "models rank by the server's CPU per request over the floor measured in the same round";
+        let wrapped = wrap(text, 30, "  ");
+        assert!(
+            wrapped
+                .lines()
+                .all(|l| l.len() <= 30 && l.starts_with("  ")),
+            "{wrapped}"
+        );
+        assert_eq!(
+            wrapped.split_whitespace().collect::<Vec<_>>().join(" "),
+            text
+        );
+        assert_eq!(wrap("", 30, ""), "");
     }
 
     #[test]

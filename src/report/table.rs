@@ -255,11 +255,11 @@ pub fn print_terminal(report: &Comparison, out: &mut impl Write) -> io::Result<(
         )?;
     }
     if !report.ranked_by.is_empty() {
-        writeln!(
-            out,
-            "ranking: {}; # is the tier ({}).",
+        let rule = format!(
+            "Ranking: {}. # is the tier: {}.",
             report.ranked_by, report.tier_rule
-        )?;
+        );
+        write!(out, "\n{}\n", super::wrap(&rule, 88, ""))?;
     }
     if let Some(p) = &report.placement {
         writeln!(out, "{}", placement_line(p))?;
@@ -357,6 +357,26 @@ mod tests {
         let mut terminal = Vec::new();
         print_terminal(&moved, &mut terminal).unwrap();
         assert!(String::from_utf8(terminal).unwrap().contains(&warning));
+    }
+
+    #[test]
+    fn the_ranking_rule_is_a_wrapped_paragraph() {
+        let mut r = report("2.0", "2.0", "2.0");
+        r.ranked_by = crate::results::tiers::RANKED_BY.into();
+        r.tier_rule = crate::results::tiers::RULE.into();
+        let mut terminal = Vec::new();
+        print_terminal(&r, &mut terminal).unwrap();
+        let text = String::from_utf8(terminal).unwrap();
+        assert!(text.contains("Ranking: models rank by"), "{text}");
+        assert!(text.lines().all(|l| l.chars().count() <= 160), "{text}");
+        let rule: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("Ranking"))
+            .collect();
+        assert!(
+            rule.len() > 3 && rule[..3].iter().all(|l| l.len() <= 88),
+            "{text}"
+        );
     }
 
     #[test]

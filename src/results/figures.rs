@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::run::BenchRun;
+use super::run::{cpu_seconds, BenchRun};
 use crate::sample::TreeSnapshot;
 
 /// The figures a row shows, derived from one run (or the median of several).
@@ -67,8 +67,8 @@ impl Figures {
         let server = run.server.filter(|_| run.requests > 0);
         let tree = run.server;
         let held = run.held;
-        let cpu_us = server.map(|s| cpu_s(s.cpu_ns, s.cpu_user_s + s.cpu_sys_s) * 1e6 / requests);
-        let client_cpu_s = cpu_s(
+        let cpu_us = run.server_cpu_us_per_request();
+        let client_cpu_s = cpu_seconds(
             run.client.cpu_ns,
             run.client.cpu_user_s + run.client.cpu_sys_s,
         );
@@ -104,16 +104,6 @@ impl Figures {
 fn per_conn(peak_kb: Option<u64>, base_kb: Option<u64>, held: Option<u64>) -> Option<f64> {
     let held = held.filter(|&h| h > 0)?;
     Some((peak_kb?.saturating_sub(base_kb?) * 1024) as f64 / held as f64)
-}
-
-/// Seconds of CPU: the nanosecond clock where it was read, else the tick-based figure
-/// (reports written before the clocks were).
-fn cpu_s(ns: u64, ticks_s: f64) -> f64 {
-    if ns > 0 {
-        ns as f64 / 1e9
-    } else {
-        ticks_s
-    }
 }
 
 /// Applies `pick` to each figure across runs (median, min, max).

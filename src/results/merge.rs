@@ -66,7 +66,7 @@ pub fn merge(runs: &[BenchRun]) -> Result<BenchRun, MergeError> {
     }
     let sum = |f: fn(&BenchRun) -> u64| runs.iter().map(f).sum::<u64>();
     let sum_some = |f: fn(&BenchRun) -> Option<u64>| runs.iter().map(f).sum::<Option<u64>>();
-    Ok(BenchRun {
+    let mut merged = BenchRun {
         workload: first.workload.clone(),
         target: first.target.clone(),
         connections: runs.iter().map(|r| r.connections).sum(),
@@ -102,7 +102,10 @@ pub fn merge(runs: &[BenchRun]) -> Result<BenchRun, MergeError> {
                 .fold(f64::NEG_INFINITY, f64::max)
                 - start,
         )),
-    })
+        server_cpu_us_per_request: None,
+    };
+    merged.server_cpu_us_per_request = merged.server_cpu_us_per_request().map(round3);
+    Ok(merged)
 }
 
 /// Each run's window (start, end) in Unix seconds, once the runs are known to agree.
@@ -298,6 +301,7 @@ mod tests {
             memory: None,
             parts: None,
             start_spread_s: None,
+            server_cpu_us_per_request: None,
         }
     }
 

@@ -78,6 +78,10 @@ pub struct BenchRun {
     pub parts: Option<Vec<PartRow>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_spread_s: Option<f64>,
+    /// With `--server-pid`: the server tree's CPU per request served, in microseconds
+    /// (absent when no request succeeded); [`BenchRun::server_cpu_us_per_request`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_cpu_us_per_request: Option<f64>,
 }
 
 /// What holding connections cost in memory.
@@ -121,4 +125,25 @@ pub struct PartRow {
     pub held: Option<u64>,
     pub errors: u64,
     pub client_rss_peak_kb: u64,
+}
+
+impl BenchRun {
+    /// The server tree's CPU (user + system) per request served, in microseconds: none
+    /// without a sample of the server, or when no request succeeded (a per-request cost
+    /// of nothing served is undefined, not huge).
+    pub fn server_cpu_us_per_request(&self) -> Option<f64> {
+        let server = self.server.filter(|_| self.requests > 0)?;
+        let cpu = cpu_seconds(server.cpu_ns, server.cpu_user_s + server.cpu_sys_s);
+        Some(cpu * 1e6 / self.requests as f64)
+    }
+}
+
+/// Seconds of CPU: the nanosecond clock where it was read, else the tick-based figure
+/// (reports written before the clocks were).
+pub fn cpu_seconds(ns: u64, ticks_s: f64) -> f64 {
+    if ns > 0 {
+        ns as f64 / 1e9
+    } else {
+        ticks_s
+    }
 }

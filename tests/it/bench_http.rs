@@ -1,6 +1,6 @@
 //! `bench http` against the project's own HTTP server.
 
-use crate::bench_util::{bench_json, count, errors, server, url};
+use crate::bench_util::{bench_json, bench_with_json, count, errors, server, url};
 
 #[test]
 fn keep_alive_requests_all_answered() {
@@ -114,6 +114,42 @@ fn open_loop_rate_with_server_sampling() {
     assert!(json["server"]["processes"].as_u64().unwrap() >= 1);
     assert!(json["server"]["rss_peak_kb"].as_u64().unwrap() > 0);
     assert!(json["client"]["rss_peak_kb"].as_u64().unwrap() > 0);
+}
+
+/// `--server-pid` gives the server's CPU per request beside its CPU seconds, in the
+/// summary and in the JSON.
+#[test]
+fn server_cpu_per_request_is_reported() {
+    let server = server("epoll", "http");
+    let pid = server.pid().to_string();
+    let args = [
+        "http",
+        &url(&server),
+        "--connections",
+        "2",
+        "--duration",
+        "300ms",
+        "--server-pid",
+        &pid,
+    ];
+    let (out, json) = bench_with_json(&args);
+    let per_request = json["server_cpu_us_per_request"].as_f64().unwrap();
+    let cpu_s = json["server"]["cpu_ns"].as_f64().unwrap() / 1e9;
+    let expected = cpu_s * 1e6 / count(&json, "requests") as f64;
+    assert!(per_request > 0.0, "{json:#}");
+    assert!(
+        (per_request - expected).abs() <= 0.01,
+        "{per_request} vs {expected}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("server"));
+    let line = line.unwrap_or_else(|| panic!("no server line: {stdout}"));
+    assert!(
+        line.contains(" s sys (") && line.contains(" µs per request)"),
+        "{line}"
+    );
 }
 
 /// Keep-alive clients beyond a pool's size get no reply at all during a short run: the

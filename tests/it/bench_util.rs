@@ -67,21 +67,45 @@ fn temp_json() -> PathBuf {
 /// Runs `iomodels bench ARGS --json FILE`, expects success, validates the JSON against
 /// `schema/bench.schema.json` and returns it.
 pub fn bench_json(args: &[&str]) -> Value {
-    let path = temp_json();
-    let mut all: Vec<&str> = args.to_vec();
-    let path_text = path.to_str().unwrap().to_string();
-    all.extend(["--json", &path_text]);
-    let out = bench(&all);
+    let (out, json) = bench_with_json(args);
     assert!(
         out.status.success(),
         "bench {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = std::fs::read_to_string(&path).unwrap();
+    json
+}
+
+/// Runs `iomodels bench ARGS --json FILE` where no request can succeed: expects exit
+/// code 1 with one line on stderr saying why, and still a valid JSON document. Returns
+/// the JSON, stdout and that line.
+pub fn bench_json_failing(args: &[&str]) -> (Value, String, String) {
+    let (out, json) = bench_with_json(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).trim_end().to_string();
+    assert_eq!(out.status.code(), Some(1), "bench {args:?}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains("succeeded"), "{stderr}");
+    (json, String::from_utf8_lossy(&out.stdout).into(), stderr)
+}
+
+/// Runs `iomodels bench ARGS --json FILE`; returns its output and the JSON, validated
+/// against the checked-in schema.
+pub fn bench_with_json(args: &[&str]) -> (Output, Value) {
+    let path = temp_json();
+    let mut all: Vec<&str> = args.to_vec();
+    let path_text = path.to_str().unwrap().to_string();
+    all.extend(["--json", &path_text]);
+    let out = bench(&all);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| {
+        panic!(
+            "bench {args:?} wrote no JSON ({err}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
     let _ = std::fs::remove_file(&path);
     let json: Value = serde_json::from_str(&text).unwrap();
     validate(&json);
-    json
+    (out, json)
 }
 
 /// Fails the test if `json` does not follow the checked-in bench schema.
@@ -111,6 +135,8 @@ pub enum Wrong {
     Stall,
     /// Answers every HTTP request `500 Internal Server Error`, keep-alive.
     Http500,
+    /// Answers HTTP requests `200`, `301`, `404`, `200`, ... in turn, keep-alive.
+    Http200Then301Then404,
 }
 
 /// Starts a wrong server on 127.0.0.1 (a thread per connection; they live as long as
@@ -148,21 +174,29 @@ fn serve_wrong(kind: Wrong, mut stream: TcpStream) {
             let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
             while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
         }
-        Wrong::Http500 => {
-            let reply = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\n\r\noops!";
-            let mut pending = Vec::new();
-            loop {
-                let Ok(n) = stream.read(&mut buf) else { return };
-                if n == 0 {
-                    return;
-                }
-                pending.extend_from_slice(&buf[..n]);
-                while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
-                    pending.drain(..end + 4);
-                    if stream.write_all(reply).is_err() {
-                        return;
-                    }
-                }
+        Wrong::Http500 => answer_in_turn(stream, &[500]),
+        Wrong::Http200Then301Then404 => answer_in_turn(stream, &[200, 301, 404]),
+    }
+}
+
+/// Answers every HTTP request on `stream` with the next of `statuses`, in turn,
+/// keep-alive.
+fn answer_in_turn(mut stream: TcpStream, statuses: &[u16]) {
+    let mut buf = [0u8; 4096];
+    let mut pending = Vec::new();
+    let mut turn = statuses.iter().cycle();
+    loop {
+        let Ok(n) = stream.read(&mut buf) else { return };
+        if n == 0 {
+            return;
+        }
+        pending.extend_from_slice(&buf[..n]);
+        while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+            pending.drain(..end + 4);
+            let status = turn.next().expect("a status");
+            let reply = format!("HTTP/1.1 {status} Whatever\r\nContent-Length: 5\r\n\r\noops!");
+            if stream.write_all(reply.as_bytes()).is_err() {
+                return;
             }
         }
     }

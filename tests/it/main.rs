@@ -5,7 +5,8 @@
 //! - `serve_conformance`: HTTP/1.1 conformance under every model: error replies and
 //!   pipelined replies survive the client's half-close; `Expect: 100-continue`.
 //! - `serve_abuse`: hostile clients cannot capture the workers of the blocking family.
-//! - `serve_cli`: what `list` and `serve` say to a user.
+//! - `serve_cli`: what `list` and `serve` say to a user; `cli_help`: the help, shell
+//!   completions and the man page.
 //! - `compare`: a small comparison writes every output file, and survives a model that dies.
 //! - `bench_echo`, `bench_http`, `bench_hold`: the load generator against our servers;
 //!   `bench_errors`: against deliberately wrong servers; `bench_cli`: usage errors
@@ -32,6 +33,7 @@ mod bench_errors;
 mod bench_hold;
 mod bench_http;
 mod bench_util;
+mod cli_help;
 mod compare;
 mod floor;
 mod layers;

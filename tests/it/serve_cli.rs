@@ -26,13 +26,18 @@ fn list_shows_every_model_of_the_matrix() {
     let output = iomodels(&["list"]);
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
-    let listed: Vec<&str> = text
+    let (table, after) = text.split_once("\n\n").expect("a line under the table");
+    let listed: Vec<&str> = table
         .lines()
         .skip(1)
         .map(|line| line.split_whitespace().next().unwrap())
         .collect();
     assert_eq!(listed, crate::util::models::all());
-    for line in text.lines().skip(1) {
+    assert!(
+        after.contains("docs/seeds.md"),
+        "where to look seeds up: {after}"
+    );
+    for line in table.lines().skip(1) {
         assert!(
             line.split_whitespace().count() >= 5,
             "name, family, workers, mechanism, origin: {line}"

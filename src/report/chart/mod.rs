@@ -42,12 +42,6 @@ pub const FAMILY_NAMES: [&str; 6] = [
     "external",
 ];
 
-/// The lines of one small multiple, when several models share a family: told apart
-/// by shade, and by the name at their end.
-const LINE_COLOURS: [&str; 8] = [
-    "#1F4E79", "#D62728", "#2CA02C", "#9467BD", "#FF7F0E", "#17BECF", "#8C564B", "#7F7F7F",
-];
-
 /// A plotting area with both axes linear.
 type Plot<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
@@ -133,9 +127,26 @@ pub fn family_colour(subject: &str) -> RGBColor {
     hex(FAMILY_COLOURS[family_index(subject)])
 }
 
-/// The colour of line `i` of a small multiple.
-fn line_colour(i: usize) -> RGBColor {
-    hex(LINE_COLOURS[i % LINE_COLOURS.len()])
+/// The colour of line `i` of the `n` lines in a family's panel: the family's colour
+/// (as its bars have), from darker for the first line to lighter for the last, so the
+/// lines of one family are told apart and every one still reads as its family.
+pub fn family_shade(subject: &str, i: usize, n: usize) -> RGBColor {
+    let base = family_colour(subject);
+    if n < 2 {
+        return base;
+    }
+    // -1 (darkest) ..= 1 (lightest).
+    let t = 2.0 * i as f64 / (n - 1) as f64 - 1.0;
+    let shade = |c: u8| {
+        let c = f64::from(c);
+        let v = if t < 0.0 {
+            c * (1.0 + 0.5 * t)
+        } else {
+            c + (255.0 - c) * 0.3 * t
+        };
+        v.round().clamp(0.0, 255.0) as u8
+    };
+    RGBColor(shade(base.0), shade(base.1), shade(base.2))
 }
 
 /// `#RRGGBB` as a colour.
@@ -220,5 +231,20 @@ mod tests {
         assert_eq!(family_index("nginx"), 5);
         assert_eq!(family_colour("uring"), hex("#F28E2B"));
         assert_eq!(hex("#4E79A7"), RGBColor(0x4E, 0x79, 0xA7));
+    }
+
+    #[test]
+    fn lines_of_a_family_are_shades_of_its_colour() {
+        assert_eq!(family_shade("threads", 0, 1), family_colour("threads"));
+        let shades: Vec<RGBColor> = (0..3).map(|i| family_shade("epoll", i, 3)).collect();
+        assert_eq!(
+            shades[1],
+            family_colour("epoll"),
+            "the middle line: the bars' colour"
+        );
+        let light = |c: &RGBColor| u32::from(c.0) + u32::from(c.1) + u32::from(c.2);
+        assert!(light(&shades[0]) < light(&shades[1]) && light(&shades[1]) < light(&shades[2]));
+        // Still blue: the family's hue survives the shading.
+        assert!(shades.iter().all(|c| c.2 > c.0 && c.2 > c.1), "{shades:?}");
     }
 }

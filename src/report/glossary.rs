@@ -1,0 +1,144 @@
+//! What every column and figure of a report means, in one list: report.md prints it as
+//! its glossary, report.html gives each column header its explanation as a `title` (a
+//! tooltip) and closes with it, and the README repeats it (a test checks that the
+//! README names every term).
+
+/// One term and what it means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Term {
+    /// As the report writes it: a column header or a word of the findings.
+    pub name: &'static str,
+    pub meaning: &'static str,
+}
+
+/// Every term, table columns first, in the order a table shows them.
+pub const TERMS: &[Term] = &[
+    Term {
+        name: "#",
+        meaning: "The tier. Models the rounds cannot tell apart share a tier; `=2` marks a tier several models share, `-` a model with no figure to rank. The rule that starts a new tier is printed above the tables.",
+    },
+    Term {
+        name: "model",
+        meaning: "The server concurrency model (`iomodels list`), with the flags it was served with (`epoll:--cork`), or an external server given with `--target`.",
+    },
+    Term {
+        name: "held",
+        meaning: "hold and idle: connections the server still held open at the end of the run.",
+    },
+    Term {
+        name: "req/s",
+        meaning: "Successful requests (echo: messages) per second, the median over the rounds. Answers other than 2xx or 3xx are not counted. A `*` marks a run whose load generator used over 90% of a core: the client may have set the pace.",
+    },
+    Term {
+        name: "min-max",
+        meaning: "The least and the most req/s over the rounds: the spread. A report of one round (`--quick`) has no spread, so min, max and median are one value.",
+    },
+    Term {
+        name: "p99 ms",
+        meaning: "The 99th percentile of request latency (echo: of a message's round trip), in milliseconds: 1 request in 100 took longer.",
+    },
+    Term {
+        name: "connect us",
+        meaning: "The median time the load generator's TCP connect took, from connect(2) to the connection being writable, in microseconds. A keep-alive run connects once per client, at its start; echo connects once per session.",
+    },
+    Term {
+        name: "errors",
+        meaning: "Requests or connections that failed, of every kind: refused or failed connects, resets, timeouts, wrong replies, and HTTP answers other than 2xx or 3xx.",
+    },
+    Term {
+        name: "starved",
+        meaning: "http and idle: client connections that got no reply at all during the run, as a blocking server serving a few clients at a time leaves the rest waiting. It shows `-` for echo: an echo client connects, exchanges its messages and closes, session after session, so it is never one connection waiting the whole run; a server that serves few at a time shows there in p99 (a session's first message waits for a worker) instead.",
+    },
+    Term {
+        name: "CPU us/req",
+        meaning: "The CPU time (user and system) of the server's whole process tree over the run, divided by the requests that succeeded, in microseconds.",
+    },
+    Term {
+        name: "x floor",
+        meaning: "CPU us/req divided by the floor measured in the same round: the figure models are ranked by. The floor (`iomodels floor`) is what one small request costs here at the least: one read(2) and one write(2) on loopback TCP, to a client watching with epoll. Below 1.0 is possible: a server can spend less than one read and one write per request, when one read brings several queued or pipelined requests, or io_uring handles many connections in one system call; and the floor is measured apart from the run, so values near 1.0 carry the host's noise.",
+    },
+    Term {
+        name: "ctx/req",
+        meaning: "Context switches of the server's process tree (voluntary and involuntary) per request: how often a request made the server sleep or be preempted.",
+    },
+    Term {
+        name: "PSS MB",
+        meaning: "The most memory the server's process tree held at once, as PSS (proportional set size) summed over its processes, in MB: a page shared by N processes counts 1/N in each, so forked workers are not counted N times over.",
+    },
+    Term {
+        name: "B/conn",
+        meaning: "hold and idle: how much the server tree's private dirty memory grew per held connection, in bytes: what one more open connection costs the server.",
+    },
+    Term {
+        name: "kernel B/conn",
+        meaning: "hold: how much the kernel's memory grew per held connection, in bytes: socket buffer pages (/proc/net/sockstat) and slab, where the socket structures live (/proc/meminfo). When the load runs on the server's machine, both ends of each connection count.",
+    },
+    Term {
+        name: "thr/proc",
+        meaning: "The most threads and processes the server's tree had at once, as threads/processes.",
+    },
+    Term {
+        name: "tier",
+        meaning: "A group of models the rounds cannot tell apart by their ranking figure. Tier 1 is the cheapest group. A model that starved clients or failed requests never ranks above one that served them all.",
+    },
+    Term {
+        name: "round",
+        meaning: "One pass over every model at every level, in an order rotated by one place per round, with the floor measured inside it; several rounds give each figure a median and a spread.",
+    },
+    Term {
+        name: "family",
+        meaning: "How a model waits for its connections: blocking (a process or thread per connection or worker), readiness (select, poll, epoll), async (tokio), coroutine (may) or completion (io_uring). Charts colour a model by its family.",
+    },
+];
+
+/// What `name` means, if it is a term of the report.
+pub fn meaning(name: &str) -> Option<&'static str> {
+    TERMS.iter().find(|t| t.name == name).map(|t| t.meaning)
+}
+
+/// The glossary as a Markdown section.
+pub fn markdown() -> String {
+    let mut md = String::from("## Glossary\n\n");
+    for term in TERMS {
+        md.push_str(&format!("- **`{}`**: {}\n", term.name, term.meaning));
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::testing::{cell, costs, report};
+
+    #[test]
+    fn every_column_of_every_table_is_explained() {
+        let r = report(
+            &[("http", &[10]), ("idle", &[1000])],
+            vec![
+                cell("epoll", "http", 10, 1, costs(1.0)),
+                cell("epoll", "idle", 1000, 1, costs(1.0)),
+            ],
+        );
+        for table in super::super::table::tables(&r) {
+            for header in &table.headers {
+                assert!(meaning(header).is_some(), "{header} has no meaning");
+            }
+        }
+    }
+
+    #[test]
+    fn the_readme_names_every_term() {
+        let readme = include_str!("../../README.md");
+        let glossary = readme
+            .split("## Glossary")
+            .nth(1)
+            .expect("the README has a glossary");
+        for term in TERMS {
+            assert!(
+                glossary.contains(&format!("`{}`", term.name)),
+                "the README's glossary lacks {}",
+                term.name
+            );
+        }
+    }
+}
