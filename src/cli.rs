@@ -35,8 +35,8 @@ pub enum Command {
     /// What changed between two `compare` reports (report.json): each model's ranking
     /// figure beyond the rounds' spread, and the pairs whose order reversed.
     Diff(DiffArgs),
-    /// Write a `compare` report's files again (report.md, report.html, the charts) from
-    /// its report.json, with this build's presentation.
+    /// Write a `compare` report's files again (report.md, report.html, the charts, and
+    /// report.json) from its report.json, with this build's tier rule and presentation.
     Report(ReportArgs),
     /// Measure the least CPU a server spends per small request here (one read, one write,
     /// to a client watching with epoll).
@@ -207,7 +207,8 @@ fn diff(args: &DiffArgs) -> Result<()> {
 /// error.
 fn rewrite_report(args: &ReportArgs) -> Result<()> {
     use crate::results::comparison::Comparison;
-    let report = Comparison::load(&args.json).map_err(crate::error::usage)?;
+    let mut report = Comparison::load(&args.json).map_err(crate::error::usage)?;
+    report.assign_tiers();
     let dir = match &args.out {
         Some(dir) => dir.clone(),
         None => match args.json.parent() {

@@ -72,7 +72,7 @@ fn tier_one(report: &Comparison, workload: &str, level: usize) -> Option<Finding
         )
     } else {
         format!(
-            "Tier 1 holds {} models, each within the rounds' noise of the one ranked above it, at {}-{}{against}: {}.",
+            "Tier 1 holds {} models, at {}-{}{against}: {}.",
             first.len(),
             chart::ranking_label(report, low),
             chart::ranking_label(report, high),
@@ -328,7 +328,7 @@ mod tests {
         assert_eq!(found[0].topic, "http, 100 clients");
         assert_eq!(
             found[0].text,
-            "Tier 1 holds 2 models, each within the rounds' noise of the one ranked above it, at 1.03x-1.06x the floor: select, epoll. The costliest model that served every client is fork at 2.75x (tier 3)."
+            "Tier 1 holds 2 models, at 1.03x-1.06x the floor: select, epoll. The costliest model that served every client is fork at 2.75x (tier 3)."
         );
         assert_eq!(found[1].topic, "starved clients");
         assert!(

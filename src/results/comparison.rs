@@ -256,6 +256,15 @@ impl Comparison {
         cells
     }
 
+    /// Gives every cell its tier by this build's rule, and says which rule in the
+    /// report (compare on its cells; `iomodels report` again on a stored report's
+    /// rounds).
+    pub fn assign_tiers(&mut self) {
+        super::tiers::assign(&mut self.cells);
+        self.ranked_by = super::tiers::RANKED_BY.to_string();
+        self.tier_rule = super::tiers::RULE.to_string();
+    }
+
     /// The cell of one subject, workload and level, if the comparison has it.
     pub fn cell(&self, subject: &str, workload: &str, level: usize) -> Option<&Cell> {
         self.cells
