@@ -12,10 +12,13 @@
 //! - [`plan`]: subjects × workloads × levels, and the bench command line of each step.
 //! - [`child`]: the `serve` and `bench` child processes.
 //! - [`measure`]: carrying out the plan in rounds; failures become cells that say why.
+//! - [`idle`]: the `idle` workload's measurement: the active clients' descriptors
+//!   first, then the idle connections.
 //! - [`target`]: finding an external server's process from its listening socket.
 
 pub mod args;
 pub mod child;
+pub mod idle;
 pub mod measure;
 pub mod plan;
 pub mod target;

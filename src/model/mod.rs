@@ -142,6 +142,15 @@ impl ModelInfo {
             Workers::PerConnection { cap } => cap,
         }
     }
+
+    /// The descriptors the model can serve at most, when it has a limit of its own:
+    /// select(2)'s `fd_set` holds descriptors below FD_SETSIZE only, so `select` and
+    /// `select-threads` serve none at or above it.
+    pub fn descriptor_ceiling(&self) -> Option<usize> {
+        [select::INFO.name, select_threads::INFO.name]
+            .contains(&self.name)
+            .then_some(nix::sys::select::FD_SETSIZE)
+    }
 }
 
 /// The number of CPUs this process may run on.

@@ -2,7 +2,7 @@
 //! seed articles ask, answered with this run's models and figures. Which models are in
 //! tier 1 at the lowest and the highest concurrency, and at what multiple of the floor;
 //! which models starved clients; how CPU per request moves for select, poll and epoll
-//! as idle connections grow; memory per held connection, least and most. A question
+//! as idle connections grow, and what each idle connection adds to a request; memory per held connection, least and most. A question
 //! the run has no data for gets no sentence.
 
 use super::{cell_name, chart, grouped, why_no_figure};
@@ -10,7 +10,7 @@ use crate::model::Family;
 use crate::results::comparison::{
     active_clients, Cell, Comparison, IDLE_ACTIVE_CLIENTS, IDLE_QUESTION_MODELS,
 };
-use crate::results::tiers::starved_or_failed;
+use crate::results::tiers::{held_short, starved_or_failed};
 
 /// One finding: a few words that name it, and the sentence.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,12 +178,16 @@ fn idle_sweep(report: &Comparison) -> Option<Finding> {
     }
     let mut parts = Vec::new();
     let mut growth = Vec::new();
+    let mut slopes = Vec::new();
     for model in IDLE_QUESTION_MODELS {
         let Some((part, grew)) = model_sweep(report, model, levels) else {
             continue;
         };
         parts.push(part);
         growth.extend(grew.map(|g| format!("{model} {g:.1}x")));
+        slopes.extend(
+            ns_per_idle_connection(report, model, levels).map(|ns| format!("{model} {ns:.1} ns")),
+        );
     }
     if parts.is_empty() {
         return None;
@@ -194,6 +198,12 @@ fn idle_sweep(report: &Comparison) -> Option<Finding> {
         steps.join(", then "),
         parts.join("; ")
     );
+    if !slopes.is_empty() {
+        text.push_str(&format!(
+            " Each idle connection held adds to the CPU of every request: {} (the least-squares slope of CPU per request over the idle connections held).",
+            slopes.join(", ")
+        ));
+    }
     if !growth.is_empty() {
         text.push_str(&format!(
             " From {} to {} idle connections, the cost grew {}.",
@@ -221,9 +231,16 @@ fn model_sweep(
     if values.iter().all(Option::is_none) {
         return None;
     }
-    let steps: Vec<String> = values
+    let steps: Vec<String> = levels
         .iter()
-        .map(|v| v.map_or("no figure".to_string(), |v| chart::ranking_label(report, v)))
+        .zip(&values)
+        .map(|(&level, v)| {
+            let figure = v.map_or("no figure".to_string(), |v| chart::ranking_label(report, v));
+            match cell(level).filter(|c| held_short(c)).and_then(held) {
+                Some(held) => format!("{figure} (held {} of {})", grouped(held), grouped(level)),
+                None => figure,
+            }
+        })
         .collect();
     let mut part = format!("{model} {}", steps.join(" → "));
     let missing = levels.iter().zip(&values).find(|(_, v)| v.is_none());
@@ -237,6 +254,39 @@ fn model_sweep(
         _ => None,
     };
     Some((part, grew))
+}
+
+/// The idle connections a cell held, by its median.
+fn held(cell: &Cell) -> Option<usize> {
+    Some(cell.figures?.median.held? as usize)
+}
+
+/// The CPU (ns) each idle connection held adds to a request: the least-squares slope of
+/// the model's median CPU per request over the idle connections it held, across the
+/// levels where it served every active client.
+fn ns_per_idle_connection(report: &Comparison, model: &str, levels: &[usize]) -> Option<f64> {
+    let points: Vec<(f64, f64)> = levels
+        .iter()
+        .filter_map(|&level| {
+            let cell = report
+                .cell(model, "idle", level)
+                .filter(|c| served_all(c))?;
+            let median = cell.figures?.median;
+            let idle = median.held.unwrap_or(level as f64);
+            Some((idle, median.cpu_us_per_req? * 1000.0))
+        })
+        .collect();
+    slope(&points)
+}
+
+/// The least-squares slope of `y` over `x`; `None` without two distinct `x`.
+fn slope(points: &[(f64, f64)]) -> Option<f64> {
+    let n = points.len() as f64;
+    let mean_x = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = points.iter().map(|p| (p.0 - mean_x).powi(2)).sum();
+    let sxy: f64 = points.iter().map(|p| (p.0 - mean_x) * (p.1 - mean_y)).sum();
+    (sxx > 0.0).then(|| sxy / sxx)
 }
 
 /// Memory per held connection, least and most, at the most connections measured.
@@ -373,7 +423,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             idle.text,
-            "With 50 active clients and 0, then 10,000 idle connections, CPU per request goes: select 1.10x → no figure (select: descriptor 1024 is not below FD_SETSIZE, at 10,000); poll 1.00x → 20.00x; epoll 1.10x → 1.20x. From 0 to 10,000 idle connections, the cost grew poll 20.0x, epoll 1.1x."
+            "With 50 active clients and 0, then 10,000 idle connections, CPU per request goes: select 1.10x → no figure (held 1,018 of 10,000) (select: descriptor 1024 is not below FD_SETSIZE, at 10,000); poll 1.00x → 20.00x; epoll 1.10x → 1.20x. Each idle connection held adds to the CPU of every request: poll 9.5 ns, epoll 0.1 ns (the least-squares slope of CPU per request over the idle connections held). From 0 to 10,000 idle connections, the cost grew poll 20.0x, epoll 1.1x."
         );
         let memory = found
             .iter()
@@ -383,6 +433,35 @@ mod tests {
             memory.text,
             "Holding 10,000 idle connections, the server's private memory grew least for epoll (700 B per connection) and most for poll (1.5 kB per connection), of 2 models that held them all. Left out: select held only 1,018."
         );
+    }
+
+    #[test]
+    fn select_below_its_ceiling_has_a_slope_over_the_connections_it_held() {
+        let held = |n: f64, x: f64| Figures {
+            held: Some(n),
+            ..costs(x)
+        };
+        let r = report(
+            &[("idle", &[0, 1000, 10_000])],
+            vec![
+                cell("select", "idle", 0, 1, costs(1.0)),
+                cell("select", "idle", 1000, 2, held(960.0, 4.84)),
+                cell("select", "idle", 10_000, 2, held(960.0, 4.84)),
+            ],
+        );
+        let found = all(&r);
+        let idle = &found
+            .iter()
+            .find(|f| f.topic == "idle connections")
+            .unwrap()
+            .text;
+        assert!(
+            idle.contains("select 1.00x → 4.84x (held 960 of 1,000) → 4.84x (held 960 of 10,000)"),
+            "{idle}"
+        );
+        // 5 µs at none, 24.2 µs at 960: 20 ns per idle connection.
+        assert!(idle.contains("select 20.0 ns"), "{idle}");
+        assert_eq!(slope(&[(0.0, 1.0)]), None, "one point has no slope");
     }
 
     #[test]

@@ -7,6 +7,9 @@ use std::io::{self, Write};
 
 use crate::results::comparison::{Cell, Comparison, IDLE_ACTIVE_CLIENTS};
 use crate::results::figures::{Figures, Spread};
+use crate::results::tiers::held_short;
+
+use super::grouped;
 
 /// A table ready to print.
 #[derive(Debug, Clone)]
@@ -81,6 +84,7 @@ pub(super) fn table(report: &Comparison, workload: &str, level: usize) -> Table 
         if let Some(note) = disturbed_note(cell) {
             notes.push(note);
         }
+        notes.extend(held_note(cell));
         let Some(spread) = cell.figures else {
             let mut row = vec!["-".to_string(), cell.subject.clone(), "failed".to_string()];
             row.resize(headers.len(), String::new());
@@ -119,6 +123,20 @@ fn tier_label(report: &Comparison, cell: &Cell) -> String {
         Some(tier) => tier.to_string(),
         None => "-".into(),
     }
+}
+
+/// How many connections a cell held, when fewer than its level asked for.
+fn held_note(cell: &Cell) -> Option<String> {
+    let held = cell.figures.and_then(|s| s.median.held)?;
+    held_short(cell).then(|| {
+        format!(
+            "{}: held {} of {} {}connections",
+            cell.subject,
+            grouped(held as usize),
+            grouped(cell.level),
+            if cell.workload == "idle" { "idle " } else { "" }
+        )
+    })
 }
 
 /// Which of a cell's rounds were measured while something else used the machine.

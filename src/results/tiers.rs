@@ -6,8 +6,9 @@
 //! generator sets the pace, req/s is the client's speed, and every fast server shows the
 //! same number.
 //!
-//! **Classes come first.** A model that served every client with no error ranks above
-//! one that starved clients or failed requests, whatever either cost; a cell whose
+//! **Classes come first.** A model that served every client with no error (and held
+//! every connection asked for) ranks above one that starved clients, failed requests or
+//! held fewer, whatever either cost; a cell whose
 //! server failed in some round comes after both, and a cell without a CPU figure is not
 //! ranked. A model that starves clients never ranks above one that serves them all.
 //!
@@ -56,7 +57,7 @@ pub const MAX_SPAN: f64 = 1.25;
 pub const RULE: &str = "models sorted by median x floor are split at the largest gap between neighbours, then each side again (Scott-Knott); a split stands where the rounds tell the two neighbours apart (the costlier one's CPU per request, paired by round, at least 5% higher in the median and higher in enough rounds for a one-sided sign test's p <= 0.05, or at least 1.25x in every round) or where the group would otherwise span more than 1.25x, so no tier spans more than 1.25x";
 
 /// What ranks the cells, and why.
-pub const RANKED_BY: &str = "models rank by the server's CPU per request over the floor measured in the same round (x floor), because it measures the server while req/s is often the load generator's pace; a model that starved clients or failed requests never ranks above one that served them all";
+pub const RANKED_BY: &str = "models rank by the server's CPU per request over the floor measured in the same round (x floor), because it measures the server while req/s is often the load generator's pace; a model that starved clients, failed requests or held fewer connections than asked never ranks above one that served them all";
 
 /// Where a cell stands before tiers: lower is better.
 fn class(cell: &Cell) -> u8 {
@@ -67,7 +68,14 @@ fn class(cell: &Cell) -> u8 {
     if cell.error.is_some() {
         return 2;
     }
-    u8::from(starved_or_failed(&spread.median))
+    u8::from(starved_or_failed(&spread.median) || held_short(cell))
+}
+
+/// Did a cell hold fewer connections than its level asked for (select, whose ceiling
+/// is FD_SETSIZE, beside ten thousand idle connections)?
+pub fn held_short(cell: &Cell) -> bool {
+    let held = cell.figures.and_then(|s| s.median.held);
+    held.is_some_and(|held| held < cell.level as f64)
 }
 
 /// Did a run (or a median) leave a client without a reply, or fail a request?
@@ -289,6 +297,25 @@ mod tests {
         assert_eq!(t[0], ("starves".to_string(), Some(2)));
         cells.sort_by(rank_order);
         assert_eq!(cells[0].subject, "serves");
+    }
+
+    #[test]
+    fn a_model_that_held_fewer_connections_ranks_below_those_that_held_all() {
+        let holding = |name: &str, cost: f64, held: f64| {
+            let mut c = cell(name, &[cost], 0.0);
+            c.workload = "idle".into();
+            c.level = 10_000;
+            c.figures.as_mut().unwrap().median.held = Some(held);
+            c
+        };
+        let mut cells = [
+            holding("select", 6.0, 960.0),
+            holding("poll", 40.0, 10_000.0),
+        ];
+        assign(&mut cells);
+        cells.sort_by(rank_order);
+        assert_eq!(cells[0].subject, "poll");
+        assert!(held_short(&cells[1]));
     }
 
     #[test]
