@@ -38,8 +38,8 @@ pub enum Command {
     /// Write a `compare` report's files again (report.md, report.html, the charts, and
     /// report.json) from its report.json, with this build's tier rule and presentation.
     Report(ReportArgs),
-    /// Measure the least CPU a server spends per small request here (one read, one write,
-    /// to a client watching with epoll).
+    /// Measure the CPU per small request of a minimal server loop here (one read, one
+    /// write, to a client watching with epoll): the floor models are measured against.
     Floor(crate::floor::FloorArgs),
 }
 
