@@ -128,6 +128,7 @@ mod tests {
             workers: 1,
             backlog: 16,
             stop: stop.clone(),
+            announce: None,
         };
         let pool = std::thread::spawn(move || serve_with(server, first_panics));
         let reply = || {
