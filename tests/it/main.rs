@@ -13,6 +13,7 @@
 //!   every family.
 //! - `floor`: the kernel's floor, as a command.
 //! - `layers`: every import between top-level modules points down, none round a cycle.
+//! - `scripts`: the shell helpers of `scripts/`.
 
 #[macro_use]
 mod util;
@@ -34,3 +35,4 @@ mod bench_util;
 mod compare;
 mod floor;
 mod layers;
+mod scripts;
