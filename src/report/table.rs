@@ -266,6 +266,28 @@ pub fn floor_drift_warning(report: &Comparison) -> Option<String> {
     ))
 }
 
+/// Where the terminal's sentences wrap.
+const TERMINAL_WIDTH: usize = 100;
+
+/// `text` in lines of at most `width` characters, broken between words (a longer word
+/// stands alone), each line after the first indented by two spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.trim().is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::replace(&mut line, "  ".to_string()));
+        } else if !line.trim().is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.trim().is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 /// Prints every table with aligned columns.
 pub fn print_terminal(report: &Comparison, out: &mut impl Write) -> io::Result<()> {
     if let Some(floor) = report.floor_us_per_req {
@@ -276,11 +298,13 @@ pub fn print_terminal(report: &Comparison, out: &mut impl Write) -> io::Result<(
         )?;
     }
     if !report.ranked_by.is_empty() {
-        writeln!(
-            out,
+        let ranking = format!(
             "ranking: {}; # is the tier ({}).",
             report.ranked_by, report.tier_rule
-        )?;
+        );
+        for line in wrap(&ranking, TERMINAL_WIDTH) {
+            writeln!(out, "{line}")?;
+        }
     }
     if let Some(p) = &report.placement {
         writeln!(out, "{}", placement_line(p))?;
@@ -405,6 +429,18 @@ mod tests {
             None
         );
         assert!(super::super::markdown::page(&apart, &[]).contains("2.00 us in the first round"));
+    }
+
+    #[test]
+    fn the_terminal_wraps_a_sentence_between_words() {
+        let lines = wrap("the rounds tell those two neighbours apart", 16);
+        assert_eq!(
+            lines,
+            ["the rounds tell", "  those two", "  neighbours", "  apart"]
+        );
+        assert!(lines.iter().all(|l| l.chars().count() <= 16));
+        assert_eq!(wrap("", 10), Vec::<String>::new());
+        assert_eq!(wrap("averyveryverylongword", 5), ["averyveryverylongword"]);
     }
 
     #[test]

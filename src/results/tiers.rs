@@ -54,7 +54,7 @@ pub const CLEAR_RATIO: f64 = 1.25;
 pub const MAX_SPAN: f64 = 1.25;
 
 /// What the tier rule says, for the report.
-pub const RULE: &str = "models sorted by median x floor are split at the largest gap between neighbours, then each side again (Scott-Knott); a split stands where the rounds tell the two neighbours apart (the costlier one's CPU per request, paired by round, at least 5% higher in the median and higher in enough rounds for a one-sided sign test's p <= 0.05, or at least 1.25x in every round) or where the group would otherwise span more than 1.25x, so no tier spans more than 1.25x";
+pub const RULE: &str = "models sorted by median x floor are split at the largest gap between neighbours, then each side again (Scott-Knott); a split stands where the rounds tell those two neighbours apart (the costlier one's CPU per request, paired by round, at least 5% higher in the median and higher in enough rounds for a one-sided sign test at p <= 0.05, or at least 1.25x in every round) or where a tier would otherwise span more than 1.25x";
 
 /// What ranks the cells, and why.
 pub const RANKED_BY: &str = "models rank by the server's CPU per request over the floor measured in the same round (x floor), because it measures the server while req/s is often the load generator's pace; a model that starved clients, failed requests or held fewer connections than asked never ranks above one that served them all";
