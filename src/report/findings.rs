@@ -184,7 +184,7 @@ fn idle_sweep(report: &Comparison) -> Option<Finding> {
             continue;
         };
         parts.push(part);
-        growth.extend(grew.map(|g| format!("{model} {g:.1}x")));
+        growth.extend(grew.map(|g| format!("{model} {g}")));
         slopes.extend(
             ns_per_idle_connection(report, model, levels).map(|ns| format!("{model} {ns:.1} ns")),
         );
@@ -219,13 +219,14 @@ fn idle_sweep(report: &Comparison) -> Option<Finding> {
 }
 
 /// One model's idle sweep in words (`poll 1.18x → 1.72x → 24.32x`, with why a level
-/// has no figure), and how much its cost grew from the first level to the last, when
-/// both have a figure; `None` if the model has no figure at all.
+/// has no figure and how many idle connections a level held when fewer than asked),
+/// and how much its cost grew from the first level to the last (`3.7x`, `3.7x (holding
+/// 960)`), when both have a figure; `None` if the model has no figure at all.
 fn model_sweep(
     report: &Comparison,
     model: &str,
     levels: &[usize],
-) -> Option<(String, Option<f64>)> {
+) -> Option<(String, Option<String>)> {
     let cell = |level: usize| report.cell(model, "idle", level);
     let values: Vec<Option<f64>> = levels.iter().map(|&l| cell(l).and_then(ranking)).collect();
     if values.iter().all(Option::is_none) {
@@ -250,8 +251,16 @@ fn model_sweep(
         }
     }
     let grew = match (values.first(), values.last()) {
-        (Some(Some(first)), Some(Some(last))) => Some(last / first),
+        (Some(Some(first)), Some(Some(last))) => Some(format!("{:.1}x", last / first)),
         _ => None,
+    };
+    let last = levels
+        .last()
+        .and_then(|&l| cell(l))
+        .filter(|c| held_short(c));
+    let grew = match (grew, last.and_then(held)) {
+        (Some(grew), Some(held)) => Some(format!("{grew} (holding {})", grouped(held))),
+        (grew, _) => grew,
     };
     Some((part, grew))
 }
@@ -461,6 +470,10 @@ mod tests {
         );
         // 5 µs at none, 24.2 µs at 960: 20 ns per idle connection.
         assert!(idle.contains("select 20.0 ns"), "{idle}");
+        assert!(
+            idle.contains("the cost grew select 4.8x (holding 960)"),
+            "{idle}"
+        );
         assert_eq!(slope(&[(0.0, 1.0)]), None, "one point has no slope");
     }
 
