@@ -15,7 +15,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use super::child::BenchChild;
 use super::measure::BENCH_SLACK;
@@ -50,12 +50,14 @@ pub fn measure(
     json: PathBuf,
 ) -> Result<BenchRun> {
     let before = descriptors(server.pid);
-    let placeholders = (0..IDLE_ACTIVE_CLIENTS)
-        .map(|_| TcpStream::connect(server.addr))
-        .collect::<std::io::Result<Vec<_>>>()
-        .context("cannot open the active clients' placeholder connections")?;
-    let reserved = before.map(|n| n + IDLE_ACTIVE_CLIENTS);
+    // A server that accepts none leaves them in its backlog; one whose backlog is full
+    // leaves the rest unconnected: the active clients then have fewer places kept.
+    let placeholders: Vec<TcpStream> = (0..IDLE_ACTIVE_CLIENTS)
+        .map_while(|_| TcpStream::connect_timeout(&server.addr, PLACEHOLDERS_MAX).ok())
+        .collect();
+    let reserved = before.map(|n| n + placeholders.len());
     wait_for_descriptors(server.pid, |n| reserved.is_some_and(|r| n >= r));
+    let kept = placeholders.len();
     let idle = idle_connections(level, server.ceiling, descriptors(server.pid));
     let ramp = plan::ramp_time(idle) + Duration::from_millis(300);
     let lifetime = ramp + plan.duration + Duration::from_secs(1);
@@ -70,9 +72,7 @@ pub fn measure(
     std::thread::sleep(ramp);
     let holding = descriptors(server.pid);
     drop(placeholders);
-    wait_for_descriptors(server.pid, |n| {
-        holding.is_some_and(|h| n + IDLE_ACTIVE_CLIENTS <= h)
-    });
+    wait_for_descriptors(server.pid, |n| holding.is_some_and(|h| n + kept <= h));
     let args = super::measure::bench_args(
         plan,
         plan::bench_args(CompareWorkload::Idle, level, server.addr, plan.duration),
