@@ -8,9 +8,9 @@
 //!
 //! **Classes come first.** A model that served every client with no error (and held
 //! every connection asked for) ranks above one that starved clients, failed requests or
-//! held fewer, whatever either cost; a cell whose
-//! server failed in some round comes after both, and a cell without a CPU figure is not
-//! ranked. A model that starves clients never ranks above one that serves them all.
+//! held fewer, whatever either cost; a cell whose server failed in some round comes
+//! after both, and a cell without a CPU figure is not ranked. A model that starves
+//! clients never ranks above one that serves them all.
 //!
 //! **The tier rule** (Scott-Knott, after Tantithamthavorn et al., IEEE TSE 2018, adapted
 //! to rounds paired across models). Within a class, models are sorted by their median
@@ -24,9 +24,12 @@
 //! swap the models on either side. (Chosen on the stored default runs, `docs/results/
 //! default`, `default-second`, `default-idle` and `default-idle-second`, each diffed both
 //! ways: the old rule, a new tier where neighbours are told apart, left tiers 2.65x wide;
-//! capped this way, 70-83% of pairs fall in different tiers. Cutting at the largest
-//! between-group sum of squares, as Scott-Knott does, reversed more pairs than cutting
-//! at the largest gap.)
+//! this one puts 70-83% of pairs in different tiers, widest 1.24x, and 1.1-4.3% of those
+//! pairs come out the other way round in the other run, mostly as the same tier there
+//! with the medians swapped: runs differ by more than 1.25x for some models, so a cap
+//! that narrow has its price. Cutting at the largest between-group sum of squares, as
+//! Scott-Knott does, or where the cut's expected swaps are fewest reversed as many or
+//! more pairs than cutting at the largest gap.)
 //!
 //! The rounds tell a costlier model B apart from A when, over the rounds both were
 //! measured in, B's median cost is at least [`MIN_EFFECT`] above A's (as the median of
