@@ -3,11 +3,12 @@
 # itself (compare, bench --server-pid), never read from /proc here.
 # The caller sets PORT and calls `prepare` first.
 
-# Builds the release binary and sets IOMODELS, URL, a scratch DIR, and an exit trap that
-# stops the server running, if any, and removes DIR.
+# Builds the release binary and sets IOMODELS (under CARGO_TARGET_DIR, where cargo put
+# it, if that is set), URL, a scratch DIR, and an exit trap that stops the server
+# running, if any, and removes DIR.
 prepare() {
     cargo build --release --quiet
-    IOMODELS=target/release/iomodels
+    IOMODELS=${CARGO_TARGET_DIR:-target}/release/iomodels
     URL="http://127.0.0.1:$PORT/"
     DIR=$(mktemp -d)
     SERVER_PID=

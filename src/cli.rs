@@ -42,11 +42,11 @@ pub enum Command {
     /// figure beyond the rounds' spread (by value alone where a report has one round),
     /// and the pairs whose order reversed.
     Diff(DiffArgs),
-    /// Write a `compare` report's files again (report.md, report.html, the charts) from
-    /// its report.json, with this build's presentation.
+    /// Write a `compare` report's files again (report.md, report.html, the charts, and
+    /// report.json) from its report.json, with this build's tier rule and presentation.
     Report(ReportArgs),
-    /// Measure the least CPU a server spends per small request here (one read, one write,
-    /// to a client watching with epoll).
+    /// Measure the CPU per small request of a minimal server loop here (one read, one
+    /// write, to a client watching with epoll): the floor models are measured against.
     Floor(crate::floor::FloorArgs),
     /// Print a shell completion script: `iomodels completions bash > /etc/bash_completion.d/iomodels`.
     Completions(CompletionsArgs),
@@ -234,7 +234,8 @@ fn diff(args: &DiffArgs) -> Result<()> {
 /// error.
 fn rewrite_report(args: &ReportArgs) -> Result<()> {
     use crate::results::comparison::Comparison;
-    let report = Comparison::load(&args.json).map_err(crate::error::usage)?;
+    let mut report = Comparison::load(&args.json).map_err(crate::error::usage)?;
+    report.assign_tiers();
     let dir = match &args.out {
         Some(dir) => dir.clone(),
         None => match args.json.parent() {

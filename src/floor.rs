@@ -1,6 +1,9 @@
-//! `iomodels floor`: the least CPU a server must spend per small request on this
+//! `iomodels floor`: the CPU a minimal server loop spends per small request on this
 //! machine: one read(2) of a request and one write(2) of its response on a loopback TCP
-//! connection, with no event loop, no parsing and no bookkeeping.
+//! connection, with no event loop, no parsing and no bookkeeping. It is a reference,
+//! not a bound: the median of brief passes, measured apart from the model it is set
+//! against, so a model that batches its reads and writes can come out slightly below
+//! it (the report marks such a cell).
 //!
 //! Two threads play the two sides, in passes: the client thread writes a request on
 //! every connection, then the server side reads each request (already queued in its

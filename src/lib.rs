@@ -22,8 +22,8 @@
 //! 5. [`sample`]: a process tree's cost from `/proc` (CPU, PSS, context switches).
 //! 6. [`results`]: the data of a bench run and of a comparison, one serde type each.
 //! 7. [`bench`](mod@bench) (`iomodels bench`: the load generator's workloads and
-//!    event-loop engine), [`floor`] (`iomodels floor`: the kernel's least CPU per
-//!    request).
+//!    event-loop engine), [`floor`] (`iomodels floor`: the CPU per request of a minimal
+//!    server loop, the reference the models are measured against).
 //! 8. [`compare`]: `iomodels compare`: every model through every workload, as child
 //!    processes; returns a comparison.
 //! 9. [`report`]: the comparison presented: ranked tables, JSON, Markdown, SVG, HTML.

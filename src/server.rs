@@ -1,7 +1,6 @@
 //! `iomodels serve`: bind the listener, announce it, make SIGINT/SIGTERM a stop flag,
 //! and hand everything to the chosen model.
 
-use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -9,7 +8,7 @@ use anyhow::{Context, Result};
 
 use crate::conn::ConnOptions;
 use crate::error::usage;
-use crate::model::{ModelInfo, Server, Stop};
+use crate::model::{Announce, ModelInfo, Server, Stop};
 use crate::protocol::Protocol;
 use crate::sys;
 
@@ -44,7 +43,13 @@ pub fn run(config: &ServeConfig) -> Result<()> {
     if let Some(delay) = config.crash_after {
         sys::signal::die_after(delay).context("cannot arm --crash-after")?;
     }
-    announce(addr)?;
+    let announce = Announce::stdout(addr);
+    let announce = if config.model.announces_when_ready() {
+        Some(announce)
+    } else {
+        announce.say()?;
+        None
+    };
     let server = Server {
         listener,
         addr,
@@ -57,13 +62,7 @@ pub fn run(config: &ServeConfig) -> Result<()> {
         workers: config.workers,
         backlog: config.backlog,
         stop,
+        announce,
     };
     (config.model.run)(server).with_context(|| format!("model {} failed", config.model.name))
-}
-
-/// Prints `listening on ADDR`, the line scripts and `compare` wait for.
-fn announce(addr: SocketAddr) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    writeln!(out, "listening on {addr}")?;
-    out.flush()
 }

@@ -12,13 +12,14 @@
 //! subjects wait in accept or poll meanwhile: less than 1% of a core together.)
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 use indicatif::ProgressBar;
 
 use super::child::{BenchChild, ServerChild};
+use super::idle::{self, IdleServer};
 use super::plan::{self, CompareWorkload, Plan, Subject};
 use super::target;
 use crate::results::comparison::{Cell, HostLoad, Round, RoundRun, StopCheck, SERVER_SAID_MAX};
@@ -30,7 +31,7 @@ use crate::sys::affinity::list_arg;
 /// How long the warm-up after a server starts runs.
 const WARM_UP: Duration = Duration::from_millis(200);
 /// Slack on top of a run's own duration before a hung load generator is killed.
-const BENCH_SLACK: Duration = Duration::from_secs(20);
+pub(super) const BENCH_SLACK: Duration = Duration::from_secs(20);
 
 /// Everything carrying out a plan measured.
 #[derive(Debug)]
@@ -302,7 +303,13 @@ impl<'a> Slot<'a> {
             State::Up(running) => running,
             State::Refused(why) | State::Died(why) => return Err(why.clone()),
         };
-        let measured = measure_once(ctx, workload, level, running);
+        let ceiling = match self.subject {
+            Subject::Model { model, .. } => {
+                crate::model::find(model).and_then(|info| info.descriptor_ceiling())
+            }
+            Subject::Target { .. } => None,
+        };
+        let measured = measure_once(ctx, workload, level, running, ceiling);
         if let Some(child) = running.child.as_mut() {
             if let Some(how) = child.exited() {
                 let why = format!("server died ({how}): {}", child.last_words());
@@ -386,7 +393,7 @@ fn start(plan: &Plan, subject: &Subject, workload: CompareWorkload) -> Result<Ru
 }
 
 /// The `bench` arguments for one step, pinned where the plan places the client.
-fn bench_args(plan: &Plan, mut args: Vec<String>) -> Vec<String> {
+pub(super) fn bench_args(plan: &Plan, mut args: Vec<String>) -> Vec<String> {
     if let Some(placement) = &plan.placement {
         args.extend(["--cpus".into(), list_arg(&placement.client_cpus)]);
     }
@@ -414,12 +421,14 @@ fn snapshot(pid: Option<u32>) -> Option<TreeSnapshot> {
     ProcessTree::new(pid?).ok()?.sample().ok()
 }
 
-/// One measurement.
+/// One measurement; `ceiling` is the descriptors the model can serve at most, if it
+/// has a limit of its own.
 fn measure_once(
     ctx: &Ctx,
     workload: CompareWorkload,
     level: usize,
     live: &Running,
+    ceiling: Option<usize>,
 ) -> Result<BenchRun> {
     let (plan, scratch, duration) = (ctx.plan, &ctx.scratch, ctx.plan.duration);
     let json = scratch.join("run.json");
@@ -428,65 +437,12 @@ fn measure_once(
         let limit = duration + plan::ramp_time(level) + BENCH_SLACK;
         return BenchChild::start(&args, live.pid, json, limit)?.finish();
     }
-    measure_idle(plan, scratch, level, live, json)
-}
-
-/// Idle: hold `level` silent connections, then measure the active clients.
-fn measure_idle(
-    plan: &Plan,
-    scratch: &Path,
-    level: usize,
-    live: &Running,
-    json: PathBuf,
-) -> Result<BenchRun> {
-    let duration = plan.duration;
-    let ramp = plan::ramp_time(level) + Duration::from_millis(300);
-    let lifetime = ramp + duration + Duration::from_secs(1);
-    let holder_args = bench_args(plan, plan::idle_holder_args(level, live.addr, lifetime));
-    let holder = BenchChild::start(
-        &holder_args,
-        None,
-        scratch.join("holder.json"),
-        lifetime + BENCH_SLACK,
-    )?;
-    std::thread::sleep(ramp);
-    let args = bench_args(
-        plan,
-        plan::bench_args(CompareWorkload::Idle, level, live.addr, duration),
-    );
-    let active = BenchChild::start(&args, live.pid, json, duration + BENCH_SLACK)?.finish();
-    // Its lifetime is an upper bound; it is done once the active clients are.
-    let held = holder.stop()?;
-    settle(live.pid);
-    let mut run = active?;
-    run.held = held.held;
-    Ok(run)
-}
-
-/// How long [`settle`] waits at most.
-const SETTLE_MAX: Duration = Duration::from_secs(2);
-/// A server using less CPU than this share of a core has settled.
-const SETTLED_SHARE: f64 = 0.05;
-
-/// Waits until the server has done with the connections the holder closed (a poll
-/// server takes a while over ten thousand), so that work does not land in the next
-/// measurement, of this server or another.
-fn settle(pid: Option<u32>) {
-    let Some(pid) = pid else { return };
-    let step = Duration::from_millis(20);
-    let started = std::time::Instant::now();
-    let mut last = crate::sample::procfs::process_cpu_ns(pid);
-    while started.elapsed() < SETTLE_MAX {
-        std::thread::sleep(step);
-        let now = crate::sample::procfs::process_cpu_ns(pid);
-        let (Some(before), Some(after)) = (last, now) else {
-            return;
-        };
-        if (after.saturating_sub(before) as f64) < SETTLED_SHARE * step.as_nanos() as f64 {
-            return;
-        }
-        last = now;
-    }
+    let server = IdleServer {
+        addr: live.addr,
+        pid: live.pid,
+        ceiling,
+    };
+    idle::measure(plan, scratch, level, server, json)
 }
 
 #[cfg(test)]

@@ -12,10 +12,13 @@
 //! - [`plan`]: subjects × workloads × levels, and the bench command line of each step.
 //! - [`child`]: the `serve` and `bench` child processes.
 //! - [`measure`]: carrying out the plan in rounds; failures become cells that say why.
+//! - [`idle`]: the `idle` workload's measurement: the active clients' descriptors
+//!   first, then the idle connections.
 //! - [`target`]: finding an external server's process from its listening socket.
 
 pub mod args;
 pub mod child;
+pub mod idle;
 pub mod measure;
 pub mod plan;
 pub mod target;
@@ -29,7 +32,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use self::plan::Plan;
 use crate::results::comparison::{Comparison, Machine, Round, VERSION};
 use crate::results::figures::median;
-use crate::results::tiers;
 
 /// Where the CPU figures come from, for the report.
 const CPU_SOURCE: &str = "CPU per request is the server tree's CPU over the run in nanoseconds: each process's CPU clock (clock_getcpuclockid(3): every thread, live or exited, as the scheduler accounts it) plus the children it reaped (cutime + cstime, in 10 ms ticks)";
@@ -44,16 +46,15 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let bar = progress_bar(plan.steps());
-    let mut measured = measure::execute(plan, &bar);
+    let measured = measure::execute(plan, &bar);
     bar.finish_and_clear();
-    tiers::assign(&mut measured.cells);
     let mut floors: Vec<f64> = measured
         .rounds
         .iter()
         .filter_map(|r| r.floor_us_per_req)
         .collect();
     let floor_of = |round: Option<&Round>| round.and_then(|r| r.floor_us_per_req);
-    Ok(Comparison {
+    let mut comparison = Comparison {
         version: VERSION,
         command: std::env::args().collect::<Vec<_>>().join(" "),
         machine: machine(),
@@ -78,10 +79,12 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
         stops: measured.stops,
         rounds: measured.rounds,
         placement: plan.placement.clone(),
-        ranked_by: tiers::RANKED_BY.to_string(),
-        tier_rule: tiers::RULE.to_string(),
+        ranked_by: String::new(),
+        tier_rule: String::new(),
         cpu_source: CPU_SOURCE.to_string(),
-    })
+    };
+    comparison.assign_tiers();
+    Ok(comparison)
 }
 
 fn progress_bar(steps: u64) -> ProgressBar {

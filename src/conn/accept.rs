@@ -169,6 +169,18 @@ impl Acceptor {
         self.accept_when(has_room, || ())
     }
 
+    /// As [`Self::accept`], calling `tend` before every accept(2), so at least every
+    /// [`STOP_POLL`] while no client comes (a pool replaces the workers that exited).
+    pub fn accept_tending(&self, mut tend: impl FnMut()) -> Option<TcpStream> {
+        self.accept_when(
+            || {
+                tend();
+                true
+            },
+            || (),
+        )
+    }
+
     /// As [`Self::accept`], each accept(2) made holding what `take_turn` returns (an
     /// accept lock, released when dropped), so that the workers sharing the listener
     /// wait in accept one at a time.

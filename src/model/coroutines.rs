@@ -7,12 +7,17 @@
 //! and its event loop resumes it when the socket is ready, as gevent's monkey-patched
 //! sockets do. A coroutine costs a small stack instead of a thread.
 //!
+//! It says `listening on` only once may's scheduler runs the accept coroutine: may
+//! starts its threads with the first coroutine, and a client told to connect before
+//! then would wait on a server that is not yet serving.
+//!
 //! `--workers` is may's number of scheduler threads; the default of one is gevent's
 //! single thread. The main thread only watches the stop flag (returning ends the
 //! process, and may's threads with it) and the number of live connections, to give
 //! the memory of finished ones back ([`IdleTrim`]).
 
 use std::io;
+use std::time::Duration;
 
 use super::{Family, ModelInfo, Workers};
 use super::{Server, STOP_POLL};
@@ -44,6 +49,9 @@ const COROUTINE_STACK: usize = 64 * 1024;
 /// compare level of 100); beyond it a coroutine costs an mmap and an munmap.
 const COROUTINE_POOL: usize = 256;
 
+/// How long may's scheduler may take to run the accept coroutine.
+const SCHEDULER_START: Duration = Duration::from_secs(5);
+
 static SPAWN_FAILED: RateLimited = RateLimited::new();
 
 fn run(server: Server) -> io::Result<()> {
@@ -61,7 +69,17 @@ fn run(server: Server) -> io::Result<()> {
     let opts = server.conn;
     let live = LiveCount::new();
     let serving = live.clone();
-    sys::coroutine::spawn(move || accept_loop(&listener, opts, &serving))?;
+    let (started, running) = std::sync::mpsc::sync_channel::<()>(1);
+    sys::coroutine::spawn(move || {
+        let _ = started.send(());
+        accept_loop(&listener, opts, &serving);
+    })?;
+    running
+        .recv_timeout(SCHEDULER_START)
+        .map_err(|_| io::Error::other("may's scheduler did not start the accept loop"))?;
+    if let Some(announce) = server.announce {
+        announce.say()?;
+    }
     let mut trim = IdleTrim::new();
     while !server.stop.is_set() {
         trim.observe(live.count());
@@ -92,5 +110,54 @@ fn accept_loop(listener: &may::net::TcpListener, opts: ConnOptions, live: &LiveC
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    use super::*;
+    use crate::model::{Announce, Stop};
+    use crate::protocol::Protocol;
+
+    #[test]
+    fn says_listening_on_once_its_accept_loop_runs_and_serves() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = Stop::new();
+        let (said, heard) = std::sync::mpsc::channel();
+        let server = Server {
+            listener,
+            addr,
+            conn: ConnOptions {
+                protocol: Protocol::Echo,
+                timeout: None,
+                nodelay: false,
+                cork: false,
+            },
+            workers: 1,
+            backlog: 16,
+            stop: stop.clone(),
+            announce: Some(Announce::new(move || {
+                said.send(()).map_err(io::Error::other)
+            })),
+        };
+        let model = std::thread::spawn(move || run(server));
+        heard
+            .recv_timeout(Duration::from_secs(10))
+            .expect("it says listening on");
+        let mut client = TcpStream::connect(addr).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        client.write_all(b"ping").unwrap();
+        let mut echo = [0; 4];
+        client.read_exact(&mut echo).unwrap();
+        assert_eq!(&echo, b"ping");
+        assert!(heard.try_recv().is_err(), "said once");
+        stop.set();
+        model.join().unwrap().unwrap();
     }
 }

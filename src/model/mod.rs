@@ -19,7 +19,10 @@
 //! - come back near its starting memory once the connections it served are gone: a
 //!   model that serves from many threads hands what the allocator kept back to the
 //!   system when its live connection count falls ([`crate::conn::trim`]), never per request;
-//! - back off when accept(2) runs out of descriptors ([`crate::conn::accept`]).
+//! - back off when accept(2) runs out of descriptors ([`crate::conn::accept`]);
+//! - say `listening on ADDR` ([`Server::announce`]) once it is ready, if it was left
+//!   to say it: `serve` says it before `run` for every model whose listener alone makes
+//!   it ready ([`ModelInfo::announces_when_ready`]).
 
 mod async_mt;
 mod asyncio;
@@ -64,6 +67,38 @@ pub struct Server {
     pub workers: usize,
     pub backlog: u32,
     pub stop: Stop,
+    /// `listening on ADDR`, when it is the model's to say once it is ready; `None`:
+    /// said already.
+    pub announce: Option<Announce>,
+}
+
+/// The line scripts and `compare` wait for before they connect, said once.
+pub struct Announce(Box<dyn FnOnce() -> io::Result<()> + Send>);
+
+impl Announce {
+    /// Says `say` when announced (tests listen this way).
+    pub fn new(say: impl FnOnce() -> io::Result<()> + Send + 'static) -> Self {
+        Announce(Box::new(say))
+    }
+
+    /// Prints `listening on ADDR` on stdout.
+    pub fn stdout(addr: SocketAddr) -> Self {
+        Announce::new(move || {
+            let mut out = io::stdout().lock();
+            writeln!(out, "listening on {addr}")?;
+            out.flush()
+        })
+    }
+
+    pub fn say(self) -> io::Result<()> {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for Announce {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Announce")
+    }
 }
 
 impl Server {
@@ -142,6 +177,22 @@ impl ModelInfo {
             Workers::Cpus => cpus(),
             Workers::PerConnection { cap } => cap,
         }
+    }
+
+    /// Does the model say `listening on` itself, once it is ready? Every model is ready
+    /// once its listener is bound (the kernel queues connections until it accepts),
+    /// except `coroutines`, whose accept loop waits for may's scheduler to start.
+    pub fn announces_when_ready(&self) -> bool {
+        self.name == coroutines::INFO.name
+    }
+
+    /// The descriptors the model can serve at most, when it has a limit of its own:
+    /// select(2)'s `fd_set` holds descriptors below FD_SETSIZE only, so `select` and
+    /// `select-threads` serve none at or above it.
+    pub fn descriptor_ceiling(&self) -> Option<usize> {
+        [select::INFO.name, select_threads::INFO.name]
+            .contains(&self.name)
+            .then_some(nix::sys::select::FD_SETSIZE)
     }
 }
 

@@ -6,6 +6,9 @@
 //! accepting, so waiting clients stay in the kernel's listen backlog instead of
 //! costing the server memory and descriptors.
 //!
+//! A worker whose connection panicked has exited: the acceptor starts another in its
+//! place, as `prethread` and `prefork` do, so the pool keeps serving at its size.
+//!
 //! The default of 8 workers is seed 001's `processors = 8`: a blocking worker spends
 //! most of its time waiting on a client, so the pool is sized by how many clients may
 //! be served at once, not by CPUs.
@@ -31,27 +34,49 @@ pub static INFO: ModelInfo = ModelInfo {
     run,
 };
 
+/// What a worker does with a connection.
+type Work = fn(TcpStream, &ConnOptions);
+
 fn run(server: Server) -> io::Result<()> {
+    serve_with(server, |stream, opts| {
+        conn::blocking::serve(stream, opts, None)
+    })
+}
+
+/// The pool, its workers doing `work` with each connection.
+fn serve_with(server: Server, work: Work) -> io::Result<()> {
     let acceptor = Acceptor::new(server.listener, server.stop.clone())?;
     // One connection waiting per worker: enough that a worker finishing a client finds
     // the next one ready, small enough that the backlog, not the queue, holds the rest.
     let (queue, taken) = crossbeam_channel::bounded::<TcpStream>(server.workers);
     let opts = server.conn;
-    let _pool = Pool::start(server.workers, "pool", move || worker(&taken, &opts))?;
-    while let Some(stream) = acceptor.accept() {
-        hand_over(&queue, stream, &server.stop)?;
+    let mut pool = Pool::start(server.workers, "pool", move || worker(&taken, &opts, work))?;
+    let mut replace = || {
+        pool.replace_exited();
+    };
+    while let Some(stream) = acceptor.accept_tending(&mut replace) {
+        hand_over(&queue, stream, &server.stop, &mut replace)?;
     }
     Ok(())
 }
 
 /// Puts a connection on the queue; while it is full, waits for a worker, waking to
-/// check the stop flag (a connection still waiting then is closed).
-fn hand_over(queue: &Sender<TcpStream>, mut stream: TcpStream, stop: &Stop) -> io::Result<()> {
+/// check the stop flag (a connection still waiting then is closed) and to `replace`
+/// workers that exited.
+fn hand_over(
+    queue: &Sender<TcpStream>,
+    mut stream: TcpStream,
+    stop: &Stop,
+    replace: &mut impl FnMut(),
+) -> io::Result<()> {
     loop {
         match queue.send_timeout(stream, STOP_POLL) {
             Ok(()) => return Ok(()),
             Err(SendTimeoutError::Timeout(_)) if stop.is_set() => return Ok(()),
-            Err(SendTimeoutError::Timeout(back)) => stream = back,
+            Err(SendTimeoutError::Timeout(back)) => {
+                replace();
+                stream = back;
+            }
             Err(SendTimeoutError::Disconnected(_)) => {
                 return Err(io::Error::other("every worker thread has exited"))
             }
@@ -60,8 +85,67 @@ fn hand_over(queue: &Sender<TcpStream>, mut stream: TcpStream, stop: &Stop) -> i
 }
 
 /// A worker's life: take a connection, serve it, repeat until the queue closes.
-fn worker(taken: &Receiver<TcpStream>, opts: &ConnOptions) {
+fn worker(taken: &Receiver<TcpStream>, opts: &ConnOptions, work: Work) {
     for stream in taken.iter() {
-        conn::blocking::serve(stream, opts, None);
+        work(stream, opts);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::protocol::Protocol;
+
+    static TAKEN: AtomicUsize = AtomicUsize::new(0);
+
+    /// The first connection's work panics, and so ends its worker; the others get `ok`.
+    fn first_panics(mut stream: TcpStream, _: &ConnOptions) {
+        if TAKEN.fetch_add(1, Ordering::SeqCst) == 0 {
+            panic!("the first connection's work fails");
+        }
+        let _ = stream.write_all(b"ok");
+    }
+
+    #[test]
+    fn a_worker_that_dies_is_replaced() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = Stop::new();
+        let server = Server {
+            listener,
+            addr,
+            conn: ConnOptions {
+                protocol: Protocol::Echo,
+                timeout: None,
+                nodelay: false,
+                cork: false,
+            },
+            workers: 1,
+            backlog: 16,
+            stop: stop.clone(),
+            announce: None,
+        };
+        let pool = std::thread::spawn(move || serve_with(server, first_panics));
+        let reply = || {
+            let mut client = TcpStream::connect(addr).unwrap();
+            client
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let mut got = Vec::new();
+            client.read_to_end(&mut got).map(|_| got)
+        };
+        assert_eq!(
+            reply().unwrap(),
+            b"",
+            "the only worker died on the first client"
+        );
+        assert_eq!(reply().unwrap(), b"ok", "another worker took its place");
+        stop.set();
+        pool.join().unwrap().unwrap();
     }
 }

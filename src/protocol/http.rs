@@ -19,8 +19,10 @@
 //!   - `Host`: missing from an HTTP/1.1 request, given twice, or whose value is not
 //!     `host [":" port]` as RFC 3986 spells them (3.2; an empty value is valid);
 //!   - `Content-Length`: not digits, or several that disagree (6.3);
-//!   - `Transfer-Encoding`: whose final coding is not `chunked` (6.3), given with a
-//!     `Content-Length` (6.1, a smuggling attempt), or in an HTTP/1.0 request (6.1).
+//!   - `Transfer-Encoding`: anything but a single `chunked`, over all its fields (6.3:
+//!     chunked is the final coding and is applied once; no other coding is decoded
+//!     here), given with a `Content-Length` (6.1, a smuggling attempt), or in an
+//!     HTTP/1.0 request (6.1).
 //!
 //! Parsing is httparse's; this file only frames requests and writes replies, and
 //! checks what httparse leaves to it (above). The checks cost a length comparison per
@@ -422,15 +424,28 @@ impl Fields {
         Ok(())
     }
 
-    /// Only `chunked` as the final coding delimits a request body (RFC 9112 6.3), and
-    /// it is applied once.
+    /// Only `chunked` delimits a request body: it is the final coding and is applied
+    /// once (RFC 9112 6.3), and no other coding is decoded here, so the codings of all
+    /// the fields together must be one `chunked` (empty list elements aside, RFC 9110
+    /// 5.6.1): `chunked, chunked` and `gzip, chunked` are refused.
     fn transfer_encoding(&mut self, value: &[u8]) -> Result<(), Status> {
-        let last = value.rsplit(|&b| b == b',').next().unwrap_or_default();
-        if self.chunked || !last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
-            return Err(BAD_REQUEST);
+        let codings = value
+            .split(|&b| b == b',')
+            .map(<[u8]>::trim_ascii)
+            .filter(|coding| !coding.is_empty());
+        let mut any = false;
+        for coding in codings {
+            if self.chunked || !coding.eq_ignore_ascii_case(b"chunked") {
+                return Err(BAD_REQUEST);
+            }
+            self.chunked = true;
+            any = true;
         }
-        self.chunked = true;
-        Ok(())
+        if any {
+            Ok(())
+        } else {
+            Err(BAD_REQUEST)
+        }
     }
 
     /// The request the fields describe, once all are read; refused if they do not

@@ -183,6 +183,10 @@ fn malformed_requests_get_400_and_a_lingering_close() {
         b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
         b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
         b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: foo, chunked\r\n\r\n0\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ,\r\n\r\n",
         b"GET / HTTP/1.1\r\n\r\n",
         b"GET / HTTP/2.0\r\nHost: x\r\n\r\n",
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
@@ -481,4 +485,15 @@ fn content_lengths_parse_strictly() {
     assert_eq!(parse_length(b""), None);
     assert_eq!(parse_length(b"1 2"), None);
     assert_eq!(parse_length(b"99999999999999999999"), None);
+}
+
+#[test]
+fn one_chunked_coding_is_accepted_whatever_its_case_and_empty_list_elements() {
+    for good in [
+        "Transfer-Encoding: Chunked",
+        "Transfer-Encoding: , chunked ,",
+    ] {
+        let request = format!("POST / HTTP/1.1\r\nHost: x\r\n{good}\r\n\r\n0\r\n\r\n");
+        assert_eq!(status_of(request.as_bytes()).0, 200, "{good}");
+    }
 }

@@ -2,7 +2,7 @@
 //! seed articles ask, answered with this run's models and figures. Which models are in
 //! tier 1 at the lowest and the highest concurrency, and at what multiple of the floor;
 //! which models starved clients; how CPU per request moves for select, poll and epoll
-//! as idle connections grow; memory per held connection, least and most. A question
+//! as idle connections grow, and what each idle connection adds to a request; memory per held connection, least and most. A question
 //! the run has no data for gets no sentence.
 
 use super::{cell_name, chart, grouped, why_no_figure};
@@ -10,7 +10,7 @@ use crate::model::Family;
 use crate::results::comparison::{
     active_clients, Cell, Comparison, IDLE_ACTIVE_CLIENTS, IDLE_QUESTION_MODELS,
 };
-use crate::results::tiers::starved_or_failed;
+use crate::results::tiers::{held_short, starved_or_failed};
 
 /// One finding: a few words that name it, and the sentence.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,13 +71,14 @@ fn tier_one(report: &Comparison, workload: &str, level: usize) -> Option<Finding
             chart::ranking_label(report, low)
         )
     } else {
+        // One round has no spread: say so rather than let the tier imply a test.
         let kin = if report.repeat < 2 {
-            "measured in one round, so with no spread to tell noise from a difference"
+            ", measured in one round, so with no spread to tell noise from a difference"
         } else {
-            "each within the rounds' noise of the one ranked above it"
+            ""
         };
         format!(
-            "Tier 1 holds {} models, {kin}, at {}-{}{against}: {}.",
+            "Tier 1 holds {} models{kin}, at {}-{}{against}: {}.",
             first.len(),
             chart::ranking_label(report, low),
             chart::ranking_label(report, high),
@@ -183,12 +184,16 @@ fn idle_sweep(report: &Comparison) -> Option<Finding> {
     }
     let mut parts = Vec::new();
     let mut growth = Vec::new();
+    let mut slopes = Vec::new();
     for model in IDLE_QUESTION_MODELS {
         let Some((part, grew)) = model_sweep(report, model, levels) else {
             continue;
         };
         parts.push(part);
-        growth.extend(grew.map(|g| format!("{model} {g:.1}x")));
+        growth.extend(grew.map(|g| format!("{model} {g}")));
+        slopes.extend(
+            ns_per_idle_connection(report, model, levels).map(|ns| format!("{model} {ns:.1} ns")),
+        );
     }
     if parts.is_empty() {
         return None;
@@ -199,6 +204,12 @@ fn idle_sweep(report: &Comparison) -> Option<Finding> {
         steps.join(", then "),
         parts.join("; ")
     );
+    if !slopes.is_empty() {
+        text.push_str(&format!(
+            " Each idle connection held adds to the CPU of every request: {} (the least-squares slope of CPU per request over the idle connections held).",
+            slopes.join(", ")
+        ));
+    }
     if !growth.is_empty() {
         text.push_str(&format!(
             " From {} to {} idle connections, the cost grew {}.",
@@ -214,21 +225,29 @@ fn idle_sweep(report: &Comparison) -> Option<Finding> {
 }
 
 /// One model's idle sweep in words (`poll 1.18x → 1.72x → 24.32x`, with why a level
-/// has no figure), and how much its cost grew from the first level to the last, when
-/// both have a figure; `None` if the model has no figure at all.
+/// has no figure and how many idle connections a level held when fewer than asked),
+/// and how much its cost grew from the first level to the last (`3.7x`, `3.7x (holding
+/// 960)`), when both have a figure; `None` if the model has no figure at all.
 fn model_sweep(
     report: &Comparison,
     model: &str,
     levels: &[usize],
-) -> Option<(String, Option<f64>)> {
+) -> Option<(String, Option<String>)> {
     let cell = |level: usize| report.cell(model, "idle", level);
     let values: Vec<Option<f64>> = levels.iter().map(|&l| cell(l).and_then(ranking)).collect();
     if values.iter().all(Option::is_none) {
         return None;
     }
-    let steps: Vec<String> = values
+    let steps: Vec<String> = levels
         .iter()
-        .map(|v| v.map_or("no figure".to_string(), |v| chart::ranking_label(report, v)))
+        .zip(&values)
+        .map(|(&level, v)| {
+            let figure = v.map_or("no figure".to_string(), |v| chart::ranking_label(report, v));
+            match cell(level).filter(|c| held_short(c)).and_then(held) {
+                Some(held) => format!("{figure} (held {} of {})", grouped(held), grouped(level)),
+                None => figure,
+            }
+        })
         .collect();
     let mut part = format!("{model} {}", steps.join(" → "));
     let missing = levels.iter().zip(&values).find(|(_, v)| v.is_none());
@@ -238,10 +257,51 @@ fn model_sweep(
         }
     }
     let grew = match (values.first(), values.last()) {
-        (Some(Some(first)), Some(Some(last))) => Some(last / first),
+        (Some(Some(first)), Some(Some(last))) => Some(format!("{:.1}x", last / first)),
         _ => None,
     };
+    let last = levels
+        .last()
+        .and_then(|&l| cell(l))
+        .filter(|c| held_short(c));
+    let grew = match (grew, last.and_then(held)) {
+        (Some(grew), Some(held)) => Some(format!("{grew} (holding {})", grouped(held))),
+        (grew, _) => grew,
+    };
     Some((part, grew))
+}
+
+/// The idle connections a cell held, by its median.
+fn held(cell: &Cell) -> Option<usize> {
+    Some(cell.figures?.median.held? as usize)
+}
+
+/// The CPU (ns) each idle connection held adds to a request: the least-squares slope of
+/// the model's median CPU per request over the idle connections it held, across the
+/// levels where it served every active client.
+fn ns_per_idle_connection(report: &Comparison, model: &str, levels: &[usize]) -> Option<f64> {
+    let points: Vec<(f64, f64)> = levels
+        .iter()
+        .filter_map(|&level| {
+            let cell = report
+                .cell(model, "idle", level)
+                .filter(|c| served_all(c))?;
+            let median = cell.figures?.median;
+            let idle = median.held.unwrap_or(level as f64);
+            Some((idle, median.cpu_us_per_req? * 1000.0))
+        })
+        .collect();
+    slope(&points)
+}
+
+/// The least-squares slope of `y` over `x`; `None` without two distinct `x`.
+fn slope(points: &[(f64, f64)]) -> Option<f64> {
+    let n = points.len() as f64;
+    let mean_x = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = points.iter().map(|p| (p.0 - mean_x).powi(2)).sum();
+    let sxy: f64 = points.iter().map(|p| (p.0 - mean_x) * (p.1 - mean_y)).sum();
+    (sxx > 0.0).then(|| sxy / sxx)
 }
 
 /// Memory per held connection, least and most, at the most connections measured.
@@ -334,7 +394,7 @@ mod tests {
         assert_eq!(found[0].topic, "http, 100 clients");
         assert_eq!(
             found[0].text,
-            "Tier 1 holds 2 models, each within the rounds' noise of the one ranked above it, at 1.03x-1.06x the floor: select, epoll. The costliest model that served every client is fork at 2.75x (tier 3)."
+            "Tier 1 holds 2 models, at 1.03x-1.06x the floor: select, epoll. The costliest model that served every client is fork at 2.75x (tier 3)."
         );
         assert_eq!(found[1].topic, "starved clients");
         assert!(
@@ -379,7 +439,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             idle.text,
-            "With 50 active clients and 0, then 10,000 idle connections, CPU per request goes: select 1.10x → no figure (select: descriptor 1024 is not below FD_SETSIZE, at 10,000); poll 1.00x → 20.00x; epoll 1.10x → 1.20x. From 0 to 10,000 idle connections, the cost grew poll 20.0x, epoll 1.1x."
+            "With 50 active clients and 0, then 10,000 idle connections, CPU per request goes: select 1.10x → no figure (held 1,018 of 10,000) (select: descriptor 1024 is not below FD_SETSIZE, at 10,000); poll 1.00x → 20.00x; epoll 1.10x → 1.20x. Each idle connection held adds to the CPU of every request: poll 9.5 ns, epoll 0.1 ns (the least-squares slope of CPU per request over the idle connections held). From 0 to 10,000 idle connections, the cost grew poll 20.0x, epoll 1.1x."
         );
         let memory = found
             .iter()
@@ -389,6 +449,39 @@ mod tests {
             memory.text,
             "Holding 10,000 idle connections, the server's private memory grew least for epoll (700 B per connection) and most for poll (1.5 kB per connection), of 2 models that held them all. Left out: select held only 1,018."
         );
+    }
+
+    #[test]
+    fn select_below_its_ceiling_has_a_slope_over_the_connections_it_held() {
+        let held = |n: f64, x: f64| Figures {
+            held: Some(n),
+            ..costs(x)
+        };
+        let r = report(
+            &[("idle", &[0, 1000, 10_000])],
+            vec![
+                cell("select", "idle", 0, 1, costs(1.0)),
+                cell("select", "idle", 1000, 2, held(960.0, 4.84)),
+                cell("select", "idle", 10_000, 2, held(960.0, 4.84)),
+            ],
+        );
+        let found = all(&r);
+        let idle = &found
+            .iter()
+            .find(|f| f.topic == "idle connections")
+            .unwrap()
+            .text;
+        assert!(
+            idle.contains("select 1.00x → 4.84x (held 960 of 1,000) → 4.84x (held 960 of 10,000)"),
+            "{idle}"
+        );
+        // 5 µs at none, 24.2 µs at 960: 20 ns per idle connection.
+        assert!(idle.contains("select 20.0 ns"), "{idle}");
+        assert!(
+            idle.contains("the cost grew select 4.8x (holding 960)"),
+            "{idle}"
+        );
+        assert_eq!(slope(&[(0.0, 1.0)]), None, "one point has no slope");
     }
 
     #[test]

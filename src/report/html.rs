@@ -69,7 +69,7 @@ fn headline(report: &Comparison) -> String {
         m.cpu_model,
         m.kernel,
         report.floor_us_per_req.map_or_else(String::new, |f| format!(
-            " over the floor, the least a request costs here ({f:.2} µs: one read, one write)"
+            " over the floor, the median CPU per request of a minimal server loop measured in the same round ({f:.2} µs: one read, one write; a reference, not a bound, so a model can come out slightly below it)"
         ))
     )
 }

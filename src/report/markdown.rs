@@ -49,7 +49,7 @@ pub fn page(report: &Comparison, charts: &[Chart]) -> String {
     if let Some(floor) = report.floor_us_per_req {
         let _ = writeln!(
             md,
-            "- x floor: server CPU per request divided by the floor measured at the start of the same round (median {floor:.2} us: one read(2) and one write(2) per request on loopback TCP, to a client watching its connections with epoll as load generators do, `iomodels floor`; {})",
+            "- x floor: server CPU per request divided by the floor measured at the start of the same round (median {floor:.2} us: one read(2) and one write(2) per request on loopback TCP, to a client watching its connections with epoll as load generators do, `iomodels floor`; {}); a reference, not a bound: a model can come out slightly below it, and the table notes say where",
             floors_measured(report)
         );
     }

@@ -7,6 +7,9 @@ use std::io::{self, Write};
 
 use crate::results::comparison::{Cell, Comparison, IDLE_ACTIVE_CLIENTS};
 use crate::results::figures::{Figures, Spread};
+use crate::results::tiers::held_short;
+
+use super::grouped;
 
 /// A table ready to print.
 #[derive(Debug, Clone)]
@@ -90,6 +93,8 @@ pub(super) fn table(report: &Comparison, workload: &str, level: usize) -> Table 
         if let Some(note) = disturbed_note(cell) {
             notes.push(note);
         }
+        notes.extend(held_note(cell));
+        notes.extend(below_floor_note(cell));
         let Some(spread) = cell.figures else {
             let mut row = vec!["-".to_string(), cell.subject.clone(), "failed".to_string()];
             row.resize(headers.len(), String::new());
@@ -128,6 +133,30 @@ fn tier_label(report: &Comparison, cell: &Cell) -> String {
         Some(tier) => tier.to_string(),
         None => "-".into(),
     }
+}
+
+/// How many connections a cell held, when fewer than its level asked for.
+fn held_note(cell: &Cell) -> Option<String> {
+    let held = cell.figures.and_then(|s| s.median.held)?;
+    held_short(cell).then(|| {
+        format!(
+            "{}: held {} of {} {}connections",
+            cell.subject,
+            grouped(held as usize),
+            grouped(cell.level),
+            if cell.workload == "idle" { "idle " } else { "" }
+        )
+    })
+}
+
+/// A cell whose median x floor came out below 1: the floor is a minimal loop's median,
+/// measured apart from the model, not a bound.
+fn below_floor_note(cell: &Cell) -> Option<String> {
+    let x = cell.figures?.median.x_floor.filter(|&x| x < 1.0)?;
+    Some(format!(
+        "{}: {x:.2}x, below the floor (the floor is the median CPU per request of a minimal server loop in the same round, not a bound)",
+        cell.subject
+    ))
 }
 
 /// Which of a cell's rounds were measured while something else used the machine.
@@ -237,22 +266,26 @@ pub const FLOOR_DRIFT_WARNING: f64 = 1.2;
 
 /// A warning that the host's speed changed during the run, if the floors say so.
 pub fn floor_drift_warning(report: &Comparison) -> Option<String> {
-    let drift = report.floor_drift().filter(|&d| d > FLOOR_DRIFT_WARNING)?;
+    let drift = report
+        .floor_drift()
+        .filter(|d| d.ratio() > FLOOR_DRIFT_WARNING)?;
     Some(format!(
-        "warning: the floor moved by {:.0}% during the run ({}): the host's speed changed (load from elsewhere?); x floor is taken within each round, so the rounds still compare",
-        (drift - 1.0) * 100.0,
-        floors_measured(report)
+        "warning: the floor moved by {:.0}% during the {} rounds ({:.2} us in the first and {:.2} us in the last): the host's speed changed (load from elsewhere?); x floor is taken within each round, so the rounds still compare",
+        (drift.ratio() - 1.0) * 100.0,
+        drift.workload,
+        drift.first_us,
+        drift.last_us
     ))
 }
 
 /// Prints every table with aligned columns.
 pub fn print_terminal(report: &Comparison, out: &mut impl Write) -> io::Result<()> {
     if let Some(floor) = report.floor_us_per_req {
-        writeln!(
-            out,
-            "floor here: {floor:.2} us of CPU per request (one read, one write; median of {} rounds); x floor = a server's CPU per request / its round's floor",
+        let line = format!(
+            "floor here: {floor:.2} us of CPU per request (a minimal server loop: one read, one write; median of {} rounds); x floor = a server's CPU per request / its round's floor, a reference, not a bound",
             report.rounds.len()
-        )?;
+        );
+        writeln!(out, "{}", super::wrap(&line, 88, "  "))?;
     }
     if !report.ranked_by.is_empty() {
         let rule = format!(
@@ -331,26 +364,35 @@ pub fn markdown_table(table: &Table) -> String {
 mod tests {
     use super::*;
 
-    /// A report with no cells and the floors given (`null` for one not measured).
-    fn report(floor: &str, before: &str, after: &str) -> Comparison {
-        serde_json::from_str(&format!(
-            r#"{{"version": 2, "command": "iomodels compare",
-                "machine": {{"cpus": 2, "kernel": "Linux", "cpu_model": "cpu", "memory_gib": 1.0}},
-                "started_unix_s": 0, "floor_us_per_req": {floor},
-                "floor_before_us_per_req": {before}, "floor_after_us_per_req": {after},
-                "wall_s": 1.0, "duration_ms": 500, "repeat": 1,
-                "workloads": [], "subjects": [], "cells": [], "stops": []}}"#
-        ))
-        .expect("a valid report")
+    /// A report with no cells, and rounds of each workload with these floors (`None`
+    /// for one not measured).
+    fn report(rounds: &[(&str, &[Option<f64>])]) -> Comparison {
+        let mut r = crate::results::testing::report(&[], Vec::new());
+        for (workload, floors) in rounds {
+            r.workloads.push((workload.to_string(), vec![10]));
+            for (index, floor) in floors.iter().enumerate() {
+                r.rounds.push(crate::results::comparison::Round {
+                    workload: workload.to_string(),
+                    index,
+                    floor_us_per_req: *floor,
+                    order: Vec::new(),
+                });
+            }
+        }
+        r.floor_before_us_per_req = r.rounds.first().and_then(|r| r.floor_us_per_req);
+        r.floor_after_us_per_req = r.rounds.last().and_then(|r| r.floor_us_per_req);
+        r
     }
 
     #[test]
-    fn a_floor_that_moved_during_the_run_is_a_warning_in_the_report() {
-        let moved = report("2.0", "2.0", "3.0");
+    fn a_floor_that_moved_during_a_workloads_rounds_is_a_warning_in_the_report() {
+        let moved = report(&[
+            ("echo", &[Some(2.0), Some(2.1)]),
+            ("http", &[Some(2.0), Some(2.5), Some(3.0)]),
+        ]);
         let warning = floor_drift_warning(&moved).expect("a warning");
-        assert!(warning.contains("moved by 50%"), "{warning}");
         assert!(
-            warning.contains("2.00 us in the first round and 3.00 us in the last"),
+            warning.contains("moved by 50% during the http rounds (2.00 us in the first and 3.00 us in the last)"),
             "{warning}"
         );
         assert!(super::super::markdown::page(&moved, &[]).contains(&warning));
@@ -361,7 +403,7 @@ mod tests {
 
     #[test]
     fn the_ranking_rule_is_a_wrapped_paragraph() {
-        let mut r = report("2.0", "2.0", "2.0");
+        let mut r = report(&[("echo", &[Some(2.0), Some(2.0)])]);
         r.ranked_by = crate::results::tiers::RANKED_BY.into();
         r.tier_rule = crate::results::tiers::RULE.into();
         let mut terminal = Vec::new();
@@ -380,12 +422,42 @@ mod tests {
     }
 
     #[test]
-    fn a_steady_floor_or_one_measured_once_is_no_warning() {
-        assert_eq!(floor_drift_warning(&report("2.0", "2.0", "2.2")), None);
-        assert_eq!(floor_drift_warning(&report("2.0", "2.0", "null")), None);
-        assert!(
-            super::super::markdown::page(&report("2.0", "2.0", "2.2"), &[])
-                .contains("2.00 us in the first round")
+    fn floors_of_different_workloads_are_not_set_against_each_other() {
+        let apart = report(&[
+            ("echo", &[Some(2.0), Some(2.1)]),
+            ("idle", &[Some(3.0), Some(3.1)]),
+        ]);
+        assert_eq!(floor_drift_warning(&apart), None);
+        assert_eq!(
+            floor_drift_warning(&report(&[("echo", &[Some(2.0), None])])),
+            None
+        );
+        assert_eq!(
+            floor_drift_warning(&report(&[("echo", &[Some(2.0)])])),
+            None
+        );
+        assert!(super::super::markdown::page(&apart, &[]).contains("2.00 us in the first round"));
+    }
+
+    #[test]
+    fn a_cell_below_the_floor_or_short_of_its_connections_is_noted() {
+        use crate::results::figures::Figures;
+        use crate::results::testing::{cell, costs};
+        let below = cell("epoll", "http", 10, 1, costs(0.97));
+        let note = below_floor_note(&below).expect("a note");
+        assert!(note.starts_with("epoll: 0.97x, below the floor"), "{note}");
+        assert_eq!(
+            below_floor_note(&cell("poll", "http", 10, 1, costs(1.02))),
+            None
+        );
+        let short = Figures {
+            held: Some(960.0),
+            ..costs(4.8)
+        };
+        let select = cell("select", "idle", 10_000, 2, short);
+        assert_eq!(
+            held_note(&select).as_deref(),
+            Some("select: held 960 of 10,000 idle connections")
         );
     }
 }

@@ -193,6 +193,21 @@ pub struct Machine {
     pub nofile: Option<u64>,
 }
 
+/// The floor of a workload's first round and of its last.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FloorDrift {
+    pub workload: String,
+    pub first_us: f64,
+    pub last_us: f64,
+}
+
+impl FloorDrift {
+    /// The larger floor over the smaller.
+    pub fn ratio(&self) -> f64 {
+        self.first_us.max(self.last_us) / self.first_us.min(self.last_us)
+    }
+}
+
 /// Everything `report.json` holds: one comparison.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Comparison {
@@ -200,9 +215,10 @@ pub struct Comparison {
     pub command: String,
     pub machine: Machine,
     pub started_unix_s: u64,
-    /// `iomodels floor` on this machine: the least CPU (µs) a server spends per small
-    /// request; the median of the rounds' floors. Each run's `x floor` is taken against
-    /// its own round's floor.
+    /// `iomodels floor` on this machine: the CPU (µs) per small request of a minimal
+    /// server loop (one read, one write); the median of the rounds' floors. Each run's
+    /// `x floor` is taken against its own round's floor. A reference, not a bound: a
+    /// model can come out slightly below it.
     pub floor_us_per_req: Option<f64>,
     /// The floor of the first round, and of the last.
     #[serde(default)]
@@ -249,14 +265,33 @@ impl Comparison {
             .then_some(nofile)
     }
 
-    /// How far apart the floors before and after the models are, as the larger over
-    /// the smaller: the host's speed changed during the run (other load, a CPU's
-    /// frequency) when this is well above 1.
-    pub fn floor_drift(&self) -> Option<f64> {
-        let (before, after) = self
-            .floor_before_us_per_req
-            .zip(self.floor_after_us_per_req)?;
-        Some(before.max(after) / before.min(after))
+    /// How far the floor moved between the first and the last round of one workload,
+    /// for the workload where it moved most: the host's speed changed during the run
+    /// (other load, a CPU's frequency) when its ratio is well above 1. Rounds of
+    /// different workloads are not set against each other: each workload runs its own
+    /// servers, and what they leave on the machine differs.
+    pub fn floor_drift(&self) -> Option<FloorDrift> {
+        let mut worst: Option<FloorDrift> = None;
+        for (workload, _) in &self.workloads {
+            let floors: Vec<f64> = self
+                .rounds
+                .iter()
+                .filter(|r| &r.workload == workload)
+                .filter_map(|r| r.floor_us_per_req)
+                .collect();
+            let (Some(&first_us), Some(&last_us)) = (floors.first(), floors.last()) else {
+                continue;
+            };
+            let drift = FloorDrift {
+                workload: workload.clone(),
+                first_us,
+                last_us,
+            };
+            if floors.len() > 1 && worst.as_ref().map_or(true, |w| drift.ratio() > w.ratio()) {
+                worst = Some(drift);
+            }
+        }
+        worst
     }
 
     /// The cells of one workload at one level, ranked: by tier, then by the ranking
@@ -269,6 +304,15 @@ impl Comparison {
             .collect();
         cells.sort_by(|a, b| super::tiers::rank_order(a, b));
         cells
+    }
+
+    /// Gives every cell its tier by this build's rule, and says which rule in the
+    /// report (compare on its cells; `iomodels report` again on a stored report's
+    /// rounds).
+    pub fn assign_tiers(&mut self) {
+        super::tiers::assign(&mut self.cells);
+        self.ranked_by = super::tiers::RANKED_BY.to_string();
+        self.tier_rule = super::tiers::RULE.to_string();
     }
 
     /// The cell of one subject, workload and level, if the comparison has it.

@@ -177,6 +177,11 @@ pub fn process_cpu_ns(pid: u32) -> Option<u64> {
         .checked_add(u64::try_from(t.tv_nsec()).ok()?)
 }
 
+/// How many descriptors a process has open (`/proc/PID/fd`); `None` if it is gone.
+pub fn open_descriptors(pid: u32) -> Option<usize> {
+    Some(fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+}
+
 /// Parses the `Pss:` line (in kB) out of a `smaps_rollup` file.
 pub fn parse_pss_kb(smaps_rollup: &str) -> Option<u64> {
     smaps_rollup.lines().find_map(|line| {

@@ -15,6 +15,7 @@
 //! - `floor`: the kernel's floor, as a command.
 //! - `merge`: `iomodels merge` over bench runs made at once.
 //! - `layers`: every import between top-level modules points down, none round a cycle.
+//! - `scripts`: the shell helpers of `scripts/`.
 
 #[macro_use]
 mod util;
@@ -38,3 +39,4 @@ mod compare;
 mod floor;
 mod layers;
 mod merge;
+mod scripts;
