@@ -9,7 +9,9 @@
 //! first reply, so a server (or a kernel) that falls behind slows the ramp down instead
 //! of filling its accept queue until connects fail. Every lost connection is counted by
 //! its reason: refused, reset, closed by the server between requests (its idle timeout),
-//! timed out, or no descriptor or port left.
+//! timed out, or no descriptor or port left. A connection counts as held from the
+//! server's first answer on, not from its connect: the kernel completes handshakes into
+//! an accept queue that a server at its descriptor limit never takes from.
 
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
@@ -51,7 +53,8 @@ struct HoldConn {
     phase: Phase,
     /// Echo: bytes of the current message verified.
     verified: u16,
-    /// Has the server answered this connection yet (since it was last opened)?
+    /// Has the server answered this connection yet (since it was last opened)? A
+    /// connection is held from its first answer on.
     answered: bool,
     seq: u32,
     /// Connect start, or when the request in flight was sent.
@@ -228,11 +231,12 @@ impl Loop<'_> {
     fn drop_conn(&mut self, i: usize, kind: ErrorKind, now: Instant) {
         self.recorder.error(kind, 1);
         let conn = &mut self.conns[i];
-        if matches!(conn.phase, Phase::Idle | Phase::Busy) {
-            self.held -= 1;
-        }
-        if matches!(conn.phase, Phase::Connecting | Phase::Idle | Phase::Busy) && !conn.answered {
-            self.opening -= 1;
+        if matches!(conn.phase, Phase::Connecting | Phase::Idle | Phase::Busy) {
+            if conn.answered {
+                self.held -= 1;
+            } else {
+                self.opening -= 1;
+            }
         }
         conn.stream = None;
         conn.reader.reset();
@@ -262,8 +266,6 @@ impl Loop<'_> {
                 }
                 self.recorder.connected(micros(now - self.conns[i].since));
                 self.conns[i].phase = Phase::Idle;
-                self.held += 1;
-                self.held_peak = self.held_peak.max(self.held);
                 self.send(i, now);
             }
             Err(err) => self.drop_conn(i, net::classify_connect(&err), now),
@@ -330,8 +332,12 @@ impl Loop<'_> {
                 Ok(Some(done)) => {
                     let conn = &mut self.conns[i];
                     if !conn.answered {
+                        // Held from its first answer: a connection the kernel completed
+                        // but the server never accepted (a full accept queue) is not.
                         conn.answered = true;
                         self.opening -= 1;
+                        self.held += 1;
+                        self.held_peak = self.held_peak.max(self.held);
                     }
                     if done.succeeded() {
                         self.recorder.request(micros(now - conn.since));
