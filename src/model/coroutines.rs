@@ -116,34 +116,18 @@ fn accept_loop(listener: &may::net::TcpListener, opts: ConnOptions, live: &LiveC
 #[cfg(test)]
 mod tests {
     use std::io::{Read, Write};
-    use std::net::{TcpListener, TcpStream};
+    use std::net::TcpStream;
 
     use super::*;
-    use crate::model::{Announce, Stop};
-    use crate::protocol::Protocol;
+    use crate::model::Announce;
 
     #[test]
     fn says_listening_on_once_its_accept_loop_runs_and_serves() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stop = Stop::new();
         let (said, heard) = std::sync::mpsc::channel();
-        let server = Server {
-            listener,
-            addr,
-            conn: ConnOptions {
-                protocol: Protocol::Echo,
-                timeout: None,
-                nodelay: false,
-                cork: false,
-            },
-            workers: 1,
-            backlog: 16,
-            stop: stop.clone(),
-            announce: Some(Announce::new(move || {
-                said.send(()).map_err(io::Error::other)
-            })),
-        };
+        let (server, stop) = crate::model::test_server(Some(Announce::new(move || {
+            said.send(()).map_err(io::Error::other)
+        })));
+        let addr = server.addr;
         let model = std::thread::spawn(move || run(server));
         heard
             .recv_timeout(Duration::from_secs(10))

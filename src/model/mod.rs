@@ -258,3 +258,27 @@ pub fn print_list(out: &mut impl Write) -> anyhow::Result<()> {
     )?;
     Ok(())
 }
+
+/// A server for a model's unit tests: an echo listener on a free loopback port, one
+/// worker, and its stop flag.
+#[cfg(test)]
+pub(crate) fn test_server(announce: Option<Announce>) -> (Server, Stop) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
+    let addr = listener.local_addr().expect("a bound listener's address");
+    let stop = Stop::new();
+    let server = Server {
+        listener,
+        addr,
+        conn: ConnOptions {
+            protocol: crate::protocol::Protocol::Echo,
+            timeout: None,
+            nodelay: false,
+            cork: false,
+        },
+        workers: 1,
+        backlog: 16,
+        stop: stop.clone(),
+        announce,
+    };
+    (server, stop)
+}

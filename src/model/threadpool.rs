@@ -94,12 +94,10 @@ fn worker(taken: &Receiver<TcpStream>, opts: &ConnOptions, work: Work) {
 #[cfg(test)]
 mod tests {
     use std::io::{Read, Write};
-    use std::net::TcpListener;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
     use super::*;
-    use crate::protocol::Protocol;
 
     static TAKEN: AtomicUsize = AtomicUsize::new(0);
 
@@ -113,23 +111,8 @@ mod tests {
 
     #[test]
     fn a_worker_that_dies_is_replaced() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stop = Stop::new();
-        let server = Server {
-            listener,
-            addr,
-            conn: ConnOptions {
-                protocol: Protocol::Echo,
-                timeout: None,
-                nodelay: false,
-                cork: false,
-            },
-            workers: 1,
-            backlog: 16,
-            stop: stop.clone(),
-            announce: None,
-        };
+        let (server, stop) = crate::model::test_server(None);
+        let addr = server.addr;
         let pool = std::thread::spawn(move || serve_with(server, first_panics));
         let reply = || {
             let mut client = TcpStream::connect(addr).unwrap();
