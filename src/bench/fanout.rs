@@ -28,7 +28,7 @@ use super::watch::HoldWatch;
 use crate::error::usage;
 use crate::results::merge::merge;
 use crate::results::run::BenchRun;
-use crate::sample::{own_usage, HostTimes, ProcessTree, Sampler};
+use crate::sample::{own_usage, HostTimes, Sampler};
 
 /// How many of a source address's ephemeral ports a plan uses. connect(2) looks for a
 /// free port by walking the range from a random offset, even ports first: once most
@@ -227,51 +227,13 @@ pub fn run(config: &BenchConfig, plan: &Fanout, stop: &AtomicBool) -> Result<Agg
     let WorkloadConfig::Hold(hold) = &config.workload else {
         bail!("only bench hold runs over several processes");
     };
-    let sampler = match config.server_pid {
-        Some(pid) => Some(Sampler::start(
-            ProcessTree::new(pid).map_err(|err| usage(format!("--server-pid {pid}: {err}")))?,
-            super::SAMPLE_INTERVAL,
-        )),
-        None => None,
-    };
+    let sampler = super::server_sampler(config)?;
     let host_before = HostTimes::now().ok();
-    let start = Instant::now();
-    let mut watch = HoldWatch::new(start, hold.connections);
-    let mut parts = Vec::with_capacity(plan.processes);
-    for index in 0..plan.processes {
-        match Part::start(&part_args(config, hold, plan, index)) {
-            Ok(part) => parts.push(part),
-            Err(err) => {
-                parts.iter().for_each(|p| p.signal(Signal::SIGTERM));
-                parts
-                    .into_iter()
-                    .enumerate()
-                    .for_each(|(i, p)| drop(p.finish(i, plan.processes)));
-                return Err(err);
-            }
-        }
-    }
-    let mut progress = ProgressLine::new();
-    let mut stopping = false;
-    while !parts
-        .iter_mut()
-        .all(|p| matches!(p.child.try_wait(), Ok(Some(_))))
-    {
-        let live = parts
-            .iter()
-            .map(Part::totals)
-            .fold(LiveTotals::default(), add);
-        progress.tick(live);
-        watch.observe(live);
-        if stop.load(Ordering::Relaxed) && !stopping {
-            stopping = true;
-            parts.iter().for_each(|p| p.signal(Signal::SIGTERM));
-        }
-        std::thread::sleep(PROGRESS_TICK);
-    }
-    progress.finish();
+    let mut watch = HoldWatch::new(Instant::now(), hold.connections);
+    let mut parts = start_parts(config, hold, plan)?;
+    follow(&mut parts, stop, &mut watch);
     let server = sampler.map(Sampler::finish);
-    let of = plan.processes;
+    let of = parts.len();
     let runs: Vec<BenchRun> = parts
         .into_iter()
         .enumerate()
@@ -291,6 +253,55 @@ pub fn run(config: &BenchConfig, plan: &Fanout, stop: &AtomicBool) -> Result<Agg
     aggregate.ramp_s = watch.ramp_s();
     aggregate.memory = watch.memory(aggregate.server.as_ref(), held_peak);
     Ok(aggregate)
+}
+
+/// Starts every part of `plan`; if one cannot be started, stops those that were.
+fn start_parts(config: &BenchConfig, hold: &HoldConfig, plan: &Fanout) -> Result<Vec<Part>> {
+    let mut parts = Vec::with_capacity(plan.processes);
+    for index in 0..plan.processes {
+        match Part::start(&part_args(config, hold, plan, index)) {
+            Ok(part) => parts.push(part),
+            Err(err) => {
+                parts.iter().for_each(|p| p.signal(Signal::SIGTERM));
+                let of = parts.len();
+                parts
+                    .into_iter()
+                    .enumerate()
+                    .for_each(|(i, p)| drop(p.finish(i, of)));
+                return Err(err);
+            }
+        }
+    }
+    Ok(parts)
+}
+
+/// Follows the parts until every one has ended: the progress line and the watch from
+/// their summed counters. On `stop`, or when a part fails (its run is lost, so the
+/// others' would make no whole), the others are asked to end their runs now.
+fn follow(parts: &mut [Part], stop: &AtomicBool, watch: &mut HoldWatch) {
+    let mut progress = ProgressLine::new();
+    let mut stopping = false;
+    loop {
+        let statuses: Vec<_> = parts.iter_mut().map(|p| p.child.try_wait()).collect();
+        if statuses.iter().all(|s| matches!(s, Ok(Some(_)))) {
+            break;
+        }
+        let failed = statuses
+            .iter()
+            .any(|s| matches!(s, Ok(Some(status)) if !status.success()));
+        let live = parts
+            .iter()
+            .map(Part::totals)
+            .fold(LiveTotals::default(), add);
+        progress.tick(live);
+        watch.observe(live);
+        if (stop.load(Ordering::Relaxed) || failed) && !stopping {
+            stopping = true;
+            parts.iter().for_each(|p| p.signal(Signal::SIGTERM));
+        }
+        std::thread::sleep(PROGRESS_TICK);
+    }
+    progress.finish();
 }
 
 fn add(a: LiveTotals, b: LiveTotals) -> LiveTotals {

@@ -120,6 +120,15 @@ fn run_part(config: &BenchConfig, stop: Arc<AtomicBool>, parent: u32) -> Result<
 /// How often a part reports its live counters.
 const PART_REPORT: Duration = Duration::from_millis(100);
 
+/// With `--server-pid`: the sampler of the server's process tree, started now.
+fn server_sampler(config: &BenchConfig) -> Result<Option<Sampler>> {
+    let Some(pid) = config.server_pid else {
+        return Ok(None);
+    };
+    let tree = ProcessTree::new(pid).map_err(|err| usage(format!("--server-pid {pid}: {err}")))?;
+    Ok(Some(Sampler::start(tree, SAMPLE_INTERVAL)))
+}
+
 /// One blocking connect to the target, so a target that refuses connections gets one
 /// clear line.
 fn probe(config: &BenchConfig) -> Result<()> {
@@ -151,14 +160,7 @@ pub fn run_config(
     }
     probe(config)?;
     let target = &config.target;
-    let sampler = match config.server_pid {
-        Some(pid) => {
-            let tree =
-                ProcessTree::new(pid).map_err(|err| usage(format!("--server-pid {pid}: {err}")))?;
-            Some(Sampler::start(tree, SAMPLE_INTERVAL))
-        }
-        None => None,
-    };
+    let sampler = server_sampler(config)?;
     let before = own_usage()?;
     let host_before = HostTimes::now().ok();
     let shared = Shared::new(config.threads, stop);
