@@ -89,11 +89,7 @@ pub struct ThreadCtx<'a> {
 impl ThreadCtx<'_> {
     /// This thread's share of `total` items, and the global index of its first one.
     pub fn share(&self, total: usize) -> (usize, usize) {
-        let base = total / self.threads;
-        let extra = total % self.threads;
-        let count = base + usize::from(self.index < extra);
-        let first = self.index * base + self.index.min(extra);
-        (count, first)
+        share(total, self.threads, self.index)
     }
 
     /// The local address for this process's connection `n` (round-robin over the
@@ -128,6 +124,17 @@ impl ThreadCtx<'_> {
         p.errors.store(recorder.errors.total(), Ordering::Relaxed);
         p.open.store(open as u64, Ordering::Relaxed);
     }
+}
+
+/// Part `index`'s share of `total` items split over `parts` as evenly as they go (the
+/// first ones take one more), and the index of its first item.
+pub fn share(total: usize, parts: usize, index: usize) -> (usize, usize) {
+    let base = total / parts;
+    let extra = total % parts;
+    (
+        base + usize::from(index < extra),
+        index * base + index.min(extra),
+    )
 }
 
 /// Waits for events at most `wait`; a signal's interruption is an empty wake-up.

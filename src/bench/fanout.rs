@@ -21,7 +21,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use super::config::{BenchConfig, HoldConfig, WorkloadConfig};
-use super::engine::{LiveTotals, PROGRESS_TICK};
+use super::engine::{share, LiveTotals, PROGRESS_TICK};
 use super::progress::ProgressLine;
 use super::report::Aggregate;
 use super::watch::HoldWatch;
@@ -87,16 +87,6 @@ fn loopback_sources(count: usize) -> Vec<IpAddr> {
     (0..count as u32)
         .map(|i| IpAddr::V4(Ipv4Addr::from(u32::from(Ipv4Addr::new(127, 0, 0, 2)) + i)))
         .collect()
-}
-
-/// Part `index`'s share of `total`: (count, index of its first item).
-fn share(total: usize, parts: usize, index: usize) -> (usize, usize) {
-    let base = total / parts;
-    let extra = total % parts;
-    (
-        base + usize::from(index < extra),
-        index * base + index.min(extra),
-    )
 }
 
 /// The command line of part `index` of `plan`: the run's own settings with its share
