@@ -44,6 +44,10 @@ pub enum Command {
     /// Measure the least CPU a server spends per small request here (one read, one write,
     /// to a client watching with epoll).
     Floor(crate::floor::FloorArgs),
+    /// Sample a process tree until SIGTERM and print its cost as JSON: how compare
+    /// measures a server on another host.
+    #[command(hide = true)]
+    Sample(crate::sample::command::SampleArgs),
 }
 
 /// `iomodels report`.
@@ -265,6 +269,7 @@ pub fn dispatch(command: Command) -> Result<()> {
         }
         Command::Merge(args) => crate::bench::merge::run(&args),
         Command::Floor(args) => crate::floor::run(&args),
+        Command::Sample(args) => crate::sample::command::run(&args),
         Command::Diff(args) => diff(&args),
         Command::Report(args) => rewrite_report(&args),
     }
