@@ -12,7 +12,7 @@
 //! subjects wait in accept or poll meanwhile: less than 1% of a core together.)
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
@@ -20,7 +20,9 @@ use indicatif::ProgressBar;
 
 use super::child::{BenchChild, ServerChild};
 use super::plan::{self, CompareWorkload, Plan, Subject};
+use super::remote::{self, Sampling};
 use super::target;
+use crate::hosts::Hosts;
 use crate::results::comparison::{Cell, HostLoad, Round, RoundRun, StopCheck, SERVER_SAID_MAX};
 use crate::results::figures::{Figures, Spread};
 use crate::results::run::BenchRun;
@@ -44,6 +46,7 @@ pub struct Measured {
 /// What every step of one plan shares.
 struct Ctx<'a> {
     plan: &'a Plan,
+    hosts: &'a Hosts,
     bar: &'a ProgressBar,
     scratch: PathBuf,
 }
@@ -51,7 +54,10 @@ struct Ctx<'a> {
 /// The server a workload runs against.
 struct Running {
     addr: SocketAddr,
+    /// Its pid, to sample here; `None` for a server elsewhere or unknown.
     pid: Option<u32>,
+    /// Its pid on the server host, to sample there.
+    there: Option<u32>,
     /// Ours, to stop; `None` for an external target.
     child: Option<ServerChild>,
     /// Its process tree at rest, once warmed up: the base of memory per held
@@ -75,9 +81,10 @@ enum State {
 }
 
 /// Runs the plan; returns every cell, how every server stopped, and the rounds.
-pub fn execute(plan: &Plan, bar: &ProgressBar) -> Measured {
+pub fn execute(plan: &Plan, hosts: &Hosts, bar: &ProgressBar) -> Measured {
     let ctx = Ctx {
         plan,
+        hosts,
         bar,
         scratch: plan.out.join(".runs"),
     };
@@ -195,6 +202,9 @@ fn round_floor(ctx: &Ctx, workload: CompareWorkload, round: usize) -> Option<f64
         round + 1,
         ctx.plan.repeat
     ));
+    if !ctx.plan.server_host.is_local() {
+        return remote::floor_there(ctx.hosts, &ctx.plan.server_host).ok();
+    }
     crate::floor::measure_floor(&crate::floor::FloorArgs::brief())
         .ok()
         .map(|floor| floor.cpu_us)
@@ -249,7 +259,7 @@ fn run_round(
 impl<'a> Slot<'a> {
     /// Starts the subject's server for `workload` and warms it up.
     fn start(ctx: &Ctx, subject: &'a Subject, workload: CompareWorkload, levels: &[usize]) -> Self {
-        match start(ctx.plan, subject, workload) {
+        match start(ctx, subject, workload) {
             Ok(mut running) => {
                 ctx.bar.set_message(format!(
                     "{} {}: warming up",
@@ -358,17 +368,20 @@ fn keep_said(said: &mut Vec<String>, lines: Vec<String>) {
     }
 }
 
-fn start(plan: &Plan, subject: &Subject, workload: CompareWorkload) -> Result<Running> {
+fn start(ctx: &Ctx, subject: &Subject, workload: CompareWorkload) -> Result<Running> {
+    let (plan, host) = (ctx.plan, &ctx.plan.server_host);
     match subject {
         Subject::Model { model, flags, .. } => {
             let mut flags = flags.clone();
             if let Some(placement) = &plan.placement {
                 flags.extend(["--cpus".into(), list_arg(&placement.server_cpus)]);
             }
-            let child = ServerChild::start(model, workload.proto(), &flags)?;
+            let child = ServerChild::start(ctx.hosts, host, model, workload.proto(), &flags)?;
+            let pid = Some(child.pid());
             Ok(Running {
                 addr: child.addr,
-                pid: Some(child.pid()),
+                pid: pid.filter(|_| host.is_local()),
+                there: pid.filter(|_| !host.is_local()),
                 child: Some(child),
                 rest: None,
             })
@@ -379,6 +392,7 @@ fn start(plan: &Plan, subject: &Subject, workload: CompareWorkload) -> Result<Ru
         Subject::Target { addr, pid, .. } => Ok(Running {
             addr: *addr,
             pid: pid.or_else(|| target::listener_pid(*addr)),
+            there: None,
             child: None,
             rest: None,
         }),
@@ -426,19 +440,14 @@ fn measure_once(
     if workload != CompareWorkload::Idle || level == 0 {
         let args = bench_args(plan, plan::bench_args(workload, level, live.addr, duration));
         let limit = duration + plan::ramp_time(level) + BENCH_SLACK;
-        return BenchChild::start(&args, live.pid, json, limit)?.finish();
+        return sampled_run(ctx, live, &args, json, limit);
     }
-    measure_idle(plan, scratch, level, live, json)
+    measure_idle(ctx, level, live, json)
 }
 
 /// Idle: hold `level` silent connections, then measure the active clients.
-fn measure_idle(
-    plan: &Plan,
-    scratch: &Path,
-    level: usize,
-    live: &Running,
-    json: PathBuf,
-) -> Result<BenchRun> {
+fn measure_idle(ctx: &Ctx, level: usize, live: &Running, json: PathBuf) -> Result<BenchRun> {
+    let (plan, scratch) = (ctx.plan, &ctx.scratch);
     let duration = plan.duration;
     let ramp = plan::ramp_time(level) + Duration::from_millis(300);
     let lifetime = ramp + duration + Duration::from_secs(1);
@@ -454,13 +463,29 @@ fn measure_idle(
         plan,
         plan::bench_args(CompareWorkload::Idle, level, live.addr, duration),
     );
-    let active = BenchChild::start(&args, live.pid, json, duration + BENCH_SLACK)?.finish();
+    let active = sampled_run(ctx, live, &args, json, duration + BENCH_SLACK);
     // Its lifetime is an upper bound; it is done once the active clients are.
     let held = holder.stop()?;
     settle(live.pid);
     let mut run = active?;
     run.held = held.held;
     Ok(run)
+}
+
+/// One bench run against `live`, its server sampled where it runs.
+fn sampled_run(
+    ctx: &Ctx,
+    live: &Running,
+    args: &[String],
+    json: PathBuf,
+    limit: Duration,
+) -> Result<BenchRun> {
+    let sampling = match live.there {
+        Some(pid) => Sampling::There(pid),
+        None => Sampling::Here(live.pid),
+    };
+    let host = &ctx.plan.server_host;
+    remote::bench_run(ctx.hosts, host, sampling, args, json, limit)
 }
 
 /// How long [`settle`] waits at most.

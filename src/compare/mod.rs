@@ -12,12 +12,15 @@
 //! - [`plan`]: subjects × workloads × levels, and the bench command line of each step.
 //! - [`child`]: the `serve` and `bench` child processes.
 //! - [`measure`]: carrying out the plan in rounds; failures become cells that say why.
+//! - [`remote`]: a server on another host (`--server-host`), sampled and put against
+//!   the floor there.
 //! - [`target`]: finding an external server's process from its listening socket.
 
 pub mod args;
 pub mod child;
 pub mod measure;
 pub mod plan;
+pub mod remote;
 pub mod target;
 
 use std::io::IsTerminal;
@@ -27,6 +30,7 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use self::plan::Plan;
+use crate::hosts::Hosts;
 use crate::results::comparison::{Comparison, Machine, Round, VERSION};
 use crate::results::figures::median;
 use crate::results::tiers;
@@ -43,8 +47,13 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
     let started_unix_s = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
+    let mut hosts = Hosts::new(plan.reach.clone());
+    hosts
+        .open(&plan.server_host)
+        .map_err(|err| crate::error::usage(err.to_string()))?;
     let bar = progress_bar(plan.steps());
-    let mut measured = measure::execute(plan, &bar);
+    let mut measured = measure::execute(plan, &hosts, &bar);
+    drop(hosts);
     bar.finish_and_clear();
     tiers::assign(&mut measured.cells);
     let mut floors: Vec<f64> = measured
@@ -81,6 +90,7 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
         ranked_by: tiers::RANKED_BY.to_string(),
         tier_rule: tiers::RULE.to_string(),
         cpu_source: CPU_SOURCE.to_string(),
+        server_host: (!plan.server_host.is_local()).then(|| plan.server_host.to_string()),
     })
 }
 

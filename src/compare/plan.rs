@@ -7,6 +7,9 @@ use std::time::Duration;
 
 pub use crate::results::comparison::{CompareWorkload, Placement};
 
+use crate::hosts::session::HostsConfig;
+use crate::hosts::Host;
+
 /// A server being compared.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Subject {
@@ -59,6 +62,10 @@ pub struct Plan {
     pub placement: Option<Placement>,
     /// The machine's CPUs.
     pub cpus: usize,
+    /// Where the servers run (`--server-host`).
+    pub server_host: Host,
+    /// How hosts other than this one are reached.
+    pub reach: HostsConfig,
 }
 
 impl Plan {

@@ -264,6 +264,9 @@ pub fn print_terminal(report: &Comparison, out: &mut impl Write) -> io::Result<(
     if let Some(p) = &report.placement {
         writeln!(out, "{}", placement_line(p))?;
     }
+    if let Some(line) = server_host_line(report) {
+        writeln!(out, "{line}")?;
+    }
     if let Some(warning) = floor_drift_warning(report) {
         writeln!(out, "{warning}")?;
     }
@@ -298,6 +301,13 @@ pub fn print_terminal(report: &Comparison, out: &mut impl Write) -> io::Result<(
         writeln!(out, "\nstop: {note}")?;
     }
     Ok(())
+}
+
+/// Where the servers ran, when not on this machine.
+pub(super) fn server_host_line(report: &Comparison) -> Option<String> {
+    report.server_host.as_ref().map(|host| {
+        format!("servers on {host} (their CPU, memory and the floor measured there); the load from this machine")
+    })
 }
 
 /// Where the servers and the load generator ran.

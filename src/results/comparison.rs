@@ -232,6 +232,10 @@ pub struct Comparison {
     /// Where the CPU figures come from.
     #[serde(default)]
     pub cpu_source: String,
+    /// The host the servers ran on (`ssh://...`), when not this machine: their CPU,
+    /// memory and floor were measured there; `machine` is where the load came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_host: Option<String>,
 }
 
 /// The `version` of the `report.json` this build writes and reads.

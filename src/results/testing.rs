@@ -61,5 +61,6 @@ pub fn report(workloads: &[(&str, &[usize])], cells: Vec<Cell>) -> Comparison {
         ranked_by: String::new(),
         tier_rule: String::new(),
         cpu_source: String::new(),
+        server_host: None,
     }
 }
