@@ -13,6 +13,8 @@
 //!   every family.
 //! - `floor`: the kernel's floor, as a command.
 //! - `merge`: `iomodels merge` over bench runs made at once.
+//! - `remote`: compare and bench across hosts made from network namespaces with a real
+//!   sshd each (`lab`); skipped where they cannot be made, unless `CI=true`.
 //! - `layers`: every import between top-level modules points down, none round a cycle.
 
 #[macro_use]
@@ -34,5 +36,7 @@ mod bench_http;
 mod bench_util;
 mod compare;
 mod floor;
+mod lab;
 mod layers;
 mod merge;
+mod remote;

@@ -34,7 +34,7 @@ fn samples(run: &Value) -> u64 {
 
 /// Merges two runs with `iomodels merge --json`, checks that requests and histogram
 /// counts are the sums of the parts', and returns the merged run.
-fn merged_sums(a: &Value, b: &Value) -> Value {
+pub fn merged_sums(a: &Value, b: &Value) -> Value {
     let (pa, pb, out) = (write("a.json", a), write("b.json", b), temp("merged.json"));
     let result = run_bounded(
         Command::new(bin())
