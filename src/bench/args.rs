@@ -52,7 +52,8 @@ pub struct CommonArgs {
     /// How long a request or a connect may wait for its answer.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub timeout: Duration,
-    /// Write the results as JSON (schema/bench.schema.json) to this file.
+    /// Write the results as JSON (schema/bench.schema.json) to this file (`-`: to
+    /// stdout, and the summary to stderr).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
     /// Sample this process and all its descendants (CPU, memory as PSS, context switches) during the run.

@@ -91,10 +91,19 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         progress.finish();
         aggregate?
     };
-    if let Some(path) = &config.json {
-        merge::write_json(path, &aggregate.json())?;
+    match &config.json {
+        // `--json -`: the run on stdout, for a process that reads it over a pipe (as
+        // compare does from another host); the summary goes to stderr.
+        Some(path) if path.as_os_str() == "-" => {
+            merge::write_run(&mut io::stdout().lock(), &aggregate.json())?;
+            aggregate.print(&mut io::stderr().lock())?;
+        }
+        Some(path) => {
+            merge::write_json(path, &aggregate.json())?;
+            aggregate.print(&mut io::stdout().lock())?;
+        }
+        None => aggregate.print(&mut io::stdout().lock())?,
     }
-    aggregate.print(&mut io::stdout().lock())?;
     Ok(())
 }
 
