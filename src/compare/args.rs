@@ -71,7 +71,12 @@ pub struct CompareArgs {
     /// the floor measured, there; the load comes from here).
     #[arg(long, value_name = "HOST", default_value = "local")]
     pub server_host: Host,
-    /// ssh's configuration file for --server-host (ssh -F FILE).
+    /// Run the load on this host (`local` for this machine, or `ssh://...`); repeat
+    /// for several: bench runs on each at once, from one start time, and their runs
+    /// are merged [default: local].
+    #[arg(long = "client-host", value_name = "HOST")]
+    pub client_hosts: Vec<Host>,
+    /// ssh's configuration file for --server-host and --client-host (ssh -F FILE).
     #[arg(long, value_name = "FILE")]
     pub ssh_config: Option<PathBuf>,
     /// The iomodels executable on the server host [default: iomodels on its PATH]; it
@@ -146,6 +151,9 @@ impl CompareArgs {
             placement: placement(self.pin, model::cpus()).filter(|_| self.server_host.is_local()),
             cpus: model::cpus(),
             server_host: self.server_host.clone(),
+            server_ip: crate::hosts::server_ip(&self.server_host, &self.client_hosts)
+                .map_err(usage)?,
+            client_hosts: self.client_hosts.clone(),
             reach: HostsConfig {
                 ssh_config: self.ssh_config.clone(),
                 remote_bin: self.remote_bin.clone(),

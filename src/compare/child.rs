@@ -3,7 +3,7 @@
 //! measurement), both from this very binary (or its twin there), so fork-based models
 //! fork and the client's cost is measured apart from ours.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -49,19 +49,21 @@ pub struct Stopped {
 
 impl ServerChild {
     /// Starts `iomodels serve MODEL --proto PROTO --addr ADDR FLAGS...` on `host`: on
-    /// loopback here (stopping when compare exits, `--parent`), on every address of
-    /// another host (its wrapper stops it when compare's ssh session ends).
+    /// loopback, or on every address when clients reach it at `ip` (from another
+    /// host); here it stops when compare exits (`--parent`), elsewhere its wrapper
+    /// stops it when compare's ssh session ends.
     pub fn start(
         hosts: &Hosts,
         host: &Host,
+        ip: Option<IpAddr>,
         model: &str,
         proto: &str,
         flags: &[String],
     ) -> Result<ServerChild> {
-        let bind = if host.is_local() {
-            "127.0.0.1:0"
-        } else {
+        let bind = if ip.is_some() {
             "0.0.0.0:0"
+        } else {
+            "127.0.0.1:0"
         };
         let mut args: Vec<String> = ["serve", model, "--proto", proto, "--addr", bind]
             .map(String::from)
@@ -81,7 +83,7 @@ impl ServerChild {
                 bail!("did not start: {why}")
             }
         };
-        let ip = host.ip().map_err(|why| anyhow!(why))?;
+        let ip = ip.unwrap_or(IpAddr::from([127, 0, 0, 1]));
         Ok(ServerChild {
             process,
             addr: SocketAddr::new(ip, port),

@@ -376,7 +376,8 @@ fn start(ctx: &Ctx, subject: &Subject, workload: CompareWorkload) -> Result<Runn
             if let Some(placement) = &plan.placement {
                 flags.extend(["--cpus".into(), list_arg(&placement.server_cpus)]);
             }
-            let child = ServerChild::start(ctx.hosts, host, model, workload.proto(), &flags)?;
+            let at = ctx.plan.server_ip;
+            let child = ServerChild::start(ctx.hosts, host, at, model, workload.proto(), &flags)?;
             let pid = Some(child.pid());
             Ok(Running {
                 addr: child.addr,
@@ -484,8 +485,8 @@ fn sampled_run(
         Some(pid) => Sampling::There(pid),
         None => Sampling::Here(live.pid),
     };
-    let host = &ctx.plan.server_host;
-    remote::bench_run(ctx.hosts, host, sampling, args, json, limit)
+    let (host, clients) = (&ctx.plan.server_host, &ctx.plan.client_hosts);
+    remote::bench_run(ctx.hosts, host, clients, sampling, args, json, limit)
 }
 
 /// How long [`settle`] waits at most.

@@ -12,12 +12,14 @@
 //! - [`plan`]: subjects × workloads × levels, and the bench command line of each step.
 //! - [`child`]: the `serve` and `bench` child processes.
 //! - [`measure`]: carrying out the plan in rounds; failures become cells that say why.
+//! - [`clients`]: the load from several hosts at once (`--client-host`), merged.
 //! - [`remote`]: a server on another host (`--server-host`), sampled and put against
 //!   the floor there.
 //! - [`target`]: finding an external server's process from its listening socket.
 
 pub mod args;
 pub mod child;
+pub mod clients;
 pub mod measure;
 pub mod plan;
 pub mod remote;
@@ -30,7 +32,7 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use self::plan::Plan;
-use crate::hosts::Hosts;
+use crate::hosts::{Host, Hosts};
 use crate::results::comparison::{Comparison, Machine, Round, VERSION};
 use crate::results::figures::median;
 use crate::results::tiers;
@@ -48,9 +50,11 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let mut hosts = Hosts::new(plan.reach.clone());
-    hosts
-        .open(&plan.server_host)
-        .map_err(|err| crate::error::usage(err.to_string()))?;
+    for host in std::iter::once(&plan.server_host).chain(&plan.client_hosts) {
+        hosts
+            .open(host)
+            .map_err(|err| crate::error::usage(err.to_string()))?;
+    }
     let bar = progress_bar(plan.steps());
     let mut measured = measure::execute(plan, &hosts, &bar);
     drop(hosts);
@@ -91,6 +95,7 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
         tier_rule: tiers::RULE.to_string(),
         cpu_source: CPU_SOURCE.to_string(),
         server_host: (!plan.server_host.is_local()).then(|| plan.server_host.to_string()),
+        client_hosts: plan.client_hosts.iter().map(Host::to_string).collect(),
     })
 }
 

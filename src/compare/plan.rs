@@ -1,7 +1,7 @@
 //! What a comparison runs: subjects (our models, external targets) × workloads × levels
 //! × repeats, and the `iomodels bench` command line each step becomes.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -64,6 +64,11 @@ pub struct Plan {
     pub cpus: usize,
     /// Where the servers run (`--server-host`).
     pub server_host: Host,
+    /// Where clients reach them; `None`: loopback, everything runs here.
+    pub server_ip: Option<IpAddr>,
+    /// Where the load comes from (`--client-host`): bench runs on each at once, merged;
+    /// empty: here alone.
+    pub client_hosts: Vec<Host>,
     /// How hosts other than this one are reached.
     pub reach: HostsConfig,
 }

@@ -1,7 +1,7 @@
-//! Measuring a server that runs on another host: its cost is sampled there (`iomodels
-//! sample` beside it for the span of each bench run) and the floor it is put against
-//! is measured there too (`iomodels floor`), so the report's figures mean what they
-//! mean for a server on this machine.
+//! Measuring a server that runs on another host, or loaded from other hosts: its cost
+//! is sampled where it runs (`iomodels sample` beside it for the span of each bench
+//! run) and the floor it is put against is measured there too (`iomodels floor`), so
+//! the report's figures mean what they mean for a server and a load on this machine.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,7 +11,7 @@ use nix::sys::signal::Signal;
 
 use super::child::BenchChild;
 use crate::floor::{Floor, FloorArgs};
-use crate::hosts::{Host, Hosts};
+use crate::hosts::{Host, HostProcess, Hosts};
 use crate::results::run::BenchRun;
 use crate::sample::command::{SampleReport, READY};
 
@@ -29,43 +29,75 @@ pub enum Sampling {
     There(u32),
 }
 
-/// One `iomodels bench ARGS` run here, with the server sampled where it runs.
+/// One bench run: `iomodels bench ARGS` here, or on every host of `clients` at once
+/// (merged), with the server sampled where it runs.
 pub fn bench_run(
     hosts: &Hosts,
     server_host: &Host,
+    clients: &[Host],
     sampling: Sampling,
     args: &[String],
     json: PathBuf,
     limit: Duration,
 ) -> Result<BenchRun> {
-    let pid = match sampling {
-        Sampling::Here(pid) => return BenchChild::start(args, pid, json, limit)?.finish(),
-        Sampling::There(pid) => pid,
+    let from_here = clients.iter().all(Host::is_local) && clients.len() <= 1;
+    let sampler = match sampling {
+        Sampling::Here(pid) if from_here => {
+            return BenchChild::start(args, pid, json, limit)?.finish()
+        }
+        Sampling::Here(pid) => pid.map(|pid| (Host::Local, pid)),
+        Sampling::There(pid) => Some((server_host.clone(), pid)),
     };
-    let sample = ["sample".to_string(), "--pid".into(), pid.to_string()];
-    let mut sampler = hosts.spawn(server_host, &sample)?;
-    if sampler.stdout_line(SAMPLER_WAIT).as_deref() != Some(READY) {
-        return Err(anyhow!(
-            "the sampler on {server_host} did not start: {}",
-            sampler.last_words()
-        ));
-    }
-    let run = BenchChild::start(args, None, json, limit).and_then(BenchChild::finish);
-    sampler.signal(Signal::SIGTERM);
-    let line = sampler.stdout_line(SAMPLER_WAIT).ok_or_else(|| {
-        anyhow!(
-            "the sampler on {server_host} said nothing: {}",
-            sampler.last_words()
-        )
-    })?;
-    let report: SampleReport = serde_json::from_str(&line)
-        .with_context(|| format!("the sampler on {server_host} wrote '{line}'"))?;
+    let sampler = match sampler {
+        Some((host, pid)) => Some(SamplerOn::start(hosts, host, pid)?),
+        None => None,
+    };
+    let run = if from_here {
+        BenchChild::start(args, None, json, limit).and_then(BenchChild::finish)
+    } else {
+        super::clients::bench_from(hosts, clients, args, limit)
+    };
+    let report = sampler.map(SamplerOn::finish).transpose()?;
     let mut run = run?;
-    run.server = Some(report.usage);
-    // The machine's load there and the client's CPU here do not add up to one
-    // machine's: what else ran is not told for a server elsewhere.
+    run.server = report.map(|r| r.usage);
+    // The machine's load where the server ran and the clients' CPU elsewhere do not
+    // add up to one machine's: what else ran is not told for these runs.
     run.host = None;
     Ok(run)
+}
+
+/// `iomodels sample` running beside a server, on its host.
+struct SamplerOn {
+    host: Host,
+    process: HostProcess,
+}
+
+impl SamplerOn {
+    /// Starts sampling the tree of `pid` on `host`.
+    fn start(hosts: &Hosts, host: Host, pid: u32) -> Result<SamplerOn> {
+        let sample = ["sample".to_string(), "--pid".into(), pid.to_string()];
+        let mut process = hosts.spawn(&host, &sample)?;
+        if process.stdout_line(SAMPLER_WAIT).as_deref() != Some(READY) {
+            return Err(anyhow!(
+                "the sampler on {host} did not start: {}",
+                process.last_words()
+            ));
+        }
+        Ok(SamplerOn { host, process })
+    }
+
+    /// Stops it and reads what it sampled.
+    fn finish(mut self) -> Result<SampleReport> {
+        let host = &self.host;
+        self.process.signal(Signal::SIGTERM);
+        let line = self.process.stdout_line(SAMPLER_WAIT).ok_or_else(|| {
+            anyhow!(
+                "the sampler on {host} said nothing: {}",
+                self.process.last_words()
+            )
+        })?;
+        serde_json::from_str(&line).with_context(|| format!("the sampler on {host} wrote '{line}'"))
+    }
 }
 
 /// The floor on `host`, as compare measures it each round here ([`FloorArgs::brief`]).

@@ -77,6 +77,32 @@ impl Host {
     }
 }
 
+/// The address clients on `clients` reach a server on `server` at; `None` when they
+/// all run here with it (loopback). A server here is reached at the address this
+/// machine sends from toward the first client elsewhere (the kernel's route to it).
+pub fn server_ip(server: &Host, clients: &[Host]) -> Result<Option<IpAddr>, String> {
+    if !server.is_local() {
+        return server.ip().map(Some);
+    }
+    let Some(client) = clients.iter().find(|c| !c.is_local()) else {
+        return Ok(None);
+    };
+    let toward = client.ip()?;
+    let unspecified: IpAddr = if toward.is_ipv4() {
+        [0, 0, 0, 0].into()
+    } else {
+        [0u16; 8].into()
+    };
+    // A UDP socket's connect only picks a route and a source address: nothing is sent.
+    std::net::UdpSocket::bind((unspecified, 0))
+        .and_then(|socket| {
+            socket.connect((toward, 9))?;
+            socket.local_addr()
+        })
+        .map(|addr| Some(addr.ip()))
+        .map_err(|err| format!("no route from here to {client}: {err}"))
+}
+
 impl FromStr for Host {
     type Err = String;
 
@@ -189,5 +215,18 @@ mod tests {
         assert_eq!(Host::Local.ip().unwrap().to_string(), "127.0.0.1");
         let host: Host = "ssh://root@198.18.0.2:2222".parse().unwrap();
         assert_eq!(host.ip().unwrap().to_string(), "198.18.0.2");
+    }
+
+    #[test]
+    fn clients_reach_a_server_at_the_address_they_can_route_to() {
+        let there: Host = "ssh://root@198.18.0.2:2222".parse().unwrap();
+        let local = Host::Local;
+        assert_eq!(server_ip(&local, &[Host::Local]), Ok(None));
+        let ip = server_ip(&there, &[Host::Local]).unwrap();
+        assert_eq!(ip.unwrap().to_string(), "198.18.0.2");
+        // Toward loopback, this machine sends from loopback.
+        let me: Host = "ssh://127.0.0.1".parse().unwrap();
+        let ip = server_ip(&local, &[local.clone(), me]).unwrap();
+        assert_eq!(ip.unwrap().to_string(), "127.0.0.1");
     }
 }

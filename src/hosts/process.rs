@@ -124,6 +124,17 @@ impl HostProcess {
             .or_else(|| self.stdout.recv_timeout(wait).ok())
     }
 
+    /// Everything else it prints on stdout until the stream ends (it exited), waiting
+    /// at most `wait` in all.
+    pub fn rest_of_stdout(&mut self, wait: Duration) -> String {
+        let deadline = Instant::now() + wait;
+        let mut lines: Vec<String> = self.early.drain(..).collect();
+        while let Ok(line) = self.stdout.recv_timeout(until(deadline)) {
+            lines.push(line);
+        }
+        lines.join("\n")
+    }
+
     /// The lines it printed on stderr since the last call.
     pub fn new_lines(&mut self) -> Vec<String> {
         let lines: Vec<String> = self.stderr.try_iter().collect();

@@ -303,11 +303,19 @@ pub fn print_terminal(report: &Comparison, out: &mut impl Write) -> io::Result<(
     Ok(())
 }
 
-/// Where the servers ran, when not on this machine.
+/// Where the servers ran and the load came from, when not both here.
 pub(super) fn server_host_line(report: &Comparison) -> Option<String> {
-    report.server_host.as_ref().map(|host| {
-        format!("servers on {host} (their CPU, memory and the floor measured there); the load from this machine")
-    })
+    if report.server_host.is_none() && report.client_hosts.is_empty() {
+        return None;
+    }
+    let server = report.server_host.as_deref().unwrap_or("this machine");
+    let load = match report.client_hosts.as_slice() {
+        [] => "this machine".to_string(),
+        hosts => format!("{} (at once, runs merged)", hosts.join(", ")),
+    };
+    Some(format!(
+        "servers on {server} (their CPU, memory and the floor measured there); the load from {load}"
+    ))
 }
 
 /// Where the servers and the load generator ran.

@@ -236,6 +236,10 @@ pub struct Comparison {
     /// memory and floor were measured there; `machine` is where the load came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_host: Option<String>,
+    /// The hosts the load came from, when given (`--client-host`): each cell's runs are
+    /// their runs merged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub client_hosts: Vec<String>,
 }
 
 /// The `version` of the `report.json` this build writes and reads.

@@ -62,5 +62,6 @@ pub fn report(workloads: &[(&str, &[usize])], cells: Vec<Cell>) -> Comparison {
         tier_rule: String::new(),
         cpu_source: String::new(),
         server_host: None,
+        client_hosts: Vec::new(),
     }
 }
