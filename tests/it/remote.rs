@@ -44,11 +44,11 @@ fn shipped() -> usize {
         .unwrap_or(0)
 }
 
-/// Waits up to 5 s for no `iomodels` process to be left in host 0.
-fn nothing_left(lab: &Lab) -> Vec<(u32, String)> {
+/// Waits up to 5 s for no `iomodels` process to be left in host `i`; those left.
+fn nothing_left(lab: &Lab, i: usize) -> Vec<(u32, String)> {
     let started = Instant::now();
     loop {
-        let left = lab.iomodels_there(0);
+        let left = lab.iomodels_there(i);
         if left.is_empty() || started.elapsed() > Duration::from_secs(5) {
             return left;
         }
@@ -80,11 +80,7 @@ fn compare_measures_a_server_on_another_host() {
         )
         .arg(&out),
     );
-    let stderr = String::from_utf8_lossy(&result.stderr);
-    assert!(result.status.success(), "compare failed: {stderr}");
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
-    crate::util::validate_json("compare.schema.json", &report);
+    let report = report_of(&result, &out);
     assert_eq!(report["server_host"], lab.ssh_url(0).as_str());
     for cell in report["cells"].as_array().unwrap() {
         let median = &cell["figures"]["median"];
@@ -116,7 +112,11 @@ fn compare_measures_a_server_on_another_host() {
         stdout.contains(&lab.ssh_url(0)),
         "the terminal names it: {stdout}"
     );
-    assert_eq!(nothing_left(&lab), Vec::new(), "left running on the host");
+    assert_eq!(
+        nothing_left(&lab, 0),
+        Vec::new(),
+        "left running on the host"
+    );
     assert_eq!(shipped(), ships_before, "the shipped copy is removed");
 }
 
@@ -159,7 +159,7 @@ fn a_killed_compare_leaves_nothing_on_the_host() {
     }
     let _ = compare.kill();
     let _ = compare.wait();
-    let left = nothing_left(&lab);
+    let left = nothing_left(&lab, 0);
     // The ssh master of the killed compare persists a while by design; it was ours.
     for pid in masters_of(compare_pid) {
         let _ = nix::sys::signal::kill(
@@ -291,4 +291,73 @@ fn bench_from_two_hosts_at_one_time_merges_exactly() {
     let merged = crate::merge::merged_sums(&a, &b);
     let spread = merged["start_spread_s"].as_f64().unwrap();
     assert!(spread < 0.1, "started {spread} s apart");
+}
+
+/// `compare ARGS --ssh-config ... --remote-bin ...` over `lab`'s hosts; its report.
+fn compare_over(lab: &Lab, name: &str, args: &[&str]) -> Value {
+    let out = out_dir(lab, name);
+    let result = run_bounded(
+        Command::new(bin())
+            .arg("compare")
+            .args(args)
+            .arg("--ssh-config")
+            .arg(lab.ssh_config())
+            .args(["--remote-bin", bin()])
+            .args(["--models", "epoll", "--workload", "http", "--quick"])
+            .args(["--concurrency", "4", "--out"])
+            .arg(&out),
+    );
+    report_of(&result, &out)
+}
+
+/// The report a compare that ended with `result` wrote in `out`: it succeeded, and
+/// the report follows the schema.
+fn report_of(result: &std::process::Output, out: &std::path::Path) -> Value {
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(result.status.success(), "compare failed: {stderr}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    crate::util::validate_json("compare.schema.json", &report);
+    report
+}
+
+/// Every cell of `report` has an x floor, and runs merged from `parts` hosts that
+/// started together.
+fn merged_from(report: &Value, parts: usize) {
+    for cell in report["cells"].as_array().unwrap() {
+        assert!(
+            cell["figures"]["median"]["x_floor"].as_f64().is_some(),
+            "{cell:#}"
+        );
+        for run in cell["runs"].as_array().unwrap() {
+            assert_eq!(run["parts"].as_array().unwrap().len(), parts, "{run:#}");
+            let spread = run["start_spread_s"].as_f64().unwrap();
+            assert!(spread < 0.2, "started {spread} s apart");
+        }
+    }
+}
+
+#[test]
+fn compare_loads_a_server_from_several_hosts_at_once() {
+    let Some(lab) = Lab::new("compare_loads_a_server_from_several_hosts_at_once", 2) else {
+        return;
+    };
+    let (server, client) = (lab.ssh_url(0), lab.ssh_url(1));
+    let args = ["--server-host", &server, "--client-host", &client];
+    let report = compare_over(
+        &lab,
+        "two-clients",
+        &[&args[..], &["--client-host", "local"]].concat(),
+    );
+    assert_eq!(report["server_host"], server.as_str());
+    assert_eq!(report["client_hosts"], serde_json::json!([client, "local"]));
+    merged_from(&report, 2);
+    // The server here, the load from a host: it listens where that host can reach it.
+    let report = compare_over(&lab, "here", &["--client-host", &client]);
+    assert!(report.get("server_host").is_none());
+    merged_from(&report, 1);
+    for host in 0..2 {
+        let left = nothing_left(&lab, host);
+        assert_eq!(left, Vec::new(), "left running on host {host}");
+    }
 }
