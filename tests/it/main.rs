@@ -11,6 +11,7 @@
 //!   `bench_errors`: against deliberately wrong servers; `bench_cli`: usage errors
 //!   (helpers in `bench_util`); `bench_abuse`: hostile clients against models of
 //!   every family.
+//! - `deploy`: the Kubernetes manifests' command lines parse with our own parser.
 //! - `floor`: the kernel's floor, as a command.
 //! - `merge`: `iomodels merge` over bench runs made at once.
 //! - `remote`: compare and bench across hosts made from network namespaces with a real
@@ -35,6 +36,7 @@ mod bench_hold;
 mod bench_http;
 mod bench_util;
 mod compare;
+mod deploy;
 mod floor;
 mod lab;
 mod layers;
