@@ -12,7 +12,7 @@
 //! subjects wait in accept or poll meanwhile: less than 1% of a core together.)
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
@@ -443,12 +443,18 @@ fn measure_once(
         let limit = duration + plan::ramp_time(level) + BENCH_SLACK;
         return sampled_run(ctx, live, &args, json, limit);
     }
-    measure_idle(ctx, level, live, json)
+    measure_idle(ctx, plan, scratch, level, live, json)
 }
 
 /// Idle: hold `level` silent connections, then measure the active clients.
-fn measure_idle(ctx: &Ctx, level: usize, live: &Running, json: PathBuf) -> Result<BenchRun> {
-    let (plan, scratch) = (ctx.plan, &ctx.scratch);
+fn measure_idle(
+    ctx: &Ctx,
+    plan: &Plan,
+    scratch: &Path,
+    level: usize,
+    live: &Running,
+    json: PathBuf,
+) -> Result<BenchRun> {
     let duration = plan.duration;
     let ramp = plan::ramp_time(level) + Duration::from_millis(300);
     let lifetime = ramp + duration + Duration::from_secs(1);
