@@ -107,6 +107,8 @@ fn compare_measures_a_server_on_another_host() {
         md.contains(&lab.ssh_url(0)),
         "report.md names the server's host"
     );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains(&lab.ssh_url(0)), "report.html names it");
     let stdout = String::from_utf8_lossy(&result.stdout);
     assert!(
         stdout.contains(&lab.ssh_url(0)),
