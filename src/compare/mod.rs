@@ -43,18 +43,19 @@ const CPU_SOURCE: &str = "CPU per request is the server tree's CPU over the run 
 /// Carries out a comparison's plan and returns what it measured; [`crate::report`]
 /// presents it.
 pub fn run(plan: &Plan) -> Result<Comparison> {
-    std::fs::create_dir_all(&plan.out)
-        .with_context(|| format!("cannot create the report directory {}", plan.out.display()))?;
     let started = Instant::now();
     let started_unix_s = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
+    // Hosts first: one that cannot be reached ends the run before it writes anything.
     let mut hosts = Hosts::new(plan.reach.clone());
     for host in std::iter::once(&plan.server_host).chain(&plan.client_hosts) {
         hosts
             .open(host)
             .map_err(|err| crate::error::usage(err.to_string()))?;
     }
+    std::fs::create_dir_all(&plan.out)
+        .with_context(|| format!("cannot create the report directory {}", plan.out.display()))?;
     let bar = progress_bar(plan.steps());
     let mut measured = measure::execute(plan, &hosts, &bar);
     drop(hosts);

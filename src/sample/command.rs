@@ -42,8 +42,13 @@ pub const READY: &str = "sampling";
 pub fn run(args: &SampleArgs) -> Result<()> {
     let stop =
         crate::sys::signal::Stop::on_signals().context("cannot install the signal handlers")?;
-    let tree = ProcessTree::new(args.pid)
-        .map_err(|err| crate::error::usage(format!("--pid {}: {err}", args.pid)))?;
+    let tree = ProcessTree::new(args.pid).map_err(|err| {
+        let why = match err.kind() {
+            std::io::ErrorKind::NotFound => "no such process".to_string(),
+            _ => err.to_string(),
+        };
+        crate::error::usage(format!("--pid {}: {why}", args.pid))
+    })?;
     let host_before = HostTimes::now().ok();
     let sampler = Sampler::start(tree, Duration::from_millis(args.interval_ms));
     let mut out = std::io::stdout().lock();
