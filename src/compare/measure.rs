@@ -267,7 +267,11 @@ impl<'a> Slot<'a> {
                     workload.name()
                 ));
                 warm_up(ctx, workload, levels, &running);
-                running.rest = snapshot(running.pid).map(Box::new);
+                running.rest = match running.there {
+                    Some(pid) => remote::at_rest_there(ctx.hosts, &ctx.plan.server_host, pid),
+                    None => snapshot(running.pid),
+                }
+                .map(Box::new);
                 Slot {
                     subject,
                     state: State::Up(running),

@@ -13,7 +13,8 @@ use super::child::BenchChild;
 use crate::floor::{Floor, FloorArgs};
 use crate::hosts::{Host, HostProcess, Hosts};
 use crate::results::run::BenchRun;
-use crate::sample::command::{SampleReport, READY};
+use crate::sample::command::{AtRest, SampleReport, READY};
+use crate::sample::TreeSnapshot;
 
 /// How long the sampler may take to start, and to answer once stopped.
 const SAMPLER_WAIT: Duration = Duration::from_secs(20);
@@ -98,6 +99,18 @@ impl SamplerOn {
         })?;
         serde_json::from_str(&line).with_context(|| format!("the sampler on {host} wrote '{line}'"))
     }
+}
+
+/// The memory of the tree of `pid` on `host` now, as a snapshot that holds only it.
+pub fn at_rest_there(hosts: &Hosts, host: &Host, pid: u32) -> Option<TreeSnapshot> {
+    let args = ["sample", "--once", "--pid", &pid.to_string()].map(String::from);
+    let out = hosts.output(host, &args, SAMPLER_WAIT).ok()?;
+    let rest: AtRest = serde_json::from_str(out.trim()).ok()?;
+    Some(TreeSnapshot {
+        pss_kb: rest.pss_kb,
+        private_dirty_kb: rest.private_dirty_kb,
+        ..TreeSnapshot::default()
+    })
 }
 
 /// The floor on `host`, as compare measures it each round here ([`FloorArgs::brief`]).

@@ -21,6 +21,17 @@ pub struct SampleArgs {
     /// Time between samples, in milliseconds.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub interval_ms: u64,
+    /// Print the tree's memory now ([`AtRest`]) and exit.
+    #[arg(long)]
+    pub once: bool,
+}
+
+/// What `iomodels sample --once` prints: the tree's memory at one moment, the base of
+/// its growth per held connection.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct AtRest {
+    pub pss_kb: u64,
+    pub private_dirty_kb: u64,
 }
 
 /// What `iomodels sample` prints: the tree's usage over the sample, and the machine's
@@ -49,6 +60,15 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         };
         crate::error::usage(format!("--pid {}: {why}", args.pid))
     })?;
+    if args.once {
+        let now = tree.sample().context("cannot read the tree")?;
+        let rest = AtRest {
+            pss_kb: now.pss_kb,
+            private_dirty_kb: now.private_dirty_kb,
+        };
+        println!("{}", serde_json::to_string(&rest)?);
+        return Ok(());
+    }
     let host_before = HostTimes::now().ok();
     let sampler = Sampler::start(tree, Duration::from_millis(args.interval_ms));
     let mut out = std::io::stdout().lock();

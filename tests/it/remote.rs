@@ -73,7 +73,9 @@ fn compare_measures_a_server_on_another_host() {
                 "--models",
                 "epoll,poll",
                 "--workload",
-                "http",
+                "http,idle",
+                "--idle",
+                "0,200",
                 "--quick",
                 "--out",
             ],
@@ -91,6 +93,10 @@ fn compare_measures_a_server_on_another_host() {
             cell["level"]
         );
         assert!(median["ctx_per_req"].as_f64().is_some(), "{cell:#}");
+        if cell["workload"] == "idle" && cell["level"].as_u64() > Some(0) {
+            // Memory per held connection, against the server at rest there.
+            assert!(median["private_per_conn_b"].as_f64().is_some(), "{cell:#}");
+        }
     }
     let subjects: Vec<&str> = report["cells"]
         .as_array()
