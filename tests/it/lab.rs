@@ -71,6 +71,19 @@ fn run(program: &str, args: &[&str]) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// A third octet N such that no address of 198.18.N.0/24 is in use here, trying from
+/// one `unique` picks (so labs of test runs side by side do not share a segment).
+fn free_subnet(unique: u32) -> u8 {
+    (0..250)
+        .map(|i| ((unique + i) % 250 + 1) as u8)
+        .find(|n| {
+            let subnet = format!("198.18.{n}.0/24");
+            run("ip", &["-4", "-o", "addr", "show", "to", &subnet])
+                .is_ok_and(|out| out.trim().is_empty())
+        })
+        .unwrap_or(1)
+}
+
 impl Lab {
     /// A lab of `hosts` hosts (198.18.N.2, .3, ...; this namespace is .1), each
     /// running sshd on [`SSH_PORT`]; `None` (after one line) where it cannot be made,
@@ -87,7 +100,7 @@ impl Lab {
         let tag = format!("im{:x}", unique % 0xf_ffff);
         let dir = std::env::temp_dir().join(format!("iomodels-lab-{tag}"));
         let mut lab = Lab {
-            subnet: (unique % 250 + 1) as u8,
+            subnet: free_subnet(unique),
             tag,
             namespaces: Vec::new(),
             links: Vec::new(),
