@@ -48,6 +48,10 @@ pub enum Command {
     /// Measure the CPU per small request of a minimal server loop here (one read, one
     /// write, to a client watching with epoll): the floor models are measured against.
     Floor(crate::floor::FloorArgs),
+    /// Sample a process tree until SIGTERM and print its cost as JSON: how compare
+    /// measures a server on another host.
+    #[command(hide = true)]
+    Sample(crate::sample::command::SampleArgs),
     /// Print a shell completion script: `iomodels completions bash > /etc/bash_completion.d/iomodels`.
     Completions(CompletionsArgs),
     /// Print the man page (roff): `iomodels man > iomodels.1`, or `iomodels man | man -l -`.
@@ -290,6 +294,7 @@ pub fn dispatch(command: Command) -> Result<()> {
         }
         Command::Merge(args) => crate::bench::merge::run(&args),
         Command::Floor(args) => crate::floor::run(&args),
+        Command::Sample(args) => crate::sample::command::run(&args),
         Command::Diff(args) => diff(&args),
         Command::Report(args) => rewrite_report(&args),
         Command::Completions(args) => {

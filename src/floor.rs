@@ -61,6 +61,13 @@ pub struct FloorArgs {
     /// Requests per round (a multiple of the connections, rounded up).
     #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub requests: u32,
+    /// Print the result as one line of JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Measure the floor alone, without the bare figure, as compare does each round
+    /// (how it measures the floor on another host).
+    #[arg(long, hide = true)]
+    pub floor_only: bool,
 }
 
 /// One round's server-side cost.
@@ -81,8 +88,8 @@ impl Round {
     }
 }
 
-/// What `floor` measured: the median round.
-#[derive(Debug, Clone, Copy)]
+/// What `floor` measured: the median round (`floor --json` prints it).
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct Floor {
     /// Server-side CPU per request, in microseconds, the client watching its
     /// connections with epoll: the floor.
@@ -105,14 +112,24 @@ impl FloorArgs {
             connections: 100,
             rounds: 5,
             requests: 20_000,
+            json: false,
+            floor_only: true,
         }
     }
 }
 
 /// Runs `iomodels floor` and prints the result.
 pub fn run(args: &FloorArgs) -> Result<()> {
-    let floor = measure(args)?;
+    let floor = if args.floor_only {
+        measure_floor(args)?
+    } else {
+        measure(args)?
+    };
     let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string(&floor)?)?;
+        return Ok(());
+    }
     writeln!(
         out,
         "floor: {:.2} µs CPU per request (wall {:.2} µs, median pass {:.2} µs), median of {} rounds of {} requests over {} connections",

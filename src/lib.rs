@@ -24,10 +24,12 @@
 //! 7. [`bench`](mod@bench) (`iomodels bench`: the load generator's workloads and
 //!    event-loop engine), [`floor`] (`iomodels floor`: the CPU per request of a minimal
 //!    server loop, the reference the models are measured against).
-//! 8. [`compare`]: `iomodels compare`: every model through every workload, as child
+//! 8. [`hosts`]: where processes run: this machine, or another through OpenSSH (one
+//!    multiplexed connection a host, nothing left running there).
+//! 9. [`compare`]: `iomodels compare`: every model through every workload, as child
 //!    processes; returns a comparison.
-//! 9. [`report`]: the comparison presented: ranked tables, JSON, Markdown, SVG, HTML.
-//! 10. [`cli`]: the command line (clap), turned into validated configurations and
+//! 10. [`report`]: the comparison presented: ranked tables, JSON, Markdown, SVG, HTML.
+//! 11. [`cli`]: the command line (clap), turned into validated configurations and
 //!     dispatched; only `main.rs` imports it.
 
 #![deny(unsafe_code)]
@@ -38,6 +40,7 @@ pub mod compare;
 pub mod conn;
 pub mod error;
 pub mod floor;
+pub mod hosts;
 pub mod log;
 pub mod model;
 pub mod protocol;

@@ -52,7 +52,8 @@ pub struct CommonArgs {
     /// How long a request or a connect may wait for its answer.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub timeout: Duration,
-    /// Write the results as JSON (schema/bench.schema.json) to this file.
+    /// Write the results as JSON (schema/bench.schema.json) to this file (`-`: to
+    /// stdout, and the summary to stderr).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
     /// Sample this process and all its descendants (CPU, memory as PSS, context switches) during the run.
@@ -61,6 +62,11 @@ pub struct CommonArgs {
     /// Bind outgoing connections to these local addresses, round-robin (IP,IP,...).
     #[arg(long, value_name = "IP,IP,...", value_delimiter = ',')]
     pub source: Vec<IpAddr>,
+    /// Start at this wall-clock time (Unix seconds, or RFC 3339 such as
+    /// 2026-01-01T12:00:00Z), so runs on several machines start together; at most an
+    /// hour ahead.
+    #[arg(long, value_name = "TIME", value_parser = super::start::parse_start_at)]
+    pub start_at: Option<f64>,
 }
 
 /// `bench echo`.
@@ -207,6 +213,7 @@ impl BenchArgs {
             sources: common.source.clone(),
             first_connection,
             part_of,
+            start_at: common.start_at.map(checked_start).transpose()?,
         })
     }
 
@@ -254,6 +261,12 @@ impl BenchArgs {
             }
         })
     }
+}
+
+/// A `--start-at` time neither long past nor far ahead, or a usage error.
+fn checked_start(at: f64) -> Result<f64> {
+    super::start::check_start_at(at, super::start::unix_now_s()).map_err(usage)?;
+    Ok(at)
 }
 
 fn target(text: &str) -> Result<Target> {

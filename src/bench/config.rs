@@ -28,6 +28,8 @@ pub struct BenchConfig {
     /// Run as one part of a bench of several processes, started by this process id:
     /// report to it on stdout instead of printing a summary ([`super::fanout`]).
     pub part_of: Option<u32>,
+    /// When to start, in Unix seconds (`--start-at`): the run waits until then.
+    pub start_at: Option<f64>,
 }
 
 /// Which workload, with its own settings.

@@ -51,9 +51,14 @@ fn load(path: &Path) -> Result<BenchRun> {
 /// Writes `run` as pretty JSON to `path`.
 pub fn write_json(path: &Path, run: &BenchRun) -> Result<()> {
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    let mut out = BufWriter::new(file);
-    serde_json::to_writer_pretty(&mut out, run)?;
-    writeln!(out)?;
-    out.flush()
+    write_run(&mut BufWriter::new(file), run)
         .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Writes `run` as pretty JSON, and a newline, to `out`.
+pub fn write_run(out: &mut impl Write, run: &BenchRun) -> Result<()> {
+    serde_json::to_writer_pretty(&mut *out, run)?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(())
 }

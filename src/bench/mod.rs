@@ -17,7 +17,8 @@
 //! - [`engine`]: threads, timers, live counters; [`net`]: sockets and error kinds.
 //! - [`fanout`]: a hold past one process's descriptors, as several processes of bench
 //!   over several source addresses, merged; [`watch`]: the ramp and the kernel's
-//!   memory, read while connections are held; [`merge`]: `iomodels merge`.
+//!   memory, read while connections are held; [`merge`]: `iomodels merge`;
+//!   [`start`]: `--start-at`, a start on the wall clock shared by several machines.
 //! - [`abuse`]: hostile clients against a server, with checking clients alongside
 //!   (its own threads, not the engine: hostile clients are few and slow).
 //! - [`echo`], [`http`], [`hold`]: the workloads; [`response`]: the streaming HTTP
@@ -38,6 +39,7 @@ pub mod pattern;
 pub mod progress;
 pub mod report;
 pub mod response;
+pub mod start;
 pub mod target;
 pub mod watch;
 
@@ -78,6 +80,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let plan = fanout::plan(&config, net::raise_fd_limit(), net::ephemeral_ports())?;
     let aggregate = if plan.processes > 1 {
         probe(&config)?;
+        wait_to_start(&config, &stop);
         fanout::run(&config, &plan, &stop)?
     } else {
         let config = BenchConfig {
@@ -89,10 +92,19 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         progress.finish();
         aggregate?
     };
-    if let Some(path) = &config.json {
-        merge::write_json(path, &aggregate.json())?;
+    match &config.json {
+        // `--json -`: the run on stdout, for a process that reads it over a pipe (as
+        // compare does from another host); the summary goes to stderr.
+        Some(path) if path.as_os_str() == "-" => {
+            merge::write_run(&mut io::stdout().lock(), &aggregate.json())?;
+            aggregate.print(&mut io::stderr().lock())?;
+        }
+        Some(path) => {
+            merge::write_json(path, &aggregate.json())?;
+            aggregate.print(&mut io::stdout().lock())?;
+        }
+        None => aggregate.print(&mut io::stdout().lock())?,
     }
-    aggregate.print(&mut io::stdout().lock())?;
     // After the summary and the JSON, which show what went wrong in full.
     match aggregate.total_failure() {
         Some(why) => Err(anyhow::anyhow!(why)),
@@ -115,6 +127,13 @@ fn run_part(config: &BenchConfig, stop: Arc<AtomicBool>, parent: u32) -> Result<
     })?;
     fanout::report_run(&mut io::stdout().lock(), &aggregate.json())?;
     Ok(())
+}
+
+/// Waits for `--start-at`, if given (a part of a fanout does not: its parent waited).
+fn wait_to_start(config: &BenchConfig, stop: &AtomicBool) {
+    if let (Some(at), None) = (config.start_at, config.part_of) {
+        start::wait_until(at, stop);
+    }
 }
 
 /// How often a part reports its live counters.
@@ -159,6 +178,7 @@ pub fn run_config(
         )));
     }
     probe(config)?;
+    wait_to_start(config, &stop);
     let target = &config.target;
     let sampler = server_sampler(config)?;
     let before = own_usage()?;

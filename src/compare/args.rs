@@ -10,6 +10,8 @@ use clap::{Args, ValueEnum};
 use super::plan::{CompareWorkload, Placement, Plan, Stage, Subject};
 use crate::bench::config::parse_duration;
 use crate::error::usage;
+use crate::hosts::session::HostsConfig;
+use crate::hosts::Host;
 use crate::model;
 use crate::results::comparison::IDLE_QUESTION_MODELS;
 
@@ -64,6 +66,27 @@ pub struct CompareArgs {
     /// figures (see docs/results.md).
     #[arg(long, value_enum, default_value_t = Pin::Shared)]
     pub pin: Pin,
+    /// Run the servers on this host: `local`, or `ssh://[USER@]HOST[:PORT]` through the
+    /// system's OpenSSH client (one multiplexed connection; the server is sampled, and
+    /// the floor measured, there; the load comes from here).
+    #[arg(long, value_name = "HOST", default_value = "local")]
+    pub server_host: Host,
+    /// Run the load on this host (`local` for this machine, or `ssh://...`); repeat
+    /// for several: bench runs on each at once, from one start time, and their runs
+    /// are merged [default: local].
+    #[arg(long = "client-host", value_name = "HOST")]
+    pub client_hosts: Vec<Host>,
+    /// ssh's configuration file for --server-host and --client-host (ssh -F FILE).
+    #[arg(long, value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
+    /// The iomodels executable on the server host [default: iomodels on its PATH]; it
+    /// must be this one's version.
+    #[arg(long, value_name = "PATH")]
+    pub remote_bin: Option<String>,
+    /// Copy this executable to the server host (through the same ssh connection) when
+    /// the iomodels there is missing or of another version.
+    #[arg(long)]
+    pub ship: bool,
 }
 
 /// Where the servers and the load generator run.
@@ -125,8 +148,17 @@ impl CompareArgs {
             duration: self.duration.unwrap_or(Duration::from_millis(300)),
             repeat: self.repeat.unwrap_or(if self.quick { 1 } else { 5 }) as usize,
             out: self.out.clone(),
-            placement: placement(self.pin, model::cpus()),
+            placement: placement(self.pin, model::cpus()).filter(|_| self.server_host.is_local()),
             cpus: model::cpus(),
+            server_host: self.server_host.clone(),
+            server_ip: crate::hosts::server_ip(&self.server_host, &self.client_hosts)
+                .map_err(usage)?,
+            client_hosts: self.client_hosts.clone(),
+            reach: HostsConfig {
+                ssh_config: self.ssh_config.clone(),
+                remote_bin: self.remote_bin.clone(),
+                ship: self.ship,
+            },
         })
     }
 

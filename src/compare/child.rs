@@ -1,9 +1,9 @@
-//! The processes a comparison starts: `iomodels serve` (the server under test) and
-//! `iomodels bench` (one measurement), both from this very binary, so fork-based
-//! models fork and the client's cost is measured apart from ours.
+//! The processes a comparison starts: `iomodels serve` (the server under test, here or
+//! on the server host, through [`crate::hosts`]) and `iomodels bench` (one
+//! measurement), both from this very binary (or its twin there), so fork-based models
+//! fork and the client's cost is measured apart from ours.
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -13,6 +13,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use crate::hosts::process::{collect_lines, describe};
+use crate::hosts::{Host, HostProcess, Hosts};
 use crate::results::run::BenchRun;
 use crate::sample::ProcessTree;
 
@@ -27,13 +29,12 @@ pub fn exe() -> Result<PathBuf> {
     std::env::current_exe().context("cannot find the iomodels executable")
 }
 
-/// A running `iomodels serve`.
+/// A running `iomodels serve`, on this machine or on the comparison's server host.
 pub struct ServerChild {
-    child: Child,
+    /// Boxed: a slot holds it in an enum beside a one-line reason.
+    process: Box<HostProcess>,
+    /// Where clients reach it.
     pub addr: SocketAddr,
-    stderr: mpsc::Receiver<String>,
-    /// Everything it printed on stderr so far.
-    said: Vec<String>,
 }
 
 /// How a server's stop went.
@@ -47,95 +48,101 @@ pub struct Stopped {
 }
 
 impl ServerChild {
-    /// Starts `iomodels serve MODEL --proto PROTO --addr 127.0.0.1:0 FLAGS...`.
-    pub fn start(model: &str, proto: &str, flags: &[String]) -> Result<ServerChild> {
-        let mut child = Command::new(exe()?)
-            .args(["serve", model, "--proto", proto, "--addr", "127.0.0.1:0"])
-            .args(["--parent".to_string(), std::process::id().to_string()])
-            .args(flags)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("cannot start iomodels serve")?;
-        let stderr = collect_lines(child.stderr.take().expect("piped stderr"));
-        let (tx, rx) = mpsc::channel();
-        let stdout = child.stdout.take().expect("piped stdout");
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let mut server = ServerChild {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            stderr,
-            said: Vec::new(),
+    /// Starts `iomodels serve MODEL --proto PROTO --addr ADDR FLAGS...` on `host`: on
+    /// loopback, or on every address when clients reach it at `ip` (from another
+    /// host); here it stops when compare exits (`--parent`), elsewhere its wrapper
+    /// stops it when compare's ssh session ends.
+    pub fn start(
+        hosts: &Hosts,
+        host: &Host,
+        ip: Option<IpAddr>,
+        model: &str,
+        proto: &str,
+        flags: &[String],
+    ) -> Result<ServerChild> {
+        let bind = if ip.is_some() {
+            "0.0.0.0:0"
+        } else {
+            "127.0.0.1:0"
         };
-        let line = rx.recv_timeout(START_TIMEOUT).unwrap_or_default();
-        match line.trim().strip_prefix("listening on ").map(str::parse) {
-            Some(Ok(addr)) => {
-                server.addr = addr;
-                Ok(server)
-            }
+        let mut args: Vec<String> = ["serve", model, "--proto", proto, "--addr", bind]
+            .map(String::from)
+            .to_vec();
+        if host.is_local() {
+            args.extend(["--parent".into(), std::process::id().to_string()]);
+        }
+        args.extend(flags.iter().cloned());
+        let mut process = Box::new(hosts.spawn(host, &args)?);
+        let line = process.stdout_line(START_TIMEOUT).unwrap_or_default();
+        let port = match line.trim().strip_prefix("listening on ").map(str::parse) {
+            Some(Ok(SocketAddr::V4(addr))) => addr.port(),
+            Some(Ok(SocketAddr::V6(addr))) => addr.port(),
             _ => {
-                let why = server.last_words();
-                let _ = server.child.kill();
-                let _ = server.child.wait();
+                let why = process.last_words();
+                process.kill();
                 bail!("did not start: {why}")
             }
-        }
+        };
+        let ip = ip.unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        Ok(ServerChild {
+            process,
+            addr: SocketAddr::new(ip, port),
+        })
     }
 
+    /// Its pid on its host.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
     /// `None` while running; how it ended otherwise.
     pub fn exited(&mut self) -> Option<String> {
-        match self.child.try_wait() {
-            Ok(Some(status)) => Some(describe(status)),
-            Ok(None) => None,
-            Err(err) => Some(err.to_string()),
-        }
+        self.process.try_wait().map(describe)
     }
 
     /// The lines it printed on stderr since the last call: the limits it hit (FD_SETSIZE,
     /// descriptors, processes), each warning at most once a second.
     pub fn new_lines(&mut self) -> Vec<String> {
-        let new: Vec<String> = self.stderr.try_iter().collect();
-        self.said.extend(new.iter().cloned());
-        new
+        self.process.new_lines()
     }
 
     /// Why it died: the last line it printed.
     pub fn last_words(&mut self) -> String {
-        self.new_lines();
-        self.said
-            .last()
-            .cloned()
-            .unwrap_or_else(|| "no message on stderr".into())
+        self.process.last_words()
     }
 
-    /// SIGTERM, wait, and check that no process of its tree is left.
+    /// SIGTERM, wait, and check that no process of its tree is left (on another host,
+    /// its wrapper checks and says).
     pub fn stop(mut self) -> Stopped {
-        let family = ProcessTree::new(self.pid())
-            .and_then(|tree| tree.pids())
-            .unwrap_or_default();
+        let remote = self.process.is_remote();
+        let family = if remote {
+            Vec::new()
+        } else {
+            ProcessTree::new(self.pid())
+                .and_then(|tree| tree.pids())
+                .unwrap_or_default()
+        };
         let sent = Instant::now();
-        let _ = kill(Pid::from_raw(self.pid() as i32), Signal::SIGTERM);
+        self.process.signal(Signal::SIGTERM);
         let status = loop {
             if let Some(status) = self.exited() {
                 break status;
             }
             if sent.elapsed() > STOP_TIMEOUT {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
+                self.process.kill();
                 break format!("did not stop within {} s, killed", STOP_TIMEOUT.as_secs());
             }
             std::thread::sleep(Duration::from_millis(5));
         };
         let took = sent.elapsed();
+        if remote {
+            let left_behind = self.process.left_behind();
+            return Stopped {
+                took,
+                status,
+                left_behind,
+            };
+        }
         std::thread::sleep(Duration::from_millis(50));
         let left_behind: Vec<u32> = family
             .into_iter()
@@ -150,40 +157,6 @@ impl ServerChild {
             left_behind,
         }
     }
-}
-
-impl Drop for ServerChild {
-    fn drop(&mut self) {
-        if self.exited().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn describe(status: std::process::ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exit code {code}"),
-        (None, Some(signal)) => format!(
-            "killed by {}",
-            Signal::try_from(signal).map_or_else(|_| format!("signal {signal}"), |s| s.to_string())
-        ),
-        _ => status.to_string(),
-    }
-}
-
-/// Forwards a child's stderr lines to a channel, keeping the pipe drained.
-fn collect_lines(stream: impl Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
 }
 
 /// A running `iomodels bench`, writing its JSON to a file.

@@ -41,13 +41,16 @@ pub struct IdleServer {
 }
 
 /// Holds `level` silent connections (fewer where the server's ceiling leaves less
-/// room), then measures the active clients; the run's `held` is the holder's count.
+/// room), then measures the active clients with `run_active` (their arguments, the
+/// JSON file, a time limit: the caller samples the server where it runs); the run's
+/// `held` is the holder's count.
 pub fn measure(
     plan: &Plan,
     scratch: &Path,
     level: usize,
     server: IdleServer,
     json: PathBuf,
+    run_active: impl FnOnce(&[String], PathBuf, Duration) -> Result<BenchRun>,
 ) -> Result<BenchRun> {
     let before = descriptors(server.pid);
     // A server that accepts none leaves them in its backlog; one whose backlog is full
@@ -77,7 +80,7 @@ pub fn measure(
         plan,
         plan::bench_args(CompareWorkload::Idle, level, server.addr, plan.duration),
     );
-    let active = BenchChild::start(&args, server.pid, json, plan.duration + BENCH_SLACK)?.finish();
+    let active = run_active(&args, json, plan.duration + BENCH_SLACK);
     // Its lifetime is an upper bound; it is done once the active clients are.
     let held = holder.stop()?;
     settle(server.pid);

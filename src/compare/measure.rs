@@ -21,7 +21,9 @@ use indicatif::ProgressBar;
 use super::child::{BenchChild, ServerChild};
 use super::idle::{self, IdleServer};
 use super::plan::{self, CompareWorkload, Plan, Subject};
+use super::remote::{self, Sampling};
 use super::target;
+use crate::hosts::Hosts;
 use crate::results::comparison::{Cell, HostLoad, Round, RoundRun, StopCheck, SERVER_SAID_MAX};
 use crate::results::figures::{Figures, Spread};
 use crate::results::run::BenchRun;
@@ -45,6 +47,7 @@ pub struct Measured {
 /// What every step of one plan shares.
 struct Ctx<'a> {
     plan: &'a Plan,
+    hosts: &'a Hosts,
     bar: &'a ProgressBar,
     scratch: PathBuf,
 }
@@ -52,7 +55,10 @@ struct Ctx<'a> {
 /// The server a workload runs against.
 struct Running {
     addr: SocketAddr,
+    /// Its pid, to sample here; `None` for a server elsewhere or unknown.
     pid: Option<u32>,
+    /// Its pid on the server host, to sample there.
+    there: Option<u32>,
     /// Ours, to stop; `None` for an external target.
     child: Option<ServerChild>,
     /// Its process tree at rest, once warmed up: the base of memory per held
@@ -76,9 +82,10 @@ enum State {
 }
 
 /// Runs the plan; returns every cell, how every server stopped, and the rounds.
-pub fn execute(plan: &Plan, bar: &ProgressBar) -> Measured {
+pub fn execute(plan: &Plan, hosts: &Hosts, bar: &ProgressBar) -> Measured {
     let ctx = Ctx {
         plan,
+        hosts,
         bar,
         scratch: plan.out.join(".runs"),
     };
@@ -196,6 +203,9 @@ fn round_floor(ctx: &Ctx, workload: CompareWorkload, round: usize) -> Option<f64
         round + 1,
         ctx.plan.repeat
     ));
+    if !ctx.plan.server_host.is_local() {
+        return remote::floor_there(ctx.hosts, &ctx.plan.server_host).ok();
+    }
     crate::floor::measure_floor(&crate::floor::FloorArgs::brief())
         .ok()
         .map(|floor| floor.cpu_us)
@@ -250,7 +260,7 @@ fn run_round(
 impl<'a> Slot<'a> {
     /// Starts the subject's server for `workload` and warms it up.
     fn start(ctx: &Ctx, subject: &'a Subject, workload: CompareWorkload, levels: &[usize]) -> Self {
-        match start(ctx.plan, subject, workload) {
+        match start(ctx, subject, workload) {
             Ok(mut running) => {
                 ctx.bar.set_message(format!(
                     "{} {}: warming up",
@@ -258,7 +268,11 @@ impl<'a> Slot<'a> {
                     workload.name()
                 ));
                 warm_up(ctx, workload, levels, &running);
-                running.rest = snapshot(running.pid).map(Box::new);
+                running.rest = match running.there {
+                    Some(pid) => remote::at_rest_there(ctx.hosts, &ctx.plan.server_host, pid),
+                    None => snapshot(running.pid),
+                }
+                .map(Box::new);
                 Slot {
                     subject,
                     state: State::Up(running),
@@ -365,17 +379,21 @@ fn keep_said(said: &mut Vec<String>, lines: Vec<String>) {
     }
 }
 
-fn start(plan: &Plan, subject: &Subject, workload: CompareWorkload) -> Result<Running> {
+fn start(ctx: &Ctx, subject: &Subject, workload: CompareWorkload) -> Result<Running> {
+    let (plan, host) = (ctx.plan, &ctx.plan.server_host);
     match subject {
         Subject::Model { model, flags, .. } => {
             let mut flags = flags.clone();
             if let Some(placement) = &plan.placement {
                 flags.extend(["--cpus".into(), list_arg(&placement.server_cpus)]);
             }
-            let child = ServerChild::start(model, workload.proto(), &flags)?;
+            let at = ctx.plan.server_ip;
+            let child = ServerChild::start(ctx.hosts, host, at, model, workload.proto(), &flags)?;
+            let pid = Some(child.pid());
             Ok(Running {
                 addr: child.addr,
-                pid: Some(child.pid()),
+                pid: pid.filter(|_| host.is_local()),
+                there: pid.filter(|_| !host.is_local()),
                 child: Some(child),
                 rest: None,
             })
@@ -386,6 +404,7 @@ fn start(plan: &Plan, subject: &Subject, workload: CompareWorkload) -> Result<Ru
         Subject::Target { addr, pid, .. } => Ok(Running {
             addr: *addr,
             pid: pid.or_else(|| target::listener_pid(*addr)),
+            there: None,
             child: None,
             rest: None,
         }),
@@ -435,14 +454,32 @@ fn measure_once(
     if workload != CompareWorkload::Idle || level == 0 {
         let args = bench_args(plan, plan::bench_args(workload, level, live.addr, duration));
         let limit = duration + plan::ramp_time(level) + BENCH_SLACK;
-        return BenchChild::start(&args, live.pid, json, limit)?.finish();
+        return sampled_run(ctx, live, &args, json, limit);
     }
     let server = IdleServer {
         addr: live.addr,
         pid: live.pid,
         ceiling,
     };
-    idle::measure(plan, scratch, level, server, json)
+    idle::measure(plan, scratch, level, server, json, |args, json, limit| {
+        sampled_run(ctx, live, args, json, limit)
+    })
+}
+
+/// One bench run against `live`, its server sampled where it runs.
+fn sampled_run(
+    ctx: &Ctx,
+    live: &Running,
+    args: &[String],
+    json: PathBuf,
+    limit: Duration,
+) -> Result<BenchRun> {
+    let sampling = match live.there {
+        Some(pid) => Sampling::There(pid),
+        None => Sampling::Here(live.pid),
+    };
+    let (host, clients) = (&ctx.plan.server_host, &ctx.plan.client_hosts);
+    remote::bench_run(ctx.hosts, host, clients, sampling, args, json, limit)
 }
 
 #[cfg(test)]

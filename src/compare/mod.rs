@@ -14,13 +14,18 @@
 //! - [`measure`]: carrying out the plan in rounds; failures become cells that say why.
 //! - [`idle`]: the `idle` workload's measurement: the active clients' descriptors
 //!   first, then the idle connections.
+//! - [`clients`]: the load from several hosts at once (`--client-host`), merged.
+//! - [`remote`]: a server on another host (`--server-host`), sampled and put against
+//!   the floor there.
 //! - [`target`]: finding an external server's process from its listening socket.
 
 pub mod args;
 pub mod child;
+pub mod clients;
 pub mod idle;
 pub mod measure;
 pub mod plan;
+pub mod remote;
 pub mod target;
 
 use std::io::IsTerminal;
@@ -30,6 +35,7 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use self::plan::Plan;
+use crate::hosts::{Host, Hosts};
 use crate::results::comparison::{Comparison, Machine, Round, VERSION};
 use crate::results::figures::median;
 
@@ -39,14 +45,22 @@ const CPU_SOURCE: &str = "CPU per request is the server tree's CPU over the run 
 /// Carries out a comparison's plan and returns what it measured; [`crate::report`]
 /// presents it.
 pub fn run(plan: &Plan) -> Result<Comparison> {
-    std::fs::create_dir_all(&plan.out)
-        .with_context(|| format!("cannot create the report directory {}", plan.out.display()))?;
     let started = Instant::now();
     let started_unix_s = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
+    // Hosts first: one that cannot be reached ends the run before it writes anything.
+    let mut hosts = Hosts::new(plan.reach.clone());
+    for host in std::iter::once(&plan.server_host).chain(&plan.client_hosts) {
+        hosts
+            .open(host)
+            .map_err(|err| crate::error::usage(err.to_string()))?;
+    }
+    std::fs::create_dir_all(&plan.out)
+        .with_context(|| format!("cannot create the report directory {}", plan.out.display()))?;
     let bar = progress_bar(plan.steps());
-    let measured = measure::execute(plan, &bar);
+    let measured = measure::execute(plan, &hosts, &bar);
+    drop(hosts);
     bar.finish_and_clear();
     let mut floors: Vec<f64> = measured
         .rounds
@@ -82,6 +96,8 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
         ranked_by: String::new(),
         tier_rule: String::new(),
         cpu_source: CPU_SOURCE.to_string(),
+        server_host: (!plan.server_host.is_local()).then(|| plan.server_host.to_string()),
+        client_hosts: plan.client_hosts.iter().map(Host::to_string).collect(),
     };
     comparison.assign_tiers();
     Ok(comparison)

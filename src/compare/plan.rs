@@ -1,11 +1,14 @@
 //! What a comparison runs: subjects (our models, external targets) × workloads × levels
 //! × repeats, and the `iomodels bench` command line each step becomes.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub use crate::results::comparison::{CompareWorkload, Placement};
+
+use crate::hosts::session::HostsConfig;
+use crate::hosts::Host;
 
 /// A server being compared.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +62,15 @@ pub struct Plan {
     pub placement: Option<Placement>,
     /// The machine's CPUs.
     pub cpus: usize,
+    /// Where the servers run (`--server-host`).
+    pub server_host: Host,
+    /// Where clients reach them; `None`: loopback, everything runs here.
+    pub server_ip: Option<IpAddr>,
+    /// Where the load comes from (`--client-host`): bench runs on each at once, merged;
+    /// empty: here alone.
+    pub client_hosts: Vec<Host>,
+    /// How hosts other than this one are reached.
+    pub reach: HostsConfig,
 }
 
 impl Plan {

@@ -124,6 +124,9 @@ fn method(html: &mut String, report: &Comparison) {
             escape(&report.cpu_source)
         );
     }
+    if let Some(line) = super::table::server_host_line(report) {
+        let _ = write!(html, " {}.", escape(&line));
+    }
     html.push_str("</p>\n");
 }
 

@@ -42,6 +42,9 @@ pub fn page(report: &Comparison, charts: &[Chart]) -> String {
     if let Some(p) = &report.placement {
         let _ = writeln!(md, "- {}", placement_line(p));
     }
+    if let Some(line) = super::table::server_host_line(report) {
+        let _ = writeln!(md, "- {line}");
+    }
     let _ = writeln!(
         md,
         "- server CPU, context switches, memory (PSS), threads and processes: the server's whole process tree, from /proc (PSS summed over the tree, so pages forked processes share count once); B/conn is the growth of the tree's private dirty memory per held connection (PSS reads low there: the load generator maps the same binary)"

@@ -297,6 +297,9 @@ pub fn print_terminal(report: &Comparison, out: &mut impl Write) -> io::Result<(
     if let Some(p) = &report.placement {
         writeln!(out, "{}", placement_line(p))?;
     }
+    if let Some(line) = server_host_line(report) {
+        writeln!(out, "{line}")?;
+    }
     if let Some(warning) = floor_drift_warning(report) {
         writeln!(out, "{warning}")?;
     }
@@ -331,6 +334,21 @@ pub fn print_terminal(report: &Comparison, out: &mut impl Write) -> io::Result<(
         writeln!(out, "\nstop: {note}")?;
     }
     Ok(())
+}
+
+/// Where the servers ran and the load came from, when not both here.
+pub(super) fn server_host_line(report: &Comparison) -> Option<String> {
+    if report.server_host.is_none() && report.client_hosts.is_empty() {
+        return None;
+    }
+    let server = report.server_host.as_deref().unwrap_or("this machine");
+    let load = match report.client_hosts.as_slice() {
+        [] => "this machine".to_string(),
+        hosts => format!("{} (at once, runs merged)", hosts.join(", ")),
+    };
+    Some(format!(
+        "servers on {server} (their CPU, memory and the floor measured there); the load from {load}"
+    ))
 }
 
 /// Where the servers and the load generator ran.

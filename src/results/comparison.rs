@@ -248,6 +248,14 @@ pub struct Comparison {
     /// Where the CPU figures come from.
     #[serde(default)]
     pub cpu_source: String,
+    /// The host the servers ran on (`ssh://...`), when not this machine: their CPU,
+    /// memory and floor were measured there; `machine` is where the load came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_host: Option<String>,
+    /// The hosts the load came from, when given (`--client-host`): each cell's runs are
+    /// their runs merged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub client_hosts: Vec<String>,
 }
 
 /// The `version` of the `report.json` this build writes and reads.

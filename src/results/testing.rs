@@ -61,5 +61,7 @@ pub fn report(workloads: &[(&str, &[usize])], cells: Vec<Cell>) -> Comparison {
         ranked_by: String::new(),
         tier_rule: String::new(),
         cpu_source: String::new(),
+        server_host: None,
+        client_hosts: Vec::new(),
     }
 }

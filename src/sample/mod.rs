@@ -19,9 +19,12 @@
 //! - [`sampler`]: the background thread, and how snapshots add up to a [`TreeUsage`].
 //! - [`own`]: the calling process's own CPU time and peak RSS ([`own_usage`]).
 //! - [`host`]: the whole machine's busy and stolen CPU time, from `/proc/stat`.
+//! - [`command`]: `iomodels sample` (hidden), a tree sampled until a signal, printed as
+//!   JSON: how compare samples a server on another host.
 //! - [`sockstat`]: the kernel's TCP sockets and their buffer memory, from
 //!   `/proc/net/sockstat`.
 
+pub mod command;
 pub mod host;
 pub mod own;
 pub mod procfs;

@@ -14,6 +14,7 @@ const FLOORS: &[&[&str]] = &[
     &["sample"],
     &["results"],
     &["bench", "floor"],
+    &["hosts"],
     &["compare"],
     &["report"],
     &["cli"],

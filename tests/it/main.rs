@@ -12,8 +12,11 @@
 //!   `bench_errors`: against deliberately wrong servers; `bench_cli`: usage errors
 //!   (helpers in `bench_util`); `bench_abuse`: hostile clients against models of
 //!   every family.
+//! - `deploy`: the Kubernetes manifests' command lines parse with our own parser.
 //! - `floor`: the kernel's floor, as a command.
 //! - `merge`: `iomodels merge` over bench runs made at once.
+//! - `remote`: compare and bench across hosts made from network namespaces with a real
+//!   sshd each (`lab`); skipped where they cannot be made, unless `CI=true`.
 //! - `layers`: every import between top-level modules points down, none round a cycle.
 //! - `scripts`: the shell helpers of `scripts/`.
 
@@ -36,7 +39,10 @@ mod bench_http;
 mod bench_util;
 mod cli_help;
 mod compare;
+mod deploy;
 mod floor;
+mod lab;
 mod layers;
 mod merge;
+mod remote;
 mod scripts;

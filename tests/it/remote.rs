@@ -1,0 +1,371 @@
+//! `compare` across hosts made from network namespaces, each with a real sshd: the
+//! server on another host (its cost and the floor measured there, nothing of it left
+//! there afterwards, even when compare is killed), faults in one line, and bench runs
+//! from two hosts started together and merged exactly.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::bench_util::{bin, run_bounded};
+use crate::lab::Lab;
+
+fn out_dir(lab: &Lab, name: &str) -> PathBuf {
+    lab.dir.join(name)
+}
+
+/// `compare --server-host` host 0 of `lab`, running `remote_bin` there, with `args`
+/// after it.
+fn compare_there(lab: &Lab, remote_bin: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.arg("compare")
+        .args(["--server-host", &lab.ssh_url(0)])
+        .arg("--ssh-config")
+        .arg(lab.ssh_config())
+        .args(["--remote-bin", remote_bin])
+        .args(args);
+    cmd
+}
+
+/// The directories `--ship` made in /tmp (the hosts share this file system).
+fn shipped() -> usize {
+    std::fs::read_dir("/tmp")
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with("iomodels-ship.")
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Waits up to 5 s for no `iomodels` process to be left in host `i`; those left.
+fn nothing_left(lab: &Lab, i: usize) -> Vec<(u32, String)> {
+    let started = Instant::now();
+    loop {
+        let left = lab.iomodels_there(i);
+        if left.is_empty() || started.elapsed() > Duration::from_secs(5) {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn compare_measures_a_server_on_another_host() {
+    let Some(lab) = Lab::new("compare_measures_a_server_on_another_host", 1) else {
+        return;
+    };
+    let out = out_dir(&lab, "report");
+    let ships_before = shipped();
+    // No iomodels there: --ship copies this one over, through the same connection.
+    let result = run_bounded(
+        compare_there(
+            &lab,
+            "/nonexistent/iomodels",
+            &[
+                "--ship",
+                "--models",
+                "epoll,poll",
+                "--workload",
+                "http,idle",
+                "--idle",
+                "0,200",
+                "--quick",
+                "--out",
+            ],
+        )
+        .arg(&out),
+    );
+    let report = report_of(&result, &out);
+    assert_eq!(report["server_host"], lab.ssh_url(0).as_str());
+    for cell in report["cells"].as_array().unwrap() {
+        let median = &cell["figures"]["median"];
+        assert!(
+            median["x_floor"].as_f64().is_some_and(|x| x > 0.0),
+            "no x floor for {} at {}: {cell:#}",
+            cell["subject"],
+            cell["level"]
+        );
+        assert!(median["ctx_per_req"].as_f64().is_some(), "{cell:#}");
+        if cell["workload"] == "idle" && cell["level"].as_u64() > Some(0) {
+            // Memory per held connection, against the server at rest there.
+            assert!(median["private_per_conn_b"].as_f64().is_some(), "{cell:#}");
+        }
+    }
+    let subjects: Vec<&str> = report["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["subject"].as_str().unwrap())
+        .collect();
+    assert!(subjects.contains(&"epoll") && subjects.contains(&"poll"));
+    for stop in report["stops"].as_array().unwrap() {
+        assert_eq!(stop["left_behind"].as_array().unwrap().len(), 0, "{stop}");
+    }
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains(&lab.ssh_url(0)),
+        "report.md names the server's host"
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains(&lab.ssh_url(0)), "report.html names it");
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(
+        stdout.contains(&lab.ssh_url(0)),
+        "the terminal names it: {stdout}"
+    );
+    assert_eq!(
+        nothing_left(&lab, 0),
+        Vec::new(),
+        "left running on the host"
+    );
+    assert_eq!(shipped(), ships_before, "the shipped copy is removed");
+}
+
+#[test]
+fn a_killed_compare_leaves_nothing_on_the_host() {
+    let Some(lab) = Lab::new("a_killed_compare_leaves_nothing_on_the_host", 1) else {
+        return;
+    };
+    let out = out_dir(&lab, "killed");
+    let mut compare = compare_there(
+        &lab,
+        bin(),
+        &[
+            "--models",
+            "epoll",
+            "--workload",
+            "http",
+            "--repeat",
+            "20",
+            "--out",
+        ],
+    )
+    .arg(&out)
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let compare_pid = compare.id();
+    let started = Instant::now();
+    while !lab
+        .iomodels_there(0)
+        .iter()
+        .any(|(_, cmd)| cmd.contains(" serve "))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no server started there"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = compare.kill();
+    let _ = compare.wait();
+    let left = nothing_left(&lab, 0);
+    // The ssh master of the killed compare persists a while by design; it was ours.
+    for pid in masters_of(compare_pid) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    let _ =
+        std::fs::remove_dir_all(std::env::temp_dir().join(format!("iomodels-ssh-{compare_pid}-0")));
+    assert_eq!(left, Vec::new(), "left running on the host");
+}
+
+/// The ssh masters a compare of pid `compare` started: their command line names its
+/// control directory.
+fn masters_of(compare: u32) -> Vec<u32> {
+    let dir = format!("iomodels-ssh-{compare}-");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&dir))
+        })
+        .collect()
+}
+
+#[test]
+fn host_faults_are_one_line_that_says_where_and_what() {
+    let Some(lab) = Lab::new("host_faults_are_one_line_that_says_where_and_what", 1) else {
+        return;
+    };
+    let host = lab.hosts[0].1;
+    let no_sshd = format!("ssh://root@{host}:2223");
+    let stranger = lab.dir.join("stranger_config");
+    std::fs::write(
+        &stranger,
+        "Host *\n  IdentityFile /nonexistent\n  IdentitiesOnly yes\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n",
+    )
+    .unwrap();
+    let config = lab.ssh_config();
+    let cases: [(&str, &PathBuf, &str, &str); 3] = [
+        (&no_sshd, &config, bin(), "unreachable"),
+        (&lab.ssh_url(0), &stranger, bin(), "ssh refused"),
+        (
+            &lab.ssh_url(0),
+            &config,
+            "/nonexistent/iomodels",
+            "no iomodels there",
+        ),
+    ];
+    for (url, config, remote_bin, expected) in cases {
+        let result = run_bounded(
+            Command::new(bin())
+                .args(["compare", "--models", "epoll", "--server-host", url])
+                .arg("--ssh-config")
+                .arg(config)
+                .args(["--remote-bin", remote_bin, "--out"])
+                .arg(out_dir(&lab, "fault")),
+        );
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert_eq!(result.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains(url) && stderr.contains(expected),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn bench_from_two_hosts_at_one_time_merges_exactly() {
+    let Some(lab) = Lab::new("bench_from_two_hosts_at_one_time_merges_exactly", 2) else {
+        return;
+    };
+    let serve_addr = format!("{}:0", lab.hosts[0].1);
+    let mut server = lab
+        .command_in(0, bin())
+        .args(["serve", "epoll", "--proto", "http", "--addr", &serve_addr])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let url = format!(
+        "http://{}/",
+        line.trim().trim_start_matches("listening on ")
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let at = format!("{:.3}", now + 1.5);
+    // One client in host 1, one here: two machines as far as the network goes.
+    let json = |name: &str| lab.dir.join(name);
+    let bench_args = |file: &PathBuf| {
+        let mut args: Vec<String> = ["bench", "http", &url, "--connections", "4"]
+            .map(String::from)
+            .to_vec();
+        args.extend([
+            "--duration".into(),
+            "600ms".into(),
+            "--start-at".into(),
+            at.clone(),
+        ]);
+        args.extend(["--json".into(), file.display().to_string()]);
+        args
+    };
+    let (a, b) = (json("a.json"), json("b.json"));
+    let (ra, rb) = std::thread::scope(|s| {
+        let there = s.spawn(|| run_bounded(lab.command_in(1, bin()).args(bench_args(&a))));
+        let here = s.spawn(|| run_bounded(Command::new(bin()).args(bench_args(&b))));
+        (there.join().unwrap(), here.join().unwrap())
+    });
+    let _ = server.kill();
+    let _ = server.wait();
+    for r in [&ra, &rb] {
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    }
+    let read = |p: &PathBuf| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    let (a, b) = (read(&a), read(&b));
+    assert!(a["requests"].as_u64() > Some(0) && b["requests"].as_u64() > Some(0));
+    let merged = crate::merge::merged_sums(&a, &b);
+    let spread = merged["start_spread_s"].as_f64().unwrap();
+    assert!(spread < 0.1, "started {spread} s apart");
+}
+
+/// `compare ARGS --ssh-config ... --remote-bin ...` over `lab`'s hosts; its report.
+fn compare_over(lab: &Lab, name: &str, args: &[&str]) -> Value {
+    let out = out_dir(lab, name);
+    let result = run_bounded(
+        Command::new(bin())
+            .arg("compare")
+            .args(args)
+            .arg("--ssh-config")
+            .arg(lab.ssh_config())
+            .args(["--remote-bin", bin()])
+            .args(["--models", "epoll", "--workload", "http", "--quick"])
+            .args(["--concurrency", "4", "--out"])
+            .arg(&out),
+    );
+    report_of(&result, &out)
+}
+
+/// The report a compare that ended with `result` wrote in `out`: it succeeded, and
+/// the report follows the schema.
+fn report_of(result: &std::process::Output, out: &std::path::Path) -> Value {
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(result.status.success(), "compare failed: {stderr}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    crate::util::validate_json("compare.schema.json", &report);
+    report
+}
+
+/// Every cell of `report` has an x floor, and runs merged from `parts` hosts that
+/// started together.
+fn merged_from(report: &Value, parts: usize) {
+    for cell in report["cells"].as_array().unwrap() {
+        assert!(
+            cell["figures"]["median"]["x_floor"].as_f64().is_some(),
+            "{cell:#}"
+        );
+        for run in cell["runs"].as_array().unwrap() {
+            assert_eq!(run["parts"].as_array().unwrap().len(), parts, "{run:#}");
+            let spread = run["start_spread_s"].as_f64().unwrap();
+            assert!(spread < 0.2, "started {spread} s apart");
+        }
+    }
+}
+
+#[test]
+fn compare_loads_a_server_from_several_hosts_at_once() {
+    let Some(lab) = Lab::new("compare_loads_a_server_from_several_hosts_at_once", 2) else {
+        return;
+    };
+    let (server, client) = (lab.ssh_url(0), lab.ssh_url(1));
+    let args = ["--server-host", &server, "--client-host", &client];
+    let report = compare_over(
+        &lab,
+        "two-clients",
+        &[&args[..], &["--client-host", "local"]].concat(),
+    );
+    assert_eq!(report["server_host"], server.as_str());
+    assert_eq!(report["client_hosts"], serde_json::json!([client, "local"]));
+    merged_from(&report, 2);
+    // The server here, the load from a host: it listens where that host can reach it.
+    let report = compare_over(&lab, "here", &["--client-host", &client]);
+    assert!(report.get("server_host").is_none());
+    merged_from(&report, 1);
+    for host in 0..2 {
+        let left = nothing_left(&lab, host);
+        assert_eq!(left, Vec::new(), "left running on host {host}");
+    }
+}
