@@ -297,10 +297,10 @@ pub fn dispatch(command: Command) -> Result<()> {
         Command::Sample(args) => crate::sample::command::run(&args),
         Command::Diff(args) => diff(&args),
         Command::Report(args) => rewrite_report(&args),
-        Command::Completions(args) => {
-            generated::completions(args.shell, &mut std::io::stdout().lock());
-            Ok(())
-        }
+        Command::Completions(args) => Ok(generated::completions(
+            args.shell,
+            &mut std::io::stdout().lock(),
+        )?),
         Command::Man => Ok(generated::man_page(&mut std::io::stdout().lock())?),
     }
 }

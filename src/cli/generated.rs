@@ -10,10 +10,14 @@ use clap_complete::Shell;
 
 use super::Cli;
 
-/// Writes the completion script for `shell` to `out`.
-pub fn completions(shell: Shell, out: &mut dyn Write) {
+/// Writes the completion script for `shell` to `out`. The script is made in memory
+/// first: clap_complete panics on a failed write, and a reader that closes the pipe
+/// early (`iomodels completions bash | head`) is no crash but a broken pipe.
+pub fn completions(shell: Shell, out: &mut dyn Write) -> io::Result<()> {
     let mut command = Cli::command();
-    clap_complete::generate(shell, &mut command, "iomodels", out);
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "iomodels", &mut script);
+    out.write_all(&script)
 }
 
 /// Writes the man page, in roff, to `out` (`iomodels man | man -l -` shows it).

@@ -20,6 +20,7 @@ const SUBCOMMANDS: &[&str] = &[
     "floor",
     "completions",
     "man",
+    "merge",
 ];
 
 /// Help as clap prints it: a usage line, then one line per subcommand.
@@ -123,3 +124,23 @@ fn the_man_page_renders() {
     assert!(shown.status.success(), "nroff failed");
     assert!(text.contains("NAME") && text.contains("iomodels"), "{text}");
 }
+
+/// A reader that closes the pipe early (`iomodels completions bash | head -1`) ends the
+/// output quietly, exit code 0: no panic.
+#[test]
+fn a_closed_pipe_is_no_crash() {
+    for args in [&["completions", "bash"][..], &["man"], &["list"]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_iomodels"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run iomodels");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
