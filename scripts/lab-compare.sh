@@ -82,6 +82,7 @@ UsePAM no
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 PidFile $DIR/sshd-$i.pid
+Subsystem sftp internal-sftp
 CONF
     ip netns exec "$tag-h$i" /usr/sbin/sshd -D -e -f "$DIR/sshd_config-$i" 2>/dev/null &
     sshds+=($!)
