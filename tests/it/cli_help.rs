@@ -143,4 +143,3 @@ fn a_closed_pipe_is_no_crash() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
-
