@@ -44,7 +44,7 @@ pub fn run(config: &ServeConfig) -> Result<()> {
         sys::signal::die_after(delay).context("cannot arm --crash-after")?;
     }
     let announce = Announce::stdout(addr);
-    let announce = if config.model.announces_when_ready() {
+    let announce = if config.model.announces_when_ready {
         Some(announce)
     } else {
         announce.say()?;

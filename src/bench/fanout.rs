@@ -235,11 +235,7 @@ pub fn run(config: &BenchConfig, plan: &Fanout, stop: &AtomicBool) -> Result<Agg
     let mut aggregate = Aggregate::from_run(merged);
     aggregate.server = server;
     aggregate.host = host_before.and_then(|b| Some(HostTimes::now().ok()?.since(&b)));
-    let own = own_usage()?;
-    aggregate.client.cpu_user_s += own.cpu_user_s;
-    aggregate.client.cpu_sys_s += own.cpu_sys_s;
-    aggregate.client.cpu_ns += own.cpu_ns;
-    aggregate.client.rss_peak_kb += own.rss_peak_kb;
+    aggregate.client = aggregate.client.plus(&own_usage()?);
     aggregate.ramp_s = watch.ramp_s();
     aggregate.memory = watch.memory(aggregate.server.as_ref(), held_peak);
     Ok(aggregate)

@@ -55,6 +55,7 @@ pub use config::{BenchConfig, WorkloadConfig};
 pub use report::Aggregate;
 
 use crate::error::usage;
+use crate::results::run::round3;
 use crate::sample::{own_usage, HostTimes, ProcessTree, Sampler};
 use crate::stats::Recorder;
 use engine::{LiveTotals, Shared, ThreadResult};
@@ -184,7 +185,7 @@ pub fn run_config(
     let before = own_usage()?;
     let host_before = HostTimes::now().ok();
     let shared = Shared::new(config.threads, stop);
-    let started_at = unix_now();
+    let started_at = round3(start::unix_now_s());
     let start = Instant::now();
     let mut watch = matches!(config.workload, WorkloadConfig::Hold(_))
         .then(|| HoldWatch::new(start, connections));
@@ -263,14 +264,6 @@ fn aggregate(
         parts: None,
         start_spread_s: None,
     }
-}
-
-/// Now, in seconds since the Unix epoch, to the millisecond.
-fn unix_now() -> f64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    (now.as_secs_f64() * 1000.0).round() / 1000.0
 }
 
 /// This machine's name and this process's id: who made a run.

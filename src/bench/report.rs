@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use hdrhistogram::Histogram;
 
-use crate::results::run::{BenchRun, HoldMemory, PartRow, BENCH_VERSION};
+use crate::results::run::{round3, BenchRun, HoldMemory, PartRow, BENCH_VERSION};
 use crate::sample::{HostTimes, OwnUsage, TreeUsage};
 use crate::stats::{decode_v2_base64, encode_v2_base64, Recorder, Summary};
 
@@ -354,8 +354,4 @@ fn summary_line(out: &mut impl Write, name: &str, histogram: &Histogram<u64>) ->
         "  {name:<12} {:>10.1} {:>8} {:>8} {:>8} {:>8} {:>8}",
         s.mean, s.p50, s.p90, s.p99, s.p999, s.max
     )
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }

@@ -319,7 +319,7 @@ impl<'a> Slot<'a> {
         };
         let ceiling = match self.subject {
             Subject::Model { model, .. } => {
-                crate::model::find(model).and_then(|info| info.descriptor_ceiling())
+                crate::model::find(model).and_then(|info| info.descriptor_ceiling)
             }
             Subject::Target { .. } => None,
         };

@@ -18,6 +18,8 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "tokio multi-thread runtime, work-stealing scheduler",
     origin: "beyond",
     reuse_port: false,
+    descriptor_ceiling: None,
+    announces_when_ready: false,
     precheck: None,
     run,
 };

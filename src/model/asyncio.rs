@@ -22,6 +22,8 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "single-threaded async event loop (tokio current_thread)",
     origin: "seed 000, 003",
     reuse_port: false,
+    descriptor_ceiling: None,
+    announces_when_ready: false,
     precheck: None,
     run,
 };

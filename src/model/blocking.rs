@@ -16,6 +16,8 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "accept, then serve that one client to the end",
     origin: "seed 000, 001, 004",
     reuse_port: false,
+    descriptor_ceiling: None,
+    announces_when_ready: false,
     precheck: None,
     run,
 };

@@ -33,6 +33,8 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "stackful coroutines (may), a coroutine per connection",
     origin: "seed 002, 000",
     reuse_port: false,
+    descriptor_ceiling: None,
+    announces_when_ready: true,
     precheck: None,
     run,
 };

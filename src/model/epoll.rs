@@ -19,6 +19,8 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "epoll level-triggered, one thread, interest kept by the kernel",
     origin: "seed 000, 001, 004",
     reuse_port: false,
+    descriptor_ceiling: None,
+    announces_when_ready: false,
     precheck: None,
     run,
 };

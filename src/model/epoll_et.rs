@@ -29,6 +29,8 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "epoll edge-triggered, registered once, drained until EAGAIN",
     origin: "seed 004",
     reuse_port: false,
+    descriptor_ceiling: None,
+    announces_when_ready: false,
     precheck: None,
     run,
 };

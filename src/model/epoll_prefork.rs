@@ -37,6 +37,8 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "master + N pre-forked epoll workers, a SO_REUSEPORT listener each",
     origin: "beyond",
     reuse_port: true,
+    descriptor_ceiling: None,
+    announces_when_ready: false,
     precheck: None,
     run,
 };

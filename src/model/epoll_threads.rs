@@ -37,6 +37,8 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "one epoll set shared by N threads, EPOLLONESHOT, re-armed",
     origin: "seed 004",
     reuse_port: false,
+    descriptor_ceiling: None,
+    announces_when_ready: false,
     precheck: None,
     run,
 };

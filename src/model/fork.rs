@@ -21,6 +21,8 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "fork a child process per connection, reap it when done",
     origin: "seed 000, 001, 002",
     reuse_port: false,
+    descriptor_ceiling: None,
+    announces_when_ready: false,
     precheck: None,
     run,
 };

@@ -162,6 +162,14 @@ pub struct ModelInfo {
     pub origin: &'static str,
     /// The listener is bound with SO_REUSEPORT (models that bind one per thread).
     pub reuse_port: bool,
+    /// The descriptors the model can serve at most, when it has a limit of its own
+    /// (select(2)'s `fd_set` holds descriptors below FD_SETSIZE only): compare gives
+    /// it no more idle connections than fit below it.
+    pub descriptor_ceiling: Option<usize>,
+    /// The model says `listening on` itself, once it is ready. Every model is ready
+    /// once its listener is bound (the kernel queues connections until it accepts),
+    /// except `coroutines`, whose accept loop waits for may's scheduler to start.
+    pub announces_when_ready: bool,
     /// What the model needs from the system, checked before the server binds and
     /// announces itself: an error here refuses to start with a usage error (exit 2).
     pub precheck: Option<fn() -> io::Result<()>>,
@@ -177,22 +185,6 @@ impl ModelInfo {
             Workers::Cpus => cpus(),
             Workers::PerConnection { cap } => cap,
         }
-    }
-
-    /// Does the model say `listening on` itself, once it is ready? Every model is ready
-    /// once its listener is bound (the kernel queues connections until it accepts),
-    /// except `coroutines`, whose accept loop waits for may's scheduler to start.
-    pub fn announces_when_ready(&self) -> bool {
-        self.name == coroutines::INFO.name
-    }
-
-    /// The descriptors the model can serve at most, when it has a limit of its own:
-    /// select(2)'s `fd_set` holds descriptors below FD_SETSIZE only, so `select` and
-    /// `select-threads` serve none at or above it.
-    pub fn descriptor_ceiling(&self) -> Option<usize> {
-        [select::INFO.name, select_threads::INFO.name]
-            .contains(&self.name)
-            .then_some(nix::sys::select::FD_SETSIZE)
     }
 }
 

@@ -25,6 +25,8 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "poll(2), pollfd array rebuilt from interests every turn",
     origin: "seed 002",
     reuse_port: false,
+    descriptor_ceiling: None,
+    announces_when_ready: false,
     precheck: None,
     run,
 };

@@ -23,6 +23,8 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "N pre-forked processes, accept serialised by a file lock",
     origin: "seed 000, 001",
     reuse_port: false,
+    descriptor_ceiling: None,
+    announces_when_ready: false,
     precheck: None,
     run,
 };

@@ -24,6 +24,8 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "N pre-spawned threads, accept serialised by a mutex",
     origin: "seed 000",
     reuse_port: false,
+    descriptor_ceiling: None,
+    announces_when_ready: false,
     precheck: None,
     run,
 };

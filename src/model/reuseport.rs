@@ -25,6 +25,8 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "N epoll reactors, each its own SO_REUSEPORT listener",
     origin: "beyond",
     reuse_port: true,
+    descriptor_ceiling: None,
+    announces_when_ready: false,
     precheck: None,
     run,
 };

@@ -28,6 +28,8 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "select(2), fd sets rebuilt each turn, below FD_SETSIZE only",
     origin: "seed 000",
     reuse_port: false,
+    descriptor_ceiling: Some(nix::sys::select::FD_SETSIZE),
+    announces_when_ready: false,
     precheck: None,
     run,
 };

@@ -40,6 +40,8 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "select(2) reads; N sender threads write replies from queues",
     origin: "seed 000",
     reuse_port: false,
+    descriptor_ceiling: Some(nix::sys::select::FD_SETSIZE),
+    announces_when_ready: false,
     precheck: None,
     run,
 };

@@ -34,6 +34,8 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "mio selector, a callback stored with each registration",
     origin: "seed 002",
     reuse_port: false,
+    descriptor_ceiling: None,
+    announces_when_ready: false,
     precheck: None,
     run,
 };

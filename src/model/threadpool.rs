@@ -30,6 +30,8 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "one acceptor thread, a bounded queue, N worker threads",
     origin: "seed 001",
     reuse_port: false,
+    descriptor_ceiling: None,
+    announces_when_ready: false,
     precheck: None,
     run,
 };

@@ -23,6 +23,8 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "a new thread per connection, blocking I/O",
     origin: "seed 000, 002",
     reuse_port: false,
+    descriptor_ceiling: None,
+    announces_when_ready: false,
     precheck: None,
     run,
 };

@@ -43,6 +43,8 @@ pub static INFO: ModelInfo = ModelInfo {
     mechanism: "io_uring: multishot accept and receive, provided buffers",
     origin: "beyond",
     reuse_port: true,
+    descriptor_ceiling: None,
+    announces_when_ready: false,
     precheck: Some(precheck),
     run,
 };

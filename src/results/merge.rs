@@ -12,7 +12,7 @@
 use hdrhistogram::Histogram;
 use thiserror::Error;
 
-use super::run::{BenchRun, PartRow, BENCH_VERSION};
+use super::run::{round3, BenchRun, PartRow, BENCH_VERSION};
 use crate::sample::OwnUsage;
 use crate::stats::{decode_v2_base64, encode_v2_base64, Errors, Summary};
 
@@ -204,15 +204,16 @@ fn rate(run: &BenchRun) -> f64 {
     }
 }
 
-/// The clients' cost, summed: CPU over every process, and the sum of their peak RSS
-/// (each process's own peak, so the sum bounds what they held at once).
+/// The clients' cost, summed over every process ([`OwnUsage::plus`]).
 fn client_sum(runs: &[BenchRun]) -> OwnUsage {
-    runs.iter().fold(OwnUsage::default(), |sum, r| OwnUsage {
-        cpu_user_s: round3(sum.cpu_user_s + r.client.cpu_user_s),
-        cpu_sys_s: round3(sum.cpu_sys_s + r.client.cpu_sys_s),
-        rss_peak_kb: sum.rss_peak_kb + r.client.rss_peak_kb,
-        cpu_ns: sum.cpu_ns + r.client.cpu_ns,
-    })
+    let sum = runs
+        .iter()
+        .fold(OwnUsage::default(), |sum, r| sum.plus(&r.client));
+    OwnUsage {
+        cpu_user_s: round3(sum.cpu_user_s),
+        cpu_sys_s: round3(sum.cpu_sys_s),
+        ..sum
+    }
 }
 
 /// hold: from the earliest start until the last run had all its connections held, if
@@ -244,10 +245,6 @@ fn parts(runs: &[BenchRun], windows: &[(f64, f64)], start: f64) -> Vec<PartRow> 
             client_rss_peak_kb: run.client.rss_peak_kb,
         })
         .collect()
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 #[cfg(test)]

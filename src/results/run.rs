@@ -138,6 +138,11 @@ impl BenchRun {
     }
 }
 
+/// `x` to three decimals, as the documents give times, rates and CPU seconds.
+pub fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
 /// Seconds of CPU: the nanosecond clock where it was read, else the tick-based figure
 /// (reports written before the clocks were).
 pub fn cpu_seconds(ns: u64, ticks_s: f64) -> f64 {

@@ -20,6 +20,17 @@ pub struct OwnUsage {
 }
 
 impl OwnUsage {
+    /// Two processes' cost together: their CPU summed, and the sum of their peak RSS
+    /// (each its own peak, so the sum bounds what they held at once).
+    pub fn plus(&self, other: &Self) -> Self {
+        Self {
+            cpu_user_s: self.cpu_user_s + other.cpu_user_s,
+            cpu_sys_s: self.cpu_sys_s + other.cpu_sys_s,
+            rss_peak_kb: self.rss_peak_kb + other.rss_peak_kb,
+            cpu_ns: self.cpu_ns + other.cpu_ns,
+        }
+    }
+
     /// The CPU spent between `earlier` and `self`; the peak RSS stays `self`'s.
     pub fn since(&self, earlier: &Self) -> Self {
         Self {
