@@ -1,5 +1,11 @@
-//! `uring`: io_uring, one ring per thread, N threads each with its own SO_REUSEPORT
-//! listener (beyond the seeds).
+//! `uring`: io_uring, one ring on one thread by default, the completion family's
+//! counterpart of `epoll`; `--workers N` runs N threads, each with its own ring and
+//! SO_REUSEPORT listener (beyond the seeds).
+//!
+//! One ring is the default because a second one costs more than it gives wherever the
+//! load generator shares the machine: with 10 clients on 2 CPUs the second thread
+//! sleeps and is woken for nearly every request (docs/results.md, *What io_uring
+//! costs*), as every multi-threaded model's threads are.
 //!
 //! Completion-based: instead of asking which sockets are ready and then reading, the
 //! thread keeps operations queued in the kernel and reaps their results. One multishot
@@ -9,11 +15,9 @@
 //! and submitted in a batch with the next wait, so a busy thread makes one system call
 //! (io_uring_enter) per batch of requests rather than several per request.
 //!
-//! Each wait asks for as many requests as the last one brought, but never for more
-//! than half the thread's connections, if they come within [`PATIENCE`] (Linux 6.12's
-//! bounded batch wait; older kernels wake for each one): under load a thread wakes
-//! once per batch, not once per request, and with a single client nothing waits at all
-//! (see [`Batch`]).
+//! A wait returns as soon as one completion is there, never holding requests back for
+//! a batch to form: a busy thread finds a batch queued anyway, and one with few clients
+//! answers them at once ([`Ring::submit_and_wait`]).
 //!
 //! Each reactor gives the memory of finished connections back once their number has
 //! fallen ([`IdleTrim`], looked at with the deadline sweep).
@@ -23,7 +27,7 @@
 
 use std::io;
 use std::net::TcpListener;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use slab::Slab;
 
@@ -39,7 +43,7 @@ use crate::sys::uring::{Completion, Ring};
 pub static INFO: ModelInfo = ModelInfo {
     name: "uring",
     family: Family::Completion,
-    workers: Workers::Cpus,
+    workers: Workers::Pool(1),
     mechanism: "io_uring: multishot accept and receive, provided buffers",
     origin: "beyond",
     reuse_port: true,
@@ -55,50 +59,6 @@ const RING_ENTRIES: u32 = 4096;
 /// session has consumed them.
 const BUFFERS: u16 = 512;
 const BUFFER_LEN: usize = 4096;
-
-/// How long a wait may hold the requests that have arrived while it waits for the rest
-/// of its batch: the most latency batching adds to a request. Measured against 50 µs
-/// (docs/results-log.md): under wrk with 100 connections, 2.5% less CPU per request and
-/// the same p99; with 10, where the cap of [`Batch::want`] binds, more throughput and
-/// a lower p99 than 50 µs without it.
-pub const PATIENCE: Duration = Duration::from_micros(100);
-
-/// How many requests (receive and accept completions) the next wait asks for: as many
-/// as arrived last time. A batch that filled up with more to spare asks for more next
-/// time (up to [`Batch::MAX`]); one that ran out of patience asks for what arrived.
-/// With one client at a time it stays at one, and nobody waits for a batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Batch {
-    want: usize,
-}
-
-impl Default for Batch {
-    fn default() -> Self {
-        Batch { want: 1 }
-    }
-}
-
-impl Batch {
-    /// The largest batch a wait asks for.
-    pub const MAX: usize = 64;
-
-    /// Requests to wait for next, on a thread serving `connections`: never more than
-    /// half of them. A wait for nearly every connection would wait on clients that are
-    /// themselves waiting for the replies it holds (10 wrk connections: 15% more
-    /// throughput and a lower p99 with the cap than without).
-    pub fn want(&self, connections: usize) -> usize {
-        self.want.min((connections / 2).max(1))
-    }
-
-    /// Learns from a wait that brought `arrived` requests.
-    pub fn arrived(&mut self, arrived: usize) {
-        self.want = if arrived > self.want {
-            arrived.min(self.want * 2).min(Self::MAX)
-        } else {
-            arrived.clamp(1, self.want)
-        };
-    }
-}
 
 /// Can this thread set up a ring with multishot accept and receive and a buffer ring?
 fn precheck() -> io::Result<()> {
@@ -140,7 +100,6 @@ struct RingReactor {
     pause: accept::Pause,
     sweeper: Sweeper,
     trim: IdleTrim,
-    batch: Batch,
     opts: ConnOptions,
 }
 
@@ -155,7 +114,6 @@ impl RingReactor {
             pause: accept::Pause::default(),
             sweeper: Sweeper::new(Instant::now()),
             trim: IdleTrim::new(),
-            batch: Batch::default(),
             opts,
         })
     }
@@ -164,9 +122,8 @@ impl RingReactor {
     /// what completed, sweep when due, and move every touched connection on.
     fn turn(&mut self, listener: &TcpListener) -> io::Result<()> {
         self.arm_accept(listener)?;
-        let want = self.batch.want(self.conns.len());
-        self.ring.submit_and_wait(want, PATIENCE, STOP_POLL)?;
-        self.batch.arrived(self.ring.reap());
+        self.ring.submit_and_wait(STOP_POLL)?;
+        self.ring.reap();
         let now = Instant::now();
         while let Some(completion) = self.ring.next_completion() {
             self.complete(completion, listener, now)?;
@@ -282,49 +239,5 @@ impl RingReactor {
             }
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Batch;
-
-    fn after(arrivals: &[usize]) -> Vec<usize> {
-        let mut batch = Batch::default();
-        arrivals
-            .iter()
-            .map(|&n| {
-                batch.arrived(n);
-                batch.want(1000)
-            })
-            .collect()
-    }
-
-    #[test]
-    fn one_client_never_waits_for_a_batch() {
-        assert_eq!(after(&[1, 1, 1, 0, 1]), [1, 1, 1, 1, 1]);
-    }
-
-    #[test]
-    fn a_queue_grows_the_batch_at_most_twofold_per_wait_up_to_the_cap() {
-        assert_eq!(after(&[5, 9, 30, 100, 100]), [2, 4, 8, 16, 32]);
-        assert_eq!(after(&[100; 8]).last(), Some(&Batch::MAX));
-    }
-
-    #[test]
-    fn a_wait_asks_for_at_most_half_the_connections() {
-        let mut batch = Batch::default();
-        for _ in 0..8 {
-            batch.arrived(100);
-        }
-        assert_eq!(batch.want(1000), Batch::MAX);
-        assert_eq!(batch.want(10), 5);
-        assert_eq!(batch.want(1), 1);
-        assert_eq!(batch.want(0), 1);
-    }
-
-    #[test]
-    fn a_batch_that_ran_out_of_patience_asks_for_what_came() {
-        assert_eq!(after(&[8, 8, 8, 3]), [2, 4, 8, 3]);
     }
 }

@@ -82,10 +82,6 @@ pub struct Ring {
     cqes: Vec<cqueue::Entry>,
     next: usize,
     files: FixedFiles,
-    /// Sends queued since the last wait: each posts its completion as it is submitted
-    /// (a send to a socket with room completes at once), so a wait for `want` other
-    /// completions asks for this many more.
-    sends_since_wait: usize,
 }
 
 /// A ring of `entries` for one thread. Where the kernel allows it (6.1 and later), the
@@ -151,7 +147,6 @@ impl Ring {
             cqes: Vec::new(),
             next: 0,
             files,
-            sends_since_wait: 0,
         })
     }
 
@@ -194,7 +189,6 @@ impl Ring {
             return Err(err);
         }
         self.in_flight += 1;
-        self.sends_since_wait += 1;
         Ok(())
     }
 
@@ -212,35 +206,18 @@ impl Ring {
         self.push(&sqe)
     }
 
-    /// Can a wait ask for several completions with a bound on how long it waits for
-    /// all of them (`IORING_FEAT_MIN_TIMEOUT`, Linux 6.12)?
-    pub fn batches_waits(&self) -> bool {
-        self.ring.params().is_feature_min_timeout()
-    }
-
-    /// Submits what is queued and waits: for `want_more` completions besides those of
-    /// the sends just submitted, if they all arrive within `patience` (where
-    /// [`Self::batches_waits`]), and past that (or on older kernels) for at least one
-    /// completion, at most `timeout` in all.
-    pub fn submit_and_wait(
-        &mut self,
-        want_more: usize,
-        patience: Duration,
-        timeout: Duration,
-    ) -> io::Result<()> {
+    /// Submits what is queued and waits for at least one completion, at most
+    /// `timeout`. Sends to sockets with room complete as they are submitted, so a turn
+    /// that sent replies returns at once with their completions and whatever requests
+    /// arrived meanwhile; a turn with nothing to do sleeps until the next request.
+    ///
+    /// It never waits for a batch: with few clients, holding the requests that came
+    /// for more to come keeps those clients waiting, and with many a busy thread finds
+    /// a batch queued anyway (docs/results.md, *What io_uring costs*).
+    pub fn submit_and_wait(&mut self, timeout: Duration) -> io::Result<()> {
         let ts = Timespec::from(timeout);
-        let mut args = SubmitArgs::new();
-        let sends = std::mem::take(&mut self.sends_since_wait);
-        let mut want = 1;
-        if self.batches_waits() {
-            // Without the patience bound, a send stuck on a client that does not read
-            // would keep a wait for "sends + 1" from returning on others' requests.
-            let usec = u32::try_from(patience.as_micros()).unwrap_or(u32::MAX);
-            args = args.min_wait_usec(usec.max(1));
-            want = want_more.max(1).saturating_add(sends);
-        }
-        let args = args.timespec(&ts);
-        match self.ring.submitter().submit_with_args(want, &args) {
+        let args = SubmitArgs::new().timespec(&ts);
+        match self.ring.submitter().submit_with_args(1, &args) {
             Ok(_) => Ok(()),
             Err(err) if matches!(err.raw_os_error(), Some(libc::ETIME | libc::EINTR)) => Ok(()),
             Err(err) => Err(err),
@@ -248,16 +225,11 @@ impl Ring {
     }
 
     /// Takes every completion that has arrived, for [`Self::next_completion`] to hand
-    /// out after any not handed out yet; returns how many of them are not sends'
-    /// (requests, connections).
-    pub fn reap(&mut self) -> usize {
+    /// out after any not handed out yet.
+    pub fn reap(&mut self) {
         self.cqes.drain(..self.next);
         self.next = 0;
         self.cqes.extend(self.ring.completion());
-        self.cqes
-            .iter()
-            .filter(|cqe| cqe.user_data() >> KIND_SHIFT != SEND)
-            .count()
     }
 
     /// The next completion [`Self::reap`] took, if any is left.
@@ -354,7 +326,7 @@ impl Drop for Ring {
         let _ = self.push(&cancel);
         while self.in_flight > 0 && Instant::now() < give_up {
             if self
-                .submit_and_wait(1, Duration::ZERO, Duration::from_millis(20))
+                .submit_and_wait(Duration::from_millis(20))
                 .is_err()
             {
                 break;
