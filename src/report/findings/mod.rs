@@ -3,13 +3,17 @@
 //! has no data for gets no sentence. In the order the report gives them:
 //!
 //! - here: which models are in tier 1 at the lowest and the highest concurrency, and at
-//!   what multiple of the floor; which models starved clients;
+//!   what multiple of the floor;
+//! - `threads`: what running several threads costs an event loop at the fewest
+//!   clients;
+//! - here: which models starved clients;
 //! - `idle`: how CPU per request moves for select, poll and epoll as idle connections
 //!   grow, and what each idle connection adds to a request;
 //! - `memory`: memory per held connection, least and most.
 
 mod idle;
 mod memory;
+mod threads;
 
 use super::{cell_name, chart};
 use crate::model::Family;
@@ -27,7 +31,7 @@ pub struct Finding {
 pub fn all(report: &Comparison) -> Vec<Finding> {
     let mut out = Vec::new();
     for (workload, levels) in &report.workloads {
-        if !matches!(workload.as_str(), "echo" | "http" | "http-close") {
+        if !counts_clients(workload) {
             continue;
         }
         let ends = [levels.first(), levels.last()];
@@ -38,10 +42,27 @@ pub fn all(report: &Comparison) -> Vec<Finding> {
                 .filter_map(|l| tier_one(report, workload, l)),
         );
     }
+    out.extend(threads::threads(report));
     out.extend(starving(report));
     out.extend(idle::idle_sweep(report));
     out.extend(memory::memory(report));
     out
+}
+
+/// Does a workload's level count clients (echo, http, http-close), so that its lowest
+/// and highest levels are few clients and many?
+fn counts_clients(workload: &str) -> bool {
+    matches!(workload, "echo" | "http" | "http-close")
+}
+
+/// What the ranking figure is a multiple of, after its label: ` the floor` (`1.06x the
+/// floor`), or ` of CPU per request` (`5.3 µs of CPU per request`) without a floor.
+fn against(report: &Comparison) -> &'static str {
+    if report.floor_us_per_req.is_some() {
+        " the floor"
+    } else {
+        " of CPU per request"
+    }
 }
 
 /// The median ranking figure of a cell.
@@ -63,11 +84,7 @@ fn tier_one(report: &Comparison, workload: &str, level: usize) -> Option<Finding
         .collect();
     let (&(_, low), &(_, high)) = (first.first()?, first.last()?);
     let names: Vec<&str> = first.iter().map(|(name, _)| *name).collect();
-    let against = if report.floor_us_per_req.is_some() {
-        " the floor"
-    } else {
-        " of CPU per request"
-    };
+    let against = against(report);
     let mut text = if first.len() == 1 {
         format!(
             "Tier 1 is {} alone, at {}{against}.",
