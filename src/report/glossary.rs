@@ -89,6 +89,10 @@ pub const TERMS: &[Term] = &[
         name: "family",
         meaning: "How a model waits for its connections: blocking (a process or thread per connection or worker), readiness (select, poll, epoll), async (tokio), coroutine (may) or completion (io_uring). Charts colour a model by its family.",
     },
+    Term {
+        name: "event loop",
+        meaning: "A model of the readiness, async or completion family: a thread waits on many connections at once and serves whichever is ready. One that runs several threads (thr/proc over 2/1: the thread that starts the loops then only waits) runs a loop on each; the findings set those against the single-threaded ones at the fewest clients, where the threads often run out of work and sleep.",
+    },
 ];
 
 /// What `name` means, if it is a term of the report.

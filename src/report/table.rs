@@ -84,16 +84,10 @@ pub(super) fn table(report: &Comparison, workload: &str, level: usize) -> Table 
         for line in &cell.server_said {
             notes.push(format!("{}: the server said: {line}", cell.subject));
         }
-        if let Some(nofile) = report.capped_by_descriptors(cell) {
-            notes.push(format!(
-                "{}: capped at {nofile} by the descriptor limit: one process may hold at most {nofile} descriptors here",
-                cell.subject
-            ));
-        }
         if let Some(note) = disturbed_note(cell) {
             notes.push(note);
         }
-        notes.extend(held_note(cell));
+        notes.extend(held_note(report, cell));
         notes.extend(below_floor_note(cell));
         let Some(spread) = cell.figures else {
             let mut row = vec!["-".to_string(), cell.subject.clone(), "failed".to_string()];
@@ -135,18 +129,33 @@ fn tier_label(report: &Comparison, cell: &Cell) -> String {
     }
 }
 
-/// How many connections a cell held, when fewer than its level asked for.
-fn held_note(cell: &Cell) -> Option<String> {
-    let held = cell.figures.and_then(|s| s.median.held)?;
-    held_short(cell).then(|| {
+/// How many connections a cell held, when fewer than its level asked for, and the
+/// descriptor limit that capped it, when one did: one line for both (`epoll: held 19,993
+/// of 100,000 connections: capped at 20,000 by the descriptor limit, ...`).
+fn held_note(report: &Comparison, cell: &Cell) -> Option<String> {
+    let held = cell
+        .figures
+        .and_then(|s| s.median.held)
+        .filter(|_| held_short(cell));
+    let held = held.map(|held| {
         format!(
-            "{}: held {} of {} {}connections",
-            cell.subject,
+            "held {} of {} {}connections",
             grouped(held as usize),
             grouped(cell.level),
             if cell.workload == "idle" { "idle " } else { "" }
         )
-    })
+    });
+    let capped = report.capped_by_descriptors(cell).map(|nofile| {
+        format!(
+            "capped at {} by the descriptor limit, the most descriptors one process may hold here",
+            grouped(nofile as usize)
+        )
+    });
+    let note = match (held, capped) {
+        (Some(held), Some(capped)) => format!("{held}: {capped}"),
+        (held, capped) => held.or(capped)?,
+    };
+    Some(format!("{}: {note}", cell.subject))
 }
 
 /// A cell whose median x floor came out below 1: the floor is a minimal loop's median,
@@ -473,9 +482,42 @@ mod tests {
             ..costs(4.8)
         };
         let select = cell("select", "idle", 10_000, 2, short);
+        let r = crate::results::testing::report(&[], Vec::new());
         assert_eq!(
-            held_note(&select).as_deref(),
+            held_note(&r, &select).as_deref(),
             Some("select: held 960 of 10,000 idle connections")
+        );
+    }
+
+    #[test]
+    fn a_model_capped_by_the_descriptor_limit_gets_one_note_that_says_both() {
+        use crate::results::figures::Figures;
+        use crate::results::testing::{cell, costs};
+        let holding = |held: Option<f64>| Figures {
+            held,
+            processes: Some(1.0),
+            ..costs(4.8)
+        };
+        let r = crate::results::testing::report(
+            &[("hold", &[100_000])],
+            vec![
+                cell("epoll", "hold", 100_000, 2, holding(Some(19_993.0))),
+                cell("reuseport", "hold", 100_000, 2, holding(None)),
+            ],
+        );
+        assert_eq!(r.machine.nofile, Some(20_000));
+        let notes = table(&r, "hold", 100_000).notes;
+        let about = |model: &str| -> Vec<&String> {
+            notes.iter().filter(|n| n.starts_with(model)).collect()
+        };
+        assert_eq!(
+            about("epoll:"),
+            ["epoll: held 19,993 of 100,000 connections: capped at 20,000 by the descriptor limit, the most descriptors one process may hold here"]
+        );
+        assert_eq!(
+            about("reuseport:"),
+            ["reuseport: capped at 20,000 by the descriptor limit, the most descriptors one process may hold here"],
+            "capped, with no count of what it held"
         );
     }
 }

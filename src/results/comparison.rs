@@ -273,6 +273,12 @@ impl Comparison {
             .then_some(nofile)
     }
 
+    /// Did the servers share their CPUs with the load generator? They did unless
+    /// `--pin separate` gave each its own, or one of them ran on another host.
+    pub fn load_shares_server_cpus(&self) -> bool {
+        self.placement.is_none() && self.server_host.is_none() && self.client_hosts.is_empty()
+    }
+
     /// How far the floor moved between the first and the last round of one workload,
     /// for the workload where it moved most: the host's speed changed during the run
     /// (other load, a CPU's frequency) when its ratio is well above 1. Rounds of

@@ -1,7 +1,7 @@
 //! Comparisons made by hand for the tests of the layers above: cells with one run of
-//! given figures, in a report with given workloads.
+//! given figures, or with rounds, in a report with given workloads.
 
-use super::comparison::{Cell, Comparison, Machine};
+use super::comparison::{Cell, Comparison, HostLoad, Machine, RoundRun};
 use super::figures::{Figures, Spread};
 
 /// A cell with one run of these figures.
@@ -16,6 +16,31 @@ pub fn cell(subject: &str, workload: &str, level: usize, tier: usize, figures: F
         tier: Some(tier),
         error: None,
         server_said: Vec::new(),
+    }
+}
+
+/// A cell measured in rounds 0, 1, ... with these figures, one round each: what the
+/// tiers and [`super::tiers::told_apart`] compare.
+pub fn cell_of_rounds(
+    subject: &str,
+    workload: &str,
+    level: usize,
+    tier: usize,
+    each: &[Figures],
+) -> Cell {
+    let rounds = each
+        .iter()
+        .enumerate()
+        .map(|(round, &figures)| RoundRun {
+            round,
+            figures,
+            host: HostLoad::default(),
+        })
+        .collect();
+    Cell {
+        rounds,
+        figures: Spread::of(each),
+        ..cell(subject, workload, level, tier, Figures::default())
     }
 }
 

@@ -1,16 +1,24 @@
 //! What a comparison found, in sentences computed from its cells: the questions the
-//! seed articles ask, answered with this run's models and figures. Which models are in
-//! tier 1 at the lowest and the highest concurrency, and at what multiple of the floor;
-//! which models starved clients; how CPU per request moves for select, poll and epoll
-//! as idle connections grow, and what each idle connection adds to a request; memory per held connection, least and most. A question
-//! the run has no data for gets no sentence.
+//! seed articles ask, answered with this run's models and figures. A question the run
+//! has no data for gets no sentence. In the order the report gives them:
+//!
+//! - here: which models are in tier 1 at the lowest and the highest concurrency, and at
+//!   what multiple of the floor;
+//! - `threads`: what running several threads costs an event loop at the fewest
+//!   clients;
+//! - here: which models starved clients;
+//! - `idle`: how CPU per request moves for select, poll and epoll as idle connections
+//!   grow, and what each idle connection adds to a request;
+//! - `memory`: memory per held connection, least and most.
 
-use super::{cell_name, chart, grouped, why_no_figure};
+mod idle;
+mod memory;
+mod threads;
+
+use super::{cell_name, chart};
 use crate::model::Family;
-use crate::results::comparison::{
-    active_clients, Cell, Comparison, IDLE_ACTIVE_CLIENTS, IDLE_QUESTION_MODELS,
-};
-use crate::results::tiers::{held_short, starved_or_failed};
+use crate::results::comparison::{active_clients, Cell, Comparison};
+use crate::results::tiers::starved_or_failed;
 
 /// One finding: a few words that name it, and the sentence.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +31,7 @@ pub struct Finding {
 pub fn all(report: &Comparison) -> Vec<Finding> {
     let mut out = Vec::new();
     for (workload, levels) in &report.workloads {
-        if !matches!(workload.as_str(), "echo" | "http" | "http-close") {
+        if !counts_clients(workload) {
             continue;
         }
         let ends = [levels.first(), levels.last()];
@@ -34,10 +42,27 @@ pub fn all(report: &Comparison) -> Vec<Finding> {
                 .filter_map(|l| tier_one(report, workload, l)),
         );
     }
+    out.extend(threads::threads(report));
     out.extend(starving(report));
-    out.extend(idle_sweep(report));
-    out.extend(memory(report));
+    out.extend(idle::idle_sweep(report));
+    out.extend(memory::memory(report));
     out
+}
+
+/// Does a workload's level count clients (echo, http, http-close), so that its lowest
+/// and highest levels are few clients and many?
+fn counts_clients(workload: &str) -> bool {
+    matches!(workload, "echo" | "http" | "http-close")
+}
+
+/// What the ranking figure is a multiple of, after its label: ` the floor` (`1.06x the
+/// floor`), or ` of CPU per request` (`5.3 µs of CPU per request`) without a floor.
+fn against(report: &Comparison) -> &'static str {
+    if report.floor_us_per_req.is_some() {
+        " the floor"
+    } else {
+        " of CPU per request"
+    }
 }
 
 /// The median ranking figure of a cell.
@@ -59,11 +84,7 @@ fn tier_one(report: &Comparison, workload: &str, level: usize) -> Option<Finding
         .collect();
     let (&(_, low), &(_, high)) = (first.first()?, first.last()?);
     let names: Vec<&str> = first.iter().map(|(name, _)| *name).collect();
-    let against = if report.floor_us_per_req.is_some() {
-        " the floor"
-    } else {
-        " of CPU per request"
-    };
+    let against = against(report);
     let mut text = if first.len() == 1 {
         format!(
             "Tier 1 is {} alone, at {}{against}.",
@@ -176,198 +197,6 @@ fn count(n: usize, what: &str) -> String {
     }
 }
 
-/// How CPU per request moves for select, poll and epoll as idle connections grow.
-fn idle_sweep(report: &Comparison) -> Option<Finding> {
-    let (_, levels) = report.workloads.iter().find(|(w, _)| w == "idle")?;
-    if levels.len() < 2 {
-        return None;
-    }
-    let mut parts = Vec::new();
-    let mut growth = Vec::new();
-    let mut slopes = Vec::new();
-    for model in IDLE_QUESTION_MODELS {
-        let Some((part, grew)) = model_sweep(report, model, levels) else {
-            continue;
-        };
-        parts.push(part);
-        growth.extend(grew.map(|g| format!("{model} {g}")));
-        slopes.extend(
-            ns_per_idle_connection(report, model, levels).map(|ns| format!("{model} {ns:.1} ns")),
-        );
-    }
-    if parts.is_empty() {
-        return None;
-    }
-    let steps: Vec<String> = levels.iter().map(|&l| grouped(l)).collect();
-    let mut text = format!(
-        "With {IDLE_ACTIVE_CLIENTS} active clients and {} idle connections, CPU per request goes: {}.",
-        steps.join(", then "),
-        parts.join("; ")
-    );
-    if !slopes.is_empty() {
-        text.push_str(&format!(
-            " Each idle connection held adds to the CPU of every request: {} (the least-squares slope of CPU per request over the idle connections held).",
-            slopes.join(", ")
-        ));
-    }
-    if !growth.is_empty() {
-        text.push_str(&format!(
-            " From {} to {} idle connections, the cost grew {}.",
-            steps[0],
-            steps[steps.len() - 1],
-            growth.join(", ")
-        ));
-    }
-    Some(Finding {
-        topic: "idle connections".to_string(),
-        text,
-    })
-}
-
-/// One model's idle sweep in words (`poll 1.18x → 1.72x → 24.32x`, with why a level
-/// has no figure and how many idle connections a level held when fewer than asked),
-/// and how much its cost grew from the first level to the last (`3.7x`, `3.7x (holding
-/// 960)`), when both have a figure; `None` if the model has no figure at all.
-fn model_sweep(
-    report: &Comparison,
-    model: &str,
-    levels: &[usize],
-) -> Option<(String, Option<String>)> {
-    let cell = |level: usize| report.cell(model, "idle", level);
-    let values: Vec<Option<f64>> = levels.iter().map(|&l| cell(l).and_then(ranking)).collect();
-    if values.iter().all(Option::is_none) {
-        return None;
-    }
-    let steps: Vec<String> = levels
-        .iter()
-        .zip(&values)
-        .map(|(&level, v)| {
-            let figure = v.map_or("no figure".to_string(), |v| chart::ranking_label(report, v));
-            match cell(level).filter(|c| held_short(c)).and_then(held) {
-                Some(held) => format!("{figure} (held {} of {})", grouped(held), grouped(level)),
-                None => figure,
-            }
-        })
-        .collect();
-    let mut part = format!("{model} {}", steps.join(" → "));
-    let missing = levels.iter().zip(&values).find(|(_, v)| v.is_none());
-    if let Some((&level, _)) = missing {
-        if let Some(why) = cell(level).and_then(why_no_figure) {
-            part.push_str(&format!(" ({why}, at {})", grouped(level)));
-        }
-    }
-    let grew = match (values.first(), values.last()) {
-        (Some(Some(first)), Some(Some(last))) => Some(format!("{:.1}x", last / first)),
-        _ => None,
-    };
-    let last = levels
-        .last()
-        .and_then(|&l| cell(l))
-        .filter(|c| held_short(c));
-    let grew = match (grew, last.and_then(held)) {
-        (Some(grew), Some(held)) => Some(format!("{grew} (holding {})", grouped(held))),
-        (grew, _) => grew,
-    };
-    Some((part, grew))
-}
-
-/// The idle connections a cell held, by its median.
-fn held(cell: &Cell) -> Option<usize> {
-    Some(cell.figures?.median.held? as usize)
-}
-
-/// The CPU (ns) each idle connection held adds to a request: the least-squares slope of
-/// the model's median CPU per request over the idle connections it held, across the
-/// levels where it served every active client.
-fn ns_per_idle_connection(report: &Comparison, model: &str, levels: &[usize]) -> Option<f64> {
-    let points: Vec<(f64, f64)> = levels
-        .iter()
-        .filter_map(|&level| {
-            let cell = report
-                .cell(model, "idle", level)
-                .filter(|c| served_all(c))?;
-            let median = cell.figures?.median;
-            let idle = median.held.unwrap_or(level as f64);
-            Some((idle, median.cpu_us_per_req? * 1000.0))
-        })
-        .collect();
-    slope(&points)
-}
-
-/// The least-squares slope of `y` over `x`; `None` without two distinct `x`.
-fn slope(points: &[(f64, f64)]) -> Option<f64> {
-    let n = points.len() as f64;
-    let mean_x = points.iter().map(|p| p.0).sum::<f64>() / n;
-    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n;
-    let sxx: f64 = points.iter().map(|p| (p.0 - mean_x).powi(2)).sum();
-    let sxy: f64 = points.iter().map(|p| (p.0 - mean_x) * (p.1 - mean_y)).sum();
-    (sxx > 0.0).then(|| sxy / sxx)
-}
-
-/// Memory per held connection, least and most, at the most connections measured.
-fn memory(report: &Comparison) -> Option<Finding> {
-    let (workload, levels) = report
-        .workloads
-        .iter()
-        .find(|(w, _)| w == "hold")
-        .or_else(|| report.workloads.iter().find(|(w, _)| w == "idle"))?;
-    let level = *levels.last()?;
-    let mut per_conn: Vec<(&str, f64)> = Vec::new();
-    let mut fell_short: Vec<String> = Vec::new();
-    for cell in report
-        .cells
-        .iter()
-        .filter(|c| &c.workload == workload && c.level == level)
-    {
-        let Some(m) = cell.figures.map(|s| s.median) else {
-            continue;
-        };
-        let (Some(held), Some(bytes)) = (m.held, m.private_per_conn_b) else {
-            continue;
-        };
-        if held < level as f64 {
-            fell_short.push(format!(
-                "{} held only {}",
-                cell.subject,
-                grouped(held as usize)
-            ));
-        } else {
-            per_conn.push((cell.subject.as_str(), bytes));
-        }
-    }
-    if per_conn.len() < 2 {
-        return None;
-    }
-    per_conn.sort_by(|a, b| a.1.total_cmp(&b.1));
-    let (least, most) = (per_conn[0], per_conn[per_conn.len() - 1]);
-    let mut text = format!(
-        "Holding {} {}connections, the server's private memory grew least for {} ({}) and most for {} ({}), of {} models that held them all.",
-        grouped(level),
-        if workload == "idle" { "idle " } else { "" },
-        least.0,
-        bytes(least.1),
-        most.0,
-        bytes(most.1),
-        per_conn.len()
-    );
-    if !fell_short.is_empty() {
-        text.push_str(&format!(" Left out: {}.", fell_short.join(", ")));
-    }
-    Some(Finding {
-        topic: "memory per held connection".to_string(),
-        text,
-    })
-}
-
-/// `740 B`, `12.4 kB` per connection.
-fn bytes(b: f64) -> String {
-    if b >= 1000.0 {
-        format!("{:.1} kB per connection", b / 1000.0)
-    } else {
-        format!("{b:.0} B per connection")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -449,39 +278,6 @@ mod tests {
             memory.text,
             "Holding 10,000 idle connections, the server's private memory grew least for epoll (700 B per connection) and most for poll (1.5 kB per connection), of 2 models that held them all. Left out: select held only 1,018."
         );
-    }
-
-    #[test]
-    fn select_below_its_ceiling_has_a_slope_over_the_connections_it_held() {
-        let held = |n: f64, x: f64| Figures {
-            held: Some(n),
-            ..costs(x)
-        };
-        let r = report(
-            &[("idle", &[0, 1000, 10_000])],
-            vec![
-                cell("select", "idle", 0, 1, costs(1.0)),
-                cell("select", "idle", 1000, 2, held(960.0, 4.84)),
-                cell("select", "idle", 10_000, 2, held(960.0, 4.84)),
-            ],
-        );
-        let found = all(&r);
-        let idle = &found
-            .iter()
-            .find(|f| f.topic == "idle connections")
-            .unwrap()
-            .text;
-        assert!(
-            idle.contains("select 1.00x → 4.84x (held 960 of 1,000) → 4.84x (held 960 of 10,000)"),
-            "{idle}"
-        );
-        // 5 µs at none, 24.2 µs at 960: 20 ns per idle connection.
-        assert!(idle.contains("select 20.0 ns"), "{idle}");
-        assert!(
-            idle.contains("the cost grew select 4.8x (holding 960)"),
-            "{idle}"
-        );
-        assert_eq!(slope(&[(0.0, 1.0)]), None, "one point has no slope");
     }
 
     #[test]
