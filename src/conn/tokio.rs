@@ -21,8 +21,8 @@
 //!
 //! # What an idle connection costs
 //!
-//! About 1.1 KB of the server's private memory (`bench hold`, 5,000 connections:
-//! 1,118 B for `async`, 1,136 B for `async-mt`, where it was 2.4-2.5 KB), in three
+//! About 1.1 KB of the server's private memory (`scripts/memory.sh`, 10,000 held:
+//! 1,132 B for `async`, 1,160 B for `async-mt`, where it was 2,490-2,505 B), in three
 //! blocks (tokio 1.54, glibc 2.36, x86-64):
 //!
 //! - tokio's `ScheduledIo`, the stream's registration with the reactor: 256 bytes;
