@@ -129,12 +129,12 @@ fn write_until_dropped(
     }
 }
 
-/// A readiness model drops an echo client whose reply made no progress for the write
-/// timeout. Without `--timeout`, the idle deadline would never end it, so the write
-/// timeout is the 10 s default; with one, the idle deadline ends it first, and the test
-/// would prove nothing. The client learns of the close by the reset its next write
-/// gets (the server closed with unread input), without reading, which would let the
-/// reply progress.
+/// A readiness or async model drops an echo client whose reply made no progress for
+/// the write timeout. Without `--timeout`, the idle deadline would never end it, so the
+/// write timeout is the 10 s default; with one, the idle deadline ends it first, and
+/// the test would prove nothing. The client learns of the close by the reset its next
+/// write gets (the server closed with unread input), without reading, which would let
+/// the reply progress.
 ///
 /// Timed from before the client connects: the server's clock for a stalled reply
 /// starts at its last progress, which may come anywhere while the client fills the
@@ -170,6 +170,14 @@ mod never_reading_client {
     #[test]
     fn select_threads() {
         super::a_never_reading_client_is_dropped("select-threads");
+    }
+    #[test]
+    fn r#async() {
+        super::a_never_reading_client_is_dropped("async");
+    }
+    #[test]
+    fn async_mt() {
+        super::a_never_reading_client_is_dropped("async-mt");
     }
 }
 
