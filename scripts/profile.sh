@@ -33,7 +33,11 @@ profile() {
     local spec=$1 model=${1%%:*} workers=()
     [ "$spec" != "$model" ] && workers=(--workers "${spec#*:}")
     start_ours "$model" "${workers[@]}"
-    perf stat -x, -e "$EVENTS" -p "$SERVER_PID" -o "$DIR/perf.csv" &
+    # The server and its worker processes, if it forked any (threads come with them).
+    local pids children
+    children=$(pgrep -d, -P "$SERVER_PID" || true)
+    pids=$SERVER_PID${children:+,$children}
+    perf stat -x, -e "$EVENTS" -p "$pids" -o "$DIR/perf.csv" &
     local perf=$!
     sleep 0.2
     "$IOMODELS" bench http "$URL" --connections "$CONNECTIONS" --duration "${DURATION}s" \
@@ -41,7 +45,6 @@ profile() {
     kill -INT "$perf"
     wait "$perf" || true
     stop_servers
-    cp "$DIR/perf.csv" /tmp/perf-last.csv
     local requests
     requests=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["requests"])' \
         "$DIR/bench.json")
