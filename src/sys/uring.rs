@@ -325,10 +325,7 @@ impl Drop for Ring {
         let give_up = Instant::now() + Duration::from_secs(1);
         let _ = self.push(&cancel);
         while self.in_flight > 0 && Instant::now() < give_up {
-            if self
-                .submit_and_wait(Duration::from_millis(20))
-                .is_err()
-            {
+            if self.submit_and_wait(Duration::from_millis(20)).is_err() {
                 break;
             }
             self.reap();
