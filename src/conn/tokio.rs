@@ -49,11 +49,12 @@ use std::future::{self, Future};
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::ops::{Deref, DerefMut};
+use std::pin::Pin;
 use std::task::{ready, Poll};
 use std::time::Instant;
 
 use socket2::SockRef;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 use tokio::time::timeout_at;
@@ -155,16 +156,13 @@ async fn run(stream: &mut TcpStream, opts: &ConnOptions) -> io::Result<()> {
     let mut intake = Intake::new(opts.protocol);
     let mut deadline = idle_deadline(opts);
     loop {
-        match deadline {
-            Some(deadline) => timeout_at(deadline.into(), readable(stream)).await??,
-            None => readable(stream).await?,
-        }
-        let mut out = Reply::lend();
-        let mut progress = match read(stream, &mut intake, &mut out) {
-            Ok(Some(progress)) => progress,
-            Ok(None) => return Ok(()),
-            Err(err) if is_retry(&err) => continue,
-            Err(err) => return Err(err),
+        let input = read(stream, &mut intake);
+        let input = match deadline {
+            Some(deadline) => timeout_at(deadline.into(), input).await??,
+            None => input.await?,
+        };
+        let Some((mut progress, mut out)) = input else {
+            return Ok(());
         };
         loop {
             if progress.completed {
@@ -210,13 +208,6 @@ fn idle_deadline(opts: &ConnOptions) -> Option<Instant> {
     opts.timeout.map(|t| Instant::now() + t)
 }
 
-/// Completes when `stream` may be read. Tokio keeps the waker of this task in the
-/// stream's reader slot (a task per stream, so the slot is ours): the future is a
-/// reference, where `TcpStream::readable` would embed a waiter node.
-fn readable(stream: &TcpStream) -> impl Future<Output = io::Result<()>> + '_ {
-    future::poll_fn(|cx| stream.poll_read_ready(cx))
-}
-
 /// The read side of a lingering close: reads into the thread's scratch buffer and
 /// discards, until the peer closes or the socket fails.
 fn discard_input(stream: &TcpStream) -> impl Future<Output = ()> + '_ {
@@ -232,19 +223,29 @@ fn discard_input(stream: &TcpStream) -> impl Future<Output = ()> + '_ {
     })
 }
 
-/// Reads what the socket holds into the thread's scratch buffer and feeds it to the
-/// session, without an await in between; `None` at end of input.
-fn read(
-    stream: &TcpStream,
-    intake: &mut Intake,
-    out: &mut Vec<u8>,
-) -> io::Result<Option<Progress>> {
-    SCRATCH.with_borrow_mut(|scratch| {
-        let n = stream.try_read(scratch)?;
-        if n == 0 {
-            return Ok(None);
-        }
-        Ok(Some(intake.absorb(&scratch[..n], out)))
+/// Waits for input, reads what the socket holds into the thread's scratch buffer and
+/// feeds it to the session, replying into a lent [`Reply`]; `None` at end of input.
+///
+/// The wait holds no buffer: the scratch buffer is borrowed only within one poll. The
+/// read is tokio's `poll_read`, which takes a read that did not fill the buffer as
+/// proof that the socket is drained and waits for the next readiness event without
+/// another read; a `try_read` after each wait would make one more read(2) per
+/// request, failing with EAGAIN (measured: 3 reads and writes per request, now 2).
+fn read<'a>(
+    stream: &'a mut TcpStream,
+    intake: &'a mut Intake,
+) -> impl Future<Output = io::Result<Option<(Progress, Reply)>>> + 'a {
+    future::poll_fn(move |cx| {
+        SCRATCH.with_borrow_mut(|scratch| {
+            let mut buf = ReadBuf::new(scratch);
+            ready!(Pin::new(&mut *stream).poll_read(cx, &mut buf))?;
+            if buf.filled().is_empty() {
+                return Poll::Ready(Ok(None));
+            }
+            let mut out = Reply::lend();
+            let progress = intake.absorb(buf.filled(), &mut out);
+            Poll::Ready(Ok(Some((progress, out))))
+        })
     })
 }
 
