@@ -28,12 +28,10 @@ use socket2::SockRef;
 
 use super::intake::Intake;
 use super::ready::{track_progress, Phase};
-use super::{ConnOptions, LINGER_TIME};
+use super::{ConnOptions, KEEP_OUT_CAPACITY, LINGER_TIME};
 use crate::protocol::{Close, Progress, OUTPUT_HIGH_WATER};
 use crate::sys::uring::Ring;
 
-/// Output buffers are kept for reuse up to this size; larger ones are freed.
-const KEEP_OUT_CAPACITY: usize = 4096;
 /// How many spare output buffers a thread keeps.
 const SPARES: usize = 256;
 

@@ -21,8 +21,8 @@
 //!
 //! # What an idle connection costs
 //!
-//! About 1.1 KB of the server's private memory (`scripts/memory.sh`, 10,000 held:
-//! 1,132 B for `async`, 1,160 B for `async-mt`, where it was 2,490-2,505 B), in three
+//! About 1 KB of the server's private memory (`scripts/memory.sh`, 10,000 held:
+//! 1,025 B for `async`, 1,033 B for `async-mt`, where it was 2,490-2,505 B), in three
 //! blocks (tokio 1.54, glibc 2.36, x86-64):
 //!
 //! - tokio's `ScheduledIo`, the stream's registration with the reactor: 256 bytes;
@@ -50,7 +50,7 @@ use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
-use std::task::{ready, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
 use socket2::SockRef;
@@ -208,44 +208,51 @@ fn idle_deadline(opts: &ConnOptions) -> Option<Instant> {
     opts.timeout.map(|t| Instant::now() + t)
 }
 
-/// The read side of a lingering close: reads into the thread's scratch buffer and
-/// discards, until the peer closes or the socket fails.
-fn discard_input(stream: &TcpStream) -> impl Future<Output = ()> + '_ {
-    future::poll_fn(|cx| loop {
-        if ready!(stream.poll_read_ready(cx)).is_err() {
-            return Poll::Ready(());
-        }
-        match SCRATCH.with_borrow_mut(|scratch| stream.try_read(scratch)) {
-            Ok(1..) => {}
-            Err(err) if is_retry(&err) => {}
-            Ok(0) | Err(_) => return Poll::Ready(()),
-        }
-    })
-}
-
 /// Waits for input, reads what the socket holds into the thread's scratch buffer and
 /// feeds it to the session, replying into a lent [`Reply`]; `None` at end of input.
-///
-/// The wait holds no buffer: the scratch buffer is borrowed only within one poll. The
-/// read is tokio's `poll_read`, which takes a read that did not fill the buffer as
-/// proof that the socket is drained and waits for the next readiness event without
-/// another read; a `try_read` after each wait would make one more read(2) per
-/// request, failing with EAGAIN (measured: 3 reads and writes per request, now 2).
 fn read<'a>(
     stream: &'a mut TcpStream,
     intake: &'a mut Intake,
 ) -> impl Future<Output = io::Result<Option<(Progress, Reply)>>> + 'a {
     future::poll_fn(move |cx| {
-        SCRATCH.with_borrow_mut(|scratch| {
-            let mut buf = ReadBuf::new(scratch);
-            ready!(Pin::new(&mut *stream).poll_read(cx, &mut buf))?;
-            if buf.filled().is_empty() {
-                return Poll::Ready(Ok(None));
-            }
-            let mut out = Reply::lend();
-            let progress = intake.absorb(buf.filled(), &mut out);
-            Poll::Ready(Ok(Some((progress, out))))
+        poll_scratch(stream, cx, |data| {
+            (!data.is_empty()).then(|| {
+                let mut out = Reply::lend();
+                let progress = intake.absorb(data, &mut out);
+                (progress, out)
+            })
         })
+    })
+}
+
+/// The read side of a lingering close: reads and discards until the peer closes or
+/// the socket fails.
+fn discard_input(stream: &mut TcpStream) -> impl Future<Output = ()> + '_ {
+    future::poll_fn(move |cx| loop {
+        match ready!(poll_scratch(stream, cx, <[u8]>::len)) {
+            Ok(1..) => {}
+            Ok(0) | Err(_) => return Poll::Ready(()),
+        }
+    })
+}
+
+/// Polls a read of `stream` into the thread's scratch buffer and hands the bytes read
+/// (none at end of input) to `consume` within the same poll, so no wait ever holds a
+/// buffer.
+///
+/// The read is tokio's `poll_read`, which takes a read that did not fill the buffer as
+/// proof that the socket is drained and waits for the next readiness event without
+/// another read; a `try_read` after each wait would make one more read(2) per
+/// request, failing with EAGAIN (measured: 3 reads and writes per request, now 2).
+fn poll_scratch<T>(
+    stream: &mut TcpStream,
+    cx: &mut Context<'_>,
+    consume: impl FnOnce(&[u8]) -> T,
+) -> Poll<io::Result<T>> {
+    SCRATCH.with_borrow_mut(|scratch| {
+        let mut buf = ReadBuf::new(scratch);
+        ready!(Pin::new(stream).poll_read(cx, &mut buf))?;
+        Poll::Ready(Ok(consume(buf.filled())))
     })
 }
 
@@ -289,11 +296,4 @@ impl Drop for Reply {
             spare.set(if held.capacity() == 0 { out } else { held });
         });
     }
-}
-
-fn is_retry(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-    )
 }
