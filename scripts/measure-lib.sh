@@ -1,14 +1,26 @@
-# Shell helpers for the measuring scripts (sourced, not run): nginx-light as the
-# reference server, and our servers. What a server costs is measured by `iomodels`
+# Shell helpers for the measuring scripts (sourced, not run): the binary, nginx-light as
+# the reference server, and our servers. What a server costs is measured by `iomodels`
 # itself (compare, bench --server-pid), never read from /proc here.
-# The caller sets PORT and calls `prepare` first.
+# The caller sets PORT (0 where no fixed port is used) and calls `prepare` first.
+# IOMODELS=/path/to/iomodels runs that binary as it is, with no build; BUILD=debug
+# builds and runs the debug binary instead of the release one.
 
-# Builds the release binary and sets IOMODELS (under CARGO_TARGET_DIR, where cargo put
-# it, if that is set), URL, a scratch DIR, and an exit trap that stops the server
-# running, if any, and removes DIR.
+# Builds the binary (unless IOMODELS names one) and sets IOMODELS to it (under
+# CARGO_TARGET_DIR, where cargo put it, if that is set), URL, a scratch DIR, and an exit
+# trap that stops the server running, if any, and removes DIR.
 prepare() {
-    cargo build --release --quiet
-    IOMODELS=${CARGO_TARGET_DIR:-target}/release/iomodels
+    if [ -z "${IOMODELS:-}" ]; then
+        local build=${BUILD:-release}
+        case $build in
+            release) cargo build --release --quiet ;;
+            debug) cargo build --quiet ;;
+            *)
+                echo "BUILD is release or debug, not $build" >&2
+                return 2
+                ;;
+        esac
+        IOMODELS=${CARGO_TARGET_DIR:-target}/$build/iomodels
+    fi
     URL="http://127.0.0.1:$PORT/"
     DIR=$(mktemp -d)
     SERVER_PID=
@@ -45,14 +57,37 @@ CONF
     wait_listening
 }
 
-# Starts `iomodels serve $1 --proto http` on $PORT with the extra flags after it;
-# SERVER_PID is its pid.
+# Starts `iomodels serve $1` with the flags after it (they say --proto and --addr), its
+# output in SERVE_LOG (default $DIR/serve.log), with at most SERVER_NOFILE descriptors
+# if that is set, and waits up to 10 s for its `listening on ADDR` line: SERVER_PID is
+# its pid and SERVER_ADDR that address. Fails, the server stopped, if none comes.
+start_serve() {
+    local model=$1 log=${SERVE_LOG:-$DIR/serve.log}
+    shift
+    : >"$log"
+    (
+        if [ -n "${SERVER_NOFILE:-}" ]; then ulimit -n "$SERVER_NOFILE" || exit 1; fi
+        exec "$IOMODELS" serve "$model" "$@"
+    ) >"$log" 2>&1 &
+    SERVER_PID=$!
+    SERVER_ADDR=
+    for _ in $(seq 100); do
+        SERVER_ADDR=$(sed -n 's/^listening on //p' "$log" | head -n 1)
+        [ -n "$SERVER_ADDR" ] && return 0
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "iomodels serve $model did not say where it listens (see $log)" >&2
+    stop_servers
+    return 1
+}
+
+# Starts `iomodels serve $1 --proto http` on $PORT with the extra flags after it
+# (start_serve: SERVER_PID is its pid).
 start_ours() {
     local model=$1
     shift
-    "$IOMODELS" serve "$model" --proto http --addr "127.0.0.1:$PORT" "$@" >/dev/null &
-    SERVER_PID=$!
-    wait_listening
+    start_serve "$model" --proto http --addr "127.0.0.1:$PORT" "$@"
 }
 
 # Stops whatever server is running, by its pid, and waits until it is gone.

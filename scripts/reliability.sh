@@ -5,7 +5,9 @@
 # Servers run with at most SERVER_NOFILE (4096) descriptors, so the flood (up to this
 # shell's own limit) drives every one of them into EMFILE.
 # Writes one JSON per (proto, model) into OUT and prints the markdown tables.
-# Every run is bounded; each server is stopped by its pid.
+# Every run is bounded; each server is stopped by its pid. Servers are started and
+# stopped by scripts/measure-lib.sh; this script builds the debug binary unless
+# BUILD=release or IOMODELS names one.
 #
 #   scripts/reliability.sh                 # all models, ~12 minutes
 #   MODELS="epoll prethread" HTTP_DURATION=4s ECHO_DURATION=4s scripts/reliability.sh
@@ -19,34 +21,27 @@ BUILD=${BUILD:-debug}
 SERVER_NOFILE=${SERVER_NOFILE:-4096}
 
 cd "$(dirname "$0")/.."
-if [ -z "${IOMODELS:-}" ]; then # a given binary is used as it is
-    if [ "$BUILD" = release ]; then cargo build --release --quiet; else cargo build --quiet; fi
-    IOMODELS=target/$BUILD/iomodels
-fi
-MODELS=${MODELS:-$($IOMODELS list | awk 'NR > 1 && $1 == "" { exit } NR > 1 { print $1 }')}
+. scripts/measure-lib.sh
+PORT=0
+prepare
+MODELS=${MODELS:-$("$IOMODELS" list | awk 'NR > 1 && $1 == "" { exit } NR > 1 { print $1 }')}
 mkdir -p "$OUT"
 
 run_one() { # proto model duration server-args...
     local proto=$1 model=$2 duration=$3
     shift 3
-    local log="$OUT/$proto-$model.serve.log"
-    : >"$log"
-    (ulimit -n "$SERVER_NOFILE" && exec "$IOMODELS" serve "$model" --proto "$proto" \
-        --addr 127.0.0.1:0 "$@") >"$log" 2>&1 &
-    local pid=$!
-    local addr=""
-    for _ in $(seq 100); do
-        addr=$(sed -n 's/^listening on //p' "$log" || true)
-        [ -n "$addr" ] && break
-        sleep 0.1
-    done
-    local target=$addr
-    [ "$proto" = http ] && target="http://$addr/"
+    local name="$OUT/$proto-$model"
+    if ! SERVE_LOG="$name.serve.log" start_serve "$model" --proto "$proto" \
+        --addr 127.0.0.1:0 "$@"; then
+        echo "$proto $model: the server did not start (see $name.serve.log)" >&2
+        return 0
+    fi
+    local target=$SERVER_ADDR
+    [ "$proto" = http ] && target="http://$SERVER_ADDR/"
     timeout 120 "$IOMODELS" bench abuse "$target" --proto "$proto" --duration "$duration" \
-        --server-pid "$pid" --json "$OUT/$proto-$model.json" >"$OUT/$proto-$model.txt" 2>&1 \
-        || echo "$proto $model: bench abuse failed (see $OUT/$proto-$model.txt)" >&2
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+        --server-pid "$SERVER_PID" --json "$name.json" >"$name.txt" 2>&1 \
+        || echo "$proto $model: bench abuse failed (see $name.txt)" >&2
+    stop_servers
 }
 
 for model in $MODELS; do

@@ -21,28 +21,21 @@
 //!
 //! # What an idle connection costs
 //!
-//! About 1 KB of the server's private memory (`scripts/memory.sh`, 10,000 held:
-//! 1,025 B for `async`, 1,033 B for `async-mt`, where it was 2,490-2,505 B), in three
-//! blocks (tokio 1.54, glibc 2.36, x86-64):
+//! Three blocks: tokio's `ScheduledIo` (the stream's registration with the reactor);
+//! the task cell (state, scheduler handle, task id, list links, join waker, and a
+//! pointer to the future); and the connection's future, boxed, which holds the stream,
+//! the options, the peer's address for `-v`, the session and its unconsumed input, the
+//! idle/header deadline and the timer of its wait, and no buffer.
 //!
-//! - tokio's `ScheduledIo`, the stream's registration with the reactor: 256 bytes;
-//! - the task cell: 128 bytes of state, scheduler handle, task id, list links and
-//!   join waker, and a pointer to the future;
-//! - the connection's future, boxed: 376 bytes. An idle one holds the stream (32), the
-//!   options (24), the peer's address for `-v` (32), the session and its unconsumed
-//!   input (48), the idle/header deadline (16) and the timer of its wait: a `Timeout`
-//!   of 120 bytes, 112 of them tokio's `Sleep`. The size is set by a reply being
-//!   written: the output buffer and `write_all` in a `Timeout` (136).
-//!
-//! Tokio aligns the first two to 128 bytes (against false sharing); glibc's
-//! posix_memalign carves each from a chunk 160 bytes larger and returns the ends to
-//! its free lists, where few of this program's blocks fit, so the two take about 770
-//! bytes together (a C loop of the same two calls: 770 bytes a pair), whatever the
-//! future holds; the box is a plain malloc chunk (384 bytes). Hence the box: in the
-//! task cell, which is sized and aligned for the future, it was padded to a multiple of
-//! 128 and carved the same way (1,792 bytes, a 1 KiB array of the lingering close's own
-//! among them: about 2 KB). Below 770 bytes a connection would need another allocator
-//! or another runtime, not a smaller future.
+//! Tokio aligns the first two to 128 bytes (against false sharing), and glibc's
+//! posix_memalign carves an aligned block from a larger chunk and returns the ends to
+//! its free lists, where few of this program's blocks fit: those two set the floor of
+//! what a connection costs on this allocator, whatever the future holds. Hence the box:
+//! inside the task cell, which is sized and aligned for the future, the future would be
+//! padded and carved the same way, while a box is a plain malloc chunk. Below that
+//! floor a connection would need another allocator or another runtime, not a smaller
+//! future. The bytes of each block, and what `async` and `async-mt` measured, are in
+//! docs/results.md, *What a held connection costs in memory*.
 
 use std::cell::{Cell, RefCell};
 use std::future::{self, Future};
@@ -243,7 +236,8 @@ fn discard_input(stream: &mut TcpStream) -> impl Future<Output = ()> + '_ {
 /// The read is tokio's `poll_read`, which takes a read that did not fill the buffer as
 /// proof that the socket is drained and waits for the next readiness event without
 /// another read; a `try_read` after each wait would make one more read(2) per
-/// request, failing with EAGAIN (measured: 3 reads and writes per request, now 2).
+/// request, failing with EAGAIN (docs/results.md, *What the async models cost per
+/// request*).
 fn poll_scratch<T>(
     stream: &mut TcpStream,
     cx: &mut Context<'_>,

@@ -5,7 +5,7 @@
 //! worker steals ready tasks from a busy one's queue, so connections spread over the
 //! cores without being pinned to the thread that accepted them.
 //!
-//! An idle keep-alive connection costs what it costs `async` (about 1 KB; see
+//! An idle keep-alive connection costs what it costs `async` (see
 //! [`crate::conn::tokio`]): its task, future and registration do not depend on the
 //! scheduler, and the buffers it reads and replies in are its thread's.
 

@@ -9,10 +9,10 @@
 //! live connection tasks, to give the memory of finished ones back
 //! ([`IdleTrim`](crate::conn::trim::IdleTrim)).
 //!
-//! An idle keep-alive connection costs about 1 KB of memory: the task, its boxed
-//! future (the socket, the session, the timer of its wait) and the socket's
-//! registration with the reactor; what each holds, and why no less, is in
-//! [`crate::conn::tokio`].
+//! An idle keep-alive connection costs the task, its boxed future (the socket, the
+//! session, the timer of its wait) and the socket's registration with the reactor;
+//! what each holds, and why no less, is in [`crate::conn::tokio`], and what it comes
+//! to in docs/results.md, *What a held connection costs in memory*.
 
 use std::io;
 

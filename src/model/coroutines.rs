@@ -45,10 +45,11 @@ pub static INFO: ModelInfo = ModelInfo {
 const COROUTINE_STACK: usize = 64 * 1024;
 
 /// How many finished coroutines may keeps, stacks and all, for the next ones. Each
-/// keeps the pages its connection touched (8-12 KiB), and may fills the pool when it
-/// starts: its default of 1000 cost 8 MiB before the first connection and 12 MiB after
-/// a burst. 256 covers the concurrency of a churning load (bench echo's 150 workers, a
-/// compare level of 100); beyond it a coroutine costs an mmap and an munmap.
+/// keeps the pages its connection touched, and may fills the pool when it starts, so
+/// its default of 1000 costs memory before the first connection and more after a burst
+/// (docs/results.md, *What a held connection costs in memory*). 256 covers the
+/// concurrency of a churning load (bench echo's 150 workers, a compare level of 100);
+/// beyond it a coroutine costs an mmap and an munmap.
 const COROUTINE_POOL: usize = 256;
 
 /// How long may's scheduler may take to run the accept coroutine.

@@ -9,10 +9,11 @@
 //! How the workers share the port: a listener each, bound with SO_REUSEPORT, rather than
 //! one listener that every worker watches with EPOLLEXCLUSIVE. The kernel spreads
 //! connections over SO_REUSEPORT listeners by a hash of their addresses, so each worker
-//! gets an even share: at 100,000 connections and 8 workers about 12,500 each, well
-//! under a process's 20,000 descriptors. EPOLLEXCLUSIVE wakes one waiter, not a chosen
-//! one: a busy worker keeps winning, and nothing keeps its share under its descriptor
-//! limit. nginx offers both (`listen ... reuseport` and `accept_mutex`/EPOLLEXCLUSIVE).
+//! gets an even share, under a process's descriptor limit. EPOLLEXCLUSIVE wakes one
+//! waiter, not a chosen one: a busy worker keeps winning, and nothing keeps its share
+//! under its descriptor limit (what 8 workers held at 100,000 connections, both ways:
+//! docs/results.md, *C100K on 2 cores*). nginx offers both (`listen ... reuseport` and
+//! `accept_mutex`/EPOLLEXCLUSIVE).
 //!
 //! The master binds every listener before it forks, and keeps them all, so a worker
 //! that dies is replaced by one that serves the same listener and no queued connection

@@ -33,8 +33,9 @@ pub static INFO: ModelInfo = ModelInfo {
 /// and touches a few pages of it; the rest is address space, never memory. It is not
 /// smaller because glibc keeps the stacks of exited threads for reuse, up to 40 MiB of
 /// them (the `glibc.pthread.stack_cache_size` tunable), each with its top pages still
-/// resident (about 8 KiB): 600 stacks of 64 KiB kept 5 MiB after a burst of
-/// connections, 155 of 256 KiB keep 1.2 MiB.
+/// resident: the smaller the stacks, the more of them the cache keeps, and the more
+/// memory stays resident after a burst of connections (docs/results.md, *What a held
+/// connection costs in memory*, has both sizes measured).
 pub(crate) const CONN_THREAD_STACK: usize = 256 * 1024;
 
 static SPAWN_FAILED: RateLimited = RateLimited::new();

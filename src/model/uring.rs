@@ -5,7 +5,8 @@
 //! One ring is the default because a second one costs more than it gives wherever the
 //! load generator shares the machine: with 10 clients on 2 CPUs the second thread
 //! sleeps and is woken for nearly every request (docs/results.md, *What io_uring
-//! costs*), as every multi-threaded model's threads are.
+//! costs, and why one ring that never waits for a batch*), as every multi-threaded
+//! model's threads are.
 //!
 //! Completion-based: instead of asking which sockets are ready and then reading, the
 //! thread keeps operations queued in the kernel and reaps their results. One multishot
@@ -58,8 +59,9 @@ const RING_ENTRIES: u32 = 4096;
 /// Provided buffers per ring, and their size: received bytes wait here only until the
 /// session has consumed them, so they need to cover one turn's receives (a receive
 /// that finds none left ends with ENOBUFS and is armed again). The kernel takes them in
-/// turn round the ring, so every one of them is soon touched: 512 KiB per ring, which
-/// is 52 bytes per connection at 10,000 held (512 of 4 KiB were 210).
+/// turn round the ring, so every one of them is soon touched: the whole pool, 512 KiB
+/// per ring, is memory however few connections there are (what that comes to per held
+/// connection: docs/results.md, *What a held connection costs in memory*).
 const BUFFERS: u16 = 256;
 const BUFFER_LEN: usize = 2048;
 

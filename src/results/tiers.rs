@@ -21,15 +21,10 @@
 //! So tiers partition the sorted list (they never overlap, nothing chains one small step
 //! at a time) and no tier spans more than [`MAX_SPAN`]: a tier reads as "these cost about
 //! the same". Splitting at the largest gap puts a cut where a rerun is least likely to
-//! swap the models on either side. (Chosen on the stored default runs, `docs/results/
-//! default`, `default-second`, `default-idle` and `default-idle-second`, each diffed both
-//! ways: the old rule, a new tier where neighbours are told apart, left tiers 2.65x wide;
-//! this one puts 70-83% of pairs in different tiers, widest 1.24x, and 1.1-4.3% of those
-//! pairs come out the other way round in the other run, mostly as the same tier there
-//! with the medians swapped: runs differ by more than 1.25x for some models, so a cap
-//! that narrow has its price. Cutting at the largest between-group sum of squares, as
-//! Scott-Knott does, or where the cut's expected swaps are fewest reversed as many or
-//! more pairs than cutting at the largest gap.)
+//! swap the models on either side: in reruns, cutting at the largest between-group sum
+//! of squares, as Scott-Knott does, or where the cut's expected swaps are fewest
+//! reversed as many pairs or more (the runs it was chosen on, and how each rule fared:
+//! docs/results.md, *How far a ranking can be trusted*).
 //!
 //! The rounds tell a costlier model B apart from A when, over the rounds both were
 //! measured in, B's median cost is at least [`MIN_EFFECT`] above A's (as the median of

@@ -8,8 +8,9 @@
 //!
 //! Memory is the proportional set size (PSS): each resident page divided by the number
 //! of processes mapping it. Summed over a tree, PSS counts a page that forked processes
-//! share once, where RSS would count it once per process (a `fork` server's 2,000
-//! children read as 2 GB of RSS and 130 MB of PSS). Where `smaps_rollup` cannot be read
+//! share once, where RSS would count it once per process (a `fork` server's two
+//! figures: docs/results.md, *What a held connection costs in memory*). Where
+//! `smaps_rollup` cannot be read
 //! (kernels before 4.14, another user's process), a process counts its RSS instead.
 
 use std::collections::HashMap;

@@ -28,8 +28,9 @@ pub fn raise_nofile() -> u64 {
 /// The kernel doubles the table as descriptors are opened (at 256, 512, 1,024, ...),
 /// and where several threads share it, each doubling waits for an RCU grace period
 /// (`expand_fdtable`) while every thread that opens a descriptor waits behind it: a
-/// server thread accepting, or a client connecting. Holding 10,000 connections, that
-/// was six stalls of about 10 ms each in the `uring` model's io_uring_enter. Opening
+/// server thread accepting, or a client connecting: stalls in the `uring` model's
+/// io_uring_enter while it took connections (docs/results.md, *The tail of holding
+/// many connections*). Opening
 /// one descriptor at the top of the range grows the table once, before any thread
 /// waits on it; it never shrinks, and costs 8 bytes of kernel memory per entry.
 pub fn reserve_descriptor_table(count: u64) {
