@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::model::{self, ModelInfo};
 use crate::protocol::Protocol;
-use crate::server::ServeConfig;
+use crate::serve::ServeConfig;
 use crate::sys::affinity::{self, CpuList};
 
 /// Serve, load and compare every server concurrency model.
@@ -280,7 +280,7 @@ pub fn dispatch(command: Command) -> Result<()> {
                 crate::sys::process::stop_with_parent(parent)
                     .map_err(|err| crate::error::usage(format!("--parent {parent}: {err}")))?;
             }
-            crate::server::run(&args.config())
+            crate::serve::run(&args.config())
         }
         Command::List => model::print_list(&mut std::io::stdout().lock()),
         Command::Bench(args) => {

@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //!
-//! The modules stand on floors; a module imports only from its own floor and the ones
+//! The modules stand in layers; a module imports only from its own layer and the ones
 //! below (`tests/it/layers.rs` fails on an import that points up or closes a cycle).
 //! From the ground up:
 //!
@@ -15,9 +15,9 @@
 //! 2. [`conn`]: the machinery the model families share: the per-connection state
 //!    machines (blocking, readiness, async, completion), the accept loops, the epoll and
 //!    SO_REUSEPORT reactors, lingering close, memory trimming.
-//! 3. [`model`]: the contract every model keeps (`Server`, the stop flag and its
-//!    bound), the registry, one file per concurrency model.
-//! 4. [`server`]: `iomodels serve`: binds the listener, installs the stop signal, runs a
+//! 3. [`model`]: the contract every model keeps (`Launch`, what a model is given to
+//!    run; the stop flag and its bound), the registry, one file per concurrency model.
+//! 4. [`serve`]: `iomodels serve`: binds the listener, installs the stop signal, runs a
 //!    model.
 //! 5. [`sample`]: a process tree's cost from `/proc` (CPU, PSS, context switches).
 //! 6. [`results`]: the data of a bench run and of a comparison, one serde type each.
@@ -47,7 +47,7 @@ pub mod protocol;
 pub mod report;
 pub mod results;
 pub mod sample;
-pub mod server;
+pub mod serve;
 pub mod stats;
 #[allow(unsafe_code)]
 pub mod sys;

@@ -1,16 +1,16 @@
 //! The architecture as a test: every `crate::X` reference in a file under `src/` names a
-//! module on the file's own floor or below, and no two modules import each other round
-//! a cycle. The floors are the ones `src/lib.rs`'s map gives, ground first.
+//! module in the file's own layer or below, and no two modules import each other round
+//! a cycle. The layers are the ones `src/lib.rs`'s map gives, ground first.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// The floors, ground first: a module may import from its own floor and the ones below.
-const FLOORS: &[&[&str]] = &[
+/// The layers, ground first: a module may import from its own layer and the ones below.
+const LAYERS: &[&[&str]] = &[
     &["error", "log", "sys", "protocol", "stats"],
     &["conn"],
     &["model"],
-    &["server"],
+    &["serve"],
     &["sample"],
     &["results"],
     &["bench", "floor"],
@@ -23,8 +23,8 @@ const FLOORS: &[&[&str]] = &[
 /// Macros exported at the crate root, and the module that defines each.
 const MACROS: &[(&str, &str)] = &[("vlog", "log")];
 
-fn floor_of(module: &str) -> Option<usize> {
-    FLOORS.iter().position(|floor| floor.contains(&module))
+fn layer_of(module: &str) -> Option<usize> {
+    LAYERS.iter().position(|layer| layer.contains(&module))
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -117,14 +117,14 @@ fn import_graph() -> BTreeMap<String, BTreeMap<String, PathBuf>> {
 }
 
 #[test]
-fn every_module_is_on_a_floor() {
+fn every_module_is_in_a_layer() {
     let graph = import_graph();
     let modules: BTreeSet<&String> = graph
         .iter()
         .flat_map(|(from, to)| std::iter::once(from).chain(to.keys()))
         .collect();
-    let unplaced: Vec<&&String> = modules.iter().filter(|m| floor_of(m).is_none()).collect();
-    assert!(unplaced.is_empty(), "modules on no floor: {unplaced:?}");
+    let unplaced: Vec<&&String> = modules.iter().filter(|m| layer_of(m).is_none()).collect();
+    assert!(unplaced.is_empty(), "modules in no layer: {unplaced:?}");
     assert!(
         modules.len() >= 14,
         "the scan found too few modules: {modules:?}"
@@ -136,7 +136,7 @@ fn every_import_points_down() {
     let mut upward = Vec::new();
     for (from, targets) in import_graph() {
         for (to, file) in targets {
-            if let (Some(f), Some(t)) = (floor_of(&from), floor_of(&to)) {
+            if let (Some(f), Some(t)) = (layer_of(&from), layer_of(&to)) {
                 if t > f {
                     upward.push(format!(
                         "{} imports {to} ({from} is below it)",

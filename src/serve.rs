@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 
 use crate::conn::ConnOptions;
 use crate::error::usage;
-use crate::model::{Announce, ModelInfo, Server, Stop};
+use crate::model::{Announce, Launch, ModelInfo, Stop};
 use crate::protocol::Protocol;
 use crate::sys;
 
@@ -50,7 +50,7 @@ pub fn run(config: &ServeConfig) -> Result<()> {
         announce.say()?;
         None
     };
-    let server = Server {
+    let launch = Launch {
         listener,
         addr,
         conn: ConnOptions {
@@ -64,5 +64,5 @@ pub fn run(config: &ServeConfig) -> Result<()> {
         stop,
         announce,
     };
-    (config.model.run)(server).with_context(|| format!("model {} failed", config.model.name))
+    (config.model.run)(launch).with_context(|| format!("model {} failed", config.model.name))
 }
