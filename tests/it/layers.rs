@@ -1,6 +1,8 @@
 //! The architecture as a test: every `crate::X` reference in a file under `src/` names a
 //! module in the file's own layer or below, and no two modules import each other round
-//! a cycle. The layers are the ones `src/lib.rs`'s map gives, ground first.
+//! a cycle. The layers are the ones `src/lib.rs`'s map gives, ground first. And clap is
+//! imported only where the command line lives: `src/cli*` and the `args.rs` beside each
+//! command.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -92,11 +94,16 @@ fn references(code: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// module -> the modules it names, with one file that names each.
-fn import_graph() -> BTreeMap<String, BTreeMap<String, PathBuf>> {
+fn src_files() -> (PathBuf, Vec<PathBuf>) {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     rust_files(&src, &mut files);
+    (src, files)
+}
+
+/// module -> the modules it names, with one file that names each.
+fn import_graph() -> BTreeMap<String, BTreeMap<String, PathBuf>> {
+    let (src, files) = src_files();
     let mut graph: BTreeMap<String, BTreeMap<String, PathBuf>> = BTreeMap::new();
     for file in files {
         let Some(module) = module_of(&src, &file) else {
@@ -190,4 +197,54 @@ fn the_scan_sees_imports_of_every_form() {
     let code = "use crate::conn::ready;\nuse crate::{error::usage, protocol};\nlet x = crate::vlog!(\"a\");";
     let found: Vec<String> = references(code).into_iter().collect();
     assert_eq!(found, ["conn", "error", "log", "protocol"]);
+}
+
+/// Does this code use clap (an import, a path, a derive)?
+fn uses_clap(code: &str) -> bool {
+    code.match_indices("clap").any(|(at, _)| {
+        let before = code[..at].chars().next_back();
+        let after = &code[at + "clap".len()..];
+        !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '"')
+            && (after.starts_with("::") || after.starts_with(';') || after.starts_with(" as"))
+    })
+}
+
+/// May this file define a command line: the top-level one in `src/cli*`, or a
+/// command's own in an `args.rs` beside it?
+fn holds_a_command_line(src: &Path, file: &Path) -> bool {
+    module_of(src, file).as_deref() == Some("cli")
+        || file.file_name().is_some_and(|n| n == "args.rs")
+}
+
+#[test]
+fn clap_is_used_only_where_the_command_line_lives() {
+    let (src, files) = src_files();
+    let outside: Vec<String> = files
+        .iter()
+        .filter(|file| !holds_a_command_line(&src, file))
+        .filter(|file| uses_clap(&code_of(&std::fs::read_to_string(file).expect("readable"))))
+        .map(|file| file.display().to_string())
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "clap used outside src/cli* and */args.rs:\n{}",
+        outside.join("\n")
+    );
+}
+
+#[test]
+fn the_clap_scan_sees_every_form() {
+    for code in [
+        "use clap::Args;",
+        "use clap::{Parser, ValueEnum};",
+        "#[derive(Debug, clap::ValueEnum)]",
+        "<W as clap::ValueEnum>::from_str(w, false)",
+        "value_parser = clap::value_parser!(u32)",
+        "extern crate clap;",
+    ] {
+        assert!(uses_clap(code), "{code}");
+    }
+    for code in ["let clapped = 1;", "fn noclap() {}", "\"clap\""] {
+        assert!(!uses_clap(code), "{code}");
+    }
 }
