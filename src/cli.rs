@@ -1,20 +1,18 @@
-//! The command line: clap derive definitions, and their translation into validated
-//! configurations for the subcommands. Nothing here does any work; [`generated`]
-//! writes what the definition itself yields (shell completions, the man page).
+//! The top-level command line: the clap `Parser` and its `Subcommand`s, whose flags
+//! live beside each command (its module's `args.rs`), and the dispatch of a parsed
+//! command to the module that runs it. Nothing here does any work; [`generated`]
+//! writes what the definition itself yields (shell completions, the man pages).
 
 pub mod generated;
 
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
-use crate::model::{self, ModelInfo};
-use crate::protocol::Protocol;
-use crate::server::ServeConfig;
-use crate::sys::affinity::{self, CpuList};
+use crate::model;
+use crate::report::args::{DiffArgs, ReportArgs};
+use crate::serve::ServeArgs;
 
 /// Serve, load and compare every server concurrency model.
 #[derive(Debug, Parser)]
@@ -35,7 +33,7 @@ pub enum Command {
     Bench(crate::bench::BenchArgs),
     /// Merge bench runs made at once from several processes or machines into one run
     /// (histograms added, counts summed).
-    Merge(crate::bench::merge::MergeArgs),
+    Merge(crate::bench::merge::args::MergeArgs),
     /// Run every model through the workloads and write a ranked report with charts.
     Compare(crate::compare::args::CompareArgs),
     /// What changed between two `compare` reports (report.json): each model's ranking
@@ -47,11 +45,11 @@ pub enum Command {
     Report(ReportArgs),
     /// Measure the CPU per small request of a minimal server loop here (one read, one
     /// write, to a client watching with epoll): the floor models are measured against.
-    Floor(crate::floor::FloorArgs),
+    Floor(crate::floor::args::FloorArgs),
     /// Sample a process tree until SIGTERM and print its cost as JSON: how compare
     /// measures a server on another host.
     #[command(hide = true)]
-    Sample(crate::sample::command::SampleArgs),
+    Sample(crate::sample::args::SampleArgs),
     /// Print a shell completion script: `iomodels completions bash > /etc/bash_completion.d/iomodels`.
     Completions(CompletionsArgs),
     /// Print the man page (roff): `iomodels man > iomodels.1`, or `iomodels man | man -l -`.
@@ -64,118 +62,6 @@ pub struct CompletionsArgs {
     /// The shell to complete for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
-}
-
-/// `iomodels report`.
-#[derive(Debug, Args)]
-pub struct ReportArgs {
-    /// The report.json a `compare` wrote.
-    pub json: std::path::PathBuf,
-    /// Where the files go [default: the directory of JSON].
-    #[arg(long)]
-    pub out: Option<std::path::PathBuf>,
-}
-
-/// `iomodels diff`.
-#[derive(Debug, Args)]
-pub struct DiffArgs {
-    /// The earlier report.json.
-    pub old: std::path::PathBuf,
-    /// The later report.json.
-    pub new: std::path::PathBuf,
-}
-
-/// `iomodels serve`.
-#[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// The concurrency model (`iomodels list` shows them all).
-    #[arg(value_parser = parse_model)]
-    pub model: &'static ModelInfo,
-    /// The protocol to speak.
-    #[arg(long, value_enum, default_value_t = Protocol::Echo)]
-    pub proto: Protocol,
-    /// The address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:7777", value_parser = parse_addr)]
-    pub addr: SocketAddr,
-    /// Worker processes or threads, for models that have them (default: as `list` shows).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub workers: Option<u32>,
-    /// The listen(2) backlog: how many finished handshakes the kernel queues before accept.
-    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65535))]
-    pub backlog: u32,
-    /// Set TCP_NODELAY on every connection (no Nagle delay for small writes).
-    #[arg(long)]
-    pub nodelay: bool,
-    /// Set TCP_CORK around each batch of replies, so a reply leaves in full segments.
-    #[arg(long)]
-    pub cork: bool,
-    /// Idle/header timeout in seconds: a connection that completes no request for this
-    /// long is closed; 0 disables it [default: 10 for http, none for echo].
-    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout)]
-    pub timeout: Option<Duration>,
-    /// Run the server on these CPUs only (`1`, `1-3`, `0,2`), as taskset does; models
-    /// that start a worker per CPU by default count these.
-    #[arg(long, value_name = "CPUS", value_parser = CpuList::parse)]
-    pub cpus: Option<CpuList>,
-    /// Log every connection on stderr.
-    #[arg(short, long)]
-    pub verbose: bool,
-    /// Stop (as on SIGTERM) when the process PID, this server's parent, exits: how
-    /// `compare` makes sure no server outlives it.
-    #[arg(long, hide = true, value_name = "PID")]
-    pub parent: Option<u32>,
-    /// Fault injection for tests: the kernel kills the server (SIGALRM) after SECONDS.
-    #[arg(long, hide = true, value_name = "SECONDS", value_parser = parse_timeout)]
-    pub crash_after: Option<Duration>,
-}
-
-impl ServeArgs {
-    /// The validated server configuration these flags describe.
-    pub fn config(&self) -> ServeConfig {
-        let protocol = self.proto;
-        let timeout = match self.timeout {
-            Some(t) if t.is_zero() => None,
-            Some(t) => Some(t),
-            None => protocol.default_timeout(),
-        };
-        ServeConfig {
-            model: self.model,
-            protocol,
-            addr: self.addr,
-            workers: self
-                .workers
-                .map_or_else(|| self.model.default_workers(), |n| n as usize),
-            backlog: self.backlog,
-            nodelay: self.nodelay,
-            cork: self.cork,
-            timeout,
-            crash_after: self.crash_after,
-        }
-    }
-}
-
-fn parse_model(name: &str) -> Result<&'static ModelInfo, String> {
-    model::find(name).ok_or_else(|| {
-        let names: Vec<&str> = model::MODELS.iter().map(|m| m.name).collect();
-        format!("no model named '{name}' (models: {})", names.join(", "))
-    })
-}
-
-fn parse_addr(text: &str) -> Result<SocketAddr, String> {
-    text.to_socket_addrs()
-        .map_err(|e| format!("not an address: {e}"))?
-        .next()
-        .ok_or_else(|| format!("'{text}' resolves to no address"))
-}
-
-fn parse_timeout(text: &str) -> Result<Duration, String> {
-    let seconds: f64 = text
-        .parse()
-        .map_err(|_| format!("'{text}' is not a number of seconds"))?;
-    if !(0.0..=86_400.0).contains(&seconds) {
-        return Err("must be between 0 and 86400 seconds".into());
-    }
-    Ok(Duration::from_secs_f64(seconds))
 }
 
 /// Parses the process arguments. On `--help` or `--version` prints them and returns
@@ -221,70 +107,15 @@ fn one_line(rendered: &str) -> String {
     line
 }
 
-/// Runs `iomodels diff`: a file that is not a report of this version, or two reports of
-/// different cells, is a usage error.
-fn diff(args: &DiffArgs) -> Result<()> {
-    use crate::results::comparison::Comparison;
-    let old = Comparison::load(&args.old).map_err(crate::error::usage)?;
-    let new = Comparison::load(&args.new).map_err(crate::error::usage)?;
-    crate::report::diff::same_cells(&old, &new).map_err(crate::error::usage)?;
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    out.write_all(crate::report::diff::render(&old, &new).as_bytes())?;
-    Ok(())
-}
-
-/// Runs `iomodels report`: a file that is not a report of this version is a usage
-/// error.
-fn rewrite_report(args: &ReportArgs) -> Result<()> {
-    use crate::results::comparison::Comparison;
-    let mut report = Comparison::load(&args.json).map_err(crate::error::usage)?;
-    report.assign_tiers();
-    let dir = match &args.out {
-        Some(dir) => dir.clone(),
-        None => match args.json.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-            _ => ".".into(),
-        },
-    };
-    std::fs::create_dir_all(&dir)
-        .map_err(|err| crate::error::usage(format!("--out {}: {err}", dir.display())))?;
-    crate::report::write_all(&report, &dir)?;
-    println!("report: {}", dir.join("report.html").display());
-    Ok(())
-}
-
-/// Restricts this process to `cpus`, if given, before it starts any thread.
-fn pin(cpus: Option<&CpuList>) -> Result<()> {
-    match cpus {
-        Some(cpus) => affinity::pin(&cpus.0).map_err(|err| {
-            let online = std::thread::available_parallelism().map_or(1, |n| n.get());
-            crate::error::usage(format!(
-                "--cpus {}: {err} (this machine's CPUs are 0-{})",
-                cpus.to_arg(),
-                online - 1
-            ))
-        }),
-        None => Ok(()),
-    }
-}
-
 /// Runs a parsed command.
 pub fn dispatch(command: Command) -> Result<()> {
     match command {
-        Command::Serve(args) => {
-            crate::log::set_verbose(args.verbose);
-            // Before the configuration: a model's default worker count follows the CPUs.
-            pin(args.cpus.as_ref())?;
-            if let Some(parent) = args.parent {
-                crate::sys::process::stop_with_parent(parent)
-                    .map_err(|err| crate::error::usage(format!("--parent {parent}: {err}")))?;
-            }
-            crate::server::run(&args.config())
-        }
+        Command::Serve(args) => crate::serve::run(&args),
         Command::List => model::print_list(&mut std::io::stdout().lock()),
         Command::Bench(args) => {
-            pin(args.cpus.as_ref())?;
+            if let Some(cpus) = &args.cpus {
+                cpus.pin()?;
+            }
             crate::bench::run(&args)
         }
         Command::Compare(args) => {
@@ -295,8 +126,8 @@ pub fn dispatch(command: Command) -> Result<()> {
         Command::Merge(args) => crate::bench::merge::run(&args),
         Command::Floor(args) => crate::floor::run(&args),
         Command::Sample(args) => crate::sample::command::run(&args),
-        Command::Diff(args) => diff(&args),
-        Command::Report(args) => rewrite_report(&args),
+        Command::Diff(args) => crate::report::diff::run(&args),
+        Command::Report(args) => crate::report::rewrite(&args),
         Command::Completions(args) => Ok(generated::completions(
             args.shell,
             &mut std::io::stdout().lock(),

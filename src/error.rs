@@ -1,6 +1,6 @@
 //! The errors every layer may raise that the process turns into an exit code: a
 //! [`UsageError`] (what the user asked for cannot be done, exit 2) or anything else
-//! (a failure while working, exit 1). The ground floor: it imports nothing of ours.
+//! (a failure while working, exit 1). The bottom layer: it imports nothing of ours.
 
 /// An error caused by what the user asked for (a bad flag, a port in use, a target that
 /// refuses every connection) rather than by a failure while working: exit code 2.

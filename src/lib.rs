@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //!
-//! The modules stand on floors; a module imports only from its own floor and the ones
+//! The modules stand in layers; a module imports only from its own layer and the ones
 //! below (`tests/it/layers.rs` fails on an import that points up or closes a cycle).
 //! From the ground up:
 //!
@@ -15,10 +15,10 @@
 //! 2. [`conn`]: the machinery the model families share: the per-connection state
 //!    machines (blocking, readiness, async, completion), the accept loops, the epoll and
 //!    SO_REUSEPORT reactors, lingering close, memory trimming.
-//! 3. [`model`]: the contract every model keeps (`Server`, the stop flag and its
-//!    bound), the registry, one file per concurrency model.
-//! 4. [`server`]: `iomodels serve`: binds the listener, installs the stop signal, runs a
-//!    model.
+//! 3. [`model`]: the contract every model keeps (`Launch`, what a model is given to
+//!    run; the stop flag and its bound), the registry, one file per concurrency model.
+//! 4. [`serve`]: `iomodels serve`: binds the listener, installs the stop signal,
+//!    launches a model.
 //! 5. [`sample`]: a process tree's cost from `/proc` (CPU, PSS, context switches).
 //! 6. [`results`]: the data of a bench run and of a comparison, one serde type each.
 //! 7. [`bench`](mod@bench) (`iomodels bench`: the load generator's workloads and
@@ -29,8 +29,20 @@
 //! 9. [`compare`]: `iomodels compare`: every model through every workload, as child
 //!    processes; returns a comparison.
 //! 10. [`report`]: the comparison presented: ranked tables, JSON, Markdown, SVG, HTML.
-//! 11. [`cli`]: the command line (clap), turned into validated configurations and
-//!     dispatched; only `main.rs` imports it.
+//! 11. [`cli`]: the top-level command line (the clap `Parser` and `Subcommand`), its
+//!     dispatch to each command's `run`, and what the definition generates
+//!     (completions, man pages); no module imports it (`main.rs` and tests do).
+//!
+//! # The command line
+//!
+//! A command's flags live beside the command: its clap `Args` in the `args.rs` of its
+//! module ([`serve::args`], [`bench::args`], [`bench::abuse::args`],
+//! [`bench::merge::args`], [`compare::args`], [`report::args`] for `report` and `diff`,
+//! [`floor::args`], [`sample::args`]), which also turns them into the command's
+//! configuration. clap is imported nowhere else:
+//! the types the flags take (a [`protocol::Protocol`], a workload) parse with `FromStr`
+//! and list their names, and an `args.rs` makes its value parser of them
+//! (`tests/it/layers.rs` fails on a clap import elsewhere).
 
 #![deny(unsafe_code)]
 
@@ -47,7 +59,7 @@ pub mod protocol;
 pub mod report;
 pub mod results;
 pub mod sample;
-pub mod server;
+pub mod serve;
 pub mod stats;
 #[allow(unsafe_code)]
 pub mod sys;

@@ -17,6 +17,7 @@ use super::config::{
 use super::target::Target;
 use crate::error::usage;
 use crate::protocol::Protocol;
+use crate::serve::args::proto_parser;
 use crate::sys::affinity::CpuList;
 
 /// `iomodels bench`: drive any TCP server with one of the seeds' workloads.
@@ -138,7 +139,7 @@ pub struct HoldArgs {
     /// The server: http://HOST:PORT[/PATH] or HOST:PORT.
     pub target: String,
     /// What each connection sends: an HTTP HEAD, or a short echo message.
-    #[arg(long, value_enum, default_value_t = Protocol::Http)]
+    #[arg(long, default_value_t = Protocol::Http, value_parser = proto_parser())]
     pub proto: Protocol,
     /// Connections to hold.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]

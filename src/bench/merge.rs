@@ -1,29 +1,22 @@
 //! `iomodels merge RUN.json...`: bench runs made at once from several processes or
 //! machines against one server, as one run, merged exactly ([`crate::results::merge`]),
-//! printed as bench prints a run and written as its JSON.
+//! printed as bench prints a run and written as its JSON. [`args`] holds its command
+//! line.
+
+pub mod args;
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
-use clap::Args;
+
+pub use args::MergeArgs;
 
 use super::report::Aggregate;
 use crate::error::usage;
 use crate::results::merge::merge;
 use crate::results::run::BenchRun;
-
-/// `iomodels merge`.
-#[derive(Debug, Args)]
-pub struct MergeArgs {
-    /// The runs' JSON files, as `bench --json` wrote them.
-    #[arg(required = true, num_args = 1..)]
-    pub runs: Vec<PathBuf>,
-    /// Write the merged run as JSON (schema/bench.schema.json) to this file.
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
-}
 
 /// Runs `iomodels merge`: a file that is not a bench run, or runs that cannot be
 /// merged, is a usage error of one line.

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, ValueEnum};
 
 use super::plan::{CompareWorkload, Placement, Plan, Stage, Subject};
@@ -24,7 +25,7 @@ pub struct CompareArgs {
     pub models: String,
     /// Workloads to run (repeat the flag or separate with commas)
     /// [default: echo,http,idle].
-    #[arg(long = "workload", value_enum, value_delimiter = ',')]
+    #[arg(long = "workload", value_delimiter = ',', value_parser = workload_parser())]
     pub workloads: Vec<CompareWorkload>,
     /// Models the idle workload runs: a comma-separated list, or `all` for every
     /// subject [default: select,poll,epoll when --models is all, the seeds' question
@@ -216,6 +217,13 @@ fn placement(pin: Pin, cpus: usize) -> Option<Placement> {
 }
 
 /// `all`, or `a,b:--flag,...`.
+/// The value parser of `--workload`: the names of [`CompareWorkload::ALL`], each with
+/// its help, parsed with its `FromStr`.
+fn workload_parser() -> impl TypedValueParser<Value = CompareWorkload> {
+    let values = CompareWorkload::ALL.map(|w| PossibleValue::new(w.name()).help(w.about()));
+    PossibleValuesParser::new(values).try_map(|name| name.parse::<CompareWorkload>())
+}
+
 fn parse_models(text: &str) -> Result<Vec<Subject>> {
     if text.trim() == "all" {
         return Ok(model::MODELS

@@ -11,7 +11,7 @@
 
 use std::io;
 
-use super::Server;
+use super::Launch;
 use super::{Family, ModelInfo, Workers};
 use crate::conn;
 
@@ -28,10 +28,10 @@ pub static INFO: ModelInfo = ModelInfo {
     run,
 };
 
-fn run(server: Server) -> io::Result<()> {
+fn run(launch: Launch) -> io::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(server.workers.max(1))
+        .worker_threads(launch.workers.max(1))
         .enable_all()
         .build()?;
-    conn::tokio::serve_listener(&runtime, server.listener, server.conn, &server.stop)
+    conn::tokio::serve_listener(&runtime, launch.listener, launch.conn, &launch.stop)
 }

@@ -16,7 +16,7 @@
 
 use std::io;
 
-use super::Server;
+use super::Launch;
 use super::{Family, ModelInfo, Workers};
 use crate::conn;
 
@@ -33,9 +33,9 @@ pub static INFO: ModelInfo = ModelInfo {
     run,
 };
 
-fn run(server: Server) -> io::Result<()> {
+fn run(launch: Launch) -> io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    conn::tokio::serve_listener(&runtime, server.listener, server.conn, &server.stop)
+    conn::tokio::serve_listener(&runtime, launch.listener, launch.conn, &launch.stop)
 }

@@ -5,7 +5,7 @@
 
 use std::io;
 
-use super::Server;
+use super::Launch;
 use super::{Family, ModelInfo, Workers};
 use crate::conn::{self, accept::Acceptor};
 
@@ -22,11 +22,11 @@ pub static INFO: ModelInfo = ModelInfo {
     run,
 };
 
-fn run(server: Server) -> io::Result<()> {
-    let acceptor = Acceptor::new(server.listener, server.stop.clone())?;
+fn run(launch: Launch) -> io::Result<()> {
+    let acceptor = Acceptor::new(launch.listener, launch.stop.clone())?;
     while let Some(stream) = acceptor.accept() {
         // The stop flag goes along: a client held this long must not delay the stop.
-        conn::blocking::serve(stream, &server.conn, Some(&server.stop));
+        conn::blocking::serve(stream, &launch.conn, Some(&launch.stop));
     }
     Ok(())
 }

@@ -20,7 +20,7 @@ use std::io;
 use std::time::Duration;
 
 use super::{Family, ModelInfo, Workers};
-use super::{Server, STOP_POLL};
+use super::{Launch, STOP_POLL};
 use crate::conn::trim::{IdleTrim, LiveCount};
 use crate::conn::{self, accept::AcceptError, ConnOptions};
 use crate::log::RateLimited;
@@ -57,19 +57,19 @@ const SCHEDULER_START: Duration = Duration::from_secs(5);
 
 static SPAWN_FAILED: RateLimited = RateLimited::new();
 
-fn run(server: Server) -> io::Result<()> {
+fn run(launch: Launch) -> io::Result<()> {
     // Must precede the first may call: the scheduler starts with the first coroutine
     // or socket and reads its configuration once.
     let config = may::config();
     config
-        .set_workers(server.workers)
+        .set_workers(launch.workers)
         .set_stack_size(COROUTINE_STACK / std::mem::size_of::<usize>())
         .set_pool_capacity(COROUTINE_POOL);
     // may pins its workers to cores by default; no other model pins, and on a shared
     // machine pinning would tie it to core 0 whatever else runs there.
     config.set_worker_pin(false);
-    let listener = sys::coroutine::listener(server.listener)?;
-    let opts = server.conn;
+    let listener = sys::coroutine::listener(launch.listener)?;
+    let opts = launch.conn;
     let live = LiveCount::new();
     let serving = live.clone();
     let (started, running) = std::sync::mpsc::sync_channel::<()>(1);
@@ -80,11 +80,11 @@ fn run(server: Server) -> io::Result<()> {
     running
         .recv_timeout(SCHEDULER_START)
         .map_err(|_| io::Error::other("may's scheduler did not start the accept loop"))?;
-    if let Some(announce) = server.announce {
+    if let Some(announce) = launch.announce {
         announce.say()?;
     }
     let mut trim = IdleTrim::new();
-    while !server.stop.is_set() {
+    while !launch.stop.is_set() {
         trim.observe(live.count());
         std::thread::sleep(STOP_POLL);
     }
@@ -127,11 +127,11 @@ mod tests {
     #[test]
     fn says_listening_on_once_its_accept_loop_runs_and_serves() {
         let (said, heard) = std::sync::mpsc::channel();
-        let (server, stop) = crate::model::test_server(Some(Announce::new(move || {
+        let (launch, stop) = crate::model::test_launch(Some(Announce::new(move || {
             said.send(()).map_err(io::Error::other)
         })));
-        let addr = server.addr;
-        let model = std::thread::spawn(move || run(server));
+        let addr = launch.addr;
+        let model = std::thread::spawn(move || run(launch));
         heard
             .recv_timeout(Duration::from_secs(10))
             .expect("it says listening on");

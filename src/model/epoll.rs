@@ -8,7 +8,7 @@
 
 use std::io;
 
-use super::Server;
+use super::Launch;
 use super::{Family, ModelInfo, Workers};
 use crate::conn;
 
@@ -25,7 +25,7 @@ pub static INFO: ModelInfo = ModelInfo {
     run,
 };
 
-fn run(server: Server) -> io::Result<()> {
+fn run(launch: Launch) -> io::Result<()> {
     // The reactor is conn's: `reuseport` runs the same loop on every thread.
-    conn::epoll::reactor(server.listener, server.conn, &server.stop)
+    conn::epoll::reactor(launch.listener, launch.conn, &launch.stop)
 }

@@ -26,7 +26,7 @@ use std::net::TcpListener;
 use nix::unistd::Pid;
 
 use super::{Family, ModelInfo, Workers};
-use super::{Server, Stop, CHILD_GRACE, STOP_POLL};
+use super::{Launch, Stop, CHILD_GRACE, STOP_POLL};
 use crate::conn::{epoll, reactors, ConnOptions};
 use crate::sys;
 use crate::sys::process::{Children, Forked};
@@ -44,19 +44,19 @@ pub static INFO: ModelInfo = ModelInfo {
     run,
 };
 
-fn run(server: Server) -> io::Result<()> {
-    let listeners = reactors::bind(server.listener, server.addr, server.backlog, server.workers)?;
+fn run(launch: Launch) -> io::Result<()> {
+    let listeners = reactors::bind(launch.listener, launch.addr, launch.backlog, launch.workers)?;
     // Which worker serves which listener: a dead worker's slot is forked again.
     let mut slots: Vec<Option<Pid>> = vec![None; listeners.len()];
     let mut children = Children::new();
-    while !server.stop.is_set() {
+    while !launch.stop.is_set() {
         children.reap();
         for (slot, listener) in slots.iter_mut().zip(&listeners) {
-            if slot.is_some_and(|pid| children.contains(pid)) || server.stop.is_set() {
+            if slot.is_some_and(|pid| children.contains(pid)) || launch.stop.is_set() {
                 continue;
             }
             match sys::process::fork()? {
-                Forked::Child => worker(listener, server.conn),
+                Forked::Child => worker(listener, launch.conn),
                 Forked::Parent { child } => {
                     children.add(child);
                     *slot = Some(child);

@@ -24,7 +24,7 @@ use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use slab::Slab;
 
 use super::{Family, ModelInfo, Workers};
-use super::{Server, Stop};
+use super::{Launch, Stop};
 use crate::conn::accept::{self, AcceptError};
 use crate::conn::epoll::{epoll_flags, readiness, wait};
 use crate::conn::ready::{Interest, ReadyConn, ReadyCtx, Step, Sweeper};
@@ -87,9 +87,9 @@ fn one_shot(interest: Interest) -> EpollFlags {
     epoll_flags(interest) | EpollFlags::EPOLLONESHOT
 }
 
-fn run(server: Server) -> io::Result<()> {
-    let workers = server.workers;
-    let (listener, opts, stop) = server.into_event_loop()?;
+fn run(launch: Launch) -> io::Result<()> {
+    let workers = launch.workers;
+    let (listener, opts, stop) = launch.into_event_loop()?;
     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
     epoll.add(&listener, listener_event())?;
     let now = Instant::now();

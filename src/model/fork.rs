@@ -8,7 +8,7 @@
 use std::io;
 
 use super::{Family, ModelInfo, Workers};
-use super::{Server, CHILD_GRACE};
+use super::{Launch, CHILD_GRACE};
 use crate::conn::{self, accept::Acceptor};
 use crate::log::RateLimited;
 use crate::sys;
@@ -30,14 +30,14 @@ pub static INFO: ModelInfo = ModelInfo {
 static FORK_FAILED: RateLimited = RateLimited::new();
 static AT_CAP: RateLimited = RateLimited::new();
 
-fn run(server: Server) -> io::Result<()> {
-    let acceptor = Acceptor::new(server.listener, server.stop)?;
+fn run(launch: Launch) -> io::Result<()> {
+    let acceptor = Acceptor::new(launch.listener, launch.stop)?;
     let mut children = Children::new();
-    while let Some(stream) = acceptor.accept_below_cap(|| has_room(&mut children, server.workers)) {
+    while let Some(stream) = acceptor.accept_below_cap(|| has_room(&mut children, launch.workers)) {
         match sys::process::fork() {
             Ok(Forked::Child) => {
                 drop(acceptor);
-                conn::blocking::serve(stream, &server.conn, None);
+                conn::blocking::serve(stream, &launch.conn, None);
                 sys::process::exit_child(0);
             }
             // The parent's copy of the connection closes here; the child keeps its own.

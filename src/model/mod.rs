@@ -3,13 +3,13 @@
 //!
 //! # The contract every model keeps
 //!
-//! A model's `run` receives a [`Server`]: a bound listener, the connection settings and
+//! A model's `run` receives a [`Launch`]: a bound listener, the connection settings and
 //! a stop flag. It must:
 //!
 //! - serve every connection with the shared machinery: [`crate::conn::blocking`] for
 //!   blocking I/O, [`crate::conn::ready`] for readiness events, or a driver of its own
 //!   for async and completion models; never re-implement buffering or framing;
-//! - check [`Server::stop`] at least every [`STOP_POLL`], then return
+//! - check [`Launch::stop`] at least every [`STOP_POLL`], then return
 //!   within a second, its sockets closed and every child process reaped;
 //! - fork, if it forks, before starting any thread;
 //! - survive any client: a reset, garbage, a client that never reads costs that client
@@ -20,7 +20,7 @@
 //!   model that serves from many threads hands what the allocator kept back to the
 //!   system when its live connection count falls ([`crate::conn::trim`]), never per request;
 //! - back off when accept(2) runs out of descriptors ([`crate::conn::accept`]);
-//! - say `listening on ADDR` ([`Server::announce`]) once it is ready, if it was left
+//! - say `listening on ADDR` ([`Launch::announce`]) once it is ready, if it was left
 //!   to say it: `serve` says it before `run` for every model whose listener alone makes
 //!   it ready ([`ModelInfo::announces_when_ready`]).
 
@@ -57,9 +57,10 @@ pub use crate::sys::signal::{Stop, STOP_POLL};
 /// stops: within the second a model has to stop.
 pub const CHILD_GRACE: Duration = Duration::from_millis(500);
 
-/// What a model is given to run: a bound listener and the connection settings.
+/// What a model is given to launch with: a bound listener, the connection settings,
+/// the worker count and the stop flag.
 #[derive(Debug)]
-pub struct Server {
+pub struct Launch {
     pub listener: TcpListener,
     /// The address actually bound (the real port when 0 was asked for).
     pub addr: SocketAddr,
@@ -101,7 +102,7 @@ impl fmt::Debug for Announce {
     }
 }
 
-impl Server {
+impl Launch {
     /// What an event-loop model starts from: the listener, made non-blocking, the
     /// connection settings and the stop flag.
     pub fn into_event_loop(self) -> io::Result<(TcpListener, ConnOptions, Stop)> {
@@ -173,7 +174,7 @@ pub struct ModelInfo {
     /// What the model needs from the system, checked before the server binds and
     /// announces itself: an error here refuses to start with a usage error (exit 2).
     pub precheck: Option<fn() -> io::Result<()>>,
-    pub run: fn(Server) -> io::Result<()>,
+    pub run: fn(Launch) -> io::Result<()>,
 }
 
 impl ModelInfo {
@@ -251,14 +252,14 @@ pub fn print_list(out: &mut impl Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A server for a model's unit tests: an echo listener on a free loopback port, one
+/// A launch for a model's unit tests: an echo listener on a free loopback port, one
 /// worker, and its stop flag.
 #[cfg(test)]
-pub(crate) fn test_server(announce: Option<Announce>) -> (Server, Stop) {
+pub(crate) fn test_launch(announce: Option<Announce>) -> (Launch, Stop) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
     let addr = listener.local_addr().expect("a bound listener's address");
     let stop = Stop::new();
-    let server = Server {
+    let launch = Launch {
         listener,
         addr,
         conn: ConnOptions {
@@ -272,5 +273,5 @@ pub(crate) fn test_server(announce: Option<Announce>) -> (Server, Stop) {
         stop: stop.clone(),
         announce,
     };
-    (server, stop)
+    (launch, stop)
 }

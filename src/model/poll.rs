@@ -14,7 +14,7 @@ use std::os::fd::AsFd;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::{Family, ModelInfo, Workers};
-use super::{Server, STOP_POLL};
+use super::{Launch, STOP_POLL};
 use crate::conn::ready::Interest;
 use crate::conn::scan::ScanLoop;
 
@@ -55,8 +55,8 @@ fn poll_readiness(revents: PollFlags) -> (bool, bool) {
     )
 }
 
-fn run(server: Server) -> io::Result<()> {
-    let (listener, opts, stop) = server.into_event_loop()?;
+fn run(launch: Launch) -> io::Result<()> {
+    let (listener, opts, stop) = launch.into_event_loop()?;
     let mut scan = ScanLoop::new(opts);
     let wait = PollTimeout::try_from(STOP_POLL).expect("STOP_POLL fits a poll timeout");
     // The slab key of each pollfd after the listener's, reused every turn.

@@ -10,7 +10,7 @@
 use std::io;
 
 use super::{Family, ModelInfo, Workers};
-use super::{Server, CHILD_GRACE, STOP_POLL};
+use super::{Launch, CHILD_GRACE, STOP_POLL};
 use crate::conn::{self, accept::Acceptor, ConnOptions};
 use crate::sys;
 use crate::sys::lockfile::AcceptLock;
@@ -29,15 +29,15 @@ pub static INFO: ModelInfo = ModelInfo {
     run,
 };
 
-fn run(server: Server) -> io::Result<()> {
-    let acceptor = Acceptor::new(server.listener, server.stop.clone())?;
+fn run(launch: Launch) -> io::Result<()> {
+    let acceptor = Acceptor::new(launch.listener, launch.stop.clone())?;
     let lock = AcceptLock::new()?;
     let mut children = Children::new();
-    while !server.stop.is_set() {
+    while !launch.stop.is_set() {
         children.reap();
-        while children.len() < server.workers && !server.stop.is_set() {
+        while children.len() < launch.workers && !launch.stop.is_set() {
             match sys::process::fork()? {
-                Forked::Child => child(&acceptor, &lock, &server.conn),
+                Forked::Child => child(&acceptor, &lock, &launch.conn),
                 Forked::Parent { child } => children.add(child),
             }
         }

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::pool::Pool;
 use super::{Family, ModelInfo, Workers};
-use super::{Server, STOP_POLL};
+use super::{Launch, STOP_POLL};
 use crate::conn::{self, accept::Acceptor, ConnOptions};
 
 pub static INFO: ModelInfo = ModelInfo {
@@ -38,16 +38,16 @@ struct Shared {
     opts: ConnOptions,
 }
 
-fn run(server: Server) -> io::Result<()> {
+fn run(launch: Launch) -> io::Result<()> {
     // The accept timeout lets the thread holding the lock wake to check the stop flag;
     // the others wait on the mutex, which it releases at least every STOP_POLL.
     let shared = Arc::new(Shared {
-        acceptor: Acceptor::new(server.listener, server.stop.clone())?,
+        acceptor: Acceptor::new(launch.listener, launch.stop.clone())?,
         accept_lock: Mutex::new(()),
-        opts: server.conn,
+        opts: launch.conn,
     });
-    let mut pool = Pool::start(server.workers, "prethread", move || worker(&shared))?;
-    while !server.stop.is_set() {
+    let mut pool = Pool::start(launch.workers, "prethread", move || worker(&shared))?;
+    while !launch.stop.is_set() {
         pool.replace_exited();
         std::thread::sleep(STOP_POLL);
     }

@@ -14,7 +14,7 @@
 
 use std::io;
 
-use super::Server;
+use super::Launch;
 use super::{Family, ModelInfo, Workers};
 use crate::conn::{epoll, reactors};
 
@@ -31,7 +31,7 @@ pub static INFO: ModelInfo = ModelInfo {
     run,
 };
 
-fn run(server: Server) -> io::Result<()> {
-    let listeners = reactors::bind(server.listener, server.addr, server.backlog, server.workers)?;
-    reactors::run(listeners, server.conn, &server.stop, epoll::reactor)
+fn run(launch: Launch) -> io::Result<()> {
+    let listeners = reactors::bind(launch.listener, launch.addr, launch.backlog, launch.workers)?;
+    reactors::run(listeners, launch.conn, &launch.stop, epoll::reactor)
 }

@@ -17,7 +17,7 @@ use std::os::fd::AsFd;
 
 use nix::sys::select::{select, FdSet};
 
-use super::Server;
+use super::Launch;
 use super::{Family, ModelInfo, Workers};
 use crate::conn::scan::{fits_fd_set, stop_poll_timeval, ScanLoop};
 
@@ -34,8 +34,8 @@ pub static INFO: ModelInfo = ModelInfo {
     run,
 };
 
-fn run(server: Server) -> io::Result<()> {
-    let (listener, opts, stop) = server.into_event_loop()?;
+fn run(launch: Launch) -> io::Result<()> {
+    let (listener, opts, stop) = launch.into_event_loop()?;
     if !fits_fd_set(&listener) {
         return Err(io::Error::other("the listener is not below FD_SETSIZE"));
     }

@@ -28,7 +28,7 @@ use std::os::fd::AsFd;
 use nix::sys::select::{select, FdSet};
 
 use super::{Family, ModelInfo, Workers};
-use super::{Server, Stop};
+use super::{Launch, Stop};
 use crate::conn::handoff::{send_loop, ReaderLoop, SenderLink, Waker};
 use crate::conn::scan::{fits_fd_set, stop_poll_timeval};
 use crate::conn::ConnOptions;
@@ -46,9 +46,9 @@ pub static INFO: ModelInfo = ModelInfo {
     run,
 };
 
-fn run(server: Server) -> io::Result<()> {
-    let workers = server.workers;
-    let (listener, opts, stop) = server.into_event_loop()?;
+fn run(launch: Launch) -> io::Result<()> {
+    let workers = launch.workers;
+    let (listener, opts, stop) = launch.into_event_loop()?;
     let reader_wake = Waker::new()?;
     let (links, queues): (Vec<_>, Vec<_>) = (0..workers.max(1))
         .map(|_| SenderLink::new())

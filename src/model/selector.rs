@@ -23,7 +23,7 @@ use mio::{Events, Interest, Poll, Registry, Token};
 use slab::Slab;
 
 use super::{Family, ModelInfo, Workers};
-use super::{Server, STOP_POLL};
+use super::{Launch, STOP_POLL};
 use crate::conn::accept;
 use crate::conn::ready::{ReadyConn, ReadyCtx, Step, Sweeper};
 
@@ -85,8 +85,8 @@ struct Selector {
     now: Instant,
 }
 
-fn run(server: Server) -> io::Result<()> {
-    let (listener, opts, stop) = server.into_event_loop()?;
+fn run(launch: Launch) -> io::Result<()> {
+    let (listener, opts, stop) = launch.into_event_loop()?;
     let mut poll = Poll::new()?;
     let mut sel = Selector {
         registry: poll.registry().try_clone()?,

@@ -20,7 +20,7 @@ use crossbeam_channel::{Receiver, SendTimeoutError, Sender};
 
 use super::pool::Pool;
 use super::{Family, ModelInfo, Workers};
-use super::{Server, Stop, STOP_POLL};
+use super::{Launch, Stop, STOP_POLL};
 use crate::conn::{self, accept::Acceptor, ConnOptions};
 
 pub static INFO: ModelInfo = ModelInfo {
@@ -39,25 +39,25 @@ pub static INFO: ModelInfo = ModelInfo {
 /// What a worker does with a connection.
 type Work = fn(TcpStream, &ConnOptions);
 
-fn run(server: Server) -> io::Result<()> {
-    serve_with(server, |stream, opts| {
+fn run(launch: Launch) -> io::Result<()> {
+    serve_with(launch, |stream, opts| {
         conn::blocking::serve(stream, opts, None)
     })
 }
 
 /// The pool, its workers doing `work` with each connection.
-fn serve_with(server: Server, work: Work) -> io::Result<()> {
-    let acceptor = Acceptor::new(server.listener, server.stop.clone())?;
+fn serve_with(launch: Launch, work: Work) -> io::Result<()> {
+    let acceptor = Acceptor::new(launch.listener, launch.stop.clone())?;
     // One connection waiting per worker: enough that a worker finishing a client finds
     // the next one ready, small enough that the backlog, not the queue, holds the rest.
-    let (queue, taken) = crossbeam_channel::bounded::<TcpStream>(server.workers);
-    let opts = server.conn;
-    let mut pool = Pool::start(server.workers, "pool", move || worker(&taken, &opts, work))?;
+    let (queue, taken) = crossbeam_channel::bounded::<TcpStream>(launch.workers);
+    let opts = launch.conn;
+    let mut pool = Pool::start(launch.workers, "pool", move || worker(&taken, &opts, work))?;
     let mut replace = || {
         pool.replace_exited();
     };
     while let Some(stream) = acceptor.accept_tending(&mut replace) {
-        hand_over(&queue, stream, &server.stop, &mut replace)?;
+        hand_over(&queue, stream, &launch.stop, &mut replace)?;
     }
     Ok(())
 }
@@ -113,9 +113,9 @@ mod tests {
 
     #[test]
     fn a_worker_that_dies_is_replaced() {
-        let (server, stop) = crate::model::test_server(None);
-        let addr = server.addr;
-        let pool = std::thread::spawn(move || serve_with(server, first_panics));
+        let (launch, stop) = crate::model::test_launch(None);
+        let addr = launch.addr;
+        let pool = std::thread::spawn(move || serve_with(launch, first_panics));
         let reply = || {
             let mut client = TcpStream::connect(addr).unwrap();
             client

@@ -9,7 +9,7 @@
 
 use std::io;
 
-use super::Server;
+use super::Launch;
 use super::{Family, ModelInfo, Workers};
 use crate::conn::trim::{IdleTrim, LiveCount};
 use crate::conn::{self, accept::Acceptor};
@@ -40,21 +40,21 @@ pub(crate) const CONN_THREAD_STACK: usize = 256 * 1024;
 
 static SPAWN_FAILED: RateLimited = RateLimited::new();
 
-fn run(server: Server) -> io::Result<()> {
+fn run(launch: Launch) -> io::Result<()> {
     // At most as many threads run at once as there are CPUs, so as many arenas keep
     // contention low; glibc's default (8 per CPU) would leave the top of each (up to
     // 128 KiB) resident after a burst, 2 MiB on two CPUs.
     sys::malloc::limit_arenas(super::cpus());
-    let acceptor = Acceptor::new(server.listener, server.stop)?;
+    let acceptor = Acceptor::new(launch.listener, launch.stop)?;
     let live = LiveCount::new();
     let mut trim = IdleTrim::new();
     let mut has_room = || {
         let serving = live.count();
         trim.observe(serving);
-        serving < server.workers
+        serving < launch.workers
     };
     while let Some(stream) = acceptor.accept_below_cap(&mut has_room) {
-        let opts = server.conn;
+        let opts = launch.conn;
         let guard = live.enter();
         let spawned = std::thread::Builder::new()
             .name("conn".into())

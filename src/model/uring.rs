@@ -33,7 +33,7 @@ use std::time::Instant;
 use slab::Slab;
 
 use super::{Family, ModelInfo, Workers};
-use super::{Server, Stop, STOP_POLL};
+use super::{Launch, Stop, STOP_POLL};
 use crate::conn::accept::{self, AcceptError};
 use crate::conn::completion::{SparePool, UringConn};
 use crate::conn::ready::Sweeper;
@@ -75,9 +75,9 @@ fn precheck() -> io::Result<()> {
     })
 }
 
-fn run(server: Server) -> io::Result<()> {
-    let listeners = reactors::bind(server.listener, server.addr, server.backlog, server.workers)?;
-    reactors::run(listeners, server.conn, &server.stop, reactor)
+fn run(launch: Launch) -> io::Result<()> {
+    let listeners = reactors::bind(launch.listener, launch.addr, launch.backlog, launch.workers)?;
+    reactors::run(listeners, launch.conn, &launch.stop, reactor)
 }
 
 /// One ring serving the connections of `listener` until `stop` is set.

@@ -33,6 +33,8 @@ mod date;
 pub mod echo;
 pub mod http;
 
+use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
 /// A session stops consuming input once its output buffer holds this many bytes, and
@@ -40,16 +42,18 @@ use std::time::Duration;
 pub const OUTPUT_HIGH_WATER: usize = 64 * 1024;
 
 /// What a connection speaks: the one protocol type of every command (`serve --proto`,
-/// `bench hold --proto`, `bench abuse --proto`) and of every layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// `bench hold --proto`, `bench abuse --proto`) and of every layer ([`about`](Self::about)
+/// says what each is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
-    /// Every byte received is sent back, in order.
     Echo,
-    /// HTTP/1.1 plaintext, TechEmpower style.
     Http,
 }
 
 impl Protocol {
+    /// Every protocol, in the order the command line lists them.
+    pub const ALL: [Protocol; 2] = [Protocol::Echo, Protocol::Http];
+
     /// A fresh session for a new connection.
     pub fn session(self) -> Session {
         match self {
@@ -74,6 +78,38 @@ impl Protocol {
             Protocol::Echo => "echo",
             Protocol::Http => "http",
         }
+    }
+
+    /// What it is, in a few words, for the command line's help.
+    pub fn about(self) -> &'static str {
+        match self {
+            Protocol::Echo => "Every byte received is sent back, in order",
+            Protocol::Http => "HTTP/1.1 plaintext, TechEmpower style",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Protocol {
+    type Err = String;
+
+    /// A protocol by its [`name`](Protocol::name).
+    fn from_str(name: &str) -> Result<Self, String> {
+        Protocol::ALL
+            .into_iter()
+            .find(|p| p.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Protocol::ALL.iter().map(|p| p.name()).collect();
+                format!(
+                    "no protocol named '{name}' (protocols: {})",
+                    names.join(", ")
+                )
+            })
     }
 }
 
@@ -115,5 +151,20 @@ impl Session {
             Session::Echo(s) => s.feed(input, out),
             Session::Http(s) => s.feed(input, out),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Protocol;
+
+    #[test]
+    fn every_protocol_is_parsed_back_from_its_name() {
+        for protocol in Protocol::ALL {
+            assert_eq!(protocol.name().parse::<Protocol>(), Ok(protocol));
+            assert_eq!(protocol.to_string(), protocol.name());
+        }
+        let err = "gopher".parse::<Protocol>().unwrap_err();
+        assert_eq!(err, "no protocol named 'gopher' (protocols: echo, http)");
     }
 }

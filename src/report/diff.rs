@@ -12,9 +12,26 @@
 //! CPU per request.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 
+use anyhow::Result;
+
+use super::args::DiffArgs;
+use crate::error::usage;
 use crate::results::comparison::{Cell, Comparison};
 use crate::results::tiers::rank_order;
+
+/// Runs `iomodels diff`: prints [`render`] of the two reports. A file that is not a
+/// report of this version, or two reports of different cells, is a usage error.
+pub fn run(args: &DiffArgs) -> Result<()> {
+    let old = Comparison::load(&args.old).map_err(usage)?;
+    let new = Comparison::load(&args.new).map_err(usage)?;
+    same_cells(&old, &new).map_err(usage)?;
+    std::io::stdout()
+        .lock()
+        .write_all(render(&old, &new).as_bytes())?;
+    Ok(())
+}
 
 /// What one cell's comparison of two reports found.
 #[derive(Debug, Clone, Default, PartialEq)]

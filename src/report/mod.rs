@@ -9,9 +9,11 @@
 //! - [`html`]: `report.html`, the findings, charts and tables in one page.
 //! - [`summary`]: the lines a comparison ends with: tier 1 of each cell, starved clients.
 //! - [`diff`]: `iomodels diff`: what changed between two reports, beyond their spread.
+//! - [`args`]: the command lines of `report` and `diff`; [`rewrite`] runs `report`.
 //! - [`glossary`]: what every column and figure means, for report.md, the HTML's
 //!   column headers and the README.
 
+pub mod args;
 pub mod chart;
 pub mod diff;
 pub mod findings;
@@ -27,7 +29,9 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+use crate::error::usage;
 use crate::results::comparison::{Cell, Comparison};
+use args::ReportArgs;
 
 /// Writes every file of the report into `dir`, prints the ranked tables on stdout and
 /// says where the report is.
@@ -65,6 +69,25 @@ pub fn write_all(report: &Comparison, dir: &Path) -> Result<()> {
     write("report.json", &serde_json::to_string_pretty(report)?)?;
     write("report.md", &markdown::page(report, &charts))?;
     write("report.html", &html::page(report, &charts))?;
+    Ok(())
+}
+
+/// Runs `iomodels report`: writes a report's files again from its report.json, with
+/// this build's tier rule and presentation. A file that is not a report of this version
+/// is a usage error.
+pub fn rewrite(args: &ReportArgs) -> Result<()> {
+    let mut report = Comparison::load(&args.json).map_err(usage)?;
+    report.assign_tiers();
+    let dir = match &args.out {
+        Some(dir) => dir.clone(),
+        None => match args.json.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => ".".into(),
+        },
+    };
+    fs::create_dir_all(&dir).map_err(|err| usage(format!("--out {}: {err}", dir.display())))?;
+    write_all(&report, &dir)?;
+    println!("report: {}", dir.join("report.html").display());
     Ok(())
 }
 

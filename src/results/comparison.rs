@@ -8,23 +8,28 @@ use serde::{Deserialize, Serialize};
 use super::figures::{Figures, Spread};
 use super::run::BenchRun;
 
-/// A workload of the comparison.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+/// A workload of the comparison ([`about`](Self::about) says what each is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CompareWorkload {
-    /// Seed 000: connect, 50 round trips of 32 bytes, close; repeated.
     Echo,
-    /// Keep-alive HTTP requests.
     Http,
-    /// Seed 001 (`ab` without `-k`): a new connection per request.
     HttpClose,
-    /// Seed 003: hold many connections, each sending a HEAD now and then.
     Hold,
-    /// Throughput of 50 active clients while K idle connections are held.
     Idle,
 }
 
 impl CompareWorkload {
+    /// Every workload, in the order the command line lists them.
+    pub const ALL: [CompareWorkload; 5] = [
+        CompareWorkload::Echo,
+        CompareWorkload::Http,
+        CompareWorkload::HttpClose,
+        CompareWorkload::Hold,
+        CompareWorkload::Idle,
+    ];
+
+    /// Its name on the command line and in a report.
     pub fn name(self) -> &'static str {
         match self {
             CompareWorkload::Echo => "echo",
@@ -32,6 +37,25 @@ impl CompareWorkload {
             CompareWorkload::HttpClose => "http-close",
             CompareWorkload::Hold => "hold",
             CompareWorkload::Idle => "idle",
+        }
+    }
+
+    /// What it is, in a few words, for the command line's help.
+    pub fn about(self) -> &'static str {
+        match self {
+            CompareWorkload::Echo => {
+                "Seed 000: connect, 50 round trips of 32 bytes, close; repeated"
+            }
+            CompareWorkload::Http => "Keep-alive HTTP requests",
+            CompareWorkload::HttpClose => {
+                "Seed 001 (`ab` without `-k`): a new connection per request"
+            }
+            CompareWorkload::Hold => {
+                "Seed 003: hold many connections, each sending a HEAD now and then"
+            }
+            CompareWorkload::Idle => {
+                "Throughput of 50 active clients while K idle connections are held"
+            }
         }
     }
 
@@ -59,6 +83,24 @@ impl CompareWorkload {
             CompareWorkload::Hold => "connections held",
             CompareWorkload::Idle => "idle connections (50 active clients)",
         }
+    }
+}
+
+impl std::str::FromStr for CompareWorkload {
+    type Err = String;
+
+    /// A workload by its [`name`](CompareWorkload::name).
+    fn from_str(name: &str) -> Result<Self, String> {
+        CompareWorkload::ALL
+            .into_iter()
+            .find(|w| w.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = CompareWorkload::ALL.iter().map(|w| w.name()).collect();
+                format!(
+                    "no workload named '{name}' (workloads: {})",
+                    names.join(", ")
+                )
+            })
     }
 }
 
@@ -366,5 +408,20 @@ impl Comparison {
         }
         serde_json::from_value(value)
             .map_err(|err| format!("{}: not a compare report: {err}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CompareWorkload;
+
+    #[test]
+    fn every_workload_is_parsed_back_from_its_name() {
+        for workload in CompareWorkload::ALL {
+            assert_eq!(workload.name().parse::<CompareWorkload>(), Ok(workload));
+            let json = serde_json::to_string(&workload).unwrap();
+            assert_eq!(json, format!("\"{}\"", workload.name()));
+        }
+        assert!("http_close".parse::<CompareWorkload>().is_err());
     }
 }

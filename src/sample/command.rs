@@ -7,24 +7,10 @@ use std::io::Write;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::Args;
 use serde::{Deserialize, Serialize};
 
+pub use super::args::SampleArgs;
 use super::{HostTimes, ProcessTree, Sampler, TreeUsage};
-
-/// `iomodels sample`.
-#[derive(Debug, Args)]
-pub struct SampleArgs {
-    /// The root of the process tree to sample.
-    #[arg(long)]
-    pub pid: u32,
-    /// Time between samples, in milliseconds.
-    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=60_000))]
-    pub interval_ms: u64,
-    /// Print the tree's memory now ([`AtRest`]) and exit.
-    #[arg(long)]
-    pub once: bool,
-}
 
 /// What `iomodels sample --once` prints: the tree's memory at one moment, the base of
 /// its growth per held connection.

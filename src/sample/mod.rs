@@ -20,10 +20,11 @@
 //! - [`own`]: the calling process's own CPU time and peak RSS ([`own_usage`]).
 //! - [`host`]: the whole machine's busy and stolen CPU time, from `/proc/stat`.
 //! - [`command`]: `iomodels sample` (hidden), a tree sampled until a signal, printed as
-//!   JSON: how compare samples a server on another host.
+//!   JSON: how compare samples a server on another host; [`args`], its command line.
 //! - [`sockstat`]: the kernel's TCP sockets and their buffer memory, from
 //!   `/proc/net/sockstat`.
 
+pub mod args;
 pub mod command;
 pub mod host;
 pub mod own;

@@ -7,6 +7,8 @@ use std::io;
 use nix::sched::{sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
 
+use crate::error::UsageError;
+
 /// Restricts this process to `cpus` (0-based CPU numbers). Call it before any thread is
 /// started: threads started earlier keep the CPUs they had.
 pub fn pin(cpus: &[usize]) -> io::Result<()> {
@@ -22,9 +24,22 @@ pub fn pin(cpus: &[usize]) -> io::Result<()> {
 pub struct CpuList(pub Vec<usize>);
 
 impl CpuList {
-    /// The clap value parser.
+    /// Parses a CPU list as `taskset -c` takes it ([`parse_list`]).
     pub fn parse(text: &str) -> Result<Self, String> {
         parse_list(text).map(Self)
+    }
+
+    /// Restricts this process to these CPUs ([`pin`]): a set this machine cannot give
+    /// is a usage error that names its CPUs.
+    pub fn pin(&self) -> Result<(), UsageError> {
+        pin(&self.0).map_err(|err| {
+            let online = std::thread::available_parallelism().map_or(1, |n| n.get());
+            UsageError(format!(
+                "--cpus {}: {err} (this machine's CPUs are 0-{})",
+                self.to_arg(),
+                online - 1
+            ))
+        })
     }
 
     /// As `taskset -c` writes it back: `0,2,3`.

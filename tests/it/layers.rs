@@ -1,16 +1,18 @@
 //! The architecture as a test: every `crate::X` reference in a file under `src/` names a
-//! module on the file's own floor or below, and no two modules import each other round
-//! a cycle. The floors are the ones `src/lib.rs`'s map gives, ground first.
+//! module in the file's own layer or below, and no two modules import each other round
+//! a cycle. The layers are the ones `src/lib.rs`'s map gives, ground first. And clap is
+//! imported only where the command line lives: `src/cli*` and the `args.rs` beside each
+//! command.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// The floors, ground first: a module may import from its own floor and the ones below.
-const FLOORS: &[&[&str]] = &[
+/// The layers, ground first: a module may import from its own layer and the ones below.
+const LAYERS: &[&[&str]] = &[
     &["error", "log", "sys", "protocol", "stats"],
     &["conn"],
     &["model"],
-    &["server"],
+    &["serve"],
     &["sample"],
     &["results"],
     &["bench", "floor"],
@@ -23,8 +25,8 @@ const FLOORS: &[&[&str]] = &[
 /// Macros exported at the crate root, and the module that defines each.
 const MACROS: &[(&str, &str)] = &[("vlog", "log")];
 
-fn floor_of(module: &str) -> Option<usize> {
-    FLOORS.iter().position(|floor| floor.contains(&module))
+fn layer_of(module: &str) -> Option<usize> {
+    LAYERS.iter().position(|layer| layer.contains(&module))
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -92,11 +94,16 @@ fn references(code: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// module -> the modules it names, with one file that names each.
-fn import_graph() -> BTreeMap<String, BTreeMap<String, PathBuf>> {
+fn src_files() -> (PathBuf, Vec<PathBuf>) {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     rust_files(&src, &mut files);
+    (src, files)
+}
+
+/// module -> the modules it names, with one file that names each.
+fn import_graph() -> BTreeMap<String, BTreeMap<String, PathBuf>> {
+    let (src, files) = src_files();
     let mut graph: BTreeMap<String, BTreeMap<String, PathBuf>> = BTreeMap::new();
     for file in files {
         let Some(module) = module_of(&src, &file) else {
@@ -117,14 +124,14 @@ fn import_graph() -> BTreeMap<String, BTreeMap<String, PathBuf>> {
 }
 
 #[test]
-fn every_module_is_on_a_floor() {
+fn every_module_is_in_a_layer() {
     let graph = import_graph();
     let modules: BTreeSet<&String> = graph
         .iter()
         .flat_map(|(from, to)| std::iter::once(from).chain(to.keys()))
         .collect();
-    let unplaced: Vec<&&String> = modules.iter().filter(|m| floor_of(m).is_none()).collect();
-    assert!(unplaced.is_empty(), "modules on no floor: {unplaced:?}");
+    let unplaced: Vec<&&String> = modules.iter().filter(|m| layer_of(m).is_none()).collect();
+    assert!(unplaced.is_empty(), "modules in no layer: {unplaced:?}");
     assert!(
         modules.len() >= 14,
         "the scan found too few modules: {modules:?}"
@@ -136,7 +143,7 @@ fn every_import_points_down() {
     let mut upward = Vec::new();
     for (from, targets) in import_graph() {
         for (to, file) in targets {
-            if let (Some(f), Some(t)) = (floor_of(&from), floor_of(&to)) {
+            if let (Some(f), Some(t)) = (layer_of(&from), layer_of(&to)) {
                 if t > f {
                     upward.push(format!(
                         "{} imports {to} ({from} is below it)",
@@ -190,4 +197,54 @@ fn the_scan_sees_imports_of_every_form() {
     let code = "use crate::conn::ready;\nuse crate::{error::usage, protocol};\nlet x = crate::vlog!(\"a\");";
     let found: Vec<String> = references(code).into_iter().collect();
     assert_eq!(found, ["conn", "error", "log", "protocol"]);
+}
+
+/// Does this code use clap (an import, a path, a derive)?
+fn uses_clap(code: &str) -> bool {
+    code.match_indices("clap").any(|(at, _)| {
+        let before = code[..at].chars().next_back();
+        let after = &code[at + "clap".len()..];
+        !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '"')
+            && (after.starts_with("::") || after.starts_with(';') || after.starts_with(" as"))
+    })
+}
+
+/// May this file define a command line: the top-level one in `src/cli*`, or a
+/// command's own in an `args.rs` beside it?
+fn holds_a_command_line(src: &Path, file: &Path) -> bool {
+    module_of(src, file).as_deref() == Some("cli")
+        || file.file_name().is_some_and(|n| n == "args.rs")
+}
+
+#[test]
+fn clap_is_used_only_where_the_command_line_lives() {
+    let (src, files) = src_files();
+    let outside: Vec<String> = files
+        .iter()
+        .filter(|file| !holds_a_command_line(&src, file))
+        .filter(|file| uses_clap(&code_of(&std::fs::read_to_string(file).expect("readable"))))
+        .map(|file| file.display().to_string())
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "clap used outside src/cli* and */args.rs:\n{}",
+        outside.join("\n")
+    );
+}
+
+#[test]
+fn the_clap_scan_sees_every_form() {
+    for code in [
+        "use clap::Args;",
+        "use clap::{Parser, ValueEnum};",
+        "#[derive(Debug, clap::ValueEnum)]",
+        "<W as clap::ValueEnum>::from_str(w, false)",
+        "value_parser = clap::value_parser!(u32)",
+        "extern crate clap;",
+    ] {
+        assert!(uses_clap(code), "{code}");
+    }
+    for code in ["let clapped = 1;", "fn noclap() {}", "\"clap\""] {
+        assert!(!uses_clap(code), "{code}");
+    }
 }

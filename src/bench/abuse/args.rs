@@ -10,6 +10,7 @@ use crate::bench::config::parse_duration;
 use crate::bench::target::Target;
 use crate::error::usage;
 use crate::protocol::Protocol;
+use crate::serve::args::proto_parser;
 
 /// `bench abuse`.
 #[derive(Debug, Args)]
@@ -17,7 +18,7 @@ pub struct AbuseArgs {
     /// The server: http://HOST:PORT[/PATH] or HOST:PORT.
     pub target: String,
     /// What the server speaks.
-    #[arg(long, value_enum, default_value_t = Protocol::Http)]
+    #[arg(long, default_value_t = Protocol::Http, value_parser = proto_parser())]
     pub proto: Protocol,
     /// How long the abuse lasts (well-behaved clients also run briefly before and after).
     #[arg(long, default_value = "20s", value_parser = parse_duration)]

@@ -65,7 +65,8 @@ pub fn chart(report: &Comparison, workload: &str, levels: &[usize]) -> Result<Op
 
 /// What a level means for `workload`.
 fn level_name(workload: &str) -> &'static str {
-    <CompareWorkload as clap::ValueEnum>::from_str(workload, false)
+    workload
+        .parse::<CompareWorkload>()
         .map_or("level", CompareWorkload::level_name)
 }
 

@@ -1,14 +1,21 @@
 //! `iomodels serve`: bind the listener, announce it, make SIGINT/SIGTERM a stop flag,
 //! and hand everything to the chosen model.
+//!
+//! - [`args`]: the command line (`ServeArgs`) and the `--proto` value parser every
+//!   command shares.
+
+pub mod args;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+pub use args::ServeArgs;
+
 use crate::conn::ConnOptions;
 use crate::error::usage;
-use crate::model::{Announce, ModelInfo, Server, Stop};
+use crate::model::{Announce, Launch, ModelInfo, Stop};
 use crate::protocol::Protocol;
 use crate::sys;
 
@@ -27,8 +34,22 @@ pub struct ServeConfig {
     pub crash_after: Option<Duration>,
 }
 
-/// Runs `iomodels serve` until SIGINT or SIGTERM.
-pub fn run(config: &ServeConfig) -> Result<()> {
+/// Runs `iomodels serve` until SIGINT or SIGTERM, or until `--parent` exits.
+pub fn run(args: &ServeArgs) -> Result<()> {
+    crate::log::set_verbose(args.verbose);
+    // Before the configuration: a model's default worker count follows the CPUs.
+    if let Some(cpus) = &args.cpus {
+        cpus.pin()?;
+    }
+    if let Some(parent) = args.parent {
+        sys::process::stop_with_parent(parent)
+            .map_err(|err| usage(format!("--parent {parent}: {err}")))?;
+    }
+    launch(&args.config())
+}
+
+/// Binds the listener `config` asks for and launches its model on it.
+pub fn launch(config: &ServeConfig) -> Result<()> {
     // Holding thousands of connections needs more descriptors than many systems give
     // a process by default.
     sys::limits::raise_nofile();
@@ -50,7 +71,7 @@ pub fn run(config: &ServeConfig) -> Result<()> {
         announce.say()?;
         None
     };
-    let server = Server {
+    let launch = Launch {
         listener,
         addr,
         conn: ConnOptions {
@@ -64,5 +85,5 @@ pub fn run(config: &ServeConfig) -> Result<()> {
         stop,
         announce,
     };
-    (config.model.run)(server).with_context(|| format!("model {} failed", config.model.name))
+    (config.model.run)(launch).with_context(|| format!("model {} failed", config.model.name))
 }

@@ -31,6 +31,10 @@
 //!
 //! The figure is the median over rounds; a server's CPU per request divided by it says
 //! how much of that server's cost is its own rather than the kernel's.
+//!
+//! [`args`] holds its command line.
+
+pub mod args;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -39,36 +43,14 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
-use clap::Args;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use nix::time::{clock_gettime, ClockId};
 
 use crate::protocol::Protocol;
+pub use args::FloorArgs;
 
 /// The request every round sends: what wrk sends for `GET /`.
 const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
-
-/// `iomodels floor`.
-#[derive(Debug, Args)]
-pub struct FloorArgs {
-    /// Loopback connections the requests are spread over.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub connections: u32,
-    /// Rounds, each measured with the client watching its connections (the floor) and
-    /// without (the bare figure); the median round of each is reported.
-    #[arg(long, default_value_t = 9, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub rounds: u32,
-    /// Requests per round (a multiple of the connections, rounded up).
-    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
-    pub requests: u32,
-    /// Print the result as one line of JSON.
-    #[arg(long)]
-    pub json: bool,
-    /// Measure the floor alone, without the bare figure, as compare does each round
-    /// (how it measures the floor on another host).
-    #[arg(long, hide = true)]
-    pub floor_only: bool,
-}
 
 /// One round's server-side cost.
 #[derive(Debug, Clone, Copy)]
@@ -103,19 +85,6 @@ pub struct Floor {
     pub pass_wall_us: f64,
     pub rounds: usize,
     pub requests: u64,
-}
-
-impl FloorArgs {
-    /// A shorter measurement, for `compare` to put its figures against.
-    pub fn brief() -> Self {
-        FloorArgs {
-            connections: 100,
-            rounds: 5,
-            requests: 20_000,
-            json: false,
-            floor_only: true,
-        }
-    }
 }
 
 /// Runs `iomodels floor` and prints the result.

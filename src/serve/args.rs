@@ -1,0 +1,112 @@
+//! The `serve` command line (clap derive) and its translation into a [`ServeConfig`].
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::Args;
+
+use super::ServeConfig;
+use crate::model::{self, ModelInfo};
+use crate::protocol::Protocol;
+use crate::sys::affinity::CpuList;
+
+/// `iomodels serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The concurrency model (`iomodels list` shows them all).
+    #[arg(value_parser = parse_model)]
+    pub model: &'static ModelInfo,
+    /// The protocol to speak.
+    #[arg(long, default_value_t = Protocol::Echo, value_parser = proto_parser())]
+    pub proto: Protocol,
+    /// The address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:7777", value_parser = parse_addr)]
+    pub addr: SocketAddr,
+    /// Worker processes or threads, for models that have them (default: as `list` shows).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub workers: Option<u32>,
+    /// The listen(2) backlog: how many finished handshakes the kernel queues before accept.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65535))]
+    pub backlog: u32,
+    /// Set TCP_NODELAY on every connection (no Nagle delay for small writes).
+    #[arg(long)]
+    pub nodelay: bool,
+    /// Set TCP_CORK around each batch of replies, so a reply leaves in full segments.
+    #[arg(long)]
+    pub cork: bool,
+    /// Idle/header timeout in seconds: a connection that completes no request for this
+    /// long is closed; 0 disables it [default: 10 for http, none for echo].
+    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
+    /// Run the server on these CPUs only (`1`, `1-3`, `0,2`), as taskset does; models
+    /// that start a worker per CPU by default count these.
+    #[arg(long, value_name = "CPUS", value_parser = CpuList::parse)]
+    pub cpus: Option<CpuList>,
+    /// Log every connection on stderr.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Stop (as on SIGTERM) when the process PID, this server's parent, exits: how
+    /// `compare` makes sure no server outlives it.
+    #[arg(long, hide = true, value_name = "PID")]
+    pub parent: Option<u32>,
+    /// Fault injection for tests: the kernel kills the server (SIGALRM) after SECONDS.
+    #[arg(long, hide = true, value_name = "SECONDS", value_parser = parse_timeout)]
+    pub crash_after: Option<Duration>,
+}
+
+impl ServeArgs {
+    /// The validated server configuration these flags describe.
+    pub fn config(&self) -> ServeConfig {
+        let protocol = self.proto;
+        let timeout = match self.timeout {
+            Some(t) if t.is_zero() => None,
+            Some(t) => Some(t),
+            None => protocol.default_timeout(),
+        };
+        ServeConfig {
+            model: self.model,
+            protocol,
+            addr: self.addr,
+            workers: self
+                .workers
+                .map_or_else(|| self.model.default_workers(), |n| n as usize),
+            backlog: self.backlog,
+            nodelay: self.nodelay,
+            cork: self.cork,
+            timeout,
+            crash_after: self.crash_after,
+        }
+    }
+}
+
+/// The value parser of `--proto`, shared by every command that takes it: the names of
+/// [`Protocol::ALL`], each with its help, parsed with [`Protocol`]'s `FromStr`.
+pub fn proto_parser() -> impl TypedValueParser<Value = Protocol> {
+    let values = Protocol::ALL.map(|p| PossibleValue::new(p.name()).help(p.about()));
+    PossibleValuesParser::new(values).try_map(|name| name.parse::<Protocol>())
+}
+
+fn parse_model(name: &str) -> Result<&'static ModelInfo, String> {
+    model::find(name).ok_or_else(|| {
+        let names: Vec<&str> = model::MODELS.iter().map(|m| m.name).collect();
+        format!("no model named '{name}' (models: {})", names.join(", "))
+    })
+}
+
+fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    text.to_socket_addrs()
+        .map_err(|e| format!("not an address: {e}"))?
+        .next()
+        .ok_or_else(|| format!("'{text}' resolves to no address"))
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of seconds"))?;
+    if !(0.0..=86_400.0).contains(&seconds) {
+        return Err("must be between 0 and 86400 seconds".into());
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
