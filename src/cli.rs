@@ -52,8 +52,9 @@ pub enum Command {
     Sample(crate::sample::args::SampleArgs),
     /// Print a shell completion script: `iomodels completions bash > /etc/bash_completion.d/iomodels`.
     Completions(CompletionsArgs),
-    /// Print the man page (roff): `iomodels man > iomodels.1`, or `iomodels man | man -l -`.
-    Man,
+    /// Print the man page (roff) with every command's flags (`iomodels man | man -l -`),
+    /// or write a page per command into a directory (`iomodels man --dir DIR`).
+    Man(ManArgs),
 }
 
 /// `iomodels completions`.
@@ -62,6 +63,15 @@ pub struct CompletionsArgs {
     /// The shell to complete for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// `iomodels man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `iomodels.1` and a page per command (`iomodels-compare.1`, ...) into DIR
+    /// instead, as `man iomodels-compare` finds them in a `man1` directory.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<std::path::PathBuf>,
 }
 
 /// Parses the process arguments. On `--help` or `--version` prints them and returns
@@ -132,6 +142,14 @@ pub fn dispatch(command: Command) -> Result<()> {
             args.shell,
             &mut std::io::stdout().lock(),
         )?),
-        Command::Man => Ok(generated::man_page(&mut std::io::stdout().lock())?),
+        Command::Man(ManArgs { dir: None }) => {
+            Ok(generated::man_page(&mut std::io::stdout().lock())?)
+        }
+        Command::Man(ManArgs { dir: Some(dir) }) => {
+            let pages = generated::man_pages(&dir)
+                .map_err(|err| crate::error::usage(format!("--dir {}: {err}", dir.display())))?;
+            println!("{} man pages in {}", pages.len(), dir.display());
+            Ok(())
+        }
     }
 }

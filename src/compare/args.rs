@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
-use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::builder::{PossibleValue, PossibleValuesParser, StringValueParser, TypedValueParser};
 use clap::{Args, ValueEnum};
 
 use super::plan::{CompareWorkload, Placement, Plan, Stage, Subject};
@@ -15,13 +15,15 @@ use crate::hosts::session::HostsConfig;
 use crate::hosts::Host;
 use crate::model;
 use crate::results::comparison::IDLE_QUESTION_MODELS;
+use crate::serve::args::Offering;
 
 /// `iomodels compare`.
 #[derive(Debug, Args)]
 pub struct CompareArgs {
     /// Models to run: `all`, or a comma-separated list; `MODEL:FLAGS` passes flags to
     /// `serve` (e.g. `epoll:--backlog=1`, `epoll:--cork:--nodelay`).
-    #[arg(long, default_value = "all")]
+    #[arg(long, default_value = "all", hide_possible_values = true,
+          value_parser = Offering::model_list(StringValueParser::new()))]
     pub models: String,
     /// Workloads to run (repeat the flag or separate with commas)
     /// [default: echo,http,idle].
@@ -31,7 +33,8 @@ pub struct CompareArgs {
     /// subject [default: select,poll,epoll when --models is all, the seeds' question
     /// of how select and poll scale against epoll (a blocking model serves nobody once
     /// the idle connections outnumber its workers); else every subject].
-    #[arg(long)]
+    #[arg(long, hide_possible_values = true,
+          value_parser = Offering::model_list(StringValueParser::new()))]
     pub idle_models: Option<String>,
     /// Concurrent clients for echo, http and http-close; connections held for hold (past
     /// one process's descriptors, bench spreads them over processes)

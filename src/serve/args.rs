@@ -1,5 +1,6 @@
 //! The `serve` command line (clap derive) and its translation into a [`ServeConfig`].
 
+use std::ffi::OsStr;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use crate::sys::affinity::CpuList;
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// The concurrency model (`iomodels list` shows them all).
-    #[arg(value_parser = parse_model)]
+    #[arg(value_parser = Offering::models(parse_model), hide_possible_values = true)]
     pub model: &'static ModelInfo,
     /// The protocol to speak.
     #[arg(long, default_value_t = Protocol::Echo, value_parser = proto_parser())]
@@ -87,10 +88,61 @@ pub fn proto_parser() -> impl TypedValueParser<Value = Protocol> {
     PossibleValuesParser::new(values).try_map(|name| name.parse::<Protocol>())
 }
 
+/// A value parser that offers names (to shell completions, as clap's possible values)
+/// and parses with `P`, which takes more than those names or says more than clap would
+/// of a wrong one. A flag that takes it hides the names from its help with
+/// `hide_possible_values` when `iomodels list` shows them better.
+#[derive(Clone)]
+pub struct Offering<P> {
+    parse: P,
+    names: fn() -> Vec<&'static str>,
+}
+
+impl<P> Offering<P> {
+    /// Offers every model's name.
+    pub fn models(parse: P) -> Self {
+        Offering {
+            parse,
+            names: model_names,
+        }
+    }
+
+    /// Offers `all` and every model's name: a model list's first entry.
+    pub fn model_list(parse: P) -> Self {
+        Offering {
+            parse,
+            names: || [vec!["all"], model_names()].concat(),
+        }
+    }
+}
+
+fn model_names() -> Vec<&'static str> {
+    model::MODELS.iter().map(|m| m.name).collect()
+}
+
+impl<P: TypedValueParser> TypedValueParser for Offering<P> {
+    type Value = P::Value;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        self.parse.parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new((self.names)().into_iter().map(PossibleValue::new)))
+    }
+}
+
 fn parse_model(name: &str) -> Result<&'static ModelInfo, String> {
     model::find(name).ok_or_else(|| {
-        let names: Vec<&str> = model::MODELS.iter().map(|m| m.name).collect();
-        format!("no model named '{name}' (models: {})", names.join(", "))
+        format!(
+            "no model named '{name}' (models: {})",
+            model_names().join(", ")
+        )
     })
 }
 

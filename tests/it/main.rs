@@ -17,7 +17,8 @@
 //! - `merge`: `iomodels merge` over bench runs made at once.
 //! - `remote`: compare and bench across hosts made from network namespaces with a real
 //!   sshd each (`lab`); skipped where they cannot be made, unless `CI=true`.
-//! - `layers`: every import between top-level modules points down, none round a cycle.
+//! - `layers`: every import between top-level modules points down, none round a cycle;
+//!   clap only in `src/cli*` and `args.rs` files.
 //! - `scripts`: the shell helpers of `scripts/`.
 
 #[macro_use]
