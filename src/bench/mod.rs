@@ -241,7 +241,7 @@ fn aggregate(
     let (mut held, mut held_peak) = (0, 0);
     let mut end = start;
     for result in &results {
-        recorder.merge(&result.recorder);
+        recorder.add(&result.recorder);
         held += result.held;
         held_peak += result.held_peak;
         end = end.max(result.ended);

@@ -62,7 +62,7 @@ pub fn merge(runs: &[BenchRun]) -> Result<BenchRun, MergeError> {
         if run.sessions.is_some() {
             session.add(run.session_histogram.as_deref(), index, "session histogram")?;
         }
-        errors.merge(&run.errors);
+        errors.add(&run.errors);
     }
     let sum = |f: fn(&BenchRun) -> u64| runs.iter().map(f).sum::<u64>();
     let sum_some = |f: fn(&BenchRun) -> Option<u64>| runs.iter().map(f).sum::<Option<u64>>();

@@ -189,7 +189,7 @@ fn abuse(
 fn join_tallies(threads: Vec<JoinHandle<outcome::Tally>>) -> outcome::Tally {
     let mut tally = outcome::Tally::default();
     for thread in threads {
-        tally.merge(&thread.join().unwrap_or_default());
+        tally.add(&thread.join().unwrap_or_default());
     }
     tally
 }
