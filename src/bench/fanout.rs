@@ -22,8 +22,8 @@ use nix::unistd::Pid;
 
 use super::config::{BenchConfig, HoldConfig, WorkloadConfig};
 use super::engine::{share, LiveTotals, PROGRESS_TICK};
+use super::output::Aggregate;
 use super::progress::ProgressLine;
-use super::report::Aggregate;
 use super::watch::HoldWatch;
 use crate::error::usage;
 use crate::results::merge::merge;

@@ -4,8 +4,8 @@
 //!
 //! The pipeline, as in oha: each event-loop thread ([`engine`]) runs its share of the
 //! connections for a workload ([`echo`], [`http`], [`hold`]) and records raw samples
-//! into its own [`crate::stats::Recorder`]; the recorders are merged into an
-//! [`Aggregate`], which is all the printer ([`report`]) reads. Meanwhile a
+//! into its own [`crate::stats::Recorder`]; the recorders are added into an
+//! [`Aggregate`], which is all the printer ([`output`]) reads. Meanwhile a
 //! [`Sampler`] reads the server's process tree from `/proc` if asked.
 //!
 //! What the engine guarantees: it never crashes or hangs on a bad server (every connect
@@ -23,7 +23,7 @@
 //!   (its own threads, not the engine: hostile clients are few and slow).
 //! - [`echo`], [`http`], [`hold`]: the workloads; [`response`]: the streaming HTTP
 //!   response reader; [`pattern`]: the content of echo messages.
-//! - [`report`]: JSON and the human summary; [`progress`]: the live line.
+//! - [`output`]: JSON and the human summary; [`progress`]: the live line.
 
 pub mod abuse;
 pub mod args;
@@ -35,9 +35,9 @@ pub mod hold;
 pub mod http;
 pub mod merge;
 pub mod net;
+pub mod output;
 pub mod pattern;
 pub mod progress;
-pub mod report;
 pub mod response;
 pub mod start;
 pub mod target;
@@ -52,7 +52,7 @@ use anyhow::{Context, Result};
 
 pub use args::BenchArgs;
 pub use config::{BenchConfig, WorkloadConfig};
-pub use report::Aggregate;
+pub use output::Aggregate;
 
 use crate::error::usage;
 use crate::results::run::round3;
@@ -67,7 +67,7 @@ pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Runs `iomodels bench`: the workload, then the summary on stdout and the JSON file;
 /// a run in which no request succeeded is an error (exit code 1) saying why.
-/// SIGINT or SIGTERM ends the run early, and its results are still reported.
+/// SIGINT or SIGTERM ends the run early, and its results are still written.
 pub fn run(args: &BenchArgs) -> Result<()> {
     if let args::WorkloadArgs::Abuse(abuse) = &args.workload {
         return abuse::run(abuse);
@@ -93,19 +93,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         progress.finish();
         aggregate?
     };
-    match &config.json {
-        // `--json -`: the run on stdout, for a process that reads it over a pipe (as
-        // compare does from another host); the summary goes to stderr.
-        Some(path) if path.as_os_str() == "-" => {
-            merge::write_run(&mut io::stdout().lock(), &aggregate.json())?;
-            aggregate.print(&mut io::stderr().lock())?;
-        }
-        Some(path) => {
-            merge::write_json(path, &aggregate.json())?;
-            aggregate.print(&mut io::stdout().lock())?;
-        }
-        None => aggregate.print(&mut io::stdout().lock())?,
-    }
+    output::emit(&aggregate, config.json.as_deref())?;
     // After the summary and the JSON, which show what went wrong in full.
     match aggregate.total_failure() {
         Some(why) => Err(anyhow::anyhow!(why)),
