@@ -11,7 +11,7 @@
 //!    warnings), [`sys`] (the only `unsafe` code: fork, the accept lock, signals and the
 //!    stop flag, accept4, the descriptor limit, may's coroutine spawn, io_uring),
 //!    [`protocol`] (sans-I/O sessions, `echo` and `http`: bytes in, reply bytes out),
-//!    [`stats`] (HdrHistogram recorders and error kinds, merged for printing).
+//!    [`stats`] (HdrHistogram recorders and error kinds, added up for printing).
 //! 2. [`conn`]: the machinery the model families share: the per-connection state
 //!    machines (blocking, readiness, async, completion), the accept loops, the epoll and
 //!    SO_REUSEPORT reactors, lingering close, memory trimming.

@@ -1,7 +1,8 @@
 //! The `bench` command line (clap derive) and its translation into a [`BenchConfig`].
 //! Checks that clap cannot express (`--close` with `--pipeline`, `--source` addresses
 //! of the target's family) are usage errors: one line, exit code 2. `--threads` is
-//! capped at the number of connections.
+//! capped at the number of connections. [`super::argv`] is the way back: the command
+//! line of a configuration.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -68,6 +69,19 @@ pub struct CommonArgs {
     /// hour ahead.
     #[arg(long, value_name = "TIME", value_parser = super::start::parse_start_at)]
     pub start_at: Option<f64>,
+    /// Spread the connections over N processes of bench, each with its share of them,
+    /// merged into one run [default: hold, as many as the descriptor limit needs;
+    /// echo and http, 1].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub processes: Option<u32>,
+    /// One part of a run spread over several processes: the index of this part's
+    /// first connection among all of them (bench sets it for the processes it starts).
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub first_connection: usize,
+    /// One part of a run spread over several processes, started by process PID: its
+    /// progress and its run go to it on stdout.
+    #[arg(long, hide = true, value_name = "PID")]
+    pub part_of: Option<u32>,
 }
 
 /// `bench echo`.
@@ -156,14 +170,6 @@ pub struct HoldArgs {
     /// How long the whole run lasts, ramp included.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub duration: Duration,
-    /// One part of a hold spread over several processes: the index of this part's
-    /// first connection among all of them (bench sets it for the processes it starts).
-    #[arg(long, hide = true, default_value_t = 0)]
-    pub first_connection: usize,
-    /// One part of a hold spread over several processes, started by process PID:
-    /// progress and the run go to it on stdout.
-    #[arg(long, hide = true, value_name = "PID")]
-    pub part_of: Option<u32>,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -200,10 +206,6 @@ impl BenchArgs {
                 target.addr
             )));
         }
-        let (first_connection, part_of) = match &self.workload {
-            WorkloadArgs::Hold(hold) => (hold.first_connection, hold.part_of),
-            _ => (0, None),
-        };
         Ok(BenchConfig {
             workload,
             target,
@@ -212,9 +214,10 @@ impl BenchArgs {
             json: common.json.clone(),
             server_pid: common.server_pid,
             sources: common.source.clone(),
-            first_connection,
-            part_of,
+            first_connection: common.first_connection,
+            part_of: common.part_of,
             start_at: common.start_at.map(checked_start).transpose()?,
+            processes: common.processes.map(|n| n as usize),
         })
     }
 

@@ -1,6 +1,7 @@
 //! The validated configuration of a bench run, and the parsers for the values the
 //! command line gives as text: durations (`4s`, `500ms`, `1m`), a ramp (`10/10ms`) and
-//! an interval range (`1s..30s`).
+//! an interval range (`1s..30s`). A configuration goes back to the command line that
+//! gives it in [`super::argv`].
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -10,7 +11,7 @@ use super::target::Target;
 use crate::protocol::Protocol;
 
 /// Everything a run needs, validated.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BenchConfig {
     pub workload: WorkloadConfig,
     pub target: Target,
@@ -26,14 +27,17 @@ pub struct BenchConfig {
     /// for a run of one process): what spreads connections over `sources` evenly.
     pub first_connection: usize,
     /// Run as one part of a bench of several processes, started by this process id:
-    /// report to it on stdout instead of printing a summary ([`super::fanout`]).
+    /// hand the run to it on stdout instead of printing a summary ([`super::spawn`]).
     pub part_of: Option<u32>,
     /// When to start, in Unix seconds (`--start-at`): the run waits until then.
     pub start_at: Option<f64>,
+    /// Over how many processes to spread the connections (`--processes`); `None`: as
+    /// many as the descriptors need for hold, one for the others ([`super::fanout`]).
+    pub processes: Option<usize>,
 }
 
 /// Which workload, with its own settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum WorkloadConfig {
     Echo(EchoConfig),
     Http(HttpConfig),
@@ -41,6 +45,12 @@ pub enum WorkloadConfig {
 }
 
 impl WorkloadConfig {
+    /// Whether this is `hold`, the workload that holds connections (and spreads over
+    /// processes by itself when they exceed one process's descriptors).
+    pub fn is_hold(&self) -> bool {
+        matches!(self, WorkloadConfig::Hold(_))
+    }
+
     /// The workload's name, as the JSON `workload` key gives it.
     pub fn name(&self) -> &'static str {
         match self {
@@ -61,7 +71,7 @@ impl WorkloadConfig {
 }
 
 /// Seed 000: workers, each doing rounds of connect, messages, close.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EchoConfig {
     pub workers: usize,
     pub rounds: u32,
@@ -80,7 +90,7 @@ pub enum Stopping {
 }
 
 /// Seed 001: requests over keep-alive (or fresh) connections.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HttpConfig {
     pub connections: usize,
     pub stopping: Stopping,
@@ -94,7 +104,7 @@ pub struct HttpConfig {
 }
 
 /// Seed 003: many long-lived connections, each poked at random intervals.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HoldConfig {
     pub proto: Protocol,
     pub connections: usize,
@@ -125,33 +135,45 @@ impl Ramp {
     };
 }
 
-/// Parses `4s`, `500ms`, `1m`, `1h`, `250us` or a bare number of seconds (`1.5`).
+/// Parses `4s`, `500ms`, `1m`, `1h`, `250us`, `100ns` or a bare number of seconds
+/// (`1.5`). A whole number is taken exactly (to the nanosecond), so that a duration
+/// written back by [`super::argv`] parses to itself.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not a duration (like 4s, 500ms, 1m)"))?;
-    let seconds = match unit {
-        "" | "s" => value,
-        "ms" => value / 1e3,
-        "us" | "µs" => value / 1e6,
-        "m" | "min" => value * 60.0,
-        "h" => value * 3600.0,
+    let not_a_duration = || format!("'{text}' is not a duration (like 4s, 500ms, 1m)");
+    let unit_ns: u64 = match unit {
+        "" | "s" => 1_000_000_000,
+        "ms" => 1_000_000,
+        "us" | "µs" => 1_000,
+        "ns" => 1,
+        "m" | "min" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
         _ => {
             return Err(format!(
-                "'{text}': unknown unit '{unit}' (use us, ms, s, m or h)"
+                "'{text}': unknown unit '{unit}' (use ns, us, ms, s, m or h)"
             ))
         }
     };
-    if !(seconds > 0.0 && seconds <= 7.0 * 86_400.0) {
-        return Err(format!("'{text}' must be more than 0 and at most a week"));
+    let duration = match number.parse::<u64>() {
+        Ok(whole) => whole.checked_mul(unit_ns).map(Duration::from_nanos),
+        Err(_) => {
+            let value: f64 = number.parse().map_err(|_| not_a_duration())?;
+            let seconds = value * unit_ns as f64 / 1e9;
+            (seconds.is_finite() && seconds < 1e9).then(|| Duration::from_secs_f64(seconds))
+        }
+    };
+    match duration {
+        Some(d) if !d.is_zero() && d <= MAX_DURATION => Ok(d),
+        _ => Err(format!("'{text}' must be more than 0 and at most a week")),
     }
-    Ok(Duration::from_secs_f64(seconds))
 }
+
+/// The longest duration any flag takes.
+const MAX_DURATION: Duration = Duration::from_secs(7 * 86_400);
 
 /// Parses `COUNT/PERIOD`, as in `10/10ms`.
 pub fn parse_ramp(text: &str) -> Result<Ramp, String> {
@@ -198,6 +220,14 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
         assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("1500us"), Ok(Duration::from_micros(1500)));
+        assert_eq!(
+            parse_duration("1000001ns"),
+            Ok(Duration::from_nanos(1_000_001))
+        );
+        assert!(parse_duration("8d").is_err());
+        assert!(parse_duration("169h").is_err());
+        assert!(parse_duration("99999999999999999999h").is_err());
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("4x").is_err());
         assert!(parse_duration("fast").is_err());

@@ -7,7 +7,7 @@ use std::io::{self, Read, Write};
 use std::time::Instant;
 
 use mio::event::Event;
-use mio::{Poll, Token};
+use mio::{Poll, Registry};
 
 use super::config::EchoConfig;
 use super::engine::{self, EngineWorkload, ThreadCtx, ThreadResult, READ_BUF};
@@ -39,7 +39,7 @@ struct Worker {
 struct Loop<'a> {
     ctx: ThreadCtx<'a>,
     config: &'a EchoConfig,
-    poll: Poll,
+    registry: Registry,
     workers: Vec<Worker>,
     recorder: Recorder,
     scratch: Vec<u8>,
@@ -68,10 +68,11 @@ pub fn run_thread(ctx: ThreadCtx<'_>, config: &EchoConfig) -> io::Result<ThreadR
             global: first + i,
         })
         .collect();
+    let (mut poll, registry) = engine::poller()?;
     let mut this = Loop {
         ctx,
         config,
-        poll: Poll::new()?,
+        registry,
         workers,
         recorder: Recorder::new(),
         scratch: vec![0; config.size.min(READ_BUF)],
@@ -80,18 +81,10 @@ pub fn run_thread(ctx: ThreadCtx<'_>, config: &EchoConfig) -> io::Result<ThreadR
         active: count,
         to_connect: (0..count).rev().collect(),
     };
-    this.run()
+    this.run(&mut poll)
 }
 
 impl<'a> EngineWorkload for Loop<'a> {
-    fn poll(&mut self) -> &mut Poll {
-        &mut self.poll
-    }
-
-    fn ctx(&self) -> &ThreadCtx<'_> {
-        &self.ctx
-    }
-
     fn deadline(&self) -> Option<Instant> {
         self.deadline
     }
@@ -141,19 +134,13 @@ impl<'a> EngineWorkload for Loop<'a> {
 }
 
 impl Loop<'_> {
-    fn run(&mut self) -> io::Result<ThreadResult> {
-        engine::drive(self)?;
+    fn run(&mut self, poll: &mut Poll) -> io::Result<ThreadResult> {
+        engine::drive(self.ctx, poll, self)?;
         Ok(self.ctx.finish(&mut self.recorder, self.open, 0, 0))
     }
 
     fn connect(&mut self, i: usize, now: Instant) {
-        let source = self.ctx.source(self.workers[i].global);
-        let result = net::connect_registered(
-            self.poll.registry(),
-            Token(i),
-            self.ctx.config.target.addr,
-            source,
-        );
+        let result = self.ctx.connect(&self.registry, i, self.workers[i].global);
         match result {
             Ok(stream) => {
                 let w = &mut self.workers[i];

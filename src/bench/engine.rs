@@ -100,6 +100,18 @@ impl ThreadCtx<'_> {
         (!sources.is_empty()).then(|| sources[global % sources.len()])
     }
 
+    /// Starts a non-blocking connect of this process's connection `n` to the target,
+    /// from its source address, registered with `registry` as `token`.
+    pub fn connect(
+        &self,
+        registry: &mio::Registry,
+        token: usize,
+        n: usize,
+    ) -> io::Result<mio::net::TcpStream> {
+        let (addr, source) = (self.config.target.addr, self.source(n));
+        super::net::connect_registered(registry, mio::Token(token), addr, source)
+    }
+
     /// Publishes the final counters and hands the thread's measurements back.
     pub fn finish(
         &self,
@@ -145,12 +157,16 @@ fn poll_events(poll: &mut mio::Poll, events: &mut mio::Events, wait: Duration) -
     }
 }
 
+/// A thread's poller, which [`drive`] waits on, and its registry, where the
+/// workload registers its connections.
+pub fn poller() -> io::Result<(mio::Poll, mio::Registry)> {
+    let poll = mio::Poll::new()?;
+    let registry = poll.registry().try_clone()?;
+    Ok((poll, registry))
+}
+
 /// A workload's side of a thread's event loop; [`drive`] runs the loop itself.
 pub trait EngineWorkload {
-    /// The thread's poller, where the workload registers its connections.
-    fn poll(&mut self) -> &mut mio::Poll;
-    /// The run's live counters and stop flag.
-    fn ctx(&self) -> &ThreadCtx<'_>;
     /// When the run ends, if it ends at a time.
     fn deadline(&self) -> Option<Instant>;
     /// The workload's timers, if it has any: [`drive`] fires them with
@@ -173,9 +189,13 @@ pub trait EngineWorkload {
     fn publish(&self);
 }
 
-/// Runs a workload's event loop until its deadline, the stop flag or
-/// [`EngineWorkload::proceed`] ends it.
-pub fn drive(workload: &mut impl EngineWorkload) -> io::Result<()> {
+/// Runs a workload's event loop on `poll` until its deadline, the stop flag (in `ctx`)
+/// or [`EngineWorkload::proceed`] ends it.
+pub fn drive(
+    ctx: ThreadCtx<'_>,
+    poll: &mut mio::Poll,
+    workload: &mut impl EngineWorkload,
+) -> io::Result<()> {
     let mut events = mio::Events::with_capacity(1024);
     let mut buf = vec![0u8; READ_BUF];
     let mut next_sweep = Instant::now() + TICK;
@@ -185,12 +205,12 @@ pub fn drive(workload: &mut impl EngineWorkload) -> io::Result<()> {
         }
         let now = Instant::now();
         let deadline = workload.deadline();
-        if deadline.is_some_and(|d| now >= d) || workload.ctx().shared.stopped() {
+        if deadline.is_some_and(|d| now >= d) || ctx.shared.stopped() {
             return Ok(());
         }
         let next_timer = workload.timers().and_then(|timers| timers.next());
         let wait = poll_timeout(now, next_timer, deadline).min(next_sweep - now);
-        poll_events(workload.poll(), &mut events, wait)?;
+        poll_events(poll, &mut events, wait)?;
         for event in events.iter() {
             workload.on_event(event.token().0, event, &mut buf);
         }

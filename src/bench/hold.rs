@@ -17,7 +17,7 @@ use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
 use mio::event::Event;
-use mio::{Interest, Poll, Token};
+use mio::{Interest, Poll, Registry, Token};
 
 use super::config::{HoldConfig, MAX_OPENING};
 use super::engine::{self, EngineWorkload, Rng, ThreadCtx, ThreadResult, Timers};
@@ -65,7 +65,7 @@ struct HoldConn {
 struct Loop<'a> {
     ctx: ThreadCtx<'a>,
     config: &'a HoldConfig,
-    poll: Poll,
+    registry: Registry,
     conns: Vec<HoldConn>,
     first: usize,
     timers: Timers,
@@ -104,10 +104,11 @@ pub fn run_thread(ctx: ThreadCtx<'_>, config: &HoldConfig) -> io::Result<ThreadR
             reader: ResponseReader::new(),
         })
         .collect();
+    let (mut poll, registry) = engine::poller()?;
     let mut this = Loop {
         ctx,
         config,
-        poll: Poll::new()?,
+        registry,
         conns,
         first,
         timers: Timers::with_capacity(count + 1),
@@ -120,18 +121,10 @@ pub fn run_thread(ctx: ThreadCtx<'_>, config: &HoldConfig) -> io::Result<ThreadR
         held: 0,
         held_peak: 0,
     };
-    this.run()
+    this.run(&mut poll)
 }
 
 impl<'a> EngineWorkload for Loop<'a> {
-    fn poll(&mut self) -> &mut Poll {
-        &mut self.poll
-    }
-
-    fn ctx(&self) -> &ThreadCtx<'_> {
-        &self.ctx
-    }
-
     fn deadline(&self) -> Option<Instant> {
         Some(self.ctx.start + self.config.duration)
     }
@@ -184,9 +177,9 @@ impl<'a> EngineWorkload for Loop<'a> {
 }
 
 impl Loop<'_> {
-    fn run(&mut self) -> io::Result<ThreadResult> {
+    fn run(&mut self, poll: &mut Poll) -> io::Result<ThreadResult> {
         self.timers.arm(Instant::now(), RAMP);
-        engine::drive(self)?;
+        engine::drive(self.ctx, poll, self)?;
         Ok(self
             .ctx
             .finish(&mut self.recorder, self.held, self.held, self.held_peak))
@@ -207,13 +200,7 @@ impl Loop<'_> {
     }
 
     fn connect(&mut self, i: usize, now: Instant) {
-        let source = self.ctx.source(self.first + i);
-        let result = net::connect_registered(
-            self.poll.registry(),
-            Token(i),
-            self.ctx.config.target.addr,
-            source,
-        );
+        let result = self.ctx.connect(&self.registry, i, self.first + i);
         match result {
             Ok(stream) => {
                 let conn = &mut self.conns[i];
@@ -254,11 +241,9 @@ impl Loop<'_> {
             Ok(true) => {
                 // Its requests are tiny: a held connection listens for replies only.
                 let reregistered = match self.conns[i].stream.as_mut() {
-                    Some(stream) => {
-                        self.poll
-                            .registry()
-                            .reregister(stream, Token(i), Interest::READABLE)
-                    }
+                    Some(stream) => self
+                        .registry
+                        .reregister(stream, Token(i), Interest::READABLE),
                     None => Ok(()),
                 };
                 if let Err(err) = reregistered {

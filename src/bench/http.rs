@@ -12,7 +12,7 @@ use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
 use mio::event::Event;
-use mio::{Interest, Poll, Token};
+use mio::{Interest, Poll, Registry, Token};
 
 use super::config::{HttpConfig, Stopping};
 use super::engine::{self, EngineWorkload, ThreadCtx, ThreadResult, Timers, TICK};
@@ -60,7 +60,7 @@ struct Conn {
 struct Loop<'a> {
     ctx: ThreadCtx<'a>,
     config: &'a HttpConfig,
-    poll: Poll,
+    registry: Registry,
     conns: Vec<Conn>,
     timers: Timers,
     recorder: Recorder,
@@ -122,10 +122,11 @@ pub fn run_thread(ctx: ThreadCtx<'_>, config: &HttpConfig) -> io::Result<ThreadR
             global: first + i,
         })
         .collect();
+    let (mut poll, registry) = engine::poller()?;
     let mut this = Loop {
         ctx,
         config,
-        poll: Poll::new()?,
+        registry,
         conns,
         timers: Timers::with_capacity(count),
         recorder: Recorder::new(),
@@ -136,18 +137,10 @@ pub fn run_thread(ctx: ThreadCtx<'_>, config: &HttpConfig) -> io::Result<ThreadR
         open: 0,
         interval,
     };
-    this.run()
+    this.run(&mut poll)
 }
 
 impl<'a> EngineWorkload for Loop<'a> {
-    fn poll(&mut self) -> &mut Poll {
-        &mut self.poll
-    }
-
-    fn ctx(&self) -> &ThreadCtx<'_> {
-        &self.ctx
-    }
-
     fn deadline(&self) -> Option<Instant> {
         match self.config.stopping {
             Stopping::Duration(d) => Some(self.ctx.start + d),
@@ -218,12 +211,12 @@ impl<'a> EngineWorkload for Loop<'a> {
 }
 
 impl Loop<'_> {
-    fn run(&mut self) -> io::Result<ThreadResult> {
+    fn run(&mut self, poll: &mut Poll) -> io::Result<ThreadResult> {
         let now = Instant::now();
         for i in 0..self.conns.len() {
             self.connect(i, now);
         }
-        engine::drive(self)?;
+        engine::drive(self.ctx, poll, self)?;
         self.recorder.starved = self.conns.iter().filter(|c| !c.answered).count() as u64;
         Ok(self.ctx.finish(&mut self.recorder, self.open, 0, 0))
     }
@@ -233,13 +226,7 @@ impl Loop<'_> {
             self.conns[i].phase = Phase::Done;
             return;
         }
-        let source = self.ctx.source(self.conns[i].global);
-        let result = net::connect_registered(
-            self.poll.registry(),
-            Token(i),
-            self.ctx.config.target.addr,
-            source,
-        );
+        let result = self.ctx.connect(&self.registry, i, self.conns[i].global);
         let conn = &mut self.conns[i];
         match result {
             Ok(stream) => {
@@ -355,7 +342,7 @@ impl Loop<'_> {
         let Some(stream) = self.conns[i].stream.as_mut() else {
             return Ok(());
         };
-        self.poll.registry().reregister(stream, Token(i), interest)
+        self.registry.reregister(stream, Token(i), interest)
     }
 
     fn flush(&mut self, i: usize) {

@@ -5,18 +5,16 @@
 
 pub mod args;
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
-pub use args::MergeArgs;
-
-use super::report::Aggregate;
+use super::output::{write_json, Aggregate};
 use crate::error::usage;
 use crate::results::merge::merge;
 use crate::results::run::BenchRun;
+pub use args::MergeArgs;
 
 /// Runs `iomodels merge`: a file that is not a bench run, or runs that cannot be
 /// merged, is a usage error of one line.
@@ -39,19 +37,4 @@ fn load(path: &Path) -> Result<BenchRun> {
         std::fs::read_to_string(path).map_err(|err| usage(format!("{}: {err}", path.display())))?;
     serde_json::from_str(&text)
         .map_err(|err| usage(format!("{}: not a bench run ({err})", path.display())))
-}
-
-/// Writes `run` as pretty JSON to `path`.
-pub fn write_json(path: &Path, run: &BenchRun) -> Result<()> {
-    let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    write_run(&mut BufWriter::new(file), run)
-        .with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// Writes `run` as pretty JSON, and a newline, to `out`.
-pub fn write_run(out: &mut impl Write, run: &BenchRun) -> Result<()> {
-    serde_json::to_writer_pretty(&mut *out, run)?;
-    writeln!(out)?;
-    out.flush()?;
-    Ok(())
 }

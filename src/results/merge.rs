@@ -43,12 +43,24 @@ pub enum MergeError {
         later: usize,
         gap_s: f64,
     },
+    #[error("run {later} is run {earlier} again (made by {origin}, same start, length and requests): merge each run once")]
+    Repeated {
+        earlier: usize,
+        later: usize,
+        origin: String,
+    },
 }
+
+/// How close two starts (or lengths) of one origin must be to be one run's: they are
+/// kept to the millisecond, and a merged run gives its parts' starts as offsets from
+/// its own.
+const SAME_START_S: f64 = 0.002;
 
 /// One run from `runs`, exactly (see the module documentation).
 pub fn merge(runs: &[BenchRun]) -> Result<BenchRun, MergeError> {
     let first = runs.first().ok_or(MergeError::Empty)?;
     let windows = check(runs)?;
+    once_each(runs)?;
     let start = windows.iter().map(|w| w.0).fold(f64::INFINITY, f64::min);
     let shared = shared_window(&windows)?;
     let mut latency = Merged::default();
@@ -62,7 +74,7 @@ pub fn merge(runs: &[BenchRun]) -> Result<BenchRun, MergeError> {
         if run.sessions.is_some() {
             session.add(run.session_histogram.as_deref(), index, "session histogram")?;
         }
-        errors.merge(&run.errors);
+        errors.add(&run.errors);
     }
     let sum = |f: fn(&BenchRun) -> u64| runs.iter().map(f).sum::<u64>();
     let sum_some = |f: fn(&BenchRun) -> Option<u64>| runs.iter().map(f).sum::<Option<u64>>();
@@ -140,6 +152,49 @@ fn check(runs: &[BenchRun]) -> Result<Vec<(f64, f64)>, MergeError> {
             Ok((start, start + run.duration_s))
         })
         .collect()
+}
+
+/// Refuses a run given twice, or given beside a merged run that contains it: its
+/// requests would be counted twice. A run is known by its row (origin, start, length
+/// and requests); a merged run also by its parts' rows.
+fn once_each(runs: &[BenchRun]) -> Result<(), MergeError> {
+    let rows: Vec<(usize, PartRow)> = runs
+        .iter()
+        .enumerate()
+        .flat_map(|(i, run)| rows_of(run).into_iter().map(move |row| (i + 1, row)))
+        .collect();
+    for (k, (later, this)) in rows.iter().enumerate() {
+        let again = rows[..k]
+            .iter()
+            .find(|(i, other)| i != later && same_run(other, this));
+        if let Some((earlier, _)) = again {
+            return Err(MergeError::Repeated {
+                earlier: *earlier,
+                later: *later,
+                origin: this.origin.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The rows of the runs `run` stands for, their starts in Unix seconds: itself, and
+/// its parts if it is merged.
+fn rows_of(run: &BenchRun) -> Vec<PartRow> {
+    let start = run.started_at.unwrap_or(f64::NAN);
+    let itself = run.origin.clone().map(|origin| row(run, origin, start));
+    let parts = run.parts.iter().flatten().map(|p| PartRow {
+        started_after_s: start + p.started_after_s,
+        ..p.clone()
+    });
+    itself.into_iter().chain(parts).collect()
+}
+
+fn same_run(a: &PartRow, b: &PartRow) -> bool {
+    a.origin == b.origin
+        && (a.started_after_s - b.started_after_s).abs() < SAME_START_S
+        && (a.duration_s - b.duration_s).abs() < SAME_START_S
+        && a.requests == b.requests
 }
 
 /// The length of the window every run shared, in seconds; an error if there is none.
@@ -232,19 +287,28 @@ fn parts(runs: &[BenchRun], windows: &[(f64, f64)], start: f64) -> Vec<PartRow> 
     runs.iter()
         .zip(windows)
         .enumerate()
-        .map(|(i, (run, w))| PartRow {
-            origin: run
-                .origin
-                .clone()
-                .unwrap_or_else(|| format!("run {}", i + 1)),
-            started_after_s: round3(w.0 - start),
-            duration_s: run.duration_s,
-            requests: run.requests,
-            held: run.held,
-            errors: run.errors.total(),
-            client_rss_peak_kb: run.client.rss_peak_kb,
+        .map(|(i, (run, w))| {
+            let origin = run.origin.clone();
+            row(
+                run,
+                origin.unwrap_or_else(|| format!("run {}", i + 1)),
+                round3(w.0 - start),
+            )
         })
         .collect()
+}
+
+/// `run`'s row in a merged run, named `origin`, started `started_after_s`.
+fn row(run: &BenchRun, origin: String, started_after_s: f64) -> PartRow {
+    PartRow {
+        origin,
+        started_after_s,
+        duration_s: run.duration_s,
+        requests: run.requests,
+        held: run.held,
+        errors: run.errors.total(),
+        client_rss_peak_kb: run.client.rss_peak_kb,
+    }
 }
 
 #[cfg(test)]
@@ -362,6 +426,48 @@ mod tests {
             err.to_string(),
             "the runs' windows do not overlap (run 2 started 1.0 s after run 1 ended)"
         );
+    }
+
+    #[test]
+    fn a_run_given_twice_is_refused() {
+        let mut a = run(&[1, 2], 100.0, 10.0);
+        a.origin = Some("h pid 7".into());
+        let mut b = run(&[3], 100.0, 10.0);
+        b.origin = Some("h pid 8".into());
+        assert!(
+            merge(&[a.clone(), b.clone()]).is_ok(),
+            "two processes at once"
+        );
+        let err = merge(&[a.clone(), b.clone(), a.clone()]).unwrap_err();
+        assert_eq!(
+            err,
+            MergeError::Repeated {
+                earlier: 1,
+                later: 3,
+                origin: "h pid 7".into()
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "run 3 is run 1 again (made by h pid 7, same start, length and requests): \
+             merge each run once"
+        );
+        // A merged run beside one of the runs it holds.
+        let mut ab = merge(&[a.clone(), b.clone()]).unwrap();
+        assert!(matches!(
+            merge(&[ab.clone(), b.clone()]),
+            Err(MergeError::Repeated { later: 2, .. })
+        ));
+        ab.started_at = ab.started_at.map(|s| s + 0.0004);
+        assert!(merge(&[b, ab]).is_err(), "starts kept to the millisecond");
+        // The same process at another time is another run (its id was reused), and so
+        // is one whose figures differ (another machine of the same name and pid).
+        let mut later = a.clone();
+        later.started_at = Some(105.0);
+        assert!(merge(&[a.clone(), later]).is_ok());
+        let mut other = run(&[1, 2, 3], 100.0, 10.0);
+        other.origin.clone_from(&a.origin);
+        assert!(merge(&[a, other]).is_ok());
     }
 
     proptest! {

@@ -1,5 +1,6 @@
 //! What one bench worker thread records: counts, error kinds, and latency histograms.
-//! Recorders are merged once, at the end of a run, into the aggregate the printer reads.
+//! Recorders are added together once, at the end of a run, into the aggregate the
+//! printer reads.
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
@@ -53,7 +54,7 @@ pub struct Errors {
 
 impl Errors {
     /// Counts `n` errors of `kind`.
-    pub fn add(&mut self, kind: ErrorKind, n: u64) {
+    pub fn count(&mut self, kind: ErrorKind, n: u64) {
         let slot = match kind {
             ErrorKind::Connect => &mut self.connect,
             ErrorKind::Refused => &mut self.refused,
@@ -95,7 +96,7 @@ impl Errors {
     }
 
     /// Adds `other`'s counts to these.
-    pub fn merge(&mut self, other: &Self) {
+    pub fn add(&mut self, other: &Self) {
         self.connect += other.connect;
         self.refused += other.refused;
         self.reset += other.reset;
@@ -169,16 +170,16 @@ impl Recorder {
 
     /// Counts `n` errors of `kind`.
     pub fn error(&mut self, kind: ErrorKind, n: u64) {
-        self.errors.add(kind, n);
+        self.errors.count(kind, n);
     }
 
     /// Adds everything `other` recorded to this recorder.
-    pub fn merge(&mut self, other: &Self) {
+    pub fn add(&mut self, other: &Self) {
         self.requests += other.requests;
         self.connections_opened += other.connections_opened;
         self.sessions += other.sessions;
         self.starved += other.starved;
-        self.errors.merge(&other.errors);
+        self.errors.add(&other.errors);
         // Same bounds everywhere (new_histogram), so adding cannot fail.
         self.latency
             .add(&other.latency)
@@ -197,7 +198,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn merge_adds_counts_and_histograms() {
+    fn add_sums_counts_and_histograms() {
         let mut a = Recorder::new();
         a.request(10);
         a.error(ErrorKind::Reset, 2);
@@ -205,7 +206,7 @@ mod tests {
         b.request(30);
         b.connected(5);
         b.error(ErrorKind::HttpStatus, 1);
-        a.merge(&b);
+        a.add(&b);
         assert_eq!(a.requests, 2);
         assert_eq!(a.latency.len(), 2);
         assert_eq!(a.connect.len(), 1);

@@ -28,6 +28,37 @@ fn every_message_of_every_round_is_echoed() {
     assert!(session >= round_trip);
 }
 
+/// `--processes 2`: two processes of bench, each with its share of the workers, merged
+/// into one run whose counts are exactly those of the whole workload.
+#[test]
+fn every_message_is_echoed_over_several_processes() {
+    let server = server("epoll", "echo");
+    let addr = server.addr.to_string();
+    let json = bench_json(&[
+        "echo",
+        &addr,
+        "--workers",
+        "5",
+        "--rounds",
+        "3",
+        "--messages",
+        "10",
+        "--processes",
+        "2",
+    ]);
+    assert_eq!(count(&json, "connections"), 5);
+    assert_eq!(count(&json, "requests"), 5 * 3 * 10);
+    assert_eq!(count(&json, "sessions"), 5 * 3);
+    assert_eq!(errors(&json, "mismatch"), 0);
+    let parts = json["parts"].as_array().unwrap();
+    let requests: Vec<u64> = parts
+        .iter()
+        .map(|p| p["requests"].as_u64().unwrap())
+        .collect();
+    assert_eq!(requests, [3 * 3 * 10, 2 * 3 * 10], "{parts:?}");
+    assert_ne!(parts[0]["origin"], parts[1]["origin"]);
+}
+
 #[test]
 fn large_messages_survive_partial_writes() {
     let server = server("epoll", "echo");

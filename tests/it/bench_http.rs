@@ -32,6 +32,33 @@ fn keep_alive_requests_all_answered() {
     assert!(json["throughput_per_s"].as_f64().unwrap() > 0.0);
 }
 
+/// `--processes 3`: the connections and the requests shared out over three processes
+/// of bench, their runs merged: every request counted once.
+#[test]
+fn requests_spread_over_processes_are_counted_once() {
+    let server = server("epoll", "http");
+    let json = bench_json(&[
+        "http",
+        &url(&server),
+        "--connections",
+        "4",
+        "--requests",
+        "1001",
+        "--processes",
+        "3",
+    ]);
+    assert_eq!(count(&json, "requests"), 1001);
+    assert_eq!(count(&json, "connections"), 4);
+    assert_eq!(json["parts"].as_array().unwrap().len(), 3);
+    let errors: u64 = json["errors"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|v| v.as_u64())
+        .sum();
+    assert_eq!(errors, 0);
+}
+
 #[test]
 fn pipelined_and_threaded() {
     let server = server("epoll", "http");

@@ -139,3 +139,25 @@ fn runs_that_do_not_belong_together_are_refused_in_one_line() {
         let _ = std::fs::remove_file(path);
     }
 }
+
+/// A run merged with itself would count its requests twice: refused in one line with
+/// exit code 2, as runs that do not overlap are.
+#[test]
+fn a_run_merged_with_itself_is_refused_in_one_line() {
+    let server = server("epoll", "http");
+    let run = bench_json(&[
+        "http",
+        &url(&server),
+        "--connections",
+        "2",
+        "--duration",
+        "300ms",
+    ]);
+    let path = write("once.json", &run);
+    let out = merge(&[&path, &path]);
+    let _ = std::fs::remove_file(&path);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("run 2 is run 1 again"), "{stderr}");
+}

@@ -45,7 +45,7 @@ pub struct PhaseStats {
     pub ok: u64,
     pub wrong: u64,
     pub errors: u64,
-    /// The first wrong answer, for the report.
+    /// The first wrong answer, for the summary.
     pub first_wrong: Option<String>,
     pub latency: Histogram<u64>,
 }
@@ -61,7 +61,8 @@ impl PhaseStats {
         }
     }
 
-    fn merge(&mut self, other: &PhaseStats) {
+    /// Adds `other`'s counts and latencies to these.
+    fn add(&mut self, other: &PhaseStats) {
         self.ok += other.ok;
         self.wrong += other.wrong;
         self.errors += other.errors;
@@ -116,14 +117,14 @@ impl Checkers {
         self.answered_now.load(Ordering::SeqCst)
     }
 
-    /// Stops the clients (each finishes its check in progress) and merges their stats.
+    /// Stops the clients (each finishes its check in progress) and adds up their stats.
     pub fn finish(self) -> [PhaseStats; 3] {
         self.stop.store(true, Ordering::SeqCst);
         let mut total = [PhaseStats::new(), PhaseStats::new(), PhaseStats::new()];
         for thread in self.threads {
             if let Ok(stats) = thread.join() {
                 for (sum, one) in total.iter_mut().zip(&stats) {
-                    sum.merge(one);
+                    sum.add(one);
                 }
             }
         }
@@ -230,7 +231,7 @@ struct Seen {
     body: Vec<u8>,
 }
 
-/// How many bytes of a wrong body are kept, to quote in the report.
+/// How many bytes of a wrong body are kept, to quote in the summary.
 const QUOTE: usize = 64;
 
 impl ResponseObserver for Seen {

@@ -54,7 +54,7 @@ pub fn run(addr: SocketAddr, size: usize, end: Instant, stop: &AtomicBool) -> io
                 }),
                 // Out of ports or descriptors here: the flood is as big as it gets.
                 Err(_) => {
-                    tally.add(Outcome::Refused, None);
+                    tally.count(Outcome::Refused, None);
                     break;
                 }
             }
@@ -68,7 +68,7 @@ pub fn run(addr: SocketAddr, size: usize, end: Instant, stop: &AtomicBool) -> io
             } else {
                 Outcome::Refused
             };
-            tally.add(outcome, flooder.established.then_some(lived));
+            tally.count(outcome, flooder.established.then_some(lived));
         }
     }
     for flooder in &live {
@@ -77,7 +77,7 @@ pub fn run(addr: SocketAddr, size: usize, end: Instant, stop: &AtomicBool) -> io
         } else {
             Outcome::Refused
         };
-        tally.add(outcome, None);
+        tally.count(outcome, None);
     }
     Ok(tally)
 }

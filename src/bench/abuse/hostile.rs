@@ -97,7 +97,7 @@ pub fn start(
                     while Instant::now() < last_open && !stop.load(Ordering::SeqCst) {
                         seed = seed.wrapping_add(1);
                         let (outcome, lived) = one(kind, &config, end, &stop, seed);
-                        tally.add(outcome, lived);
+                        tally.count(outcome, lived);
                         std::thread::sleep(RECONNECT_PAUSE);
                     }
                     tally

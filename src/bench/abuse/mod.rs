@@ -6,21 +6,21 @@
 //! `--per-kind` connections each, reopened as the server drops them, and the flood
 //! ([`flood`]) in the second half. *After*: the hostile connections are gone; the run
 //! waits for the first answered check, then checks a little longer. [`outcome`]
-//! classifies what the server did with each hostile connection; [`report`] prints it.
+//! classifies what the server did with each hostile connection; [`output`] prints it.
 //!
 //! The run fails (non-zero exit) if a well-behaved client got a wrong answer, or the
 //! server died or no longer serves after the abuse. Errors and slow answers during the
 //! abuse are reported, not failures: a blocking model with two workers *will* make
-//! clients wait while hostile ones hold them; how long is what the report shows. So is
+//! clients wait while hostile ones hold them; how long is what the summary shows. So is
 //! whether the server's memory came back near where it started
-//! ([`report::memory_recovered`], with `--server-pid`).
+//! ([`output::memory_recovered`], with `--server-pid`).
 
 pub mod args;
 pub mod checker;
 pub mod flood;
 pub mod hostile;
 pub mod outcome;
-pub mod report;
+pub mod output;
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -35,7 +35,7 @@ pub use args::AbuseArgs;
 use args::AbuseConfig;
 use checker::{AbusePhase, Checkers, PhaseStats};
 use hostile::Kind;
-use report::{AbuseReport, FloodReport, KindReport, ServerReport, WellBehaved};
+use output::{AbuseRun, FloodTally, KindTally, ServerHealth, WellBehaved};
 
 use crate::bench::net;
 use crate::error::usage;
@@ -60,25 +60,25 @@ pub fn run(args: &AbuseArgs) -> Result<()> {
     let config = args.config()?;
     let stop = Arc::new(AtomicBool::new(false));
     crate::sys::signal::stop_on_signals(&stop).context("cannot install the signal handlers")?;
-    let report = run_config(&config, &stop)?;
+    let outcome = run_phases(&config, &stop)?;
     if let Some(path) = &config.json {
         let file =
             File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
         let mut out = BufWriter::new(file);
-        serde_json::to_writer_pretty(&mut out, &report)?;
+        serde_json::to_writer_pretty(&mut out, &outcome)?;
         writeln!(out)?;
         out.flush()
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    report.print(&mut io::stdout().lock())?;
-    match report.failures.first() {
+    outcome.print(&mut io::stdout().lock())?;
+    match outcome.failures.first() {
         Some(first) => Err(anyhow!("the server failed the abuse run: {first}")),
         None => Ok(()),
     }
 }
 
-/// Runs the three phases and gathers the report.
-pub fn run_config(config: &AbuseConfig, stop: &Arc<AtomicBool>) -> Result<AbuseReport> {
+/// Runs the three phases and gathers what they found.
+pub fn run_phases(config: &AbuseConfig, stop: &Arc<AtomicBool>) -> Result<AbuseRun> {
     let tree = reach_server(config)?;
     let flood_size = flood_size(config);
     let started = Instant::now();
@@ -112,14 +112,14 @@ pub fn run_config(config: &AbuseConfig, stop: &Arc<AtomicBool>) -> Result<AbuseR
     let alive = config.server_pid.map_or(recovered, is_alive);
 
     let failures = failures(&phases, alive, recovered, stop);
-    Ok(AbuseReport {
+    Ok(AbuseRun {
         target: config.target.display.clone(),
         proto: config.proto.name(),
         duration_s: started.elapsed().as_secs_f64(),
         well_behaved: WellBehaved::of(&phases, recovery_s),
         hostile,
         flood,
-        server: ServerReport::of(alive, before.map(|s| s.pss_kb), usage, rss_after),
+        server: ServerHealth::of(alive, before.map(|s| s.pss_kb), usage, rss_after),
         failures,
     })
 }
@@ -151,7 +151,7 @@ fn abuse(
     config: &AbuseConfig,
     flood_size: usize,
     stop: &Arc<AtomicBool>,
-) -> Result<(Vec<KindReport>, Option<FloodReport>)> {
+) -> Result<(Vec<KindTally>, Option<FloodTally>)> {
     let end = Instant::now() + config.duration;
     let mut slots = Vec::new();
     for &kind in Kind::for_proto(config.proto) {
@@ -168,13 +168,13 @@ fn abuse(
     pause(end.saturating_duration_since(Instant::now()), stop);
     let hostile = slots
         .into_iter()
-        .map(|(kind, threads)| KindReport {
+        .map(|(kind, threads)| KindTally {
             kind: kind.name(),
             tally: join_tallies(threads),
         })
         .collect();
     let flood = match flood.map(JoinHandle::join) {
-        Some(Ok(Ok(tally))) => Some(FloodReport {
+        Some(Ok(Ok(tally))) => Some(FloodTally {
             size: flood_size,
             tally,
         }),
@@ -189,7 +189,7 @@ fn abuse(
 fn join_tallies(threads: Vec<JoinHandle<outcome::Tally>>) -> outcome::Tally {
     let mut tally = outcome::Tally::default();
     for thread in threads {
-        tally.merge(&thread.join().unwrap_or_default());
+        tally.add(&thread.join().unwrap_or_default());
     }
     tally
 }

@@ -43,7 +43,7 @@ impl Outcome {
         }
     }
 
-    /// The name in reports.
+    /// The name in the summary and the JSON.
     pub fn label(self) -> String {
         match self {
             Outcome::Refused => "refused".into(),
@@ -76,7 +76,8 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub fn add(&mut self, outcome: Outcome, lived: Option<Duration>) {
+    /// Counts one connection's outcome, and how long it lived if the server closed it.
+    pub fn count(&mut self, outcome: Outcome, lived: Option<Duration>) {
         self.connections += 1;
         *self.outcomes.entry(outcome.label()).or_default() += 1;
         if let Some(lived) = lived {
@@ -84,7 +85,8 @@ impl Tally {
         }
     }
 
-    pub fn merge(&mut self, other: &Tally) {
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &Tally) {
         self.connections += other.connections;
         for (label, n) in &other.outcomes {
             *self.outcomes.entry(label.clone()).or_default() += n;
@@ -128,11 +130,11 @@ mod tests {
     #[test]
     fn tallies_and_summarises() {
         let mut tally = Tally::default();
-        tally.add(Outcome::Answered(400), Some(Duration::from_millis(5)));
-        tally.add(Outcome::Answered(400), None);
-        tally.add(Outcome::Kept, None);
+        tally.count(Outcome::Answered(400), Some(Duration::from_millis(5)));
+        tally.count(Outcome::Answered(400), None);
+        tally.count(Outcome::Kept, None);
         let mut total = Tally::default();
-        total.merge(&tally);
+        total.add(&tally);
         assert_eq!(total.connections, 3);
         assert_eq!(total.summary(), "answered 400 ×2, kept ×1");
     }

@@ -1,8 +1,13 @@
-//! The printer: turns the aggregate of a run (merged recorders, the server's and the
-//! client's usage) into the JSON document (`schema/bench.schema.json`) and the human
-//! summary. It reads only the aggregate, never a worker.
+//! The printer: turns the aggregate of a run (its threads' recorders added up, the
+//! server's and the client's usage) into the JSON document
+//! (`schema/bench.schema.json`) and the human summary, and writes them where the run
+//! was told to. It reads only the aggregate, never a worker.
 
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result};
 
 use hdrhistogram::Histogram;
 
@@ -10,7 +15,7 @@ use crate::results::run::{round3, BenchRun, HoldMemory, PartRow, BENCH_VERSION};
 use crate::sample::{HostTimes, OwnUsage, TreeUsage};
 use crate::stats::{decode_v2_base64, encode_v2_base64, Recorder, Summary};
 
-/// Everything a run measured, merged.
+/// Everything a run measured, its threads' (or processes') figures added up.
 #[derive(Debug)]
 pub struct Aggregate {
     pub workload: String,
@@ -25,7 +30,7 @@ pub struct Aggregate {
     pub client: OwnUsage,
     /// The whole machine's CPU time over the same interval.
     pub host: Option<HostTimes>,
-    /// What lines runs up and names them, for a merge: the wall-clock start (Unix
+    /// What lines runs up and names them, for `iomodels merge`: the wall-clock start (Unix
     /// seconds) and the host and process.
     pub started_at: Option<f64>,
     pub origin: Option<String>,
@@ -280,6 +285,40 @@ impl Aggregate {
         }
         Ok(())
     }
+}
+
+/// Writes a run where `--json` says: its JSON document to the file, with the summary on
+/// stdout; `-`: the document on stdout, for a process that reads it over a pipe (as
+/// compare does from another host), and the summary on stderr; no `--json`: the
+/// summary on stdout.
+pub fn emit(aggregate: &Aggregate, json: Option<&Path>) -> Result<()> {
+    match json {
+        Some(path) if path.as_os_str() == "-" => {
+            write_run(&mut io::stdout().lock(), &aggregate.json())?;
+            aggregate.print(&mut io::stderr().lock())?;
+        }
+        Some(path) => {
+            write_json(path, &aggregate.json())?;
+            aggregate.print(&mut io::stdout().lock())?;
+        }
+        None => aggregate.print(&mut io::stdout().lock())?,
+    }
+    Ok(())
+}
+
+/// Writes `run` as pretty JSON to `path`.
+pub fn write_json(path: &Path, run: &BenchRun) -> Result<()> {
+    let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    write_run(&mut BufWriter::new(file), run)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Writes `run` as pretty JSON, and a newline, to `out`.
+pub fn write_run(out: &mut impl Write, run: &BenchRun) -> Result<()> {
+    serde_json::to_writer_pretty(&mut *out, run)?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(())
 }
 
 /// Every error kind with its count; the ones a run rarely sees only when not zero.

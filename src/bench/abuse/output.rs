@@ -11,36 +11,36 @@ use crate::sample::TreeUsage;
 
 /// The whole result of a run.
 #[derive(Debug, Clone, Serialize)]
-pub struct AbuseReport {
+pub struct AbuseRun {
     pub target: String,
     pub proto: &'static str,
     pub duration_s: f64,
     pub well_behaved: WellBehaved,
     /// One entry per hostile kind, in the order they are listed.
-    pub hostile: Vec<KindReport>,
+    pub hostile: Vec<KindTally>,
     /// The flood, if it ran: how many it tried to hold, and what happened to them.
-    pub flood: Option<FloodReport>,
-    pub server: ServerReport,
+    pub flood: Option<FloodTally>,
+    pub server: ServerHealth,
     /// Why the run failed; empty when it passed.
     pub failures: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct WellBehaved {
-    pub before: PhaseReport,
-    pub during: PhaseReport,
-    pub after: PhaseReport,
+    pub before: PhaseFigures,
+    pub during: PhaseFigures,
+    pub after: PhaseFigures,
     /// How long after the abuse ended the first check was answered.
     pub recovery_s: Option<f64>,
 }
 
 impl WellBehaved {
-    /// The report of the checkers' three phases (indexed by [`AbusePhase`]).
+    /// The figures of the checkers' three phases (indexed by [`AbusePhase`]).
     pub fn of(phases: &[PhaseStats; 3], recovery_s: Option<f64>) -> Self {
         WellBehaved {
-            before: PhaseReport::from(&phases[AbusePhase::Before as usize]),
-            during: PhaseReport::from(&phases[AbusePhase::During as usize]),
-            after: PhaseReport::from(&phases[AbusePhase::After as usize]),
+            before: PhaseFigures::from(&phases[AbusePhase::Before as usize]),
+            during: PhaseFigures::from(&phases[AbusePhase::During as usize]),
+            after: PhaseFigures::from(&phases[AbusePhase::After as usize]),
             recovery_s,
         }
     }
@@ -48,7 +48,7 @@ impl WellBehaved {
 
 /// The well-behaved clients in one phase.
 #[derive(Debug, Clone, Serialize)]
-pub struct PhaseReport {
+pub struct PhaseFigures {
     pub ok: u64,
     pub wrong: u64,
     pub errors: u64,
@@ -58,11 +58,11 @@ pub struct PhaseReport {
     pub first_wrong: Option<String>,
 }
 
-impl From<&PhaseStats> for PhaseReport {
+impl From<&PhaseStats> for PhaseFigures {
     fn from(stats: &PhaseStats) -> Self {
         let h = &stats.latency;
         let ms = |us: u64| (!h.is_empty()).then(|| us as f64 / 1000.0);
-        PhaseReport {
+        PhaseFigures {
             ok: stats.ok,
             wrong: stats.wrong,
             errors: stats.errors,
@@ -75,14 +75,14 @@ impl From<&PhaseStats> for PhaseReport {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct KindReport {
+pub struct KindTally {
     pub kind: &'static str,
     #[serde(flatten)]
     pub tally: Tally,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct FloodReport {
+pub struct FloodTally {
     pub size: usize,
     #[serde(flatten)]
     pub tally: Tally,
@@ -91,7 +91,7 @@ pub struct FloodReport {
 /// The server's process tree (with `--server-pid`). Memory is PSS summed over the tree
 /// ([`crate::sample::procfs`]), under the `rss_` names it had when it was RSS.
 #[derive(Debug, Clone, Serialize)]
-pub struct ServerReport {
+pub struct ServerHealth {
     pub alive: bool,
     pub rss_before_kb: Option<u64>,
     pub rss_peak_kb: Option<u64>,
@@ -107,8 +107,8 @@ pub struct ServerReport {
     pub threads_peak: Option<u32>,
 }
 
-impl ServerReport {
-    /// The report of a server found `alive` or not, with the tree's memory (PSS, kB)
+impl ServerHealth {
+    /// The health of a server found `alive` or not, with the tree's memory (PSS, kB)
     /// before and after the abuse and its usage from the start of the abuse, if sampled.
     pub fn of(
         alive: bool,
@@ -116,7 +116,7 @@ impl ServerReport {
         usage: Option<TreeUsage>,
         after_kb: Option<u64>,
     ) -> Self {
-        ServerReport {
+        ServerHealth {
             alive,
             rss_before_kb: before_kb,
             rss_peak_kb: usage.map(|u| u.pss_peak_kb),
@@ -142,7 +142,7 @@ pub fn memory_recovered(before_kb: u64, after_kb: u64) -> bool {
     after_kb <= before_kb + RECOVERY_SLACK_KB.max(before_kb / 4)
 }
 
-impl AbuseReport {
+impl AbuseRun {
     /// The human summary.
     pub fn print(&self, out: &mut impl Write) -> io::Result<()> {
         writeln!(
@@ -212,7 +212,7 @@ impl WellBehaved {
     }
 }
 
-impl ServerReport {
+impl ServerHealth {
     /// One line: alive or not, memory, CPU, processes and threads.
     fn print(&self, out: &mut impl Write) -> io::Result<()> {
         write!(out, "server: {}", if self.alive { "alive" } else { "DIED" })?;
@@ -249,7 +249,7 @@ mod tests {
 
     #[test]
     fn prints_the_summary() {
-        let phase = |ok| PhaseReport {
+        let phase = |ok| PhaseFigures {
             ok,
             wrong: 0,
             errors: 1,
@@ -259,8 +259,8 @@ mod tests {
             first_wrong: None,
         };
         let mut tally = Tally::default();
-        tally.add(super::super::outcome::Outcome::Kept, None);
-        let report = AbuseReport {
+        tally.count(super::super::outcome::Outcome::Kept, None);
+        let run = AbuseRun {
             target: "http://127.0.0.1:1/".into(),
             proto: "http",
             duration_s: 4.25,
@@ -270,12 +270,12 @@ mod tests {
                 after: phase(5),
                 recovery_s: Some(0.5),
             },
-            hostile: vec![KindReport {
+            hostile: vec![KindTally {
                 kind: "silent",
                 tally: tally.clone(),
             }],
-            flood: Some(FloodReport { size: 300, tally }),
-            server: ServerReport::of(
+            flood: Some(FloodTally { size: 300, tally }),
+            server: ServerHealth::of(
                 true,
                 Some(1000),
                 Some(TreeUsage {
@@ -291,7 +291,7 @@ mod tests {
             failures: vec!["the server died".into()],
         };
         let mut out = Vec::new();
-        report.print(&mut out).unwrap();
+        run.print(&mut out).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "abuse of http://127.0.0.1:1/ (http) for 4.2 s\n\
