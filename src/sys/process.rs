@@ -1,5 +1,5 @@
-//! Processes: fork(2), waitpid(2) to reap children, and prctl(PR_SET_PDEATHSIG) so a
-//! child never outlives its server.
+//! Processes: fork(2), waitpid(2) to reap children and tell how they ended, and
+//! prctl(PR_SET_PDEATHSIG) so a child never outlives its server.
 
 use std::collections::HashSet;
 use std::io;
@@ -88,6 +88,17 @@ pub fn exit_child(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// How a child that waitpid(2) reported ended: `exited with code N` or `killed by
+/// SIGNAME`.
+fn how_it_ended(status: WaitStatus) -> String {
+    match status {
+        WaitStatus::Exited(_, code) => format!("exited with code {code}"),
+        WaitStatus::Signaled(_, signal, true) => format!("killed by {signal} (core dumped)"),
+        WaitStatus::Signaled(_, signal, false) => format!("killed by {signal}"),
+        other => format!("{other:?}"),
+    }
+}
+
 /// The children of a server process, reaped so none is left a zombie.
 #[derive(Debug, Default)]
 pub struct Children {
@@ -118,15 +129,19 @@ impl Children {
 
     /// Reaps every child that has exited, without waiting; returns how many.
     pub fn reap(&mut self) -> usize {
-        let mut reaped = 0;
+        self.reap_exits().len()
+    }
+
+    /// Reaps every child that has exited, without waiting; returns each one's pid and
+    /// how it ended.
+    pub fn reap_exits(&mut self) -> Vec<(Pid, String)> {
+        let mut exits = Vec::new();
         loop {
             match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::StillAlive) | Err(_) => return reaped,
+                Ok(WaitStatus::StillAlive) | Err(_) => return exits,
                 Ok(status) => {
-                    if let Some(pid) = status.pid() {
-                        if self.live.remove(&pid) {
-                            reaped += 1;
-                        }
+                    if let Some(pid) = status.pid().filter(|pid| self.live.remove(pid)) {
+                        exits.push((pid, how_it_ended(status)));
                     }
                 }
             }
