@@ -1,8 +1,11 @@
 //! Processes: fork(2), waitpid(2) to reap children and tell how they ended, and
-//! prctl(PR_SET_PDEATHSIG) so a child never outlives its server.
+//! prctl(PR_SET_PDEATHSIG) so a child never outlives its server (or a helper program
+//! the process it serves).
 
 use std::collections::HashSet;
 use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -78,6 +81,27 @@ pub fn stop_with_parent(parent: u32) -> io::Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Makes the program `cmd` starts get SIGTERM when this process dies, however it dies
+/// (SIGKILL included): the kernel sends it when the thread that spawns the program
+/// ends, so spawn it from the thread that lives as long as the process (the main one).
+/// A program whose parent died before it could ask is not started.
+pub fn stop_with_this_process(cmd: &mut Command) -> &mut Command {
+    let parent = nix::unistd::getpid();
+    let ask = move || {
+        nix::sys::prctl::set_pdeathsig(Signal::SIGTERM)?;
+        // A parent that died before the line above sends no signal: check.
+        if nix::unistd::getppid() != parent {
+            return Err(io::Error::from_raw_os_error(libc::ESRCH));
+        }
+        Ok(())
+    };
+    // SAFETY: the closure runs in the forked child before exec, where only
+    // async-signal-safe calls are allowed: prctl(2) and getppid(2) are system calls
+    // that neither allocate nor take a lock, and the error built on failure is a raw OS
+    // error, which allocates nothing.
+    unsafe { cmd.pre_exec(ask) }
 }
 
 /// Ends the calling (child) process at once, without running the parent's exit
