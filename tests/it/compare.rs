@@ -40,7 +40,7 @@ fn compare(dir: &Path, args: &[&str]) -> Value {
 }
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("iomodels-test-{name}-{}", std::process::id()));
+    let dir = crate::util::scratch().join(format!("iomodels-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }

@@ -100,8 +100,7 @@ impl Lab {
         static N: AtomicU32 = AtomicU32::new(0);
         let unique = std::process::id() * 8 + N.fetch_add(1, Ordering::Relaxed);
         let tag = format!("im{:x}", unique % 0xf_ffff);
-        // Not /tmp, where another user could have made it first.
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("iomodels-lab-{tag}"));
+        let dir = crate::util::scratch().join(format!("iomodels-lab-{tag}"));
         let mut lab = Lab {
             subnet: free_subnet(unique),
             tag,
