@@ -80,29 +80,15 @@ impl Drop for LockHeld<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The path this lock's file once had: `/tmp/iomodels-accept-PID.lock`, guessable
-    /// by anyone who knows the server's pid.
-    fn old_path() -> std::path::PathBuf {
-        std::env::temp_dir().join(format!("iomodels-accept-{}.lock", std::process::id()))
-    }
+    use crate::sys::planted::Planted;
 
     #[test]
     fn a_symlink_at_the_old_path_is_not_followed() {
-        let dir =
-            nix::unistd::mkdtemp(&std::env::temp_dir().join("iomodels-victim.XXXXXX")).unwrap();
-        let victim = dir.join("victim");
-        std::fs::write(&victim, "keep me").unwrap();
-        let link = old_path();
-        let _ = std::fs::remove_file(&link);
-        std::os::unix::fs::symlink(&victim, &link).unwrap();
-        let lock = AcceptLock::new().map(|lock| drop(lock.hold().unwrap()));
-        let link_kept = std::fs::symlink_metadata(&link).is_ok();
-        let _ = std::fs::remove_file(&link);
-        let kept = std::fs::read_to_string(&victim).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
-        lock.unwrap();
-        assert_eq!(kept, "keep me", "the file the link points to was emptied");
-        assert!(link_kept, "the link was removed: the old path was used");
+        // The lock's file was /tmp/iomodels-accept-PID.lock, opened with O_TRUNC.
+        let old = format!("iomodels-accept-{}.lock", std::process::id());
+        let planted = Planted::at([std::env::temp_dir().join(old)]);
+        let lock = AcceptLock::new().unwrap();
+        drop(lock.hold().unwrap());
+        planted.assert_untouched();
     }
 }
