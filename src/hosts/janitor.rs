@@ -13,11 +13,12 @@ use std::time::Duration;
 use super::fault::{classify, Fault};
 use super::process::collect_lines;
 
-/// The shell: `sh -c SCRIPT iomodels-janitor PARENT NAME` makes `PARENT/iomodels-NAME.XXXXXX`.
-/// It ignores the terminal's signals (a Ctrl-C for `compare` must not remove the
-/// directory under it), and only the end of its input ends it.
+/// The shell: `sh -c SCRIPT iomodels-janitor NAME` makes `iomodels-NAME.XXXXXX` in its
+/// host's temporary directory ($TMPDIR, else /tmp). It ignores the terminal's signals
+/// (a Ctrl-C for `compare` must not remove the directory under it), and only the end of
+/// its input ends it.
 pub const SCRIPT: &str = r#"trap '' HUP INT TERM
-dir=$(mktemp -d "$1/iomodels-$2.XXXXXX") || exit 1
+dir=$(mktemp -d "${TMPDIR:-/tmp}/iomodels-$1.XXXXXX") || exit 1
 echo "$dir"
 cat >/dev/null
 rm -rf -- "$dir""#;
@@ -36,9 +37,9 @@ pub struct Janitor {
 
 impl Janitor {
     /// The command line that starts the shell: its words, to run here or through ssh,
-    /// making the directory `PARENT/iomodels-NAME.XXXXXX`.
-    pub fn words(parent: &str, name: &str) -> Vec<String> {
-        ["sh", "-c", SCRIPT, "iomodels-janitor", parent, name]
+    /// making the directory `iomodels-NAME.XXXXXX`.
+    pub fn words(name: &str) -> Vec<String> {
+        ["sh", "-c", SCRIPT, "iomodels-janitor", name]
             .map(String::from)
             .to_vec()
     }
@@ -108,7 +109,7 @@ mod tests {
     use super::*;
 
     fn here() -> Command {
-        let words = Janitor::words(&std::env::temp_dir().to_string_lossy(), "janitor-test");
+        let words = Janitor::words("janitor-test");
         let mut cmd = Command::new(&words[0]);
         cmd.args(&words[1..]);
         cmd
@@ -135,7 +136,7 @@ mod tests {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        let words = Janitor::words(&std::env::temp_dir().to_string_lossy(), "janitor-test");
+        let words = Janitor::words("janitor-test");
         let mut shell = Command::new(&words[0])
             .args(&words[1..])
             .stdin(holder.stdout.take().unwrap())

@@ -137,10 +137,7 @@ impl Hosts {
     fn ship(&mut self, addr: &SshAddr) -> Result<(), Fault> {
         let exe = own_executable()
             .map_err(|err| Fault::Failed(format!("cannot read this executable: {err}")))?;
-        let janitor = Janitor::start(
-            self.ssh().command(addr, &Janitor::words("/tmp", "ship")),
-            QUICK,
-        )?;
+        let janitor = Janitor::start(self.ssh().command(addr, &Janitor::words("ship")), QUICK)?;
         let bin = format!("{}/iomodels", janitor.dir());
         if let Some(opened) = self.opened.get_mut(addr) {
             opened.shipped = Some(janitor);

@@ -30,7 +30,7 @@ impl Ssh {
     /// A private (0700), unpredictably named directory for the control sockets, removed
     /// when this is dropped or this process dies; `config` is given to ssh as `-F`.
     pub fn new(config: Option<PathBuf>) -> Result<Ssh, Fault> {
-        let words = Janitor::words(&std::env::temp_dir().to_string_lossy(), "ssh");
+        let words = Janitor::words("ssh");
         let mut cmd = Command::new(&words[0]);
         // A group of its own: a Ctrl-C, or a kill of compare's whole group, leaves it
         // to remove the directory once compare is gone.

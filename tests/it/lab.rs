@@ -130,6 +130,12 @@ impl Lab {
         format!("ssh://root@{}:{SSH_PORT}", self.hosts[i].1)
     }
 
+    /// Host `i`'s temporary directory: its sessions' TMPDIR, so that what a test makes
+    /// there is apart from what tests running beside it make.
+    pub fn tmp(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("tmp-{i}"))
+    }
+
     /// `ssh://host{i}`: host `i` by its alias in [`Lab::ssh_config`].
     pub fn alias_url(&self, i: usize) -> String {
         format!("ssh://host{i}")
@@ -227,8 +233,10 @@ impl Lab {
         let (ns, addr) = self.hosts[i].clone();
         let dir = self.dir.display();
         let config = format!(
-            "Port {SSH_PORT}\nListenAddress {addr}\nHostKey {dir}/host_key\nAuthorizedKeysFile {dir}/authorized_keys\nPermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPidFile {dir}/sshd-{i}.pid\n"
+            "Port {SSH_PORT}\nListenAddress {addr}\nHostKey {dir}/host_key\nAuthorizedKeysFile {dir}/authorized_keys\nPermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPidFile {dir}/sshd-{i}.pid\nSetEnv TMPDIR={}\n",
+            self.tmp(i).display()
         );
+        std::fs::create_dir_all(self.tmp(i)).map_err(|e| e.to_string())?;
         let path = self.dir.join(format!("sshd_config-{i}"));
         std::fs::write(&path, config).map_err(|e| e.to_string())?;
         // sshd's privilege separation directory, as the package's service makes it.

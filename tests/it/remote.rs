@@ -30,9 +30,9 @@ fn compare_there(lab: &Lab, remote_bin: &str, args: &[&str]) -> Command {
     cmd
 }
 
-/// The directories `--ship` made in /tmp (the hosts share this file system).
-fn shipped() -> usize {
-    std::fs::read_dir("/tmp")
+/// The directories `--ship` made on host `i`.
+fn shipped(lab: &Lab, i: usize) -> usize {
+    std::fs::read_dir(lab.tmp(i))
         .map(|d| {
             d.filter_map(Result::ok)
                 .filter(|e| {
@@ -63,7 +63,6 @@ fn compare_measures_a_server_on_another_host() {
         return;
     };
     let out = out_dir(&lab, "report");
-    let ships_before = shipped();
     // No iomodels there: --ship copies this one over, through the same connection and
     // with no sftp there; the host is named by its alias in the ssh configuration.
     let result = run_bounded(
@@ -122,7 +121,7 @@ fn compare_measures_a_server_on_another_host() {
         Vec::new(),
         "left running on the host"
     );
-    assert_eq!(shipped(), ships_before, "the shipped copy is removed");
+    assert_eq!(shipped(&lab, 0), 0, "the shipped copy is removed");
 }
 
 /// compare killed outright (SIGKILL) in the middle of a run that shipped its
@@ -134,7 +133,6 @@ fn a_killed_compare_leaves_nothing_on_the_host() {
         return;
     };
     let out = out_dir(&lab, "killed");
-    let ships_before = shipped();
     let mut compare = compare_there(
         &lab,
         "/nonexistent/iomodels",
@@ -166,6 +164,11 @@ fn a_killed_compare_leaves_nothing_on_the_host() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    assert_eq!(
+        shipped(&lab, 0),
+        1,
+        "the copy is shipped to the host's TMPDIR"
+    );
     let helpers = crate::util::descendants(compare.id());
     let control_dirs = control_dirs_of(&helpers);
     assert_eq!(
@@ -188,7 +191,7 @@ fn a_killed_compare_leaves_nothing_on_the_host() {
                 .filter(|d| d.exists())
                 .map(|d| d.display().to_string()),
         );
-        if shipped() > ships_before {
+        if shipped(&lab, 0) > 0 {
             remains.push("the shipped copy".into());
         }
         remains
