@@ -406,7 +406,8 @@ fn compare_loads_a_server_from_several_hosts_at_once() {
     let Some(lab) = Lab::new("compare_loads_a_server_from_several_hosts_at_once", 2) else {
         return;
     };
-    let (server, client) = (lab.ssh_url(0), lab.ssh_url(1));
+    // The client host by its alias: its address (the route toward it) as ssh resolves it.
+    let (server, client) = (lab.ssh_url(0), lab.alias_url(1));
     let args = ["--server-host", &server, "--client-host", &client];
     let report = compare_over(
         &lab,
