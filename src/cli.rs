@@ -50,6 +50,10 @@ pub enum Command {
     /// measures a server on another host.
     #[command(hide = true)]
     Sample(crate::sample::args::SampleArgs),
+    /// Print this build's identity, its version and a hash of its executable: how
+    /// compare checks that the iomodels on another host is this very build.
+    #[command(hide = true)]
+    BuildId,
     /// Print a shell completion script: `iomodels completions bash > /etc/bash_completion.d/iomodels`.
     Completions(CompletionsArgs),
     /// Print the man page (roff) with every command's flags (`iomodels man | man -l -`),
@@ -136,6 +140,10 @@ pub fn dispatch(command: Command) -> Result<()> {
         Command::Merge(args) => crate::bench::merge::run(&args),
         Command::Floor(args) => crate::floor::run(&args),
         Command::Sample(args) => crate::sample::command::run(&args),
+        Command::BuildId => {
+            println!("{}", crate::hosts::build::own_build()?);
+            Ok(())
+        }
         Command::Diff(args) => crate::report::diff::run(&args),
         Command::Report(args) => crate::report::rewrite(&args),
         Command::Completions(args) => Ok(generated::completions(

@@ -1,6 +1,6 @@
 //! `iomodels compare` flags, and their translation into a validated [`Plan`].
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -80,6 +80,13 @@ pub struct CompareArgs {
     /// are merged [default: local].
     #[arg(long = "client-host", value_name = "HOST")]
     pub client_hosts: Vec<Host>,
+    /// The address clients reach the servers at, for a server host with several
+    /// [default: the server host's address, as ssh resolves its name (a `Host` alias
+    /// in the ssh configuration becomes its HostName); with the servers here and the
+    /// load elsewhere, the address this machine sends from toward the first client
+    /// host].
+    #[arg(long, value_name = "IP")]
+    pub server_addr: Option<IpAddr>,
     /// ssh's configuration file for --server-host and --client-host (ssh -F FILE).
     #[arg(long, value_name = "FILE")]
     pub ssh_config: Option<PathBuf>,
@@ -155,8 +162,7 @@ impl CompareArgs {
             placement: placement(self.pin, model::cpus()).filter(|_| self.server_host.is_local()),
             cpus: model::cpus(),
             server_host: self.server_host.clone(),
-            server_ip: crate::hosts::server_ip(&self.server_host, &self.client_hosts)
-                .map_err(usage)?,
+            server_ip: self.server_ip()?,
             client_hosts: self.client_hosts.clone(),
             reach: HostsConfig {
                 ssh_config: self.ssh_config.clone(),
@@ -164,6 +170,15 @@ impl CompareArgs {
                 ship: self.ship,
             },
         })
+    }
+
+    /// Where clients reach the servers: `--server-addr`, or the server host's address.
+    fn server_ip(&self) -> Result<Option<IpAddr>> {
+        if let Some(ip) = self.server_addr {
+            return Ok(Some(ip));
+        }
+        let config = self.ssh_config.as_deref();
+        crate::hosts::server_ip(&self.server_host, &self.client_hosts, config).map_err(usage)
     }
 
     /// The subjects the idle workload runs, as indices into `subjects`.
@@ -364,5 +379,19 @@ mod tests {
                 .contains("'poll' is not one of the models compared"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_server_address_given_is_the_one_clients_use() {
+        let given = plan(&[
+            "--server-host",
+            "ssh://198.18.0.2",
+            "--server-addr",
+            "10.0.0.7",
+        ]);
+        assert_eq!(given.unwrap().server_ip, Some("10.0.0.7".parse().unwrap()));
+        let resolved = plan(&["--server-host", "ssh://198.18.0.2"]).unwrap();
+        assert_eq!(resolved.server_ip, Some("198.18.0.2".parse().unwrap()));
+        assert_eq!(plan(&[]).unwrap().server_ip, None);
     }
 }

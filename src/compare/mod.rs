@@ -17,7 +17,8 @@
 //! - [`clients`]: the load from several hosts at once (`--client-host`), merged.
 //! - [`remote`]: a server on another host (`--server-host`), sampled and put against
 //!   the floor there.
-//! - [`target`]: finding an external server's process from its listening socket.
+//! - [`target`]: an external server, checked before the run, and its process found
+//!   from its listening socket.
 
 pub mod args;
 pub mod child;
@@ -34,7 +35,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use self::plan::Plan;
+use self::plan::{Plan, Subject};
 use crate::hosts::{Host, Hosts};
 use crate::results::comparison::{Comparison, Machine, Round, VERSION};
 use crate::results::figures::median;
@@ -49,7 +50,13 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
     let started_unix_s = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    // Hosts first: one that cannot be reached ends the run before it writes anything.
+    // Targets and hosts first: one that cannot be reached ends the run before it
+    // writes anything.
+    for subject in &plan.subjects {
+        if let Subject::Target { label, addr, pid } = subject {
+            target::check(label, *addr, *pid).map_err(crate::error::usage)?;
+        }
+    }
     let mut hosts = Hosts::new(plan.reach.clone());
     for host in std::iter::once(&plan.server_host).chain(&plan.client_hosts) {
         hosts

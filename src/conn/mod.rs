@@ -25,6 +25,8 @@
 //!   the reading thread's side of it, and the sender threads' loop.
 //! - [`trim`]: counting live connections, and giving the memory of finished ones back
 //!   once a burst is over (threads, coroutines, async, async-mt, uring).
+//! - [`preforked`]: the master of the pre-forked models (prefork, epoll-prefork): a
+//!   worker in every slot, and a line for each one that died and was replaced.
 //! - [`accept`]: the blocking family's accept loop, the event loops' accept-until-empty,
 //!   and what to do when accept(2) fails (EMFILE and friends).
 //!
@@ -37,6 +39,7 @@ pub mod completion;
 pub mod epoll;
 pub mod handoff;
 pub mod intake;
+pub mod preforked;
 pub mod reactors;
 pub mod ready;
 pub mod scan;

@@ -22,7 +22,8 @@ pub enum Fault {
     Refused(String),
     /// The remote `iomodels` is not there (or not executable).
     Missing(String),
-    /// The remote `iomodels` is of another version.
+    /// The remote `iomodels` is another version, or another build of this one (what
+    /// `--version` or `iomodels build-id` printed there, and here).
     OtherVersion { found: String, ours: String },
     /// Anything else ssh or the remote command said.
     Failed(String),

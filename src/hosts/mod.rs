@@ -4,30 +4,41 @@
 //! module's business alone.
 //!
 //! A remote host is `ssh://[USER@]HOST[:PORT]`. Every command to it goes through `ssh`
-//! (the user's configuration, keys and agent apply, or `-F FILE`), multiplexed over one
-//! connection per host for the whole run (ControlMaster, its socket in a private
-//! temporary directory, closed with `-O exit` at the end). A remote process runs in a
-//! session of its own (setsid) under a small shell that kills its whole process group
-//! when the ssh session's input ends, so nothing outlives the run, even one that was
-//! killed: ssh without a terminal forwards no hangup, but the end of its input always
-//! arrives.
+//! (the user's configuration, keys and agent apply, or `-F FILE`; HOST may be a `Host`
+//! alias of it), multiplexed over one connection per host for the whole run
+//! (ControlMaster, its socket in a private temporary directory). A remote process runs
+//! in a session of its own (setsid) under a small shell that kills its whole process
+//! group when the ssh session's input ends, so nothing outlives the run, even one that
+//! was killed: ssh without a terminal forwards no hangup, but the end of its input
+//! always arrives. The same end removes the temporary directories of a run, here and
+//! there, and the kernel stops the master connections when the run's process dies.
 //!
-//! - [`Host`]: `local` or `ssh://...`, parsed and printed.
+//! - [`Host`]: `local` or `ssh://...`, parsed and printed, and the address clients
+//!   reach it at (as ssh would resolve it).
 //! - [`session`]: [`Hosts`], the run's connections: opening them, checking (or
 //!   shipping) the remote `iomodels`, running commands there.
+//! - [`master`]: a host's master connection, a child of this process that dies with it.
+//! - [`janitor`]: a temporary directory removed when this process ends, however.
 //! - [`process`]: [`HostProcess`], one process on a host: its pid there, its output,
 //!   signals, its end.
-//! - [`ssh`]: the `ssh` and `scp` command lines.
+//! - [`build`]: which build this is (version and a hash of the executable), which the
+//!   remote `iomodels` must be.
+//! - [`ssh`]: the `ssh` command lines.
 //! - [`fault`]: what went wrong, in one line, from ssh's exit code 255 and its stderr.
 
+pub mod build;
 pub mod fault;
+pub mod janitor;
+pub mod master;
 pub mod process;
 pub mod session;
 pub mod ssh;
 
 use std::fmt;
 use std::net::{IpAddr, ToSocketAddrs};
+use std::path::Path;
 use std::str::FromStr;
+use std::time::Duration;
 
 pub use fault::HostError;
 pub use process::HostProcess;
@@ -58,36 +69,65 @@ impl Host {
     }
 
     /// The address a server running there is reached at by clients: the host's
-    /// address, resolved here (loopback for this machine).
-    pub fn ip(&self) -> Result<IpAddr, String> {
-        match self {
-            Host::Local => Ok(IpAddr::from([127, 0, 0, 1])),
-            Host::Ssh(ssh) => {
-                if let Ok(ip) = ssh.host.parse() {
-                    return Ok(ip);
-                }
-                (ssh.host.as_str(), 0)
-                    .to_socket_addrs()
-                    .ok()
-                    .and_then(|mut addrs| addrs.next())
-                    .map(|addr| addr.ip())
-                    .ok_or_else(|| format!("{self}: cannot resolve {} to an address", ssh.host))
-            }
+    /// address as ssh, given `ssh_config` (`-F`), would connect to it (a `Host` alias
+    /// becomes its `HostName`), resolved here; loopback for this machine.
+    pub fn ip(&self, ssh_config: Option<&Path>) -> Result<IpAddr, String> {
+        let ssh = match self {
+            Host::Local => return Ok(IpAddr::from([127, 0, 0, 1])),
+            Host::Ssh(ssh) => ssh,
+        };
+        if let Ok(ip) = ssh.host.parse() {
+            return Ok(ip);
         }
+        let name = configured_hostname(ssh_config, ssh)
+            .map_err(|fault| format!("{self}: cannot ask ssh for its address ({fault})"))?;
+        if let Ok(ip) = name.parse() {
+            return Ok(ip);
+        }
+        let named = if name == ssh.host {
+            String::new()
+        } else {
+            " (its HostName in the ssh configuration)".to_string()
+        };
+        (name.as_str(), 0)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .map(|addr| addr.ip())
+            .ok_or_else(|| format!("{self}: cannot resolve {name}{named} to an address"))
     }
+}
+
+/// How long `ssh -G` may take.
+const SSH_G: Duration = Duration::from_secs(10);
+
+/// The name or address ssh would connect to for `addr`: the `hostname` that `ssh -G`
+/// prints.
+fn configured_hostname(ssh_config: Option<&Path>, addr: &SshAddr) -> Result<String, fault::Fault> {
+    let printed = process::run_to_end(ssh::configuration(ssh_config, addr), None, SSH_G, "ssh")?;
+    printed
+        .lines()
+        .find_map(|line| line.strip_prefix("hostname "))
+        .map(|name| name.trim().to_string())
+        .ok_or_else(|| fault::Fault::Failed("ssh -G printed no hostname".into()))
 }
 
 /// The address clients on `clients` reach a server on `server` at; `None` when they
 /// all run here with it (loopback). A server here is reached at the address this
 /// machine sends from toward the first client elsewhere (the kernel's route to it).
-pub fn server_ip(server: &Host, clients: &[Host]) -> Result<Option<IpAddr>, String> {
+/// `ssh_config` is ssh's `-F`, where the hosts' names may be aliases.
+pub fn server_ip(
+    server: &Host,
+    clients: &[Host],
+    ssh_config: Option<&Path>,
+) -> Result<Option<IpAddr>, String> {
     if !server.is_local() {
-        return server.ip().map(Some);
+        return server.ip(ssh_config).map(Some);
     }
     let Some(client) = clients.iter().find(|c| !c.is_local()) else {
         return Ok(None);
     };
-    let toward = client.ip()?;
+    let toward = client.ip(ssh_config)?;
     let unspecified: IpAddr = if toward.is_ipv4() {
         [0, 0, 0, 0].into()
     } else {
@@ -212,21 +252,45 @@ mod tests {
 
     #[test]
     fn a_server_here_is_on_loopback_and_there_on_the_hosts_address() {
-        assert_eq!(Host::Local.ip().unwrap().to_string(), "127.0.0.1");
+        assert_eq!(Host::Local.ip(None).unwrap().to_string(), "127.0.0.1");
         let host: Host = "ssh://root@198.18.0.2:2222".parse().unwrap();
-        assert_eq!(host.ip().unwrap().to_string(), "198.18.0.2");
+        assert_eq!(host.ip(None).unwrap().to_string(), "198.18.0.2");
     }
 
     #[test]
     fn clients_reach_a_server_at_the_address_they_can_route_to() {
         let there: Host = "ssh://root@198.18.0.2:2222".parse().unwrap();
         let local = Host::Local;
-        assert_eq!(server_ip(&local, &[Host::Local]), Ok(None));
-        let ip = server_ip(&there, &[Host::Local]).unwrap();
+        assert_eq!(server_ip(&local, &[Host::Local], None), Ok(None));
+        let ip = server_ip(&there, &[Host::Local], None).unwrap();
         assert_eq!(ip.unwrap().to_string(), "198.18.0.2");
         // Toward loopback, this machine sends from loopback.
         let me: Host = "ssh://127.0.0.1".parse().unwrap();
-        let ip = server_ip(&local, &[local.clone(), me]).unwrap();
+        let ip = server_ip(&local, &[local.clone(), me], None).unwrap();
         assert_eq!(ip.unwrap().to_string(), "127.0.0.1");
+    }
+
+    #[test]
+    fn an_alias_is_the_address_its_ssh_configuration_names() {
+        let dir =
+            nix::unistd::mkdtemp(&std::env::temp_dir().join("iomodels-alias.XXXXXX")).unwrap();
+        let config = dir.join("ssh_config");
+        let text =
+            "Host box1\n  HostName 198.18.7.9\n  Port 2222\nHost box2\n  HostName localhost\n";
+        std::fs::write(&config, text).unwrap();
+        let ip = |url: &str| url.parse::<Host>().unwrap().ip(Some(&config));
+        let (box1, box2, box3) = (
+            ip("ssh://root@box1"),
+            ip("ssh://box2"),
+            ip("ssh://box3.invalid"),
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(box1.unwrap().to_string(), "198.18.7.9");
+        assert!(box2.unwrap().is_loopback());
+        let err = box3.unwrap_err();
+        assert!(
+            err.starts_with("ssh://box3.invalid: cannot resolve box3.invalid to"),
+            "{err}"
+        );
     }
 }

@@ -1,4 +1,5 @@
-//! One process on a host: its pid there, its output as lines, signals, its end.
+//! One process on a host: its pid there, its output as lines, signals, its end; and
+//! [`run_to_end`], a command run to its end for its output.
 //!
 //! On this machine it is a child process. On another it runs under [`WRAPPER`], a
 //! shell over ssh that starts it in a session of its own (setsid), says its pid,
@@ -257,6 +258,51 @@ pub fn describe(status: ExitStatus) -> String {
         (Some(code), _) => format!("exit code {code}"),
         (None, Some(signal)) => format!("killed by {}", signal_name(signal)),
         _ => status.to_string(),
+    }
+}
+
+/// Runs `cmd` to its end (killed past `limit`), `input` on its stdin (else nothing);
+/// its stdout, or the fault its status and stderr show (`bin` names the command run).
+pub fn run_to_end(
+    mut cmd: Command,
+    input: Option<std::fs::File>,
+    limit: Duration,
+    bin: &str,
+) -> Result<String, Fault> {
+    let mut child = cmd
+        .stdin(input.map_or_else(Stdio::null, Stdio::from))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|err| Fault::Failed(format!("cannot run {:?}: {err}", cmd.get_program())))?;
+    let stdout = collect_lines(child.stdout.take().expect("piped stdout"));
+    let stderr = collect_lines(child.stderr.take().expect("piped stderr"));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().ok().flatten() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Fault::Failed(format!(
+                "{bin} did not finish within {} s",
+                limit.as_secs()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let read_all = |rx: mpsc::Receiver<String>| {
+        let mut lines = Vec::new();
+        while let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) {
+            lines.push(line);
+        }
+        lines.join("\n")
+    };
+    let (out, err) = (read_all(stdout), read_all(stderr));
+    match classify(status.code(), &err, bin) {
+        None => Ok(out),
+        Some(fault) => Err(fault),
     }
 }
 

@@ -1,17 +1,21 @@
 //! [`Hosts`]: the hosts of one run. Opening one starts its ssh master connection and
-//! checks that the `iomodels` there is this one's version (`--ship` copies this
-//! executable over when it is missing or another); then `iomodels` commands run there,
-//! to completion or as processes. Dropping it closes the masters and removes what was
-//! shipped.
+//! checks that the `iomodels` there is this very build (`--ship` copies this executable
+//! over when it is missing or another); then `iomodels` commands run there, to
+//! completion or as processes. Dropping it removes what was shipped and closes the
+//! masters; a run killed outright leaves neither behind (see [`super::master`] and
+//! [`super::janitor`]).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use super::fault::{classify, Fault, HostError};
-use super::process::{HostProcess, WRAPPER};
-use super::ssh::{shell_quote, Ssh};
+use super::build::{own_build, own_executable, own_version};
+use super::fault::{Fault, HostError};
+use super::janitor::Janitor;
+use super::master::Master;
+use super::process::{run_to_end, HostProcess, WRAPPER};
+use super::ssh::Ssh;
 use super::{Host, SshAddr};
 
 /// How a run reaches its hosts.
@@ -29,25 +33,30 @@ pub struct HostsConfig {
 const QUICK: Duration = Duration::from_secs(20);
 /// How long a remote process may take to say its pid.
 const START: Duration = Duration::from_secs(20);
+/// How long a master connection may take to come up.
+const CONNECT: Duration = Duration::from_secs(30);
+/// How long copying this executable over may take.
+const SHIP: Duration = Duration::from_secs(300);
 
 /// The hosts of one run, and their connections.
 #[derive(Debug)]
 pub struct Hosts {
     config: HostsConfig,
     ssh: Option<Ssh>,
-    /// The `iomodels` to run on each opened host, and the directory shipped there.
+    /// What each opened host runs, and what keeps it.
     opened: HashMap<SshAddr, Opened>,
 }
 
+/// An opened host. Its fields drop in order: the shipped directory is removed through
+/// the master before the master closes.
 #[derive(Debug)]
 struct Opened {
+    /// The `iomodels` to run there.
     bin: String,
-    shipped: Option<String>,
-}
-
-/// What this executable says to `--version`.
-pub fn own_version() -> String {
-    format!("iomodels {}", env!("CARGO_PKG_VERSION"))
+    /// The directory there that holds the shipped executable.
+    shipped: Option<Janitor>,
+    /// Held for its Drop, which closes it (after `shipped`).
+    _master: Master,
 }
 
 impl Hosts {
@@ -60,8 +69,7 @@ impl Hosts {
     }
 
     /// Opens `host` for the run: its master connection, and an `iomodels` of this
-    /// version there (shipped if asked). Opening it again, or this machine, does
-    /// nothing.
+    /// build there (shipped if asked). Opening it again, or this machine, does nothing.
     pub fn open(&mut self, host: &Host) -> Result<(), HostError> {
         let Host::Ssh(addr) = host else {
             return Ok(());
@@ -71,28 +79,26 @@ impl Hosts {
         }
         let fail = |fault| host_error(host, fault);
         if self.ssh.is_none() {
-            let ssh = Ssh::new(self.config.ssh_config.clone()).map_err(|err| {
+            self.ssh = Some(Ssh::new(self.config.ssh_config.clone()).map_err(|fault| {
                 fail(Fault::Failed(format!(
-                    "cannot make a control directory: {err}"
+                    "cannot make a control directory: {fault}"
                 )))
-            })?;
-            self.ssh = Some(ssh);
+            })?);
         }
-        self.start_master(addr).map_err(fail)?;
+        let master = Master::start(self.ssh(), addr, CONNECT).map_err(fail)?;
         let bin = self
             .config
             .remote_bin
             .clone()
             .unwrap_or_else(|| "iomodels".into());
         // From here on, dropping `self` closes the master.
-        self.opened.insert(
-            addr.clone(),
-            Opened {
-                bin: bin.clone(),
-                shipped: None,
-            },
-        );
-        match self.check_version(addr, &bin) {
+        let opened = Opened {
+            bin: bin.clone(),
+            shipped: None,
+            _master: master,
+        };
+        self.opened.insert(addr.clone(), opened);
+        match self.check_build(addr, &bin) {
             Ok(()) => Ok(()),
             Err(Fault::Missing(_) | Fault::OtherVersion { .. }) if self.config.ship => {
                 self.ship(addr).map_err(fail)
@@ -105,77 +111,46 @@ impl Hosts {
         self.ssh.as_ref().expect("a host was opened")
     }
 
-    fn start_master(&self, addr: &SshAddr) -> Result<(), Fault> {
-        // `-f` leaves the master in the background holding its stderr: a file, not a
-        // pipe, or reading the pipe to its end would wait for the master's.
-        let log = tempfile_path("ssh-master");
-        let file = std::fs::File::create(&log)
-            .map_err(|err| Fault::Failed(format!("cannot create {}: {err}", log.display())))?;
-        let status = self
-            .ssh()
-            .master(addr)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(file)
-            .status()
-            .map_err(|err| Fault::Failed(format!("cannot run ssh: {err}")))?;
-        let stderr = std::fs::read_to_string(&log).unwrap_or_default();
-        let _ = std::fs::remove_file(&log);
-        match classify(status.code(), &stderr, "ssh") {
-            None => Ok(()),
-            Some(Fault::Missing(_)) => Err(Fault::Failed("ssh is not installed here".into())),
-            Some(fault) => Err(fault),
+    /// Is the `iomodels` there this build? Its `--version` first (every version has
+    /// one), then its build.
+    fn check_build(&self, addr: &SshAddr, bin: &str) -> Result<(), Fault> {
+        let ask = |what: &str| -> Result<String, Fault> {
+            let line = [bin.to_string(), what.to_string()];
+            Ok(self.run_raw(addr, &line, QUICK, bin)?.trim().to_string())
+        };
+        let (found, ours) = (ask("--version")?, own_version());
+        if found != ours {
+            return Err(Fault::OtherVersion { found, ours });
         }
+        let ours = own_build()
+            .map_err(|err| Fault::Failed(format!("cannot read this executable: {err}")))?;
+        let found = ask("build-id")?;
+        if found != ours {
+            return Err(Fault::OtherVersion { found, ours });
+        }
+        Ok(())
     }
 
-    fn check_version(&self, addr: &SshAddr, bin: &str) -> Result<(), Fault> {
-        let found = self.run_raw(addr, &[bin.to_string(), "--version".into()], QUICK, bin)?;
-        let (found, ours) = (found.trim().to_string(), own_version());
-        if found == ours {
-            Ok(())
-        } else {
-            Err(Fault::OtherVersion { found, ours })
-        }
-    }
-
-    /// Copies this executable to a new temporary directory there, and runs it from
-    /// now on.
+    /// Copies this executable into a new temporary directory there (removed when the
+    /// run ends, however it ends), and runs it from now on. The copy is the executable
+    /// on the input of `cat` there: it needs no sftp subsystem, no scp.
     fn ship(&mut self, addr: &SshAddr) -> Result<(), Fault> {
-        let exe = std::env::current_exe()
-            .map_err(|err| Fault::Failed(format!("cannot find this executable: {err}")))?;
-        let mktemp = [
-            "mktemp".into(),
-            "-d".into(),
-            "/tmp/iomodels-ship.XXXXXX".into(),
-        ];
-        let dir = self
-            .run_raw(addr, &mktemp, QUICK, "mktemp")?
-            .trim()
-            .to_string();
+        let exe = own_executable()
+            .map_err(|err| Fault::Failed(format!("cannot read this executable: {err}")))?;
+        let janitor = Janitor::start(self.ssh().command(addr, &Janitor::words("ship")), QUICK)?;
+        let bin = format!("{}/iomodels", janitor.dir());
         if let Some(opened) = self.opened.get_mut(addr) {
-            opened.shipped = Some(dir.clone());
+            opened.shipped = Some(janitor);
         }
-        let bin = format!("{dir}/iomodels");
-        let out = self
-            .ssh()
-            .copy(addr, &exe, &bin)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|err| Fault::Failed(format!("cannot run scp: {err}")))?;
-        if let Some(fault) = classify(
-            out.status.code(),
-            &String::from_utf8_lossy(&out.stderr),
-            "scp",
-        ) {
-            return Err(fault);
-        }
-        self.run_raw(
-            addr,
-            &["chmod".into(), "755".into(), bin.clone()],
-            QUICK,
-            "chmod",
-        )?;
-        self.check_version(addr, &bin)?;
+        let copy = [
+            "sh".into(),
+            "-c".into(),
+            r#"cat >"$1" && chmod 755 "$1""#.into(),
+            "iomodels-ship".into(),
+            bin.clone(),
+        ];
+        run_to_end(self.ssh().command(addr, &copy), Some(exe), SHIP, "cat")?;
+        self.check_build(addr, &bin)?;
         if let Some(opened) = self.opened.get_mut(addr) {
             opened.bin = bin;
         }
@@ -191,7 +166,7 @@ impl Hosts {
         limit: Duration,
     ) -> Result<String, HostError> {
         let (cmd, bin) = self.iomodels_on(host, &[], args)?;
-        run_to_end(cmd, limit, &bin).map_err(|fault| host_error(host, fault))
+        run_to_end(cmd, None, limit, &bin).map_err(|fault| host_error(host, fault))
     }
 
     /// Starts `iomodels ARGS` on `host`, as a [`HostProcess`].
@@ -247,29 +222,14 @@ impl Hosts {
         limit: Duration,
         bin: &str,
     ) -> Result<String, Fault> {
-        run_to_end(self.ssh().command(addr, line), limit, bin)
+        run_to_end(self.ssh().command(addr, line), None, limit, bin)
     }
 }
 
 impl Drop for Hosts {
     fn drop(&mut self) {
-        let Some(ssh) = &self.ssh else { return };
-        for (addr, opened) in &self.opened {
-            if let Some(dir) = &opened.shipped {
-                let rm = format!("rm -rf {}", shell_quote(dir));
-                let _ = run_to_end(
-                    ssh.command(addr, &["sh".into(), "-c".into(), rm]),
-                    QUICK,
-                    "rm",
-                );
-            }
-            let _ = ssh
-                .exit(addr)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
+        // The hosts first: each one's master needs the control directory `ssh` keeps.
+        self.opened.clear();
     }
 }
 
@@ -284,57 +244,6 @@ fn host_error(host: &Host, fault: Fault) -> HostError {
 /// This executable.
 fn local_exe() -> Result<PathBuf, Fault> {
     std::env::current_exe().map_err(|err| Fault::Failed(format!("cannot find iomodels: {err}")))
-}
-
-/// Runs `cmd` to its end (killed past `limit`); its stdout, or the fault its status and
-/// stderr show.
-fn run_to_end(mut cmd: Command, limit: Duration, bin: &str) -> Result<String, Fault> {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|err| Fault::Failed(format!("cannot run {:?}: {err}", cmd.get_program())))?;
-    let stdout = super::process::collect_lines(child.stdout.take().expect("piped stdout"));
-    let stderr = super::process::collect_lines(child.stderr.take().expect("piped stderr"));
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().ok().flatten() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(Fault::Failed(format!(
-                "{bin} did not finish within {} s",
-                limit.as_secs()
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let read_all = |rx: std::sync::mpsc::Receiver<String>| {
-        let mut lines = Vec::new();
-        while let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) {
-            lines.push(line);
-        }
-        lines.join("\n")
-    };
-    let (out, err) = (read_all(stdout), read_all(stderr));
-    match classify(status.code(), &err, bin) {
-        None => Ok(out),
-        Some(fault) => Err(fault),
-    }
-}
-
-/// A path for a file of this process's own in the temporary directory.
-fn tempfile_path(name: &str) -> PathBuf {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static N: AtomicUsize = AtomicUsize::new(0);
-    std::env::temp_dir().join(format!(
-        "iomodels-{name}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ))
 }
 
 #[cfg(test)]
@@ -364,5 +273,17 @@ mod tests {
 
     fn which_ssh() -> bool {
         Command::new("ssh").arg("-V").output().is_ok()
+    }
+
+    #[test]
+    fn symlinks_at_the_old_guessable_paths_are_not_followed() {
+        // The master's log was /tmp/iomodels-ssh-master-PID-N, created with O_TRUNC.
+        let planted = crate::sys::planted::Planted::at((0..64).map(|n| {
+            let name = format!("iomodels-ssh-master-{}-{n}", std::process::id());
+            std::env::temp_dir().join(name)
+        }));
+        let mut hosts = Hosts::new(HostsConfig::default());
+        assert!(hosts.open(&"ssh://127.0.0.1:1".parse().unwrap()).is_err());
+        planted.assert_untouched();
     }
 }

@@ -1,77 +1,76 @@
-//! The `ssh` and `scp` command lines of a run: one private directory for the control
-//! sockets, one master connection per host (ControlMaster, ControlPersist), every
-//! other command multiplexed over it, `-O exit` to close it.
+//! The `ssh` command lines of a run: one private directory for the control sockets
+//! (kept by a [`Janitor`], so it goes with the run however the run ends), one master
+//! connection per host (ControlMaster, run by [`super::master`]), every other command
+//! multiplexed over it, `-O check` and `-O exit` to ask after it and close it, and
+//! `ssh -G` to read what the configuration makes of a host.
 
 use std::ffi::OsString;
-use std::io;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
+use super::fault::Fault;
+use super::janitor::Janitor;
 use super::SshAddr;
 
 /// How long ssh may take to connect.
 const CONNECT_TIMEOUT_S: u32 = 10;
-/// How long a master stays up once its last session closed: long enough between the
-/// commands of a run, short enough that a run killed outright leaves no master for
-/// long (a run that ends closes its masters at once).
-const PERSIST_S: u32 = 60;
+/// How long making the control directory may take.
+const MAKE_DIR: Duration = Duration::from_secs(5);
 
 /// The ssh side of a run: its configuration file and its control sockets.
 #[derive(Debug)]
 pub struct Ssh {
     config: Option<PathBuf>,
-    control_dir: PathBuf,
+    control_dir: Janitor,
 }
 
 impl Ssh {
-    /// A private (0700) directory for the control sockets; `config` is given to ssh
-    /// as `-F`.
-    pub fn new(config: Option<PathBuf>) -> io::Result<Ssh> {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let control_dir = std::env::temp_dir().join(format!(
-            "iomodels-ssh-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&control_dir)?;
+    /// A private (0700), unpredictably named directory for the control sockets, removed
+    /// when this is dropped or this process dies; `config` is given to ssh as `-F`.
+    pub fn new(config: Option<PathBuf>) -> Result<Ssh, Fault> {
+        let words = Janitor::words("ssh");
+        let mut cmd = Command::new(&words[0]);
+        // A group of its own: a Ctrl-C, or a kill of compare's whole group, leaves it
+        // to remove the directory once compare is gone.
+        cmd.args(&words[1..]).process_group(0);
+        let control_dir = Janitor::start(cmd, MAKE_DIR)?;
         Ok(Ssh {
             config,
             control_dir,
         })
     }
 
-    /// The options every ssh and scp of the run shares.
+    /// The options every ssh of the run shares.
     fn options(&self, addr: &SshAddr) -> Vec<OsString> {
-        let mut args: Vec<OsString> = Vec::new();
-        if let Some(config) = &self.config {
-            args.extend(["-F".into(), config.into()]);
-        }
+        let mut args = config_options(self.config.as_deref(), addr);
         let mut option = |o: String| args.extend(["-o".into(), o.into()]);
         option("ControlMaster=auto".into());
-        option(format!("ControlPath={}/%C", self.control_dir.display()));
+        option(format!("ControlPath={}/%C", self.control_dir.dir()));
         option("BatchMode=yes".into());
         option(format!("ConnectTimeout={CONNECT_TIMEOUT_S}"));
         option("ServerAliveInterval=5".into());
         option("ServerAliveCountMax=3".into());
-        if let Some(user) = &addr.user {
-            option(format!("User={user}"));
-        }
-        if let Some(port) = addr.port {
-            option(format!("Port={port}"));
-        }
         args
     }
 
-    /// `ssh -f -N`: opens the host's master connection and returns once it is up.
+    /// `ssh -N` as the host's master connection, in the foreground for as long as it
+    /// runs (ControlPersist off: it does not fork into the background, and does not
+    /// outlive its parent, see [`super::master`]).
     pub fn master(&self, addr: &SshAddr) -> Command {
         let mut cmd = Command::new("ssh");
         cmd.args(self.options(addr))
-            .args(["-o", &format!("ControlPersist={PERSIST_S}")])
-            .args(["-f", "-N", "--", &addr.host]);
+            .args(["-o", "ControlMaster=yes", "-o", "ControlPersist=no"])
+            .args(["-N", "--", &addr.host]);
+        cmd
+    }
+
+    /// `ssh -O check`: succeeds once the host's master accepts sessions.
+    pub fn check(&self, addr: &SshAddr) -> Command {
+        let mut cmd = Command::new("ssh");
+        cmd.args(self.options(addr))
+            .args(["-O", "check", "--", &addr.host]);
         cmd
     }
 
@@ -93,28 +92,31 @@ impl Ssh {
             .args(["-O", "exit", "--", &addr.host]);
         cmd
     }
-
-    /// `scp LOCAL HOST:REMOTE`, through the master.
-    pub fn copy(&self, addr: &SshAddr, local: &Path, remote: &str) -> Command {
-        let host = if addr.host.contains(':') {
-            format!("[{}]", addr.host)
-        } else {
-            addr.host.clone()
-        };
-        let mut cmd = Command::new("scp");
-        cmd.args(["-q"])
-            .args(self.options(addr))
-            .arg("--")
-            .arg(local)
-            .arg(format!("{host}:{remote}"));
-        cmd
-    }
 }
 
-impl Drop for Ssh {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.control_dir);
+/// The options that say which host is meant, as the user's configuration and the
+/// host's URL have it: `-F FILE`, the user and the port.
+fn config_options(config: Option<&Path>, addr: &SshAddr) -> Vec<OsString> {
+    let mut args: Vec<OsString> = Vec::new();
+    if let Some(config) = config {
+        args.extend(["-F".into(), config.into()]);
     }
+    if let Some(user) = &addr.user {
+        args.extend(["-o".into(), format!("User={user}").into()]);
+    }
+    if let Some(port) = addr.port {
+        args.extend(["-o".into(), format!("Port={port}").into()]);
+    }
+    args
+}
+
+/// `ssh -G HOST`: prints the configuration ssh would connect to `addr` with (its
+/// `hostname` line is the name or address it would connect to), connecting nowhere.
+pub fn configuration(config: Option<&Path>, addr: &SshAddr) -> Command {
+    let mut cmd = Command::new("ssh");
+    cmd.args(config_options(config, addr))
+        .args(["-G", "--", &addr.host]);
+    cmd
 }
 
 /// `text` as one word for a POSIX shell.
@@ -159,16 +161,31 @@ mod tests {
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
         let line = args.join(" ");
-        assert!(line.starts_with("-F /etc/cfg -o ControlMaster=auto -o ControlPath="));
+        assert!(line.starts_with("-F /etc/cfg -o User=root -o Port=2222"));
+        assert!(line.contains("-o ControlMaster=auto -o ControlPath="));
         assert!(line.contains("/%C"), "{line}");
-        assert!(line.contains("-o User=root -o Port=2222"), "{line}");
         assert!(
             line.ends_with("-T -- 198.18.0.2 iomodels --version"),
             "{line}"
         );
-        let dir = ssh.control_dir.clone();
+        let dir = PathBuf::from(ssh.control_dir.dir());
         assert!(dir.is_dir());
         drop(ssh);
         assert!(!dir.exists());
+    }
+
+    #[test]
+    fn a_directory_at_the_old_guessable_path_is_no_obstacle() {
+        // The control directory was /tmp/iomodels-ssh-PID-N: anyone could make it first.
+        let planted: Vec<PathBuf> = (0..64)
+            .map(|n| std::env::temp_dir().join(format!("iomodels-ssh-{}-{n}", std::process::id())))
+            .filter(|path| std::fs::create_dir(path).is_ok())
+            .collect();
+        let made = Ssh::new(None);
+        for path in &planted {
+            let _ = std::fs::remove_dir(path);
+        }
+        let ssh = made.unwrap();
+        assert!(Path::new(ssh.control_dir.dir()).is_dir());
     }
 }

@@ -17,19 +17,17 @@
 //!
 //! The master binds every listener before it forks, and keeps them all, so a worker
 //! that dies is replaced by one that serves the same listener and no queued connection
-//! is lost. On SIGTERM the master terminates and reaps its workers within
+//! is lost ([`crate::conn::preforked`], which says on stderr which worker died, of what,
+//! and that it was replaced). On SIGTERM the master terminates and reaps its workers within
 //! [`CHILD_GRACE`].
 
 use std::io;
 use std::net::TcpListener;
 
-use nix::unistd::Pid;
-
 use super::{Family, ModelInfo, Workers};
-use super::{Launch, Stop, CHILD_GRACE, STOP_POLL};
-use crate::conn::{epoll, reactors, ConnOptions};
+use super::{Launch, Stop, CHILD_GRACE};
+use crate::conn::{epoll, preforked, reactors, ConnOptions};
 use crate::sys;
-use crate::sys::process::{Children, Forked};
 
 pub static INFO: ModelInfo = ModelInfo {
     name: "epoll-prefork",
@@ -46,27 +44,14 @@ pub static INFO: ModelInfo = ModelInfo {
 
 fn run(launch: Launch) -> io::Result<()> {
     let listeners = reactors::bind(launch.listener, launch.addr, launch.backlog, launch.workers)?;
-    // Which worker serves which listener: a dead worker's slot is forked again.
-    let mut slots: Vec<Option<Pid>> = vec![None; listeners.len()];
-    let mut children = Children::new();
-    while !launch.stop.is_set() {
-        children.reap();
-        for (slot, listener) in slots.iter_mut().zip(&listeners) {
-            if slot.is_some_and(|pid| children.contains(pid)) || launch.stop.is_set() {
-                continue;
-            }
-            match sys::process::fork()? {
-                Forked::Child => worker(listener, launch.conn),
-                Forked::Parent { child } => {
-                    children.add(child);
-                    *slot = Some(child);
-                }
-            }
-        }
-        std::thread::sleep(STOP_POLL);
-    }
-    children.stop_all(CHILD_GRACE);
-    Ok(())
+    // Worker i serves listener i: a dead worker's replacement serves the same one.
+    preforked::supervise(
+        INFO.name,
+        listeners.len(),
+        &launch.stop,
+        CHILD_GRACE,
+        |index| worker(&listeners[index], launch.conn),
+    )
 }
 
 /// A worker's life: the epoll reactor on its listener until SIGTERM kills it (its copy

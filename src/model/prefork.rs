@@ -4,17 +4,16 @@
 //! Each child loops: take the lock, accept one connection, release the lock, serve the
 //! connection. The lock is seed 000's: it serialises accept so that one child, not all
 //! of them, wakes for each connection (the thundering herd old kernels had). The parent
-//! only supervises: it replaces a child that dies, and on stop terminates and reaps
-//! them all.
+//! only supervises ([`crate::conn::preforked`]): it replaces a child that dies, saying
+//! so on stderr, and on stop terminates and reaps them all.
 
 use std::io;
 
 use super::{Family, ModelInfo, Workers};
-use super::{Launch, CHILD_GRACE, STOP_POLL};
-use crate::conn::{self, accept::Acceptor, ConnOptions};
+use super::{Launch, CHILD_GRACE};
+use crate::conn::{self, accept::Acceptor, preforked, ConnOptions};
 use crate::sys;
 use crate::sys::lockfile::AcceptLock;
-use crate::sys::process::{Children, Forked};
 
 pub static INFO: ModelInfo = ModelInfo {
     name: "prefork",
@@ -32,19 +31,9 @@ pub static INFO: ModelInfo = ModelInfo {
 fn run(launch: Launch) -> io::Result<()> {
     let acceptor = Acceptor::new(launch.listener, launch.stop.clone())?;
     let lock = AcceptLock::new()?;
-    let mut children = Children::new();
-    while !launch.stop.is_set() {
-        children.reap();
-        while children.len() < launch.workers && !launch.stop.is_set() {
-            match sys::process::fork()? {
-                Forked::Child => child(&acceptor, &lock, &launch.conn),
-                Forked::Parent { child } => children.add(child),
-            }
-        }
-        std::thread::sleep(STOP_POLL);
-    }
-    children.stop_all(CHILD_GRACE);
-    Ok(())
+    preforked::supervise(INFO.name, launch.workers, &launch.stop, CHILD_GRACE, |_| {
+        child(&acceptor, &lock, &launch.conn)
+    })
 }
 
 /// A child's life: accept under the lock, serve, repeat, until SIGTERM kills it (its

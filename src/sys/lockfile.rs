@@ -1,15 +1,20 @@
-//! The accept lock of prefork: an exclusive fcntl(2) record lock on an unlinked
-//! temporary file, as seed 000 does with `fcntl.lockf`.
+//! The accept lock of prefork: an exclusive fcntl(2) record lock on an anonymous file,
+//! as seed 000 does with `fcntl.lockf` on a temporary one.
 //!
 //! Record locks belong to a process, not to an open file description, so children that
 //! inherit the same descriptor still exclude each other (flock(2) locks would not).
+//!
+//! The file is a memfd (memfd_create(2)): it has no name in any directory, so no other
+//! user can guess it, plant a symlink there, or open it; a named file in /tmp would be
+//! all three.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
 
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg};
+use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
 
 /// A lock file shared by forked processes.
 #[derive(Debug)]
@@ -18,19 +23,13 @@ pub struct AcceptLock {
 }
 
 impl AcceptLock {
-    /// Creates the lock file in the temporary directory and unlinks it at once: the
-    /// descriptor, inherited by every child, is all that is needed.
+    /// Creates the lock's file, an anonymous one: the descriptor, inherited by every
+    /// child, is all that is needed.
     pub fn new() -> io::Result<Self> {
-        let path =
-            std::env::temp_dir().join(format!("iomodels-accept-{}.lock", std::process::id()));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)?;
-        std::fs::remove_file(&path)?;
-        Ok(AcceptLock { file })
+        let fd = memfd_create(c"iomodels-accept-lock", MemFdCreateFlag::MFD_CLOEXEC)?;
+        Ok(AcceptLock {
+            file: File::from(fd),
+        })
     }
 
     /// Blocks until this process holds the lock, which it keeps until the guard is
@@ -75,5 +74,21 @@ impl Drop for LockHeld<'_> {
     fn drop(&mut self) {
         // Fails only if the descriptor is gone, and then no lock is held either.
         let _ = self.0.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::planted::Planted;
+
+    #[test]
+    fn a_symlink_at_the_old_path_is_not_followed() {
+        // The lock's file was /tmp/iomodels-accept-PID.lock, opened with O_TRUNC.
+        let old = format!("iomodels-accept-{}.lock", std::process::id());
+        let planted = Planted::at([std::env::temp_dir().join(old)]);
+        let lock = AcceptLock::new().unwrap();
+        drop(lock.hold().unwrap());
+        planted.assert_untouched();
     }
 }

@@ -10,6 +10,8 @@
 //! - [`limits`]: raising the descriptor limit (RLIMIT_NOFILE) to what the system allows.
 //! - [`malloc`]: handing freed heap memory back to the system (malloc_trim(3)).
 //! - [`affinity`]: pinning this process to a set of CPUs (sched_setaffinity(2)).
+//! - `planted` (tests only): symlinks planted at old predictable temporary paths, to
+//!   show that nothing follows them.
 //!
 //! Every `unsafe` block carries a `// SAFETY:` comment saying why it holds.
 
@@ -19,6 +21,8 @@ pub mod limits;
 pub mod listener;
 pub mod lockfile;
 pub mod malloc;
+#[cfg(test)]
+pub(crate) mod planted;
 pub mod process;
 pub mod signal;
 pub mod uring;

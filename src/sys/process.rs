@@ -1,8 +1,11 @@
-//! Processes: fork(2), waitpid(2) to reap children, and prctl(PR_SET_PDEATHSIG) so a
-//! child never outlives its server.
+//! Processes: fork(2), waitpid(2) to reap children and tell how they ended, and
+//! prctl(PR_SET_PDEATHSIG) so a child never outlives its server (or a helper program
+//! the process it serves).
 
 use std::collections::HashSet;
 use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -80,12 +83,44 @@ pub fn stop_with_parent(parent: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Makes the program `cmd` starts get SIGTERM when this process dies, however it dies
+/// (SIGKILL included): the kernel sends it when the thread that spawns the program
+/// ends, so spawn it from the thread that lives as long as the process (the main one).
+/// A program whose parent died before it could ask is not started.
+pub fn stop_with_this_process(cmd: &mut Command) -> &mut Command {
+    let parent = nix::unistd::getpid();
+    let ask = move || {
+        nix::sys::prctl::set_pdeathsig(Signal::SIGTERM)?;
+        // A parent that died before the line above sends no signal: check.
+        if nix::unistd::getppid() != parent {
+            return Err(io::Error::from_raw_os_error(libc::ESRCH));
+        }
+        Ok(())
+    };
+    // SAFETY: the closure runs in the forked child before exec, where only
+    // async-signal-safe calls are allowed: prctl(2) and getppid(2) are system calls
+    // that neither allocate nor take a lock, and the error built on failure is a raw OS
+    // error, which allocates nothing.
+    unsafe { cmd.pre_exec(ask) }
+}
+
 /// Ends the calling (child) process at once, without running the parent's exit
 /// handlers or destructors it inherited.
 pub fn exit_child(code: i32) -> ! {
     // SAFETY: _exit(2) ends the process at once; it touches no Rust state, so no
     // invariant can be observed broken afterwards.
     unsafe { libc::_exit(code) }
+}
+
+/// How a child that waitpid(2) reported ended: `exited with code N` or `killed by
+/// SIGNAME`.
+fn how_it_ended(status: WaitStatus) -> String {
+    match status {
+        WaitStatus::Exited(_, code) => format!("exited with code {code}"),
+        WaitStatus::Signaled(_, signal, true) => format!("killed by {signal} (core dumped)"),
+        WaitStatus::Signaled(_, signal, false) => format!("killed by {signal}"),
+        other => format!("{other:?}"),
+    }
 }
 
 /// The children of a server process, reaped so none is left a zombie.
@@ -118,15 +153,19 @@ impl Children {
 
     /// Reaps every child that has exited, without waiting; returns how many.
     pub fn reap(&mut self) -> usize {
-        let mut reaped = 0;
+        self.reap_exits().len()
+    }
+
+    /// Reaps every child that has exited, without waiting; returns each one's pid and
+    /// how it ended.
+    pub fn reap_exits(&mut self) -> Vec<(Pid, String)> {
+        let mut exits = Vec::new();
         loop {
             match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::StillAlive) | Err(_) => return reaped,
+                Ok(WaitStatus::StillAlive) | Err(_) => return exits,
                 Ok(status) => {
-                    if let Some(pid) = status.pid() {
-                        if self.live.remove(&pid) {
-                            reaped += 1;
-                        }
+                    if let Some(pid) = status.pid().filter(|pid| self.live.remove(pid)) {
+                        exits.push((pid, how_it_ended(status)));
                     }
                 }
             }

@@ -23,7 +23,7 @@ fn abuse_with(
     server_pid: Option<u32>,
     extra: &[&str],
 ) -> (Output, Value) {
-    let path = std::env::temp_dir().join(format!(
+    let path = crate::util::scratch().join(format!(
         "iomodels-abuse-{}-{}.json",
         std::process::id(),
         target.replace(['/', ':', '.'], "_")

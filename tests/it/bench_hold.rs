@@ -60,7 +60,8 @@ fn holds_echo_connections_from_several_sources() {
 #[test]
 fn holds_past_one_process_over_two_processes() {
     let server = crate::util::ServerProc::start("epoll-prefork", "http", &["--workers", "2"]);
-    let json_path = std::env::temp_dir().join(format!("iomodels-c25k-{}.json", std::process::id()));
+    let json_path =
+        crate::util::scratch().join(format!("iomodels-c25k-{}.json", std::process::id()));
     let pid = server.pid().to_string();
     let command = format!(
         "ulimit -n 15000 && exec \"$0\" bench hold {} --connections 25000 --duration 6s \

@@ -57,7 +57,7 @@ pub fn run_bounded(command: &mut Command) -> Output {
 
 fn temp_json() -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
-    std::env::temp_dir().join(format!(
+    crate::util::scratch().join(format!(
         "iomodels-bench-{}-{}.json",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)

@@ -40,7 +40,7 @@ fn compare(dir: &Path, args: &[&str]) -> Value {
 }
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("iomodels-test-{name}-{}", std::process::id()));
+    let dir = crate::util::scratch().join(format!("iomodels-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
@@ -348,4 +348,58 @@ fn diff_compares_two_reports_and_refuses_what_is_not_one() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&other);
     let _ = std::fs::remove_dir_all(&again);
+}
+
+/// A target that cannot be measured (nothing listens at its address; its pid is no
+/// process, or compare's own ancestor, or not the server's) is one line and exit 2
+/// before the run, not minutes of failed rows or figures of the wrong process.
+#[test]
+fn a_target_that_cannot_be_measured_is_refused_in_one_line() {
+    let dir = temp_dir("compare-bad-target");
+    let server = crate::util::ServerProc::start("epoll", "http", &[]);
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nothing = free.local_addr().unwrap();
+    drop(free);
+    // This test process is compare's parent; a sleep is no server.
+    let ancestor = std::process::id();
+    let mut stranger = Command::new("sleep").arg("30").spawn().unwrap();
+    let cases = [
+        (format!("x={nothing}"), "nothing accepts connections at"),
+        (
+            format!("x={}@4294967295", server.addr),
+            "no process 4294967295",
+        ),
+        (
+            format!("x={}@{ancestor}", server.addr),
+            "one of its ancestors",
+        ),
+        (
+            format!("x={}@{}", server.addr, stranger.id()),
+            "does not hold the socket",
+        ),
+    ];
+    let outputs: Vec<_> = cases
+        .iter()
+        .map(|(target, _)| {
+            let started = std::time::Instant::now();
+            let output = Command::new(env!("CARGO_BIN_EXE_iomodels"))
+                .args(["compare", "--models", "epoll", "--workload", "http"])
+                .args(["--target", target, "--out"])
+                .arg(&dir)
+                .output()
+                .unwrap();
+            (output, started.elapsed())
+        })
+        .collect();
+    let _ = stranger.kill();
+    let _ = stranger.wait();
+    for ((target, expected), (output, took)) in cases.iter().zip(outputs) {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{target}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{target}: {stderr}");
+        let said = stderr.contains("--target x: ") && stderr.contains(expected);
+        assert!(said, "{target}: {stderr}");
+        assert!(took < std::time::Duration::from_secs(10), "{target}");
+        assert!(!dir.exists(), "{target}: a report was begun");
+    }
 }

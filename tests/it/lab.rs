@@ -1,8 +1,10 @@
 //! Hosts for the remote tests, made from network namespaces: one segment (a bridge in a
 //! namespace of its own, so the machine's firewall never sees its traffic) that this
 //! namespace and each host join by a veth pair, addresses from 198.18.0.0/15, and a
-//! real OpenSSH sshd in each host with keys made for the test. [`Lab`]'s Drop tears
-//! down every process, namespace and link it made, also when a test fails.
+//! real OpenSSH sshd in each host with keys made for the test, and no sftp subsystem
+//! (nothing of iomodels may need one). The ssh configuration names each host by an
+//! alias too. [`Lab`]'s Drop tears down every process, namespace and link it made,
+//! also when a test fails.
 //!
 //! Where it cannot be made (not root, no `ip`, no sshd), [`Lab::new`] prints one line
 //! and gives `None`, and the test skips; with `CI=true` it panics instead.
@@ -42,7 +44,7 @@ fn missing() -> Option<String> {
     if euid != Some("0") {
         return Some("not root".into());
     }
-    for tool in ["ip", "ssh", "ssh-keygen", "scp", "setsid"] {
+    for tool in ["ip", "ssh", "ssh-keygen", "setsid"] {
         let found = Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
             .output()
@@ -98,7 +100,7 @@ impl Lab {
         static N: AtomicU32 = AtomicU32::new(0);
         let unique = std::process::id() * 8 + N.fetch_add(1, Ordering::Relaxed);
         let tag = format!("im{:x}", unique % 0xf_ffff);
-        let dir = std::env::temp_dir().join(format!("iomodels-lab-{tag}"));
+        let dir = crate::util::scratch().join(format!("iomodels-lab-{tag}"));
         let mut lab = Lab {
             subnet: free_subnet(unique),
             tag,
@@ -126,6 +128,17 @@ impl Lab {
     /// `ssh://root@ADDR:2222` of host `i`.
     pub fn ssh_url(&self, i: usize) -> String {
         format!("ssh://root@{}:{SSH_PORT}", self.hosts[i].1)
+    }
+
+    /// Host `i`'s temporary directory: its sessions' TMPDIR, so that what a test makes
+    /// there is apart from what tests running beside it make.
+    pub fn tmp(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("tmp-{i}"))
+    }
+
+    /// `ssh://host{i}`: host `i` by its alias in [`Lab::ssh_config`].
+    pub fn alias_url(&self, i: usize) -> String {
+        format!("ssh://host{i}")
     }
 
     /// The ssh configuration file that reaches the hosts with the test's key.
@@ -202,8 +215,16 @@ impl Lab {
             self.dir.join("authorized_keys"),
         )
         .map_err(|e| e.to_string())?;
+        let aliases: String = (0..self.hosts.len())
+            .map(|i| {
+                format!(
+                    "Host host{i}\n  HostName {}\n  Port {SSH_PORT}\n  User root\n",
+                    self.hosts[i].1
+                )
+            })
+            .collect();
         let config = format!(
-            "Host *\n  IdentityFile {dir}/client_key\n  IdentitiesOnly yes\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n"
+            "{aliases}Host *\n  IdentityFile {dir}/client_key\n  IdentitiesOnly yes\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n"
         );
         std::fs::write(self.ssh_config(), config).map_err(|e| e.to_string())
     }
@@ -212,8 +233,10 @@ impl Lab {
         let (ns, addr) = self.hosts[i].clone();
         let dir = self.dir.display();
         let config = format!(
-            "Port {SSH_PORT}\nListenAddress {addr}\nHostKey {dir}/host_key\nAuthorizedKeysFile {dir}/authorized_keys\nPermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPidFile {dir}/sshd-{i}.pid\nSubsystem sftp internal-sftp\n"
+            "Port {SSH_PORT}\nListenAddress {addr}\nHostKey {dir}/host_key\nAuthorizedKeysFile {dir}/authorized_keys\nPermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPidFile {dir}/sshd-{i}.pid\nSetEnv TMPDIR={}\n",
+            self.tmp(i).display()
         );
+        std::fs::create_dir_all(self.tmp(i)).map_err(|e| e.to_string())?;
         let path = self.dir.join(format!("sshd_config-{i}"));
         std::fs::write(&path, config).map_err(|e| e.to_string())?;
         // sshd's privilege separation directory, as the package's service makes it.

@@ -13,7 +13,7 @@ use crate::bench_util::{bench_json, bin, run_bounded, server, url};
 fn temp(name: &str) -> PathBuf {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    std::env::temp_dir().join(format!("iomodels-merge-{}-{n}-{name}", std::process::id()))
+    crate::util::scratch().join(format!("iomodels-merge-{}-{n}-{name}", std::process::id()))
 }
 
 fn write(name: &str, json: &Value) -> PathBuf {

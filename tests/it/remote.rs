@@ -1,7 +1,8 @@
 //! `compare` across hosts made from network namespaces, each with a real sshd: the
-//! server on another host (its cost and the floor measured there, nothing of it left
-//! there afterwards, even when compare is killed), faults in one line, and bench runs
-//! from two hosts started together and merged exactly.
+//! server on another host reached by its ssh alias (its cost and the floor measured
+//! there, nothing of it left there afterwards, even when compare is killed, nor of
+//! compare's ssh here), faults in one line, and bench runs from two hosts started
+//! together and merged exactly.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -16,12 +17,12 @@ fn out_dir(lab: &Lab, name: &str) -> PathBuf {
     lab.dir.join(name)
 }
 
-/// `compare --server-host` host 0 of `lab`, running `remote_bin` there, with `args`
-/// after it.
+/// `compare --server-host` host 0 of `lab` (by its alias), running `remote_bin`
+/// there, with `args` after it.
 fn compare_there(lab: &Lab, remote_bin: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(bin());
     cmd.arg("compare")
-        .args(["--server-host", &lab.ssh_url(0)])
+        .args(["--server-host", &lab.alias_url(0)])
         .arg("--ssh-config")
         .arg(lab.ssh_config())
         .args(["--remote-bin", remote_bin])
@@ -29,9 +30,9 @@ fn compare_there(lab: &Lab, remote_bin: &str, args: &[&str]) -> Command {
     cmd
 }
 
-/// The directories `--ship` made in /tmp (the hosts share this file system).
-fn shipped() -> usize {
-    std::fs::read_dir("/tmp")
+/// The directories `--ship` made on host `i`.
+fn shipped(lab: &Lab, i: usize) -> usize {
+    std::fs::read_dir(lab.tmp(i))
         .map(|d| {
             d.filter_map(Result::ok)
                 .filter(|e| {
@@ -62,8 +63,8 @@ fn compare_measures_a_server_on_another_host() {
         return;
     };
     let out = out_dir(&lab, "report");
-    let ships_before = shipped();
-    // No iomodels there: --ship copies this one over, through the same connection.
+    // No iomodels there: --ship copies this one over, through the same connection and
+    // with no sftp there; the host is named by its alias in the ssh configuration.
     let result = run_bounded(
         compare_there(
             &lab,
@@ -83,7 +84,8 @@ fn compare_measures_a_server_on_another_host() {
         .arg(&out),
     );
     let report = report_of(&result, &out);
-    assert_eq!(report["server_host"], lab.ssh_url(0).as_str());
+    let host = lab.alias_url(0);
+    assert_eq!(report["server_host"], host.as_str());
     for cell in report["cells"].as_array().unwrap() {
         let median = &cell["figures"]["median"];
         assert!(
@@ -109,25 +111,22 @@ fn compare_measures_a_server_on_another_host() {
         assert_eq!(stop["left_behind"].as_array().unwrap().len(), 0, "{stop}");
     }
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(
-        md.contains(&lab.ssh_url(0)),
-        "report.md names the server's host"
-    );
+    assert!(md.contains(&host), "report.md names the server's host");
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
-    assert!(html.contains(&lab.ssh_url(0)), "report.html names it");
+    assert!(html.contains(&host), "report.html names it");
     let stdout = String::from_utf8_lossy(&result.stdout);
-    assert!(
-        stdout.contains(&lab.ssh_url(0)),
-        "the terminal names it: {stdout}"
-    );
+    assert!(stdout.contains(&host), "the terminal names it: {stdout}");
     assert_eq!(
         nothing_left(&lab, 0),
         Vec::new(),
         "left running on the host"
     );
-    assert_eq!(shipped(), ships_before, "the shipped copy is removed");
+    assert_eq!(shipped(&lab, 0), 0, "the shipped copy is removed");
 }
 
+/// compare killed outright (SIGKILL) in the middle of a run that shipped its
+/// executable: nothing of it is left, there (its server, the shipped copy) or here (its
+/// ssh master, the control directory).
 #[test]
 fn a_killed_compare_leaves_nothing_on_the_host() {
     let Some(lab) = Lab::new("a_killed_compare_leaves_nothing_on_the_host", 1) else {
@@ -136,8 +135,9 @@ fn a_killed_compare_leaves_nothing_on_the_host() {
     let out = out_dir(&lab, "killed");
     let mut compare = compare_there(
         &lab,
-        bin(),
+        "/nonexistent/iomodels",
         &[
+            "--ship",
             "--models",
             "epoll",
             "--workload",
@@ -152,7 +152,6 @@ fn a_killed_compare_leaves_nothing_on_the_host() {
     .stderr(Stdio::null())
     .spawn()
     .unwrap();
-    let compare_pid = compare.id();
     let started = Instant::now();
     while !lab
         .iomodels_there(0)
@@ -160,38 +159,85 @@ fn a_killed_compare_leaves_nothing_on_the_host() {
         .any(|(_, cmd)| cmd.contains(" serve "))
     {
         assert!(
-            started.elapsed() < Duration::from_secs(20),
+            started.elapsed() < Duration::from_secs(60),
             "no server started there"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    assert_eq!(
+        shipped(&lab, 0),
+        1,
+        "the copy is shipped to the host's TMPDIR"
+    );
+    let helpers = crate::util::descendants(compare.id());
+    let control_dirs = control_dirs_of(&helpers);
+    assert_eq!(
+        control_dirs.len(),
+        1,
+        "one ssh master, in one control directory"
+    );
     let _ = compare.kill();
     let _ = compare.wait();
     let left = nothing_left(&lab, 0);
-    // The ssh master of the killed compare persists a while by design; it was ours.
-    for pid in masters_of(compare_pid) {
+    let give_up = Instant::now() + Duration::from_secs(5);
+    let remains = || {
+        let alive = helpers
+            .iter()
+            .filter(|&&pid| crate::util::process_exists(pid) && !is_zombie(pid));
+        let mut remains: Vec<String> = alive.map(|pid| format!("process {pid}")).collect();
+        remains.extend(
+            control_dirs
+                .iter()
+                .filter(|d| d.exists())
+                .map(|d| d.display().to_string()),
+        );
+        if shipped(&lab, 0) > 0 {
+            remains.push("the shipped copy".into());
+        }
+        remains
+    };
+    while !remains().is_empty() && Instant::now() < give_up {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let remains = remains();
+    for pid in &helpers {
         let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid as i32),
+            nix::unistd::Pid::from_raw(*pid as i32),
             nix::sys::signal::Signal::SIGKILL,
         );
     }
-    let _ =
-        std::fs::remove_dir_all(std::env::temp_dir().join(format!("iomodels-ssh-{compare_pid}-0")));
     assert_eq!(left, Vec::new(), "left running on the host");
+    assert_eq!(
+        remains,
+        Vec::<String>::new(),
+        "left here 5 s after the kill"
+    );
 }
 
-/// The ssh masters a compare of pid `compare` started: their command line names its
-/// control directory.
-fn masters_of(compare: u32) -> Vec<u32> {
-    let dir = format!("iomodels-ssh-{compare}-");
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&dir))
+/// The control directories in the command lines of `pids` (their ControlPath).
+fn control_dirs_of(pids: &[u32]) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = pids
+        .iter()
+        .filter_map(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).ok())
+        .filter_map(|cmdline| {
+            let text = String::from_utf8_lossy(&cmdline).into_owned();
+            let path = text
+                .split('\0')
+                .find_map(|a| a.strip_prefix("ControlPath="))?;
+            Some(PathBuf::from(path.strip_suffix("/%C")?))
         })
-        .collect()
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs
+}
+
+/// Has `pid` exited, waiting for its parent to reap it?
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.starts_with(" Z"))
+    })
 }
 
 #[test]
@@ -208,7 +254,16 @@ fn host_faults_are_one_line_that_says_where_and_what() {
     )
     .unwrap();
     let config = lab.ssh_config();
-    let cases: [(&str, &PathBuf, &str, &str); 3] = [
+    // Another build of this version: this executable and a byte more, which runs alike.
+    let other = lab.dir.join("iomodels-other");
+    std::fs::copy(bin(), &other).unwrap();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&other)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, b"\0"))
+        .unwrap();
+    let other = other.display().to_string();
+    let cases: [(&str, &PathBuf, &str, &str); 4] = [
         (&no_sshd, &config, bin(), "unreachable"),
         (&lab.ssh_url(0), &stranger, bin(), "ssh refused"),
         (
@@ -217,6 +272,7 @@ fn host_faults_are_one_line_that_says_where_and_what() {
             "/nonexistent/iomodels",
             "no iomodels there",
         ),
+        (&lab.ssh_url(0), &config, &other, " build "),
     ];
     for (url, config, remote_bin, expected) in cases {
         let result = run_bounded(
@@ -350,7 +406,8 @@ fn compare_loads_a_server_from_several_hosts_at_once() {
     let Some(lab) = Lab::new("compare_loads_a_server_from_several_hosts_at_once", 2) else {
         return;
     };
-    let (server, client) = (lab.ssh_url(0), lab.ssh_url(1));
+    // The client host by its alias: its address (the route toward it) as ssh resolves it.
+    let (server, client) = (lab.ssh_url(0), lab.alias_url(1));
     let args = ["--server-host", &server, "--client-host", &client];
     let report = compare_over(
         &lab,

@@ -239,3 +239,83 @@ fn epoll_prefork_replaces_a_dead_worker() {
     let (status, _) = server.terminate();
     assert!(status.success());
 }
+
+/// `prefork` and `epoll-prefork` say on stderr which worker died (its index and pid),
+/// of what, and the process that replaced it; before, a dead worker left no trace but
+/// its replacement.
+#[test]
+fn a_dead_worker_is_named_on_stderr_with_its_replacement() {
+    for model in ["prefork", "epoll-prefork"] {
+        let mut server = KilledOnDrop(
+            Command::new(env!("CARGO_BIN_EXE_iomodels"))
+                .args(["serve", model, "--proto", "http", "--addr", "127.0.0.1:0"])
+                .args(["--workers", "2"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn iomodels serve"),
+        );
+        let pid = server.0.id();
+        let mut line = String::new();
+        BufReader::new(server.0.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("listening on"), "{model}: {line:?}");
+        let stderr = lines_of(server.0.stderr.take().unwrap());
+        let workers = wait_for_workers(pid, 2, &[]);
+        kill(Pid::from_raw(workers[0] as i32), Signal::SIGKILL).unwrap();
+        let replaced = wait_for_workers(pid, 2, &workers[..1]);
+        let new = replaced.iter().find(|w| !workers.contains(w)).unwrap();
+        let said = stderr
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap_or_else(|_| panic!("{model}: nothing said of worker {}", workers[0]));
+        let expected = format!(
+            "(pid {}) killed by SIGKILL; replaced by pid {new}",
+            workers[0]
+        );
+        assert!(
+            said.starts_with(&format!("iomodels: {model}: worker ")) && said.ends_with(&expected),
+            "{model}: {said:?}, expected ...{expected:?}"
+        );
+        kill(Pid::from_raw(pid as i32), Signal::SIGTERM).unwrap();
+        assert!(server.0.wait().unwrap().success(), "{model}");
+        let rest: Vec<String> = stderr.try_iter().collect();
+        assert!(rest.is_empty(), "{model}: a stop replaces nobody: {rest:?}");
+    }
+}
+
+/// A child process killed when the test ends, even by a failed assertion.
+struct KilledOnDrop(std::process::Child);
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A stream's lines, as they come.
+fn lines_of(stream: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits up to 5 s for `pid` to have `count` children, none of them in `gone`.
+fn wait_for_workers(pid: u32, count: usize, gone: &[u32]) -> Vec<u32> {
+    let give_up = Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = descendants(pid);
+        if now.len() == count && !now.iter().any(|w| gone.contains(w)) {
+            return now;
+        }
+        assert!(Instant::now() < give_up, "{pid}: workers {now:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

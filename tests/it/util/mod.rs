@@ -14,6 +14,13 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+/// Where tests write their files: cargo's directory for them under target/, which no
+/// other user can write in. In /tmp a name made from the test's pid could be taken
+/// first, or be a symlink planted to make the test overwrite another file.
+pub fn scratch() -> &'static std::path::Path {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+}
+
 /// How long any single client operation may wait before the test fails.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
 
