@@ -10,6 +10,7 @@
 //! - [`limits`]: raising the descriptor limit (RLIMIT_NOFILE) to what the system allows.
 //! - [`malloc`]: handing freed heap memory back to the system (malloc_trim(3)).
 //! - [`affinity`]: pinning this process to a set of CPUs (sched_setaffinity(2)).
+//! - [`waker`]: waking a thread blocked in a readiness wait from another (eventfd(2)).
 //!
 //! Every `unsafe` block carries a `// SAFETY:` comment saying why it holds.
 
@@ -22,3 +23,4 @@ pub mod malloc;
 pub mod process;
 pub mod signal;
 pub mod uring;
+pub mod waker;
