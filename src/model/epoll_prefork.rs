@@ -24,7 +24,7 @@ use std::net::TcpListener;
 
 use nix::unistd::Pid;
 
-use super::{Family, ModelInfo, Workers};
+use super::{Family, ModelInfo, OffloadUse, Workers};
 use super::{Server, Stop, CHILD_GRACE, STOP_POLL};
 use crate::conn::{epoll, reactors, ConnOptions};
 use crate::sys;
@@ -39,6 +39,7 @@ pub static INFO: ModelInfo = ModelInfo {
     reuse_port: true,
     descriptor_ceiling: None,
     announces_when_ready: false,
+    offload: OffloadUse::LoopOrPool,
     precheck: None,
     run,
 };

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// The floors, ground first: a module may import from its own floor and the ones below.
 const FLOORS: &[&[&str]] = &[
-    &["error", "log", "sys", "protocol", "stats"],
+    &["error", "log", "sys", "protocol", "work", "stats"],
     &["conn"],
     &["model"],
     &["server"],
