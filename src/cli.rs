@@ -194,9 +194,10 @@ fn parse_wait(text: &str) -> Result<Duration, String> {
 fn parse_amount(text: &str) -> Result<Duration, String> {
     crate::bench::config::parse_duration(text).or_else(|err| {
         let number = text.trim().trim_end_matches(|c: char| c.is_alphabetic());
-        match number.parse::<f64>() {
-            Ok(value) if value == 0.0 => Ok(Duration::ZERO),
-            _ => Err(err),
+        if number.parse::<f64>() == Ok(0.0) {
+            Ok(Duration::ZERO)
+        } else {
+            Err(err)
         }
     })
 }
