@@ -29,7 +29,11 @@
 //!   and what to do when accept(2) fails (EMFILE and friends).
 //!
 //! Every connection here drives a [`crate::protocol::Session`]; none knows which
-//! protocol it carries.
+//! protocol it carries. When the session asks for work (`/cpu`, `/wait`), the
+//! connection carries it out through [`crate::work`], its family's way: the blocking
+//! family and coroutines on the connection's own thread or coroutine ([`blocking`]),
+//! tokio with an awaited timer and inline or `spawn_blocking` CPU ([`tokio`]), the
+//! event loops inline for now ([`ready`]); [`ConnOptions::offload`] says where.
 
 pub mod accept;
 pub mod blocking;

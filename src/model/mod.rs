@@ -20,6 +20,9 @@
 //!   model that serves from many threads hands what the allocator kept back to the
 //!   system when its live connection count falls ([`crate::conn::trim`]), never per request;
 //! - back off when accept(2) runs out of descriptors ([`crate::conn::accept`]);
+//! - carry out the work a request needs (`/cpu`, `/wait`) its family's way, and accept
+//!   of `--offload` only what its [`ModelInfo::offload`] declares (`serve` refuses the
+//!   rest);
 //! - say `listening on ADDR` ([`Server::announce`]) once it is ready, if it was left
 //!   to say it: `serve` says it before `run` for every model whose listener alone makes
 //!   it ready ([`ModelInfo::announces_when_ready`]).
