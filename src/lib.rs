@@ -10,8 +10,10 @@
 //! 1. [`error`] (the usage error and exit codes), [`log`] (`-v` and rate-limited
 //!    warnings), [`sys`] (the only `unsafe` code: fork, the accept lock, signals and the
 //!    stop flag, accept4, the descriptor limit, may's coroutine spawn, io_uring),
-//!    [`protocol`] (sans-I/O sessions, `echo` and `http`: bytes in, reply bytes out),
-//!    [`stats`] (HdrHistogram recorders and error kinds, added up for printing).
+//!    [`units`] (durations as every command writes them), [`protocol`] (sans-I/O sessions, `echo` and `http`: bytes in, reply bytes out,
+//!    and the work a request needs), [`work`] (carrying that work out: a CPU burn, a
+//!    blocking call, a pool of threads, an event loop's timers), [`stats`]
+//!    (HdrHistogram recorders and error kinds, added up for printing).
 //! 2. [`conn`]: the machinery the model families share: the per-connection state
 //!    machines (blocking, readiness, async, completion), the accept loops, the epoll and
 //!    SO_REUSEPORT reactors, lingering close, memory trimming.
@@ -63,3 +65,5 @@ pub mod serve;
 pub mod stats;
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod units;
+pub mod work;

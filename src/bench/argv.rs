@@ -60,7 +60,7 @@ pub fn command_line(config: &BenchConfig) -> Vec<OsString> {
 }
 
 /// A duration in the largest unit that gives it exactly, which
-/// [`super::config::parse_duration`] reads back to the nanosecond.
+/// [`crate::units::parse_duration`] reads back to the nanosecond.
 fn duration(d: Duration) -> String {
     let ns = d.as_nanos();
     match [(1_000_000_000, "s"), (1_000_000, "ms"), (1_000, "us")]

@@ -9,13 +9,13 @@ use clap::builder::{PossibleValue, PossibleValuesParser, StringValueParser, Type
 use clap::{Args, ValueEnum};
 
 use super::plan::{CompareWorkload, Placement, Plan, Stage, Subject};
-use crate::bench::config::parse_duration;
 use crate::error::usage;
 use crate::hosts::session::HostsConfig;
 use crate::hosts::Host;
 use crate::model;
 use crate::results::comparison::IDLE_QUESTION_MODELS;
 use crate::serve::args::Offering;
+use crate::units::parse_duration;
 
 /// `iomodels compare`.
 #[derive(Debug, Args)]

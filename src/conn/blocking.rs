@@ -15,6 +15,12 @@
 //! connection, or one never-reading client would capture a worker of a pool for good. A caller that must notice the stop flag while a client holds it (the
 //! single-threaded `blocking` model) passes it: every wait is then at most
 //! [`STOP_POLL`], and the deadline is checked on each wake-up.
+//!
+//! A request that needs work is carried out where the connection is served: a thread
+//! (or a process) burns the CPU and sleeps through a wait, blocking only itself; a
+//! coroutine burns inline and sleeps cooperatively, so the other coroutines of its
+//! thread run meanwhile ([`BlockingStream::carry_out`]). The replies before it in the
+//! same read leave with its reply.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -23,9 +29,10 @@ use std::time::{Duration, Instant};
 use socket2::SockRef;
 
 use super::{is_disconnect, ConnOptions, LINGER_TIME};
-use crate::protocol::Close;
+use crate::protocol::{Close, Work};
 use crate::sys::signal::{Stop, STOP_POLL};
 use crate::vlog;
+use crate::work;
 
 /// Bytes a blocking connection reads at once; also its bound on unconsumed input.
 const READ_BUF: usize = 16 * 1024;
@@ -40,6 +47,10 @@ pub trait BlockingStream: Read + Write {
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
     /// Bounds each write's wait, as [`Self::set_read_timeout`] does reads.
     fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+    /// Carries out a request's work the way the stream's owner waits.
+    fn carry_out(work: Work)
+    where
+        Self: Sized;
 }
 
 /// A thread's socket: the timeouts are SO_RCVTIMEO and SO_SNDTIMEO.
@@ -54,6 +65,11 @@ impl BlockingStream for TcpStream {
 
     fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         TcpStream::set_write_timeout(self, timeout)
+    }
+
+    /// A thread blocks: it serves this connection alone.
+    fn carry_out(work: Work) {
+        work::block(work);
     }
 }
 
@@ -71,6 +87,16 @@ impl BlockingStream for may::net::TcpStream {
     fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         may::net::TcpStream::set_write_timeout(self, timeout)
     }
+
+    /// CPU inline (a coroutine holds its thread while it computes, as gevent's
+    /// greenlets do); a wait is may's sleep, which parks the coroutine and lets its
+    /// thread run the others: a thread's sleep would stall them all.
+    fn carry_out(work: Work) {
+        match work {
+            Work::Cpu(amount) => work::cpu::burn(amount),
+            Work::Wait(amount) => may::coroutine::sleep(amount),
+        }
+    }
 }
 
 /// Serves `stream` until the peer closes, the session ends it, it times out or fails,
@@ -84,10 +110,14 @@ pub fn serve(stream: impl BlockingStream, opts: &ConnOptions, stop: Option<&Stop
     }
 }
 
-fn run(mut stream: impl BlockingStream, opts: &ConnOptions, stop: Option<&Stop>) -> io::Result<()> {
+fn run<S: BlockingStream>(
+    mut stream: S,
+    opts: &ConnOptions,
+    stop: Option<&Stop>,
+) -> io::Result<()> {
     opts.apply(stream.sock())?;
     let mut clock = Clock::new(&stream, opts.timeout, opts.write_timeout(), stop)?;
-    let mut session = opts.protocol.session();
+    let mut session = opts.protocol.session(opts.handlers);
     let mut buf = vec![0u8; READ_BUF];
     let mut filled = 0;
     let mut out = Vec::new();
@@ -110,9 +140,13 @@ fn run(mut stream: impl BlockingStream, opts: &ConnOptions, stop: Option<&Stop>)
         filled += n;
         let mut completed = false;
         loop {
-            let progress = session.feed(&buf[..filled], &mut out);
+            let mut progress = session.feed(&buf[..filled], &mut out);
             buf.copy_within(progress.consumed..filled, 0);
             filled -= progress.consumed;
+            if let Some(owed) = progress.work {
+                carry_out::<S>(owed, stop)?;
+                progress = progress.then(session.finish_work(&mut out));
+            }
             completed |= progress.completed;
             if !out.is_empty() {
                 write_out(&mut stream, &out, opts.cork, &clock)?;
@@ -129,6 +163,22 @@ fn run(mut stream: impl BlockingStream, opts: &ConnOptions, stop: Option<&Stop>)
             }
         }
         clock.after_read(&stream, completed)?;
+    }
+}
+
+/// Carries out `work` as the stream's owner does; a server that must notice its stop
+/// flag (only thread streams are given one) sleeps through a wait in slices of
+/// [`STOP_POLL`], and gives up on the connection once it is set.
+fn carry_out<S: BlockingStream>(owed: Work, stop: Option<&Stop>) -> io::Result<()> {
+    match stop {
+        Some(stop) if !work::block_unless_stopped(owed, stop) => {
+            Err(io::Error::other("server stopping"))
+        }
+        Some(_) => Ok(()),
+        None => {
+            S::carry_out(owed);
+            Ok(())
+        }
     }
 }
 

@@ -27,7 +27,7 @@ use std::time::Instant;
 use socket2::SockRef;
 
 use super::intake::Intake;
-use super::ready::{track_progress, Phase};
+use super::ready::{track_progress, work_inline, Phase};
 use super::{ConnOptions, KEEP_OUT_CAPACITY, LINGER_TIME};
 use crate::protocol::{Close, Progress, OUTPUT_HIGH_WATER};
 use crate::sys::uring::Ring;
@@ -86,7 +86,7 @@ impl UringConn {
         opts.apply(SockRef::from(&stream))?;
         Ok(UringConn {
             stream,
-            intake: Intake::new(opts.protocol),
+            intake: Intake::new(opts),
             out: Vec::new(),
             sending: false,
             recv: Recv::Idle,
@@ -113,6 +113,7 @@ impl UringConn {
             self.out = spares.take();
         }
         let progress = self.intake.absorb(data, &mut self.out);
+        let progress = work_inline(&mut self.intake, progress, &mut self.out);
         self.after(progress, opts, now);
     }
 
@@ -222,6 +223,7 @@ impl UringConn {
             Phase::Open | Phase::PeerDone if self.backlogged => {
                 self.out = spares.take();
                 let progress = self.intake.resume(&mut self.out);
+                let progress = work_inline(&mut self.intake, progress, &mut self.out);
                 self.after(progress, opts, now);
                 return true;
             }

@@ -31,7 +31,11 @@
 //!   and what to do when accept(2) fails (EMFILE and friends).
 //!
 //! Every connection here drives a [`crate::protocol::Session`]; none knows which
-//! protocol it carries.
+//! protocol it carries. When the session asks for work (`/cpu`, `/wait`), the
+//! connection carries it out through [`crate::work`], its family's way: the blocking
+//! family and coroutines on the connection's own thread or coroutine ([`blocking`]),
+//! tokio with an awaited timer and inline or `spawn_blocking` CPU ([`tokio`]), the
+//! event loops inline for now ([`ready`]); [`ConnOptions::offload`] says where.
 
 pub mod accept;
 pub mod blocking;
@@ -51,7 +55,7 @@ use std::time::Duration;
 
 use socket2::SockRef;
 
-use crate::protocol::Protocol;
+use crate::protocol::{Handlers, Protocol};
 
 /// An output buffer larger than this is freed once written, so a connection that once
 /// echoed a burst does not keep the memory while idle.
@@ -76,6 +80,37 @@ pub struct ConnOptions {
     pub nodelay: bool,
     /// TCP_CORK around each batch of writes.
     pub cork: bool,
+    /// How much work `/cpu` and `/wait` cost: the server's, shared by every session
+    /// (a reference, so a connection holds 8 bytes of it, not a copy).
+    pub handlers: &'static Handlers,
+    /// Where work is carried out (`--offload`).
+    pub offload: Offload,
+}
+
+/// Where a connection's work is carried out (`serve --offload`). What each family makes
+/// of it is in the [`crate::work`] documentation, and which values a model takes in
+/// its registry entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Offload {
+    /// Not asked for: the family's own way (an event loop's timer for a wait, an
+    /// awaited timer in async, the connection's thread or coroutine otherwise).
+    #[default]
+    Unset,
+    /// `--offload 0`: on the thread that serves the connection, even an event loop's,
+    /// which a wait then stalls (the seeds' code, ported naively).
+    Inline,
+    /// `--offload N`: a pool of N threads (1 to 4096) carries it out as blocking calls.
+    Pool(u16),
+}
+
+impl Offload {
+    /// What `--offload N` asks for.
+    pub fn from_count(threads: u16) -> Offload {
+        match threads {
+            0 => Offload::Inline,
+            n => Offload::Pool(n),
+        }
+    }
 }
 
 impl ConnOptions {
@@ -116,6 +151,8 @@ mod tests {
             timeout: None,
             nodelay: false,
             cork: false,
+            handlers: &Handlers::DEFAULT,
+            offload: Offload::Unset,
         };
         assert_eq!(opts.write_timeout(), WRITE_STALL);
         opts.timeout = Some(Duration::from_secs(1));

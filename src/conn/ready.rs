@@ -19,7 +19,9 @@
 //!   socket may still hold data when back-pressure stopped it early;
 //! - carries the idle/header deadline, the write-stall deadline and the lingering
 //!   close; both deadlines are set from the `now` the event loop already read, never
-//!   from a clock read of their own.
+//!   from a clock read of their own;
+//! - carries out the work a request needs inline, on the loop's thread
+//!   (`work_inline`): `--offload 0`'s way, for now every readiness loop's.
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
@@ -32,6 +34,7 @@ use super::intake::Intake;
 use super::KEEP_OUT_CAPACITY;
 use super::{ConnOptions, LINGER_TIME};
 use crate::protocol::{Close, Progress, OUTPUT_HIGH_WATER};
+use crate::work;
 
 /// Size of the per-thread scratch buffer reads land in.
 pub const SCRATCH_LEN: usize = 64 * 1024;
@@ -114,6 +117,25 @@ pub(super) enum Phase {
     Lingering,
 }
 
+/// Carries out the work `progress` asks for on the calling thread, blocking it, and
+/// finishes the request; then the same for each request after it that needs work.
+/// Returns the progress of it all, as one.
+///
+/// In an event loop this is `--offload 0`, the seeds' code ported naively: a wait
+/// stalls every connection of the loop while it lasts. Every readiness loop, uring and
+/// select-threads' reader do this for now, whatever `--offload` says.
+pub(super) fn work_inline(
+    intake: &mut Intake,
+    mut progress: Progress,
+    out: &mut Vec<u8>,
+) -> Progress {
+    while let Some(owed) = progress.work {
+        work::block(owed);
+        progress = progress.then(intake.finish_work(out));
+    }
+    progress
+}
+
 /// What a session's progress does to a connection, readiness- or completion-driven: a
 /// completed request restarts the idle/header deadline, a close request starts closing.
 pub(super) fn track_progress(
@@ -159,7 +181,7 @@ where
         opts.apply(SockRef::from(&stream))?;
         Ok(ReadyConn {
             stream,
-            intake: Intake::new(opts.protocol),
+            intake: Intake::new(opts),
             out: Vec::new(),
             sent: 0,
             phase: Phase::Open,
@@ -284,12 +306,14 @@ where
     /// Feeds freshly read bytes to the session, keeping only what it did not consume.
     fn absorb(&mut self, data: &[u8], opts: &ConnOptions, now: Instant) {
         let progress = self.intake.absorb(data, &mut self.out);
+        let progress = work_inline(&mut self.intake, progress, &mut self.out);
         self.after(progress, opts, now);
     }
 
     /// Feeds input held back by the output high-water mark, now that output has drained.
     fn process_pending(&mut self, ctx: &ReadyCtx, now: Instant) {
         let progress = self.intake.resume(&mut self.out);
+        let progress = work_inline(&mut self.intake, progress, &mut self.out);
         self.after(progress, &ctx.opts, now);
     }
 

@@ -13,6 +13,11 @@
 //! Replies are built in an output buffer the thread lends to the task that is replying
 //! (`Reply`) and takes back once they are written.
 //!
+//! A request that needs work is carried out by the task: a wait is an awaited timer,
+//! which holds no thread; CPU work burns inline on the runtime's thread (the classic
+//! async mistake: every task of that thread waits meanwhile), or with `--offload N` on
+//! the runtime's blocking pool (`spawn_blocking`, at most N threads), awaited.
+//!
 //! Time limits: the idle/header deadline bounds every wait for input and restarts only
 //! when a request completes (a client trickling one byte at a time is still cut off);
 //! a reply that cannot be written within the write timeout (the idle timeout, or
@@ -43,8 +48,9 @@ use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use socket2::SockRef;
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
@@ -57,10 +63,11 @@ use super::intake::Intake;
 use super::ready::SCRATCH_LEN;
 use super::trim::IdleTrim;
 use super::KEEP_OUT_CAPACITY;
-use super::{is_disconnect, ConnOptions, LINGER_TIME};
-use crate::protocol::{Close, Progress, OUTPUT_HIGH_WATER};
+use super::{is_disconnect, ConnOptions, Offload, LINGER_TIME};
+use crate::protocol::{Close, Progress, Work, OUTPUT_HIGH_WATER};
 use crate::sys::signal::{Stop, STOP_POLL};
 use crate::vlog;
+use crate::work::cpu;
 
 thread_local! {
     /// Where reads land; borrowed only between two awaits, so tasks on one thread
@@ -85,20 +92,22 @@ pub fn serve_listener(
     runtime.block_on(async move {
         let listener = TcpListener::from_std(listener)?;
         tokio::select! {
-            () = accept_loop(&listener, opts) => {}
+            () = accept_loop(&listener, Arc::new(opts)) => {}
             () = stopped(stop) => {}
         }
         Ok(())
     })
 }
 
-async fn accept_loop(listener: &TcpListener, opts: ConnOptions) {
+/// Every connection task shares the options (a pointer in each task's future, not a
+/// copy: see the module documentation).
+async fn accept_loop(listener: &TcpListener, opts: Arc<ConnOptions>) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 // Boxed: the task cell, aligned to 128 bytes, then holds a pointer
                 // (see the module documentation).
-                tokio::spawn(Box::pin(serve(stream, peer, opts)));
+                tokio::spawn(Box::pin(serve(stream, peer, Arc::clone(&opts))));
             }
             Err(err) => {
                 if accept::classify(&err, listener) == AcceptError::Backoff {
@@ -132,7 +141,7 @@ async fn stopped(stop: &Stop) {
 pub fn serve(
     mut stream: TcpStream,
     peer: SocketAddr,
-    opts: ConnOptions,
+    opts: Arc<ConnOptions>,
 ) -> impl Future<Output = ()> {
     async move {
         match run(&mut stream, &opts).await {
@@ -146,7 +155,7 @@ pub fn serve(
 /// The connection's loop: wait for input, read and feed it, write the replies, and again.
 async fn run(stream: &mut TcpStream, opts: &ConnOptions) -> io::Result<()> {
     opts.apply(SockRef::from(&*stream))?;
-    let mut intake = Intake::new(opts.protocol);
+    let mut intake = Intake::new(opts);
     let mut deadline = idle_deadline(opts);
     loop {
         let input = read(stream, &mut intake);
@@ -161,6 +170,9 @@ async fn run(stream: &mut TcpStream, opts: &ConnOptions) -> io::Result<()> {
             if progress.completed {
                 deadline = idle_deadline(opts);
             }
+            // Only these two outlive the write (the work owed is asked for after it): the
+            // future of every connection stays as small as it was.
+            let (consumed, close) = (progress.consumed, progress.close);
             if !out.is_empty() {
                 // Corked if asked, so the reply leaves in full segments.
                 if opts.cork {
@@ -173,7 +185,7 @@ async fn run(stream: &mut TcpStream, opts: &ConnOptions) -> io::Result<()> {
                 }
                 out.clear();
             }
-            match progress.close {
+            match close {
                 Some(Close::Linger) => {
                     drop(out);
                     if SockRef::from(&*stream).shutdown(Shutdown::Write).is_ok() {
@@ -185,14 +197,47 @@ async fn run(stream: &mut TcpStream, opts: &ConnOptions) -> io::Result<()> {
                 Some(Close::AfterFlush) => return Ok(()),
                 None => {}
             }
+            if let Some(owed) = intake.work_owed() {
+                // The replies before it are out: a connection waiting on its work holds
+                // no output buffer, and the future none across this await. The timer is
+                // awaited directly: a future around it would hold the work beside it.
+                drop(out);
+                match owed {
+                    Work::Wait(amount) => tokio::time::sleep(amount).await,
+                    Work::Cpu(amount) => burn(amount, opts.offload).await,
+                }
+                out = Reply::lend();
+                progress = intake.finish_work(&mut out);
+                continue;
+            }
             // Input held back at the high-water mark is fed now that the output is
             // out; a partial request (nothing consumed) waits for more bytes.
-            if !intake.has_pending() || progress.consumed == 0 {
+            if !intake.has_pending() || consumed == 0 {
                 break;
             }
             progress = intake.resume(&mut out);
             debug_assert!(out.len() < OUTPUT_HIGH_WATER + SCRATCH_LEN);
         }
+    }
+}
+
+/// Burns `amount` of CPU: inline on the runtime's thread, or on its blocking pool with
+/// `--offload N`, awaited.
+async fn burn(amount: Duration, offload: Offload) {
+    match offload {
+        Offload::Pool(_) => {
+            // A burn that panicked or a runtime shutting down: the reply goes anyway.
+            let _ = tokio::task::spawn_blocking(move || cpu::burn(amount)).await;
+        }
+        Offload::Unset | Offload::Inline => cpu::burn(amount),
+    }
+}
+
+/// Caps the runtime's blocking pool at `--offload N`'s N, the threads `spawn_blocking`
+/// runs CPU work on; without it tokio's own cap stands (unused: no CPU work goes there).
+pub fn cap_blocking_pool(builder: &mut tokio::runtime::Builder, opts: &ConnOptions) {
+    if let Offload::Pool(threads) = opts.offload {
+        builder.max_blocking_threads(usize::from(threads));
     }
 }
 

@@ -169,7 +169,9 @@ fn median_round(rounds: &mut [Round]) -> Round {
 /// models write.
 fn canned_response() -> Vec<u8> {
     let mut out = Vec::new();
-    Protocol::Http.session().feed(REQUEST, &mut out);
+    Protocol::Http
+        .session(&crate::protocol::Handlers::DEFAULT)
+        .feed(REQUEST, &mut out);
     out
 }
 

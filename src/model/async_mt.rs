@@ -12,7 +12,7 @@
 use std::io;
 
 use super::Launch;
-use super::{Family, ModelInfo, Workers};
+use super::{Family, ModelInfo, OffloadUse, Workers};
 use crate::conn;
 
 pub static INFO: ModelInfo = ModelInfo {
@@ -24,12 +24,15 @@ pub static INFO: ModelInfo = ModelInfo {
     reuse_port: false,
     descriptor_ceiling: None,
     announces_when_ready: false,
+    offload: OffloadUse::BlockingPool,
     precheck: None,
     run,
 };
 
 fn run(launch: Launch) -> io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    conn::tokio::cap_blocking_pool(&mut builder, &launch.conn);
+    let runtime = builder
         .worker_threads(launch.workers.max(1))
         .enable_all()
         .build()?;

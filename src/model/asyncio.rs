@@ -17,7 +17,7 @@
 use std::io;
 
 use super::Launch;
-use super::{Family, ModelInfo, Workers};
+use super::{Family, ModelInfo, OffloadUse, Workers};
 use crate::conn;
 
 pub static INFO: ModelInfo = ModelInfo {
@@ -29,13 +29,14 @@ pub static INFO: ModelInfo = ModelInfo {
     reuse_port: false,
     descriptor_ceiling: None,
     announces_when_ready: false,
+    offload: OffloadUse::BlockingPool,
     precheck: None,
     run,
 };
 
 fn run(launch: Launch) -> io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    conn::tokio::cap_blocking_pool(&mut builder, &launch.conn);
+    let runtime = builder.enable_all().build()?;
     conn::tokio::serve_listener(&runtime, launch.listener, launch.conn, &launch.stop)
 }

@@ -6,7 +6,7 @@
 use std::io;
 
 use super::Launch;
-use super::{Family, ModelInfo, Workers};
+use super::{Family, ModelInfo, OffloadUse, Workers};
 use crate::conn::{self, accept::Acceptor};
 
 pub static INFO: ModelInfo = ModelInfo {
@@ -18,6 +18,7 @@ pub static INFO: ModelInfo = ModelInfo {
     reuse_port: false,
     descriptor_ceiling: None,
     announces_when_ready: false,
+    offload: OffloadUse::OWN_THREAD,
     precheck: None,
     run,
 };

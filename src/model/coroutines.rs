@@ -19,7 +19,7 @@
 use std::io;
 use std::time::Duration;
 
-use super::{Family, ModelInfo, Workers};
+use super::{Family, ModelInfo, OffloadUse, Workers};
 use super::{Launch, STOP_POLL};
 use crate::conn::trim::{IdleTrim, LiveCount};
 use crate::conn::{self, accept::AcceptError, ConnOptions};
@@ -35,6 +35,10 @@ pub static INFO: ModelInfo = ModelInfo {
     reuse_port: false,
     descriptor_ceiling: None,
     announces_when_ready: true,
+    offload: OffloadUse::Never(
+        "each connection's coroutine carries out its work (a cooperative sleep through a \
+         wait, CPU inline): there is no loop to offload from",
+    ),
     precheck: None,
     run,
 };

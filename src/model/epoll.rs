@@ -9,7 +9,7 @@
 use std::io;
 
 use super::Launch;
-use super::{Family, ModelInfo, Workers};
+use super::{Family, ModelInfo, OffloadUse, Workers};
 use crate::conn;
 
 pub static INFO: ModelInfo = ModelInfo {
@@ -21,6 +21,7 @@ pub static INFO: ModelInfo = ModelInfo {
     reuse_port: false,
     descriptor_ceiling: None,
     announces_when_ready: false,
+    offload: OffloadUse::LoopOrPool,
     precheck: None,
     run,
 };

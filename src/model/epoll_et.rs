@@ -16,7 +16,7 @@ use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use slab::Slab;
 
 use super::Launch;
-use super::{Family, ModelInfo, Workers};
+use super::{Family, ModelInfo, OffloadUse, Workers};
 use crate::conn::accept;
 use crate::conn::epoll::{readiness, wait};
 use crate::conn::ready::{ReadyConn, ReadyCtx, Step, Sweeper};
@@ -31,6 +31,7 @@ pub static INFO: ModelInfo = ModelInfo {
     reuse_port: false,
     descriptor_ceiling: None,
     announces_when_ready: false,
+    offload: OffloadUse::LoopOrPool,
     precheck: None,
     run,
 };

@@ -24,7 +24,7 @@
 use std::io;
 use std::net::TcpListener;
 
-use super::{Family, ModelInfo, Workers};
+use super::{Family, ModelInfo, OffloadUse, Workers};
 use super::{Launch, Stop, CHILD_GRACE};
 use crate::conn::{epoll, preforked, reactors, ConnOptions};
 use crate::sys;
@@ -38,6 +38,7 @@ pub static INFO: ModelInfo = ModelInfo {
     reuse_port: true,
     descriptor_ceiling: None,
     announces_when_ready: false,
+    offload: OffloadUse::LoopOrPool,
     precheck: None,
     run,
 };

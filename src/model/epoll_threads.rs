@@ -23,7 +23,7 @@ use std::time::Instant;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use slab::Slab;
 
-use super::{Family, ModelInfo, Workers};
+use super::{Family, ModelInfo, OffloadUse, Workers};
 use super::{Launch, Stop};
 use crate::conn::accept::{self, AcceptError};
 use crate::conn::epoll::{epoll_flags, readiness, wait};
@@ -39,6 +39,7 @@ pub static INFO: ModelInfo = ModelInfo {
     reuse_port: false,
     descriptor_ceiling: None,
     announces_when_ready: false,
+    offload: OffloadUse::LoopOrPool,
     precheck: None,
     run,
 };

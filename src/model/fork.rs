@@ -7,7 +7,7 @@
 
 use std::io;
 
-use super::{Family, ModelInfo, Workers};
+use super::{Family, ModelInfo, OffloadUse, Workers};
 use super::{Launch, CHILD_GRACE};
 use crate::conn::{self, accept::Acceptor};
 use crate::log::RateLimited;
@@ -23,6 +23,7 @@ pub static INFO: ModelInfo = ModelInfo {
     reuse_port: false,
     descriptor_ceiling: None,
     announces_when_ready: false,
+    offload: OffloadUse::OWN_THREAD,
     precheck: None,
     run,
 };

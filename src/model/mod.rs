@@ -20,6 +20,9 @@
 //!   model that serves from many threads hands what the allocator kept back to the
 //!   system when its live connection count falls ([`crate::conn::trim`]), never per request;
 //! - back off when accept(2) runs out of descriptors ([`crate::conn::accept`]);
+//! - carry out the work a request needs (`/cpu`, `/wait`) its family's way, and accept
+//!   of `--offload` only what its [`ModelInfo::offload`] declares (`serve` refuses the
+//!   rest);
 //! - say `listening on ADDR` ([`Launch::announce`]) once it is ready, if it was left
 //!   to say it: `serve` says it before `run` for every model whose listener alone makes
 //!   it ready ([`ModelInfo::announces_when_ready`]).
@@ -50,7 +53,7 @@ use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
-use crate::conn::ConnOptions;
+use crate::conn::{ConnOptions, Offload};
 pub use crate::sys::signal::{Stop, STOP_POLL};
 
 /// How long a forking model's children get to exit on SIGTERM before SIGKILL, when it
@@ -151,6 +154,46 @@ pub enum Workers {
     PerConnection { cap: usize },
 }
 
+/// What `--offload` may ask of a model: the ways its family has of carrying out the
+/// work a request needs (`/cpu`, `/wait`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffloadUse {
+    /// `0`: in the event loop, which a wait stalls; `N`: a pool of N threads that hands
+    /// each reply back to the loop. Without it, a wait is the loop's own timer and CPU
+    /// work runs in the loop (the readiness loops and uring).
+    LoopOrPool,
+    /// `N` (at least 1): CPU work on the runtime's blocking pool, at most N threads;
+    /// waits stay awaited timers, CPU work runs inline without it (async, async-mt).
+    BlockingPool,
+    /// None: each connection's own thread, process or coroutine carries out its work.
+    /// Why, for the refusal.
+    Never(&'static str),
+}
+
+/// Why `--offload` means nothing to the blocking family.
+const OWN_THREAD: &str = "each connection's own thread or process carries out its work \
+     (it burns the CPU and blocks through a wait itself): there is no loop to offload from";
+
+impl OffloadUse {
+    /// The blocking family's (blocking, fork, threads, prefork, prethread, threadpool).
+    pub const OWN_THREAD: OffloadUse = OffloadUse::Never(OWN_THREAD);
+
+    /// Refuses what the model cannot do: the one-line reason, if `offload` is that.
+    pub fn check(self, offload: Offload) -> Result<(), String> {
+        match (self, offload) {
+            (_, Offload::Unset) | (OffloadUse::LoopOrPool, _) => Ok(()),
+            (OffloadUse::BlockingPool, Offload::Pool(_)) => Ok(()),
+            (OffloadUse::BlockingPool, Offload::Inline) => Err(
+                "--offload 0 would block the runtime's thread through a wait, which an \
+                 async model never does: waits are awaited timers, and CPU work already \
+                 runs inline without --offload (N >= 1 sends it to spawn_blocking)"
+                    .into(),
+            ),
+            (OffloadUse::Never(why), _) => Err(format!("--offload does not apply: {why}")),
+        }
+    }
+}
+
 /// A model's entry in the registry.
 #[derive(Debug)]
 pub struct ModelInfo {
@@ -171,6 +214,8 @@ pub struct ModelInfo {
     /// once its listener is bound (the kernel queues connections until it accepts),
     /// except `coroutines`, whose accept loop waits for may's scheduler to start.
     pub announces_when_ready: bool,
+    /// What `--offload` may ask of it.
+    pub offload: OffloadUse,
     /// What the model needs from the system, checked before the server binds and
     /// announces itself: an error here refuses to start with a usage error (exit 2).
     pub precheck: Option<fn() -> io::Result<()>>,
@@ -267,6 +312,8 @@ pub(crate) fn test_launch(announce: Option<Announce>) -> (Launch, Stop) {
             timeout: None,
             nodelay: false,
             cork: false,
+            handlers: &crate::protocol::Handlers::DEFAULT,
+            offload: crate::conn::Offload::Unset,
         },
         workers: 1,
         backlog: 16,

@@ -13,7 +13,7 @@ use std::os::fd::AsFd;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use super::{Family, ModelInfo, Workers};
+use super::{Family, ModelInfo, OffloadUse, Workers};
 use super::{Launch, STOP_POLL};
 use crate::conn::ready::Interest;
 use crate::conn::scan::ScanLoop;
@@ -27,6 +27,7 @@ pub static INFO: ModelInfo = ModelInfo {
     reuse_port: false,
     descriptor_ceiling: None,
     announces_when_ready: false,
+    offload: OffloadUse::LoopOrPool,
     precheck: None,
     run,
 };

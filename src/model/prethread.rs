@@ -13,7 +13,7 @@ use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::pool::Pool;
-use super::{Family, ModelInfo, Workers};
+use super::{Family, ModelInfo, OffloadUse, Workers};
 use super::{Launch, STOP_POLL};
 use crate::conn::{self, accept::Acceptor, ConnOptions};
 
@@ -26,6 +26,7 @@ pub static INFO: ModelInfo = ModelInfo {
     reuse_port: false,
     descriptor_ceiling: None,
     announces_when_ready: false,
+    offload: OffloadUse::OWN_THREAD,
     precheck: None,
     run,
 };

@@ -15,7 +15,7 @@
 use std::io;
 
 use super::Launch;
-use super::{Family, ModelInfo, Workers};
+use super::{Family, ModelInfo, OffloadUse, Workers};
 use crate::conn::{epoll, reactors};
 
 pub static INFO: ModelInfo = ModelInfo {
@@ -27,6 +27,7 @@ pub static INFO: ModelInfo = ModelInfo {
     reuse_port: true,
     descriptor_ceiling: None,
     announces_when_ready: false,
+    offload: OffloadUse::LoopOrPool,
     precheck: None,
     run,
 };

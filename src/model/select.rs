@@ -18,7 +18,7 @@ use std::os::fd::AsFd;
 use nix::sys::select::{select, FdSet};
 
 use super::Launch;
-use super::{Family, ModelInfo, Workers};
+use super::{Family, ModelInfo, OffloadUse, Workers};
 use crate::conn::scan::{fits_fd_set, stop_poll_timeval, ScanLoop};
 
 pub static INFO: ModelInfo = ModelInfo {
@@ -30,6 +30,7 @@ pub static INFO: ModelInfo = ModelInfo {
     reuse_port: false,
     descriptor_ceiling: Some(nix::sys::select::FD_SETSIZE),
     announces_when_ready: false,
+    offload: OffloadUse::LoopOrPool,
     precheck: None,
     run,
 };

@@ -27,7 +27,7 @@ use std::os::fd::AsFd;
 
 use nix::sys::select::{select, FdSet};
 
-use super::{Family, ModelInfo, Workers};
+use super::{Family, ModelInfo, OffloadUse, Workers};
 use super::{Launch, Stop};
 use crate::conn::handoff::{send_loop, ReaderLoop, SenderLink, Waker};
 use crate::conn::scan::{fits_fd_set, stop_poll_timeval};
@@ -42,6 +42,7 @@ pub static INFO: ModelInfo = ModelInfo {
     reuse_port: false,
     descriptor_ceiling: Some(nix::sys::select::FD_SETSIZE),
     announces_when_ready: false,
+    offload: OffloadUse::LoopOrPool,
     precheck: None,
     run,
 };

@@ -19,7 +19,7 @@ use std::net::TcpStream;
 use crossbeam_channel::{Receiver, SendTimeoutError, Sender};
 
 use super::pool::Pool;
-use super::{Family, ModelInfo, Workers};
+use super::{Family, ModelInfo, OffloadUse, Workers};
 use super::{Launch, Stop, STOP_POLL};
 use crate::conn::{self, accept::Acceptor, ConnOptions};
 
@@ -32,6 +32,7 @@ pub static INFO: ModelInfo = ModelInfo {
     reuse_port: false,
     descriptor_ceiling: None,
     announces_when_ready: false,
+    offload: OffloadUse::OWN_THREAD,
     precheck: None,
     run,
 };

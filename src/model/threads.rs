@@ -10,7 +10,7 @@
 use std::io;
 
 use super::Launch;
-use super::{Family, ModelInfo, Workers};
+use super::{Family, ModelInfo, OffloadUse, Workers};
 use crate::conn::trim::{IdleTrim, LiveCount};
 use crate::conn::{self, accept::Acceptor};
 use crate::log::RateLimited;
@@ -25,6 +25,7 @@ pub static INFO: ModelInfo = ModelInfo {
     reuse_port: false,
     descriptor_ceiling: None,
     announces_when_ready: false,
+    offload: OffloadUse::OWN_THREAD,
     precheck: None,
     run,
 };

@@ -32,7 +32,7 @@ use std::time::Instant;
 
 use slab::Slab;
 
-use super::{Family, ModelInfo, Workers};
+use super::{Family, ModelInfo, OffloadUse, Workers};
 use super::{Launch, Stop, STOP_POLL};
 use crate::conn::accept::{self, AcceptError};
 use crate::conn::completion::{SparePool, UringConn};
@@ -50,6 +50,7 @@ pub static INFO: ModelInfo = ModelInfo {
     reuse_port: true,
     descriptor_ceiling: None,
     announces_when_ready: false,
+    offload: OffloadUse::LoopOrPool,
     precheck: Some(precheck),
     run,
 };

@@ -19,6 +19,7 @@ impl EchoSession {
             consumed: input.len(),
             completed: !input.is_empty(),
             close: None,
+            work: None,
         }
     }
 }

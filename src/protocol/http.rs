@@ -1,6 +1,9 @@
 //! HTTP/1.1 plaintext in the TechEmpower style: every request is answered
 //! `200 OK` with the body `Hello, World!`.
 //!
+//! - Requests are routed by path, whatever their method: `/cpu` and `/wait` need work
+//!   before their reply (the server's [`Handlers`] amounts; see [`super`] for how the
+//!   connection layer carries it out), every other path is answered at once.
 //! - Keep-alive by default for HTTP/1.1; HTTP/1.0 closes unless it asks for keep-alive;
 //!   `Connection: close` is honoured.
 //! - `HEAD` is answered without a body; pipelined requests are answered in order.
@@ -25,15 +28,17 @@
 //!     HTTP/1.0 request (6.1).
 //!
 //! Parsing is httparse's; this file only frames requests and writes replies, and
-//! checks what httparse leaves to it (above). The checks cost a length comparison per
-//! header field, and a table look-up per byte of the Host value.
+//! `http_head.rs` checks what httparse leaves to it (above) and routes. The checks cost a
+//! length comparison per header field, and a table look-up per byte of the Host value.
 
-use std::mem::MaybeUninit;
+use super::{date, Close, Handlers, Progress, Work, OUTPUT_HIGH_WATER};
 
-use super::{date, Close, Progress, OUTPUT_HIGH_WATER};
-
+#[path = "http_head.rs"]
+mod head;
 #[path = "http_host.rs"]
 mod host;
+
+use head::{parse_head, BodyFraming, Route};
 
 /// The largest request head (request line and header fields) accepted.
 pub const MAX_HEAD: usize = 8 * 1024;
@@ -49,21 +54,26 @@ const HEAD_200: &[u8] =
 /// The interim reply that asks a client waiting on `Expect: 100-continue` for the body.
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
-/// Where a connection is in its stream of requests.
+/// Where a connection is in its stream of requests. (The bytes a body still has to come
+/// are the session's `remaining`, outside this enum, so the session stays 24 bytes with
+/// its handlers.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     /// Waiting for (the rest of) a request head.
     Head,
     /// Discarding the rest of a `Content-Length` body.
-    Body { remaining: u64 },
+    Body,
     /// Waiting for a chunk-size line.
     ChunkSize,
     /// Discarding chunk data.
-    ChunkData { remaining: u64 },
+    ChunkData,
     /// Expecting the CRLF that ends a chunk's data.
     ChunkEnd,
     /// Discarding trailer fields up to the empty line.
     Trailers,
+    /// The request just completed needs work: nothing is consumed until it is done.
+    /// `more_input`: bytes followed the request (a close after its reply lingers).
+    Working { more_input: bool },
     /// A final reply was written; everything that follows is ignored.
     Done,
 }
@@ -74,6 +84,7 @@ struct Pending {
     head_only: bool,
     keep_alive: bool,
     http10: bool,
+    route: Route,
 }
 
 /// What one step of [`HttpSession::feed`] did with the input in front of it.
@@ -94,11 +105,14 @@ enum Step {
 pub struct HttpSession {
     state: State,
     pending: Pending,
+    /// Body bytes still to come, in [`State::Body`] and [`State::ChunkData`].
+    remaining: u64,
+    handlers: &'static Handlers,
 }
 
 impl Default for HttpSession {
     fn default() -> Self {
-        Self::new()
+        Self::new(&Handlers::DEFAULT)
     }
 }
 
@@ -111,14 +125,18 @@ const TOO_LARGE: Status = Status(431, "Request Header Fields Too Large");
 const EXPECTATION_FAILED: Status = Status(417, "Expectation Failed");
 
 impl HttpSession {
-    pub fn new() -> Self {
+    /// A session that does the work `handlers` says for `/cpu` and `/wait`.
+    pub fn new(handlers: &'static Handlers) -> Self {
         HttpSession {
             state: State::Head,
             pending: Pending {
                 head_only: false,
                 keep_alive: true,
                 http10: false,
+                route: Route::Hello,
             },
+            remaining: 0,
+            handlers,
         }
     }
 
@@ -132,10 +150,12 @@ impl HttpSession {
             let step = match self.state {
                 // After the final reply nothing is answered: the input counts as consumed.
                 State::Done => Step::Wait(rest.len()),
+                // The reply owed comes first: nothing more before the work is done.
+                State::Working { .. } => Step::Wait(0),
                 State::Head => self.head(rest, out),
-                State::Body { remaining } => self.body(rest, remaining),
+                State::Body => self.body(rest),
                 State::ChunkSize => self.chunk_size(rest),
-                State::ChunkData { remaining } => self.chunk_data(rest, remaining),
+                State::ChunkData => self.chunk_data(rest),
                 State::ChunkEnd => self.chunk_end(rest),
                 State::Trailers => self.trailers(rest),
             };
@@ -148,11 +168,22 @@ impl HttpSession {
                 Step::Complete(n) => {
                     pos += n;
                     completed = true;
-                    if let Some(close) = self.reply(out, input.len() > pos) {
+                    let more_input = input.len() > pos;
+                    if let Some(work) = self.work_of_route() {
+                        self.state = State::Working { more_input };
+                        return Progress {
+                            consumed: pos,
+                            completed,
+                            close: None,
+                            work: Some(work),
+                        };
+                    }
+                    if let Some(close) = self.reply(out, more_input) {
                         return Progress {
                             consumed: input.len(),
                             completed,
                             close: Some(close),
+                            work: None,
                         };
                     }
                 }
@@ -163,6 +194,41 @@ impl HttpSession {
             consumed: pos,
             completed,
             close: None,
+            work: None,
+        }
+    }
+
+    /// The work the session waits for before it goes on, if any: what the last
+    /// progress asked for, until [`Self::finish_work`].
+    pub fn work_owed(&self) -> Option<Work> {
+        match self.state {
+            State::Working { .. } => self.work_of_route(),
+            _ => None,
+        }
+    }
+
+    /// The work the request just completed needs before its reply, if any.
+    fn work_of_route(&self) -> Option<Work> {
+        match self.pending.route {
+            Route::Cpu => Some(Work::Cpu(self.handlers.cpu)),
+            Route::Wait => Some(Work::Wait(self.handlers.wait)),
+            Route::Hello => None,
+        }
+    }
+
+    /// The work [`Self::feed`] asked for is done: appends its request's reply, and
+    /// says whether the connection must close after it (a lingering close if input
+    /// followed the request). Without work owed it does nothing.
+    pub fn finish_work(&mut self, out: &mut Vec<u8>) -> Progress {
+        let State::Working { more_input } = self.state else {
+            return Progress::default();
+        };
+        self.state = State::Head;
+        Progress {
+            consumed: 0,
+            completed: true,
+            close: self.reply(out, more_input),
+            work: None,
         }
     }
 
@@ -177,10 +243,10 @@ impl HttpSession {
             Ok(None) => Step::Wait(0),
             Ok(Some((len, request))) => {
                 self.pending = request.pending;
-                self.state = match request.body {
-                    BodyFraming::None => State::Body { remaining: 0 },
-                    BodyFraming::Length(n) => State::Body { remaining: n },
-                    BodyFraming::Chunked => State::ChunkSize,
+                (self.state, self.remaining) = match request.body {
+                    BodyFraming::None => (State::Body, 0),
+                    BodyFraming::Length(n) => (State::Body, n),
+                    BodyFraming::Chunked => (State::ChunkSize, 0),
                 };
                 // Once per request, the head being consumed once: the client holds the
                 // body back until it reads this.
@@ -195,10 +261,9 @@ impl HttpSession {
 
     /// Discards a `Content-Length` body; the request is complete at its end (at once,
     /// for a request without a body).
-    fn body(&mut self, rest: &[u8], remaining: u64) -> Step {
-        let (taken, remaining) = discard(rest, remaining);
-        if remaining > 0 {
-            self.state = State::Body { remaining };
+    fn body(&mut self, rest: &[u8]) -> Step {
+        let taken = self.discard(rest);
+        if self.remaining > 0 {
             return Step::Wait(taken);
         }
         self.state = State::Head;
@@ -213,7 +278,7 @@ impl HttpSession {
                 Step::Go(len)
             }
             Ok(httparse::Status::Complete((len, size))) => {
-                self.state = State::ChunkData { remaining: size };
+                (self.state, self.remaining) = (State::ChunkData, size);
                 Step::Go(len)
             }
             Ok(httparse::Status::Partial) if rest.len() <= MAX_CHUNK_LINE => Step::Wait(0),
@@ -221,10 +286,9 @@ impl HttpSession {
         }
     }
 
-    fn chunk_data(&mut self, rest: &[u8], remaining: u64) -> Step {
-        let (taken, remaining) = discard(rest, remaining);
-        if remaining > 0 {
-            self.state = State::ChunkData { remaining };
+    fn chunk_data(&mut self, rest: &[u8]) -> Step {
+        let taken = self.discard(rest);
+        if self.remaining > 0 {
             return Step::Wait(taken);
         }
         self.state = State::ChunkEnd;
@@ -262,6 +326,7 @@ impl HttpSession {
             head_only,
             keep_alive,
             http10,
+            ..
         } = self.pending;
         out.extend_from_slice(HEAD_200);
         date::append_now(out);
@@ -312,190 +377,16 @@ impl HttpSession {
             consumed: input_len,
             completed,
             close: Some(Close::Linger),
-        }
-    }
-}
-
-/// How a request's body is delimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BodyFraming {
-    None,
-    Length(u64),
-    Chunked,
-}
-
-/// What the reply to a request depends on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Request {
-    pending: Pending,
-    body: BodyFraming,
-    /// `100 Continue` is owed before the body.
-    continue_first: bool,
-}
-
-/// Parses one request head at the start of `input`: `Ok(None)` if it is incomplete,
-/// `Ok(Some((head length, request)))` if complete, `Err(status)` if it must be refused.
-fn parse_head(input: &[u8]) -> Result<Option<(usize, Request)>, Status> {
-    let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut []);
-    let len = match req.parse_with_uninit_headers(input, &mut fields) {
-        Ok(httparse::Status::Complete(len)) if len > MAX_HEAD => return Err(TOO_LARGE),
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(httparse::Error::TooManyHeaders) => return Err(TOO_LARGE),
-        Err(_) => return Err(BAD_REQUEST),
-    };
-    let mut head = Fields::default();
-    for field in req.headers.iter() {
-        head.read(field.name, field.value)?;
-    }
-    let request = head.request(req.version == Some(0), req.method == Some("HEAD"))?;
-    Ok(Some((len, request)))
-}
-
-/// What a request's header fields say about framing and answering it, gathered in one
-/// pass over them.
-#[derive(Debug, Default)]
-struct Fields {
-    close: bool,
-    keep_alive_asked: bool,
-    host: bool,
-    length: Option<u64>,
-    chunked: bool,
-    expect_continue: bool,
-    /// An expectation other than 100-continue.
-    unmet_expectation: bool,
-}
-
-impl Fields {
-    /// Takes one field into account; refuses the request if that field alone must.
-    fn read(&mut self, name: &str, value: &[u8]) -> Result<(), Status> {
-        // One comparison per field at most: the names interpreted differ in length.
-        match name.len() {
-            4 if name.eq_ignore_ascii_case("host") => self.host(value)?,
-            6 if name.eq_ignore_ascii_case("expect") => self.expect(value),
-            10 if name.eq_ignore_ascii_case("connection") => self.connection(value),
-            14 if name.eq_ignore_ascii_case("content-length") => self.content_length(value)?,
-            17 if name.eq_ignore_ascii_case("transfer-encoding") => {
-                self.transfer_encoding(value)?
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    /// One Host field, whose value is a valid `host [":" port]` (RFC 9112 3.2: two, or
-    /// an invalid one, get 400).
-    fn host(&mut self, value: &[u8]) -> Result<(), Status> {
-        if self.host || !host::is_valid(value) {
-            return Err(BAD_REQUEST);
-        }
-        self.host = true;
-        Ok(())
-    }
-
-    /// `Expect: 100-continue` (a list; names compare without case, RFC 9110 10.1.1).
-    fn expect(&mut self, value: &[u8]) {
-        for member in value.split(|&b| b == b',') {
-            let member = member.trim_ascii();
-            if member.eq_ignore_ascii_case(b"100-continue") {
-                self.expect_continue = true;
-            } else if !member.is_empty() {
-                self.unmet_expectation = true;
-            }
+            work: None,
         }
     }
 
-    fn connection(&mut self, value: &[u8]) {
-        for token in value.split(|&b| b == b',') {
-            let token = token.trim_ascii();
-            self.close |= token.eq_ignore_ascii_case(b"close");
-            self.keep_alive_asked |= token.eq_ignore_ascii_case(b"keep-alive");
-        }
+    /// Takes what `rest` holds of the body bytes still to come; returns how many.
+    fn discard(&mut self, rest: &[u8]) -> usize {
+        let taken = self.remaining.min(rest.len() as u64);
+        self.remaining -= taken;
+        taken as usize
     }
-
-    /// Several Content-Length fields must agree (RFC 9112 6.3).
-    fn content_length(&mut self, value: &[u8]) -> Result<(), Status> {
-        let value = parse_length(value).ok_or(BAD_REQUEST)?;
-        if self.length.is_some_and(|seen| seen != value) {
-            return Err(BAD_REQUEST);
-        }
-        self.length = Some(value);
-        Ok(())
-    }
-
-    /// Only `chunked` delimits a request body: it is the final coding and is applied
-    /// once (RFC 9112 6.3), and no other coding is decoded here, so the codings of all
-    /// the fields together must be one `chunked` (empty list elements aside, RFC 9110
-    /// 5.6.1): `chunked, chunked` and `gzip, chunked` are refused.
-    fn transfer_encoding(&mut self, value: &[u8]) -> Result<(), Status> {
-        let codings = value
-            .split(|&b| b == b',')
-            .map(<[u8]>::trim_ascii)
-            .filter(|coding| !coding.is_empty());
-        let mut any = false;
-        for coding in codings {
-            if self.chunked || !coding.eq_ignore_ascii_case(b"chunked") {
-                return Err(BAD_REQUEST);
-            }
-            self.chunked = true;
-            any = true;
-        }
-        if any {
-            Ok(())
-        } else {
-            Err(BAD_REQUEST)
-        }
-    }
-
-    /// The request the fields describe, once all are read; refused if they do not
-    /// add up.
-    fn request(self, http10: bool, head_only: bool) -> Result<Request, Status> {
-        // HTTP/1.1 requires Host (RFC 9112 3.2). A request framed two ways is a
-        // smuggling attempt; HTTP/1.0 has no transfer codings, so a Transfer-Encoding
-        // makes its framing faulty, whatever else it says (6.1). (Any other coding
-        // than a final chunked was refused already: `chunked` means the field is there.)
-        if (!http10 && !self.host) || (self.chunked && (http10 || self.length.is_some())) {
-            return Err(BAD_REQUEST);
-        }
-        // Expect is HTTP/1.1's: an HTTP/1.0 request's is ignored (RFC 9110 10.1.1).
-        if self.unmet_expectation && !http10 {
-            return Err(EXPECTATION_FAILED);
-        }
-        let body = match (self.chunked, self.length) {
-            (true, _) => BodyFraming::Chunked,
-            (false, Some(n)) if n > 0 => BodyFraming::Length(n),
-            _ => BodyFraming::None,
-        };
-        let pending = Pending {
-            head_only,
-            keep_alive: !self.close && (!http10 || self.keep_alive_asked),
-            http10,
-        };
-        Ok(Request {
-            pending,
-            body,
-            continue_first: self.expect_continue && !http10 && body != BodyFraming::None,
-        })
-    }
-}
-
-/// A Content-Length value: ASCII digits only, no sign, no overflow.
-fn parse_length(value: &[u8]) -> Option<u64> {
-    let value = value.trim_ascii();
-    if value.is_empty() || value.len() > 18 || !value.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    value.iter().try_fold(0u64, |n, &d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })
-}
-
-/// Takes what `rest` holds of a body with `remaining` bytes to come: (bytes taken,
-/// bytes still to come).
-fn discard(rest: &[u8], remaining: u64) -> (usize, u64) {
-    let taken = remaining.min(rest.len() as u64);
-    (taken as usize, remaining - taken)
 }
 
 fn find_crlf(input: &[u8]) -> Option<usize> {

@@ -1,6 +1,7 @@
-//! Property tests of the HTTP session (proptest): any valid stream of requests, split
-//! at any points, gets the same replies as when sent whole, one per request; any
-//! bytes at all, split anywhere, get the same replies too, and never panic.
+//! Property tests of the HTTP session (proptest): any valid stream of requests (some
+//! of them needing work), split at any points, gets the same replies as when sent
+//! whole, one per request, in order; any bytes at all, split anywhere, get the same
+//! replies too, and never panic.
 
 use proptest::prelude::*;
 
@@ -9,7 +10,12 @@ use super::{drive, responses, without_dates};
 /// One valid request, and whether it is a HEAD (its reply has no body).
 fn request() -> impl Strategy<Value = (Vec<u8>, bool)> {
     let method = prop_oneof![Just("GET"), Just("HEAD"), Just("POST"), Just("CHUNKED")];
-    let path = "/[a-z0-9/._-]{0,12}";
+    // The work routes often, as any other path: `drive` does their work at once.
+    let path = prop_oneof![
+        Just("/cpu".to_string()),
+        Just("/wait?q=1".to_string()),
+        "/[a-z0-9/._-]{0,12}",
+    ];
     let headers = prop::collection::vec(("[A-Za-z][A-Za-z0-9-]{0,10}", "[ -~]{0,24}"), 0..4);
     let body = prop::collection::vec(any::<u8>(), 0..40);
     (method, path, any::<bool>(), headers, body).prop_map(
@@ -101,6 +107,7 @@ proptest! {
         prefix in prop::sample::select(vec![
             &b""[..], b"GET / HTTP/1.1\r\n", b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /",
             b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\nHEAD /cpu HTTP/1.1\r\n",
         ]),
         cuts in prop::collection::vec(any::<usize>(), 0..12),
     ) {

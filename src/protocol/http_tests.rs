@@ -1,24 +1,35 @@
 //! Unit tests of the HTTP session, without sockets (properties in [`props`]).
 
+use super::head::parse_length;
 use super::*;
 
 #[path = "http_props.rs"]
 mod props;
+#[path = "http_work_tests.rs"]
+mod work;
 
 const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 const HEAD: &[u8] = b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n";
 
 /// Feeds `chunks` the way the connection layer does (unconsumed bytes are kept and
-/// passed again with what follows); returns the output and the close asked for.
+/// passed again with what follows; work asked for is done at once, after checking
+/// that the session takes nothing more until then); returns the output and the close
+/// asked for.
 fn drive(chunks: &[&[u8]]) -> (Vec<u8>, Option<Close>) {
-    let mut session = HttpSession::new();
+    let mut session = HttpSession::default();
     let mut pending = Vec::new();
     let mut out = Vec::new();
     for chunk in chunks {
         pending.extend_from_slice(chunk);
         loop {
-            let p = session.feed(&pending, &mut out);
+            let mut p = session.feed(&pending, &mut out);
             pending.drain(..p.consumed);
+            if p.work.is_some() {
+                let before = out.len();
+                let early = session.feed(&pending, &mut out);
+                assert_eq!((early, out.len()), (Progress::default(), before));
+                p = p.then(session.finish_work(&mut out));
+            }
             if p.close.is_some() {
                 return (out, p.close);
             }
@@ -267,7 +278,7 @@ const EXPECT_HEAD: &[u8] =
 
 #[test]
 fn expect_100_continue_is_answered_before_the_body_arrives() {
-    let mut session = HttpSession::new();
+    let mut session = HttpSession::default();
     let mut out = Vec::new();
     let p = session.feed(EXPECT_HEAD, &mut out);
     assert_eq!(p.consumed, EXPECT_HEAD.len());
@@ -291,7 +302,7 @@ fn expect_100_continue_is_sent_once_however_the_input_is_split() {
     let statuses: Vec<u16> = responses(&whole, &[false; 5]).iter().map(|r| r.0).collect();
     assert_eq!(statuses, [100, 200, 100, 200, 200]);
 
-    let mut session = HttpSession::new();
+    let mut session = HttpSession::default();
     let (mut pending, mut out) = (Vec::new(), Vec::new());
     for (i, &byte) in stream.iter().enumerate() {
         pending.push(byte);
@@ -378,7 +389,7 @@ fn oversized_heads_get_431_whole_or_split() {
 
 #[test]
 fn an_endless_head_is_cut_at_the_bound() {
-    let mut session = HttpSession::new();
+    let mut session = HttpSession::default();
     let mut out = Vec::new();
     let endless = [b"GET / HTTP/1.1\r\nX: ".as_slice(), &[b'a'; MAX_HEAD]].concat();
     let p = session.feed(&endless, &mut out);
@@ -405,7 +416,7 @@ fn bodies_are_consumed_before_the_next_request() {
 
 #[test]
 fn a_request_is_not_answered_before_its_body_arrives() {
-    let mut session = HttpSession::new();
+    let mut session = HttpSession::default();
     let mut out = Vec::new();
     let head = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab";
     let p = session.feed(head, &mut out);
@@ -451,7 +462,7 @@ fn every_split_gives_the_same_replies() {
 #[test]
 fn output_stops_growing_at_the_high_water_mark() {
     let stream = GET.repeat(5000);
-    let mut session = HttpSession::new();
+    let mut session = HttpSession::default();
     let mut out = Vec::new();
     let p = session.feed(&stream, &mut out);
     assert!(

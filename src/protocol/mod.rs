@@ -12,7 +12,13 @@
 //! - stops consuming once the output holds [`OUTPUT_HIGH_WATER`] bytes or more, so a
 //!   client that pipelines faster than it reads cannot grow the server's memory; the
 //!   caller feeds the rest after flushing;
-//! - says through [`Progress::close`] when the connection must end, and how.
+//! - says through [`Progress::close`] when the connection must end, and how;
+//! - on a request that needs work before its reply (HTTP's `/cpu` and `/wait`),
+//!   consumes that request, names the work in [`Progress::work`], and consumes nothing
+//!   more until the connection layer has carried the work out and called
+//!   [`Session::finish_work`], which appends that request's reply. Replies stay in
+//!   request order: those before it are in the output already, those after it come
+//!   from feeding the rest of the input afterwards. Echo never asks for work.
 //!
 //! A session never blocks, never allocates per byte, and gives the same replies however
 //! the input is split (every model, blocking or completion-based, sees different splits).
@@ -32,6 +38,9 @@
 mod date;
 pub mod echo;
 pub mod http;
+mod work;
+
+pub use work::{Handlers, Work};
 
 use std::fmt;
 use std::str::FromStr;
@@ -54,11 +63,12 @@ impl Protocol {
     /// Every protocol, in the order the command line lists them.
     pub const ALL: [Protocol; 2] = [Protocol::Echo, Protocol::Http];
 
-    /// A fresh session for a new connection.
-    pub fn session(self) -> Session {
+    /// A fresh session for a new connection, doing the work `handlers` says for the
+    /// requests that need some. The session keeps the reference (8 bytes), not a copy.
+    pub fn session(self, handlers: &'static Handlers) -> Session {
         match self {
             Protocol::Echo => Session::Echo(echo::EchoSession),
-            Protocol::Http => Session::Http(http::HttpSession::new()),
+            Protocol::Http => Session::Http(http::HttpSession::new(handlers)),
         }
     }
 
@@ -133,6 +143,22 @@ pub struct Progress {
     pub completed: bool,
     /// The connection must end after the output is sent.
     pub close: Option<Close>,
+    /// The last request consumed needs this work before its reply: carry it out, then
+    /// call [`Session::finish_work`]; until then the session consumes nothing.
+    pub work: Option<Work>,
+}
+
+impl Progress {
+    /// This progress followed by `next`'s, as one: what a feed did, then what
+    /// finishing its work (and feeding on) did.
+    pub fn then(self, next: Progress) -> Progress {
+        Progress {
+            consumed: self.consumed + next.consumed,
+            completed: self.completed || next.completed,
+            close: next.close.or(self.close),
+            work: next.work,
+        }
+    }
 }
 
 /// One connection's protocol state, for either protocol. An enum rather than a trait
@@ -150,6 +176,27 @@ impl Session {
         match self {
             Session::Echo(s) => s.feed(input, out),
             Session::Http(s) => s.feed(input, out),
+        }
+    }
+
+    /// The work the session waits for before it goes on, if any: what the last
+    /// [`Progress::work`] named, until [`Self::finish_work`]. (A caller that would
+    /// rather not keep the progress around asks here.)
+    pub fn work_owed(&self) -> Option<Work> {
+        match self {
+            Session::Echo(_) => None,
+            Session::Http(s) => s.work_owed(),
+        }
+    }
+
+    /// The work named by the last [`Progress::work`] is done: appends that request's
+    /// reply to `out`. The returned progress completes the request and says whether the
+    /// connection must close after it; feeding goes on with the input not consumed yet.
+    /// Without work owed it does nothing.
+    pub fn finish_work(&mut self, out: &mut Vec<u8>) -> Progress {
+        match self {
+            Session::Echo(_) => Progress::default(),
+            Session::Http(s) => s.finish_work(out),
         }
     }
 }

@@ -8,8 +8,9 @@ use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::Args;
 
 use super::ServeConfig;
+use crate::conn::Offload;
 use crate::model::{self, ModelInfo};
-use crate::protocol::Protocol;
+use crate::protocol::{Handlers, Protocol};
 use crate::sys::affinity::CpuList;
 
 /// `iomodels serve`.
@@ -44,6 +45,20 @@ pub struct ServeArgs {
     /// that start a worker per CPU by default count these.
     #[arg(long, value_name = "CPUS", value_parser = CpuList::parse)]
     pub cpus: Option<CpuList>,
+    /// CPU time `/cpu` burns per request (http), hashing: `100us`, `2ms`; more than 0,
+    /// at most 1s. (Not `--cpus`, which pins the server.)
+    #[arg(long, value_name = "DURATION", default_value = "100us", value_parser = parse_cpu_work)]
+    pub cpu_work: Duration,
+    /// How long `/wait` waits per request (http), as on a backend: `10ms`, `1s`; more
+    /// than 0, at most 60s.
+    #[arg(long, value_name = "DURATION", default_value = "10ms", value_parser = parse_wait)]
+    pub wait: Duration,
+    /// Where event loops carry out `/cpu` and `/wait`: 0 = in the loop (a wait stalls
+    /// it), N = a pool of N threads; for async models, N = CPU work on spawn_blocking
+    /// (at most N threads). Default: a loop's own timer for waits, CPU inline. Models
+    /// that serve a connection per thread, process or coroutine refuse it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=4096))]
+    pub offload: Option<u16>,
     /// Log every connection on stderr.
     #[arg(short, long)]
     pub verbose: bool,
@@ -77,6 +92,11 @@ impl ServeArgs {
             cork: self.cork,
             timeout,
             crash_after: self.crash_after,
+            handlers: Handlers {
+                cpu: self.cpu_work,
+                wait: self.wait,
+            },
+            offload: self.offload.map_or(Offload::Unset, Offload::from_count),
         }
     }
 }
@@ -161,4 +181,25 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
         return Err("must be between 0 and 86400 seconds".into());
     }
     Ok(Duration::from_secs_f64(seconds))
+}
+
+fn parse_cpu_work(text: &str) -> Result<Duration, String> {
+    parse_amount(text).and_then(Handlers::checked_cpu)
+}
+
+fn parse_wait(text: &str) -> Result<Duration, String> {
+    parse_amount(text).and_then(Handlers::checked_wait)
+}
+
+/// A duration as `bench` takes them, zero included: the amounts' own bounds, tighter
+/// than `bench`'s week, say why zero is refused.
+fn parse_amount(text: &str) -> Result<Duration, String> {
+    crate::units::parse_duration(text).or_else(|err| {
+        let number = text.trim().trim_end_matches(|c: char| c.is_alphabetic());
+        if number.parse::<f64>() == Ok(0.0) {
+            Ok(Duration::ZERO)
+        } else {
+            Err(err)
+        }
+    })
 }

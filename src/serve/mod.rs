@@ -13,10 +13,10 @@ use anyhow::{Context, Result};
 
 pub use args::ServeArgs;
 
-use crate::conn::ConnOptions;
+use crate::conn::{ConnOptions, Offload};
 use crate::error::usage;
 use crate::model::{Announce, Launch, ModelInfo, Stop};
-use crate::protocol::Protocol;
+use crate::protocol::{Handlers, Protocol};
 use crate::sys;
 
 /// Everything `serve` was asked for, validated.
@@ -32,6 +32,10 @@ pub struct ServeConfig {
     pub timeout: Option<Duration>,
     /// Fault injection: the server is killed by SIGALRM after this long.
     pub crash_after: Option<Duration>,
+    /// The work of `/cpu` and `/wait`.
+    pub handlers: Handlers,
+    /// Where that work is carried out (`--offload`).
+    pub offload: Offload,
 }
 
 /// Runs `iomodels serve` until SIGINT or SIGTERM, or until `--parent` exits.
@@ -57,6 +61,8 @@ pub fn launch(config: &ServeConfig) -> Result<()> {
         precheck()
             .map_err(|err| usage(format!("{}: {err}; use another model", config.model.name)))?;
     }
+    let model = config.model.name;
+    (config.model.offload.check(config.offload)).map_err(|why| usage(format!("{model}: {why}")))?;
     let stop = Stop::on_signals().context("cannot install the stop signal handlers")?;
     let listener = sys::listener::bind(config.addr, config.backlog, config.model.reuse_port)
         .map_err(|err| usage(format!("cannot listen on {}: {err}", config.addr)))?;
@@ -79,6 +85,9 @@ pub fn launch(config: &ServeConfig) -> Result<()> {
             timeout: config.timeout,
             nodelay: config.nodelay,
             cork: config.cork,
+            // Once per process, for its life: every session shares it.
+            handlers: Box::leak(Box::new(config.handlers)),
+            offload: config.offload,
         },
         workers: config.workers,
         backlog: config.backlog,

@@ -12,6 +12,7 @@
 //! - [`affinity`]: pinning this process to a set of CPUs (sched_setaffinity(2)).
 //! - `planted` (tests only): symlinks planted at old predictable temporary paths, to
 //!   show that nothing follows them.
+//! - [`waker`]: waking a thread blocked in a readiness wait from another (eventfd(2)).
 //!
 //! Every `unsafe` block carries a `// SAFETY:` comment saying why it holds.
 
@@ -26,3 +27,4 @@ pub(crate) mod planted;
 pub mod process;
 pub mod signal;
 pub mod uring;
+pub mod waker;

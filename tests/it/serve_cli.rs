@@ -69,3 +69,43 @@ fn a_port_in_use_is_refused() {
     let addr = taken.local_addr().unwrap().to_string();
     assert_usage_error(&iomodels(&["serve", "epoll", "--addr", &addr]), "in use");
 }
+
+#[test]
+fn work_amounts_out_of_bounds_are_refused() {
+    for (flag, value, bound) in [
+        ("--cpu-work", "0", "at most 1s"),
+        ("--cpu-work", "2s", "at most 1s"),
+        ("--wait", "0ms", "at most 60s"),
+        ("--wait", "61s", "at most 60s"),
+    ] {
+        let output = iomodels(&["serve", "epoll", "--proto", "http", flag, value]);
+        assert_usage_error(&output, flag);
+        assert_usage_error(&output, bound);
+    }
+    assert_usage_error(
+        &iomodels(&["serve", "epoll", "--offload", "4097"]),
+        "offload",
+    );
+}
+
+/// `--offload` is refused where it means nothing, in one line that says why.
+#[test]
+fn offload_is_refused_by_models_that_carry_work_out_themselves() {
+    for (model, offload, why) in [
+        ("threads", "4", "own thread or process"),
+        ("fork", "0", "own thread or process"),
+        ("coroutines", "1", "coroutine"),
+        ("async", "0", "spawn_blocking"),
+    ] {
+        let output = iomodels(&[
+            "serve",
+            model,
+            "--addr",
+            "127.0.0.1:0",
+            "--offload",
+            offload,
+        ]);
+        assert_usage_error(&output, model);
+        assert_usage_error(&output, why);
+    }
+}

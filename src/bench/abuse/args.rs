@@ -6,11 +6,11 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::Args;
 
-use crate::bench::config::parse_duration;
 use crate::bench::target::Target;
 use crate::error::usage;
 use crate::protocol::Protocol;
 use crate::serve::args::proto_parser;
+use crate::units::parse_duration;
 
 /// `bench abuse`.
 #[derive(Debug, Args)]

@@ -16,14 +16,12 @@
 mod reader;
 mod sender;
 
-use std::io;
 use std::net::TcpStream;
-use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use nix::sys::eventfd::{EfdFlags, EventFd};
-
+/// How one side wakes the other (an eventfd).
+pub use crate::sys::waker::Waker;
 pub use reader::{ReaderConn, ReaderLoop};
 pub use sender::{send_loop, SenderLink};
 
@@ -91,33 +89,4 @@ pub struct Reply {
     pub outbox: Arc<Outbox>,
     bytes: Vec<u8>,
     then: Option<Close>,
-}
-
-/// Wakes a thread blocked in select(2) or poll(2) from another thread: an eventfd the
-/// sleeper watches for reading.
-#[derive(Debug)]
-pub struct Waker(EventFd);
-
-impl Waker {
-    pub fn new() -> io::Result<Self> {
-        Ok(Waker(EventFd::from_flags(
-            EfdFlags::EFD_NONBLOCK | EfdFlags::EFD_CLOEXEC,
-        )?))
-    }
-
-    pub fn wake(&self) {
-        // EAGAIN would mean the counter is full: the sleeper is woken anyway.
-        let _ = self.0.write(1);
-    }
-
-    /// Called by the sleeper once woken, so the next wait blocks again.
-    pub fn reset(&self) {
-        let _ = self.0.read();
-    }
-}
-
-impl AsFd for Waker {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.0.as_fd()
-    }
 }

@@ -11,7 +11,7 @@ use slab::Slab;
 use super::{Outbox, SenderLink};
 use crate::conn::accept::Pause;
 use crate::conn::intake::Intake;
-use crate::conn::ready::{Sweeper, SCRATCH_LEN};
+use crate::conn::ready::{work_inline, Sweeper, SCRATCH_LEN};
 use crate::conn::{ConnOptions, LINGER_TIME};
 use crate::protocol::{Close, Progress, OUTPUT_HIGH_WATER};
 
@@ -44,7 +44,7 @@ impl ReaderConn {
         ReaderConn {
             outbox: Outbox::new(stream),
             sender,
-            intake: Intake::new(opts.protocol),
+            intake: Intake::new(opts),
             phase: ReadPhase::Open,
             backlogged: false,
             deadline: opts.timeout.map(|t| now + t),
@@ -74,6 +74,7 @@ impl ReaderConn {
             ReadPhase::Open if self.backlogged && self.outbox.has_room() => {
                 let mut out = Vec::new();
                 let progress = self.intake.resume(&mut out);
+                let progress = work_inline(&mut self.intake, progress, &mut out);
                 self.dispatch(out, progress, senders, opts, now)
             }
             ReadPhase::Draining if self.outbox.unsent() == 0 => {
@@ -100,6 +101,7 @@ impl ReaderConn {
             Ok(n) if self.phase == ReadPhase::Open => {
                 let mut out = Vec::new();
                 let progress = self.intake.absorb(&scratch[..n], &mut out);
+                let progress = work_inline(&mut self.intake, progress, &mut out);
                 self.dispatch(out, progress, senders, opts, now)
             }
             // Lingering: discard.
