@@ -24,7 +24,7 @@ use super::start;
 use super::watch::HoldWatch;
 use super::SAMPLE_INTERVAL;
 use crate::error::usage;
-use crate::sample::{HostTimes, ProcessTree, Sampler};
+use crate::sample::{HostWatch, ProcessTree, Sampler};
 
 /// Runs `config` as `fanout` says and returns what the whole run measured. A target that
 /// answers no connect, or refused every connection of the run, is a usage error.
@@ -38,7 +38,7 @@ pub fn run_parts(
         start::wait_until(at, &stop);
     }
     let sampler = server_sampler(config)?;
-    let host_before = HostTimes::now().ok();
+    let host = HostWatch::start(config.server_pid);
     let mut watch = config
         .workload
         .is_hold()
@@ -58,7 +58,7 @@ pub fn run_parts(
     let server = sampler.map(Sampler::finish);
     let mut aggregate = measured?;
     aggregate.server = server;
-    aggregate.host = host_before.and_then(|b| Some(HostTimes::now().ok()?.since(&b)));
+    aggregate.host = host.and_then(|h| h.finish());
     if let Some(watch) = &watch {
         let held_peak = aggregate.held.map_or(0, |(_, peak)| peak);
         aggregate.ramp_s = watch.ramp_s();

@@ -24,7 +24,9 @@ use super::plan::{self, CompareWorkload, Plan, Subject};
 use super::remote::{self, Sampling};
 use super::target;
 use crate::hosts::Hosts;
-use crate::results::comparison::{Cell, HostLoad, Round, RoundRun, StopCheck, SERVER_SAID_MAX};
+use crate::results::comparison::{
+    Cell, CpuAccounts, HostLoad, Round, RoundRun, StopCheck, SERVER_SAID_MAX,
+};
 use crate::results::figures::{Figures, Spread};
 use crate::results::run::BenchRun;
 use crate::sample::{ProcessTree, TreeSnapshot};
@@ -356,8 +358,8 @@ impl<'a> Slot<'a> {
     }
 }
 
-/// What else used the machine during a run: the machine's busy time less the server's
-/// and the client's, over the run's wall time (the machine's time over its CPUs).
+/// What else used the machine during a run: other processes' CPU, over the run's wall
+/// time (the machine's time over its CPUs); and what no process's clock accounts for.
 fn host_load(run: &BenchRun, cpus: usize) -> HostLoad {
     let Some(host) = run.host else {
         return HostLoad::default();
@@ -365,7 +367,14 @@ fn host_load(run: &BenchRun, cpus: usize) -> HostLoad {
     let server = run.server.map_or(0, |s| s.cpu_ns);
     let ours = server + run.client.cpu_ns;
     let wall = host.total_ns / cpus.max(1) as u64;
-    HostLoad::of(host.busy_ns, host.steal_ns, host.total_ns, ours, wall)
+    HostLoad::of(CpuAccounts {
+        busy_ns: host.busy_ns,
+        steal_ns: host.steal_ns,
+        total_ns: host.total_ns,
+        ours_ns: ours,
+        others_ns: host.others_ns,
+        wall_ns: wall,
+    })
 }
 
 /// Adds the lines a server printed to what its cell keeps: distinct, without the

@@ -153,36 +153,58 @@ pub struct RoundRun {
     pub host: HostLoad,
 }
 
-/// What else used the machine while a run measured, from `/proc/stat`.
+/// What else used the machine while a run measured.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct HostLoad {
     /// CPU time the hypervisor gave to other guests, in % of the machine's time.
     pub steal_pct: f64,
-    /// CPU used by anything but the server's and the load generator's process trees
-    /// (and compare itself), in % of one core.
+    /// CPU that other processes took (every process but the server's tree, the load
+    /// generator's and compare), each by its own CPU clock, in % of one core.
     pub outside_pct_of_core: f64,
+    /// The machine's busy time (`/proc/stat`, sampled at the scheduler tick) that
+    /// neither our processes' clocks nor the others' account for, in % of one core: the
+    /// two clocks parting, and interrupts charged to no process; not interference.
+    #[serde(default)]
+    pub untracked_pct_of_core: f64,
     /// Over [`DISTURBED_OUTSIDE_PCT`] or [`DISTURBED_STEAL_PCT`]: the run was measured
     /// under interference.
     pub disturbed: bool,
 }
 
-/// More CPU than this used outside the server and the client (% of one core) marks a
-/// run as disturbed.
+/// More CPU than this taken by other processes (% of one core) marks a run as disturbed.
 pub const DISTURBED_OUTSIDE_PCT: f64 = 10.0;
 /// More steal than this (% of the machine's time) marks a run as disturbed.
 pub const DISTURBED_STEAL_PCT: f64 = 2.0;
 
+/// A run's CPU accounts, in nanoseconds, for [`HostLoad::of`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuAccounts {
+    /// The machine's busy time, from `/proc/stat`.
+    pub busy_ns: u64,
+    pub steal_ns: u64,
+    /// All the machine's time, over all its CPUs.
+    pub total_ns: u64,
+    /// The server's, the load generator's.
+    pub ours_ns: u64,
+    /// Every other process's.
+    pub others_ns: u64,
+    /// The run's wall time.
+    pub wall_ns: u64,
+}
+
 impl HostLoad {
-    /// The load over a run: `busy_ns` and `steal_ns` of the whole machine over `wall_ns`
-    /// (summed over its CPUs, `total_ns`), less `ours_ns` (the server, the client,
-    /// compare).
-    pub fn of(busy_ns: u64, steal_ns: u64, total_ns: u64, ours_ns: u64, wall_ns: u64) -> Self {
-        let steal_pct = 100.0 * steal_ns as f64 / total_ns.max(1) as f64;
-        let outside_pct_of_core =
-            100.0 * busy_ns.saturating_sub(ours_ns) as f64 / wall_ns.max(1) as f64;
+    /// The load over a run.
+    pub fn of(cpu: CpuAccounts) -> Self {
+        let of_core = |ns: u64| 100.0 * ns as f64 / cpu.wall_ns.max(1) as f64;
+        let steal_pct = 100.0 * cpu.steal_ns as f64 / cpu.total_ns.max(1) as f64;
+        let outside_pct_of_core = of_core(cpu.others_ns);
+        let untracked = cpu
+            .busy_ns
+            .saturating_sub(cpu.ours_ns.saturating_add(cpu.others_ns));
         HostLoad {
             steal_pct,
             outside_pct_of_core,
+            untracked_pct_of_core: of_core(untracked),
             disturbed: outside_pct_of_core > DISTURBED_OUTSIDE_PCT
                 || steal_pct > DISTURBED_STEAL_PCT,
         }

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 pub use super::args::SampleArgs;
-use super::{HostTimes, ProcessTree, Sampler, TreeUsage};
+use super::{HostTimes, HostWatch, ProcessTree, Sampler, TreeUsage};
 
 /// What `iomodels sample --once` prints: the tree's memory at one moment, the base of
 /// its growth per held connection.
@@ -55,7 +55,7 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         println!("{}", serde_json::to_string(&rest)?);
         return Ok(());
     }
-    let host_before = HostTimes::now().ok();
+    let host = HostWatch::start(Some(args.pid));
     let sampler = Sampler::start(tree, Duration::from_millis(args.interval_ms));
     let mut out = std::io::stdout().lock();
     writeln!(out, "{READY}")?;
@@ -64,7 +64,7 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         std::thread::sleep(STOP_POLL);
     }
     let usage = sampler.finish();
-    let host = host_before.and_then(|b| Some(HostTimes::now().ok()?.since(&b)));
+    let host = host.and_then(|h| h.finish());
     let report = SampleReport { usage, host };
     writeln!(
         out,

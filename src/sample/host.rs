@@ -1,9 +1,12 @@
 //! The whole machine's CPU time from `/proc/stat` (proc(5), the `cpu` line): how much of
-//! it went to other virtual machines (steal) and how much was busy at all, so a
-//! comparison can tell what else used the machine while it measured.
+//! it went to other virtual machines (steal) and how much was busy at all; and, from
+//! [`super::others`], how much other processes took: so a comparison can tell what else
+//! used the machine while it measured.
 
 use std::fs;
 use std::io;
+
+use super::others::OtherCpu;
 
 /// The machine's CPU time so far, summed over every CPU, in nanoseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -14,6 +17,36 @@ pub struct HostTimes {
     pub steal_ns: u64,
     /// All the time there was: busy, idle, iowait and steal.
     pub total_ns: u64,
+    /// CPU that processes other than the measuring ones took (see [`super::others`]);
+    /// 0 in runs written before it was counted.
+    #[serde(default)]
+    pub others_ns: u64,
+}
+
+/// The machine's times and every other process's CPU at the start of a run.
+#[derive(Debug, Clone)]
+pub struct HostWatch {
+    times: HostTimes,
+    others: OtherCpu,
+    server: Option<u32>,
+}
+
+impl HostWatch {
+    /// Starts watching; `server` is the tree whose CPU is measured (not another's).
+    pub fn start(server: Option<u32>) -> Option<Self> {
+        Some(Self {
+            times: HostTimes::now().ok()?,
+            others: OtherCpu::now(server),
+            server,
+        })
+    }
+
+    /// What happened since the start.
+    pub fn finish(&self) -> Option<HostTimes> {
+        let mut times = HostTimes::now().ok()?.since(&self.times);
+        times.others_ns = OtherCpu::now(self.server).since(&self.others);
+        Some(times)
+    }
 }
 
 impl HostTimes {
@@ -34,6 +67,7 @@ impl HostTimes {
             busy_ns: self.busy_ns.saturating_sub(earlier.busy_ns),
             steal_ns: self.steal_ns.saturating_sub(earlier.steal_ns),
             total_ns: self.total_ns.saturating_sub(earlier.total_ns),
+            others_ns: self.others_ns.saturating_sub(earlier.others_ns),
         }
     }
 }
@@ -54,6 +88,7 @@ pub fn parse_stat_cpu(text: &str, ns_per_tick: u64) -> Option<HostTimes> {
         busy_ns: busy,
         steal_ns: steal,
         total_ns: busy + at(3) + at(4) + steal,
+        others_ns: 0,
     })
 }
 

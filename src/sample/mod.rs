@@ -18,7 +18,8 @@
 //!   descendants; one [`TreeSnapshot`] per [`ProcessTree::sample`].
 //! - [`sampler`]: the background thread, and how snapshots add up to a [`TreeUsage`].
 //! - [`own`]: the calling process's own CPU time and peak RSS ([`own_usage`]).
-//! - [`host`]: the whole machine's busy and stolen CPU time, from `/proc/stat`.
+//! - [`host`]: the whole machine's busy and stolen CPU time, from `/proc/stat`, and
+//!   [`others`]: the CPU other processes took meanwhile (what interference is).
 //! - [`command`]: `iomodels sample` (hidden), a tree sampled until a signal, printed as
 //!   JSON: how compare samples a server on another host; [`args`], its command line.
 //! - [`sockstat`]: the kernel's TCP sockets and their buffer memory, from
@@ -27,12 +28,13 @@
 pub mod args;
 pub mod command;
 pub mod host;
+pub mod others;
 pub mod own;
 pub mod procfs;
 pub mod sampler;
 pub mod sockstat;
 
-pub use host::HostTimes;
+pub use host::{HostTimes, HostWatch};
 pub use own::{own_usage, OwnUsage};
 pub use procfs::{ProcessTree, TreeSnapshot};
 pub use sampler::{Sampler, TreeUsage, UsageAccumulator};

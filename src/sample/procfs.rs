@@ -73,6 +73,9 @@ pub struct StatLine {
     pub cutime: u64,
     pub cstime: u64,
     pub threads: u32,
+    /// When the process started, in clock ticks after boot: with the pid, it tells a
+    /// process from a later one that reuses its pid.
+    pub starttime: u64,
     pub rss_pages: u64,
 }
 
@@ -152,7 +155,7 @@ pub fn parse_stat(text: &str) -> Option<StatLine> {
     let rest = &text[text.rfind(')')? + 1..];
     let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
     // After ')': state=0, ppid=1, ..., utime=11, stime=12, cutime=13, cstime=14,
-    // num_threads=17, rss=21 (proc(5) fields 3, 4, 14, 15, 16, 17, 20, 24).
+    // num_threads=17, starttime=19, rss=21 (proc(5) fields 3, 4, 14-17, 20, 22, 24).
     let num = |i: usize| fields.get(i)?.parse::<i64>().ok();
     Some(StatLine {
         ppid: u32::try_from(num(1)?).ok()?,
@@ -161,6 +164,7 @@ pub fn parse_stat(text: &str) -> Option<StatLine> {
         cutime: num(13)?.max(0) as u64,
         cstime: num(14)?.max(0) as u64,
         threads: u32::try_from(num(17)?).ok()?,
+        starttime: num(19)?.max(0) as u64,
         rss_pages: num(21)?.max(0) as u64,
     })
 }
