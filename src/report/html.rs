@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use super::chart::{self, Chart, ChartKind};
+use super::escape::html as escape;
 use super::findings;
 use super::glossary;
 use super::table::{floor_drift_warning, table, Table};
@@ -99,7 +100,7 @@ fn figure(html: &mut String, chart: &Chart) {
     };
     let _ = writeln!(
         html,
-        "<figure class=\"{class}\"{bars} data-title=\"{title}\">{svg}<figcaption><a href=\"{file}\">{file}</a></figcaption></figure>",
+        "<figure class=\"{class}\"{bars} data-title=\"{title}\">{svg}<figcaption><a href=\"./{file}\">{file}</a></figcaption></figure>",
         title = escape(&chart.title),
         svg = strip_xml_declaration(&chart.svg),
         file = escape(&chart.file)
@@ -183,9 +184,25 @@ fn strip_xml_declaration(svg: &str) -> &str {
     }
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chart_links_to_its_file_by_a_relative_path_never_a_scheme() {
+        let chart = Chart {
+            file: "javascript:alert(1)//-10.svg".into(),
+            title: "t".into(),
+            workload: "w".into(),
+            level: Some(10),
+            kind: ChartKind::Sweep,
+            svg: "<svg></svg>".into(),
+        };
+        let mut html = String::new();
+        figure(&mut html, &chart);
+        assert!(
+            html.contains("href=\"./javascript:alert(1)//-10.svg\""),
+            "{html}"
+        );
+    }
 }

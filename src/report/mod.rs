@@ -10,12 +10,14 @@
 //! - [`summary`]: the lines a comparison ends with: tier 1 of each cell, starved clients.
 //! - [`diff`]: `iomodels diff`: what changed between two reports, beyond their spread.
 //! - [`args`]: the command lines of `report` and `diff`; [`rewrite`] runs `report`.
+//! - [`escape`]: a report's text made safe for HTML and Markdown.
 //! - [`glossary`]: what every column and figure means, for report.md, the HTML's
 //!   column headers and the README.
 
 pub mod args;
 pub mod chart;
 pub mod diff;
+pub mod escape;
 pub mod findings;
 pub mod glossary;
 pub mod html;

@@ -370,18 +370,26 @@ pub(super) fn placement_line(p: &crate::results::comparison::Placement) -> Strin
     )
 }
 
-/// One table in Markdown.
+/// One table in Markdown, every title, cell and note escaped
+/// ([`super::escape::markdown`]): a `|` in a name stays in its column.
 pub fn markdown_table(table: &Table) -> String {
-    let mut md = format!("## {}\n\n| {} |\n|", table.title, table.headers.join(" | "));
+    let text = super::escape::markdown;
+    let headers: Vec<String> = table.headers.iter().map(|h| text(h)).collect();
+    let mut md = format!(
+        "## {}\n\n| {} |\n|",
+        text(&table.title),
+        headers.join(" | ")
+    );
     for _ in &table.headers {
         md.push_str("---|");
     }
     md.push('\n');
     for row in &table.rows {
-        let _ = writeln!(md, "| {} |", row.join(" | "));
+        let cells: Vec<String> = row.iter().map(|c| text(c)).collect();
+        let _ = writeln!(md, "| {} |", cells.join(" | "));
     }
     for note in &table.notes {
-        let _ = writeln!(md, "\n- {note}");
+        let _ = writeln!(md, "\n- {}", text(note));
     }
     md.push('\n');
     md
