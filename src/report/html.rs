@@ -187,6 +187,7 @@ fn strip_xml_declaration(svg: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::results::testing::{cell, costs, report};
 
     #[test]
     fn a_chart_links_to_its_file_by_a_relative_path_never_a_scheme() {
@@ -203,6 +204,24 @@ mod tests {
         assert!(
             html.contains("href=\"./javascript:alert(1)//-10.svg\""),
             "{html}"
+        );
+    }
+
+    #[test]
+    fn with_several_load_hosts_the_headings_say_per_host_and_in_all() {
+        let mut r = report(
+            &[("http", &[10])],
+            vec![cell("epoll", "http", 10, 1, costs(1.0))],
+        );
+        r.client_hosts = vec!["ssh://a".into(), "ssh://b".into()];
+        let html = page(&r, &chart::all(&r).unwrap());
+        assert!(
+            html.contains("<h3>http: 10 concurrent clients per host (20 in all)</h3>"),
+            "the table's heading"
+        );
+        assert!(
+            html.contains("data-title=\"http, 10 clients per host (20 in all)\""),
+            "the chart's title"
         );
     }
 }

@@ -32,7 +32,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::error::usage;
-use crate::results::comparison::{Cell, Comparison};
+use crate::results::comparison::{Cell, Comparison, IDLE_ACTIVE_CLIENTS};
 use args::ReportArgs;
 
 /// Writes every file of the report into `dir`, prints the ranked tables on stdout and
@@ -93,13 +93,32 @@ pub fn rewrite(args: &ReportArgs) -> Result<()> {
     Ok(())
 }
 
-/// A cell's name in a sentence: `http, 100 clients`, `idle, 10,000 idle connections`.
-pub fn cell_name(workload: &str, level: usize) -> String {
-    let level = grouped(level);
+/// A cell's name in a sentence: `http, 100 clients`, `idle, 10,000 idle connections`;
+/// with the load from several hosts, per host and in all: `http, 10 clients per host
+/// (20 in all)`.
+pub fn cell_name(report: &Comparison, workload: &str, level: usize) -> String {
     match workload {
-        "hold" => format!("hold, {level} connections"),
-        "idle" => format!("idle, {level} idle connections"),
-        _ => format!("{workload}, {level} clients"),
+        "hold" => format!("hold, {}", per_host(report, level, "connections")),
+        "idle" if report.load_hosts() > 1 => format!(
+            "idle, {} idle connections, {}",
+            grouped(level),
+            per_host(report, IDLE_ACTIVE_CLIENTS, "active clients")
+        ),
+        "idle" => format!("idle, {} idle connections", grouped(level)),
+        _ => format!("{workload}, {}", per_host(report, level, "clients")),
+    }
+}
+
+/// `n` of `what` that each load-generating host ran: `10 clients`, or with several
+/// hosts `10 clients per host (20 in all)`.
+pub fn per_host(report: &Comparison, n: usize, what: &str) -> String {
+    match report.load_hosts() {
+        1 => format!("{} {what}", grouped(n)),
+        hosts => format!(
+            "{} {what} per host ({} in all)",
+            grouped(n),
+            grouped(n.saturating_mul(hosts))
+        ),
     }
 }
 
@@ -180,8 +199,33 @@ mod tests {
         assert_eq!(grouped(999), "999");
         assert_eq!(grouped(10_000), "10,000");
         assert_eq!(grouped(1_234_567), "1,234,567");
-        assert_eq!(cell_name("idle", 10_000), "idle, 10,000 idle connections");
-        assert_eq!(cell_name("http", 100), "http, 100 clients");
+        let mut r = crate::results::testing::report(&[], Vec::new());
+        assert_eq!(
+            cell_name(&r, "idle", 10_000),
+            "idle, 10,000 idle connections"
+        );
+        assert_eq!(cell_name(&r, "http", 100), "http, 100 clients");
+        r.client_hosts = vec!["ssh://a".into()];
+        assert_eq!(cell_name(&r, "http", 100), "http, 100 clients", "one host");
+    }
+
+    #[test]
+    fn with_several_load_hosts_a_count_is_per_host_and_in_all() {
+        let mut r = crate::results::testing::report(&[], Vec::new());
+        r.client_hosts = vec!["ssh://a".into(), "ssh://b".into()];
+        assert_eq!(
+            cell_name(&r, "http", 10),
+            "http, 10 clients per host (20 in all)"
+        );
+        assert_eq!(
+            cell_name(&r, "hold", 10_000),
+            "hold, 10,000 connections per host (20,000 in all)"
+        );
+        assert_eq!(
+            cell_name(&r, "idle", 1000),
+            "idle, 1,000 idle connections, 50 active clients per host (100 in all)",
+            "the idle connections are held once, from compare's machine"
+        );
     }
 
     #[test]

@@ -338,6 +338,30 @@ impl Comparison {
             .then_some(nofile)
     }
 
+    /// How many hosts ran the load at once (`--client-host`, repeated): each ran every
+    /// cell's clients (hold: its connections), so a level counts them per host. 1 when
+    /// the load came from one place. (`idle`'s silent connections are held from the
+    /// machine compare runs on, once; its active clients run on every host.)
+    pub fn load_hosts(&self) -> usize {
+        self.client_hosts.len().max(1)
+    }
+
+    /// The clients a cell's load generators ran in all: [`active_clients`] on each of
+    /// [`Self::load_hosts`].
+    pub fn clients_in_all(&self, workload: &str, level: usize) -> usize {
+        active_clients(workload, level).saturating_mul(self.load_hosts())
+    }
+
+    /// The connections a cell asked to hold in all: hold's level on each of
+    /// [`Self::load_hosts`], idle's level once.
+    pub fn connections_asked(&self, workload: &str, level: usize) -> usize {
+        if workload == CompareWorkload::Hold.name() {
+            level.saturating_mul(self.load_hosts())
+        } else {
+            level
+        }
+    }
+
     /// Did the servers share their CPUs with the load generator? They did unless
     /// `--pin separate` gave each its own, or one of them ran on another host.
     pub fn load_shares_server_cpus(&self) -> bool {
