@@ -1,8 +1,8 @@
-//! `report.md`: the machine and the plan, what the run found, then for each workload
-//! its sweep chart and, for each level, the ranked chart and the table. GitHub renders
-//! it; the charts are the SVG files written beside it. Every text that comes from the
-//! report is escaped ([`super::escape::markdown`]): it reads as text, never as a link or
-//! markup.
+//! `report.md`: the machine and the plan, which model to pick for each workload, what
+//! the run found, then for each workload its sweep chart and, for each level, the
+//! ranked chart and the table. GitHub renders it; the charts are the SVG files written
+//! beside it. Every text that comes from the report is escaped
+//! ([`super::escape::markdown`]): it reads as text, never as a link or markup.
 
 use std::fmt::Write as _;
 
@@ -66,6 +66,14 @@ pub fn page(report: &Comparison, charts: &[Chart]) -> String {
         let _ = writeln!(md, "- {}", text(&warning));
     }
     md.push('\n');
+    let picks = super::pick::all(report);
+    if !picks.is_empty() {
+        let _ = writeln!(md, "## Which model to pick\n");
+        for pick in picks {
+            let _ = writeln!(md, "- **{}**: {}", text(&pick.workload), text(&pick.text));
+        }
+        md.push('\n');
+    }
     let findings = super::findings::all(report);
     if !findings.is_empty() {
         let _ = writeln!(md, "## Findings\n");
@@ -172,5 +180,26 @@ mod tests {
             rows.iter().all(|r| columns(r) == columns(rows[0])),
             "{rows:#?}"
         );
+    }
+
+    #[test]
+    fn the_pick_comes_before_the_findings_and_charts_link_as_relative_paths() {
+        let r = report(
+            &[("http", &[10])],
+            vec![
+                cell("epoll", "http", 10, 1, costs(1.0)),
+                cell("poll", "http", 10, 2, costs(2.0)),
+            ],
+        );
+        let charts = chart::all(&r).unwrap();
+        let md = page(&r, &charts);
+        let pick = md.find("## Which model to pick").expect("a pick");
+        let findings = md.find("## Findings").expect("findings");
+        assert!(pick < findings, "{md}");
+        assert!(
+            md.contains("- **http**: epoll: least CPU per request at 10 clients"),
+            "{md}"
+        );
+        assert!(md.contains("![http, 10 clients](./http-10.svg)"), "{md}");
     }
 }

@@ -2,6 +2,7 @@
 //! and Markdown from one table model), SVG charts, a self-contained HTML page, and the
 //! JSON. Everything here reads a finished [`Comparison`]; nothing measures.
 //!
+//! - [`pick`]: the line to act on, first: for each workload, which model to pick and why.
 //! - [`findings`]: the seeds' questions answered from the run, for the page's top.
 //! - [`table`]: the ranked tables, printed to a terminal or as Markdown.
 //! - [`markdown`]: `report.md`, the findings, chart links and tables.
@@ -22,6 +23,7 @@ pub mod findings;
 pub mod glossary;
 pub mod html;
 pub mod markdown;
+pub mod pick;
 pub mod summary;
 pub mod table;
 
@@ -40,6 +42,7 @@ use args::ReportArgs;
 pub fn present(report: &Comparison, dir: &Path) -> Result<()> {
     write_all(report, dir)?;
     let mut out = std::io::stdout().lock();
+    print_picks(report, &mut out)?;
     table::print_terminal(report, &mut out)?;
     let summary = summary::lines(report);
     if !summary.is_empty() {
@@ -55,6 +58,20 @@ pub fn present(report: &Comparison, dir: &Path) -> Result<()> {
         report.wall_s
     )?;
     Ok(())
+}
+
+/// Prints [`pick`]'s lines, each wrapped, under a heading; nothing if there are none.
+pub fn print_picks(report: &Comparison, out: &mut impl Write) -> std::io::Result<()> {
+    let picks = pick::lines(report);
+    if picks.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "which model to pick")?;
+    for line in picks {
+        let wrapped = wrap(&line, 88, "    ");
+        write!(out, "  {}", wrapped.trim_start())?;
+    }
+    writeln!(out)
 }
 
 /// Writes `report.json`, `report.md`, the charts (`WORKLOAD-LEVEL.svg`,
@@ -226,6 +243,29 @@ mod tests {
             "idle, 1,000 idle connections, 50 active clients per host (100 in all)",
             "the idle connections are held once, from compare's machine"
         );
+    }
+
+    #[test]
+    fn the_terminal_opens_with_the_pick() {
+        use crate::results::testing::{cell, costs, report};
+        let mut r = report(
+            &[("http", &[10, 100])],
+            vec![
+                cell("epoll", "http", 10, 1, costs(1.0)),
+                cell("epoll", "http", 100, 1, costs(1.0)),
+                cell("poll", "http", 100, 2, costs(2.0)),
+            ],
+        );
+        r.repeat = 5;
+        let mut out = Vec::new();
+        print_picks(&r, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "which model to pick\n  http: epoll: least CPU per request at 10 and 100 clients\n\n"
+        );
+        let mut out = Vec::new();
+        print_picks(&report(&[], Vec::new()), &mut out).unwrap();
+        assert!(out.is_empty(), "no pick, no heading");
     }
 
     #[test]
