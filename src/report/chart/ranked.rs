@@ -358,6 +358,7 @@ fn whisker(chart: &mut Plot, low: f64, high: f64, y: f64) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::texts;
     use super::*;
     use crate::results::figures::Figures;
     use crate::results::testing::{cell, costs, holding, report};
@@ -372,15 +373,6 @@ mod tests {
                 let y = n.attribute("y")?.parse().ok()?;
                 FAMILY_COLOURS.contains(&fill.as_str()).then_some((fill, y))
             })
-            .collect()
-    }
-
-    /// Every text of the chart.
-    fn texts(svg: &str) -> Vec<String> {
-        let doc = roxmltree::Document::parse(svg).expect("well-formed SVG");
-        doc.descendants()
-            .filter(|n| n.has_tag_name("text"))
-            .filter_map(|n| n.text().map(|t| t.trim().to_string()))
             .collect()
     }
 

@@ -397,17 +397,9 @@ pub fn place(wanted: &[f64], gap: f64, top: f64, bottom: f64) -> Vec<f64> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::texts;
     use super::*;
     use crate::results::testing::{cell, costs, holding, report};
-
-    /// Every text of a chart, trimmed.
-    fn texts(svg: &str) -> Vec<String> {
-        let doc = roxmltree::Document::parse(svg).expect("well-formed SVG");
-        doc.descendants()
-            .filter(|n| n.has_tag_name("text"))
-            .filter_map(|n| n.text().map(|t| t.trim().to_string()))
-            .collect()
-    }
 
     /// Placed labels keep `gap` between neighbours and stay within the bounds.
     fn assert_apart_and_inside(placed: &[f64], gap: f64, top: f64, bottom: f64) {
