@@ -33,8 +33,5 @@ pub fn run(args: &MergeArgs) -> Result<()> {
 }
 
 fn load(path: &Path) -> Result<BenchRun> {
-    let text =
-        std::fs::read_to_string(path).map_err(|err| usage(format!("{}: {err}", path.display())))?;
-    serde_json::from_str(&text)
-        .map_err(|err| usage(format!("{}: not a bench run ({err})", path.display())))
+    BenchRun::load(path).map_err(usage)
 }

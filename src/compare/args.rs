@@ -114,6 +114,10 @@ impl CompareArgs {
     pub fn plan(&self) -> Result<Plan> {
         let mut subjects = parse_models(&self.models)?;
         subjects.extend(self.targets.iter().cloned());
+        // The report names each subject as `iomodels report` will read it back.
+        for subject in &subjects {
+            crate::results::validate::subject(subject.label()).map_err(usage)?;
+        }
         let workloads: Vec<CompareWorkload> = if self.workloads.is_empty() {
             DEFAULT_WORKLOADS.to_vec()
         } else {
@@ -369,6 +373,13 @@ mod tests {
             runs(&every, CompareWorkload::Idle).len(),
             model::MODELS.len()
         );
+    }
+
+    #[test]
+    fn a_name_report_would_refuse_is_a_usage_error() {
+        let err = plan(&["--target", "a|b=127.0.0.1:80"]).unwrap_err();
+        assert!(err.to_string().contains("is not a model's name"), "{err}");
+        assert!(plan(&["--models", "epoll:--backlog=64"]).is_ok());
     }
 
     #[test]

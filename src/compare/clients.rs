@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 
 use crate::bench::start::unix_now_s;
 use crate::hosts::{Host, HostProcess, Hosts};
@@ -54,5 +54,6 @@ fn finish(host: &Host, process: &mut HostProcess, deadline: Instant) -> Result<B
     if !status.success() {
         bail!("the load generator on {host}: {}", process.last_words());
     }
-    serde_json::from_str(&out).with_context(|| format!("the load generator on {host} wrote no run"))
+    BenchRun::from_json(&out)
+        .map_err(|err| anyhow!("the load generator on {host} wrote no run: {err}"))
 }

@@ -1,20 +1,22 @@
 //! `report.html`: one self-contained page (no external file needed to read it). Its
-//! first screen says what the run found, in sentences; then, for each workload, its
+//! first screen says which model to pick for each workload, and what the run found, in
+//! sentences; then, for each workload, its
 //! sweep chart, and for each level the ranked chart with its table below. Each chart
 //! also links to its standalone SVG. How the figures were measured closes the page.
 
 use std::fmt::Write as _;
 
 use super::chart::{self, Chart, ChartKind};
-use super::findings;
+use super::escape::html as escape;
 use super::glossary;
 use super::table::{floor_drift_warning, table, Table};
+use super::{findings, pick};
 use crate::results::comparison::Comparison;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1200px;padding:0 1em;color:#222;line-height:1.45}\
 h1{margin:.2em 0}.sub{color:#555;margin:0 0 1em}\
 .findings{background:#f6f8fa;border-left:4px solid #4E79A7;padding:.6em 1.2em;margin:0 0 1.5em}\
-.findings li{margin:.35em 0}.warn{color:#8a4b00;font-weight:bold}\
+.findings li{margin:.35em 0}.pick li{font-size:1.08em}.warn{color:#8a4b00;font-weight:bold}\
 table{border-collapse:collapse;margin:.5em 0 2em;font-size:13px}\
 th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}td:nth-child(2),th:nth-child(2){text-align:left}\
 th{background:#f2f2f2}tr:nth-child(even){background:#fafafa}.note{color:#8a4b00;font-size:13px}\
@@ -74,21 +76,40 @@ fn headline(report: &Comparison) -> String {
     )
 }
 
+/// The box the page opens with: which model to pick for each workload, then what the
+/// run found.
 fn findings_html(html: &mut String, report: &Comparison) {
-    let found = findings::all(report);
-    if found.is_empty() {
+    let picks: Vec<(String, String)> = pick::all(report)
+        .into_iter()
+        .map(|p| (p.workload, p.text))
+        .collect();
+    let found: Vec<(String, String)> = findings::all(report)
+        .into_iter()
+        .map(|f| (f.topic, f.text))
+        .collect();
+    if picks.is_empty() && found.is_empty() {
         return;
     }
-    html.push_str("<section class=\"findings\"><h2>What this run found</h2><ul>\n");
-    for f in found {
-        let _ = writeln!(
-            html,
-            "<li><strong>{}</strong>: {}</li>",
-            escape(&f.topic),
-            escape(&f.text)
-        );
+    html.push_str("<section class=\"findings\">");
+    for (heading, class, items) in [
+        ("Which model to pick", "pick", picks),
+        ("What this run found", "found", found),
+    ] {
+        if items.is_empty() {
+            continue;
+        }
+        let _ = writeln!(html, "<h2>{heading}</h2><ul class=\"{class}\">");
+        for (topic, text) in items {
+            let _ = writeln!(
+                html,
+                "<li><strong>{}</strong>: {}</li>",
+                escape(&topic),
+                escape(&text)
+            );
+        }
+        html.push_str("</ul>");
     }
-    html.push_str("</ul></section>\n");
+    html.push_str("</section>\n");
 }
 
 /// A chart inlined, with the attributes the browser test checks.
@@ -99,7 +120,7 @@ fn figure(html: &mut String, chart: &Chart) {
     };
     let _ = writeln!(
         html,
-        "<figure class=\"{class}\"{bars} data-title=\"{title}\">{svg}<figcaption><a href=\"{file}\">{file}</a></figcaption></figure>",
+        "<figure class=\"{class}\"{bars} data-title=\"{title}\">{svg}<figcaption><a href=\"./{file}\">{file}</a></figcaption></figure>",
         title = escape(&chart.title),
         svg = strip_xml_declaration(&chart.svg),
         file = escape(&chart.file)
@@ -183,9 +204,62 @@ fn strip_xml_declaration(svg: &str) -> &str {
     }
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::testing::{cell, costs, report};
+
+    #[test]
+    fn a_chart_links_to_its_file_by_a_relative_path_never_a_scheme() {
+        let chart = Chart {
+            file: "javascript:alert(1)//-10.svg".into(),
+            title: "t".into(),
+            workload: "w".into(),
+            level: Some(10),
+            kind: ChartKind::Sweep,
+            svg: "<svg></svg>".into(),
+        };
+        let mut html = String::new();
+        figure(&mut html, &chart);
+        assert!(
+            html.contains("href=\"./javascript:alert(1)//-10.svg\""),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn the_pick_opens_the_page_above_the_findings() {
+        let r = report(
+            &[("http", &[10])],
+            vec![
+                cell("epoll", "http", 10, 1, costs(1.0)),
+                cell("poll", "http", 10, 2, costs(2.0)),
+            ],
+        );
+        let html = page(&r, &chart::all(&r).unwrap());
+        let pick = html.find("<h2>Which model to pick</h2>").expect("a pick");
+        let found = html.find("<h2>What this run found</h2>").expect("findings");
+        assert!(pick < found);
+        assert!(html.contains(
+            "<li><strong>http</strong>: epoll: least CPU per request at 10 clients (one round: no spread to tell noise from a difference)</li>"
+        ));
+    }
+
+    #[test]
+    fn with_several_load_hosts_the_headings_say_per_host_and_in_all() {
+        let mut r = report(
+            &[("http", &[10])],
+            vec![cell("epoll", "http", 10, 1, costs(1.0))],
+        );
+        r.client_hosts = vec!["ssh://a".into(), "ssh://b".into()];
+        let html = page(&r, &chart::all(&r).unwrap());
+        assert!(
+            html.contains("<h3>http: 10 concurrent clients per host (20 in all)</h3>"),
+            "the table's heading"
+        );
+        assert!(
+            html.contains("data-title=\"http, 10 clients per host (20 in all)\""),
+            "the chart's title"
+        );
+    }
 }

@@ -1,10 +1,13 @@
-//! `report.md`: the machine and the plan, what the run found, then for each workload
-//! its sweep chart and, for each level, the ranked chart and the table. GitHub renders
-//! it; the charts are the SVG files written beside it.
+//! `report.md`: the machine and the plan, which model to pick for each workload, what
+//! the run found, then for each workload its sweep chart and, for each level, the
+//! ranked chart and the table. GitHub renders it; the charts are the SVG files written
+//! beside it. Every text that comes from the report is escaped
+//! ([`super::escape::markdown`]): it reads as text, never as a link or markup.
 
 use std::fmt::Write as _;
 
 use super::chart::{self, Chart};
+use super::escape::{markdown as text, markdown_code as code};
 use super::table::{
     floor_drift_warning, floors_measured, markdown_table, placement_line, stop_notes, table,
 };
@@ -16,11 +19,14 @@ pub fn page(report: &Comparison, charts: &[Chart]) -> String {
     let mut md = String::new();
     let m = &report.machine;
     let _ = writeln!(md, "# iomodels compare\n");
-    let _ = writeln!(md, "- command: `{}`", report.command);
+    let _ = writeln!(md, "- command: {}", code(&report.command));
     let _ = writeln!(
         md,
         "- machine: {} CPUs ({}), {:.1} GiB, {}",
-        m.cpus, m.cpu_model, m.memory_gib, m.kernel
+        m.cpus,
+        text(&m.cpu_model),
+        m.memory_gib,
+        text(&m.kernel)
     );
     let _ = writeln!(
         md,
@@ -29,21 +35,21 @@ pub fn page(report: &Comparison, charts: &[Chart]) -> String {
         report.wall_s
     );
     if !report.ranked_by.is_empty() {
-        let _ = writeln!(md, "- ranking: {}", report.ranked_by);
+        let _ = writeln!(md, "- ranking: {}", text(&report.ranked_by));
         let _ = writeln!(
             md,
             "- `#` is the tier: {}; `=3` marks a tier several models share",
-            report.tier_rule
+            text(&report.tier_rule)
         );
     }
     if !report.cpu_source.is_empty() {
-        let _ = writeln!(md, "- {}", report.cpu_source);
+        let _ = writeln!(md, "- {}", text(&report.cpu_source));
     }
     if let Some(p) = &report.placement {
         let _ = writeln!(md, "- {}", placement_line(p));
     }
     if let Some(line) = super::table::server_host_line(report) {
-        let _ = writeln!(md, "- {line}");
+        let _ = writeln!(md, "- {}", text(&line));
     }
     let _ = writeln!(
         md,
@@ -57,14 +63,27 @@ pub fn page(report: &Comparison, charts: &[Chart]) -> String {
         );
     }
     if let Some(warning) = floor_drift_warning(report) {
-        let _ = writeln!(md, "- {warning}");
+        let _ = writeln!(md, "- {}", text(&warning));
     }
     md.push('\n');
+    let picks = super::pick::all(report);
+    if !picks.is_empty() {
+        let _ = writeln!(md, "## Which model to pick\n");
+        for pick in picks {
+            let _ = writeln!(md, "- **{}**: {}", text(&pick.workload), text(&pick.text));
+        }
+        md.push('\n');
+    }
     let findings = super::findings::all(report);
     if !findings.is_empty() {
         let _ = writeln!(md, "## Findings\n");
         for finding in findings {
-            let _ = writeln!(md, "- **{}**: {}", finding.topic, finding.text);
+            let _ = writeln!(
+                md,
+                "- **{}**: {}",
+                text(&finding.topic),
+                text(&finding.text)
+            );
         }
         md.push('\n');
     }
@@ -72,17 +91,17 @@ pub fn page(report: &Comparison, charts: &[Chart]) -> String {
     if !summary.is_empty() {
         let _ = writeln!(md, "## Summary\n");
         for line in summary {
-            let _ = writeln!(md, "- {line}");
+            let _ = writeln!(md, "- {}", text(&line));
         }
         md.push('\n');
     }
     for (workload, levels) in &report.workloads {
         if let Some(sweep) = chart::find(charts, workload, None) {
-            let _ = writeln!(md, "![{}]({})\n", sweep.title, sweep.file);
+            md.push_str(&image(sweep));
         }
         for &level in levels {
             if let Some(ranked) = chart::find(charts, workload, Some(level)) {
-                let _ = writeln!(md, "![{}]({})\n", ranked.title, ranked.file);
+                md.push_str(&image(ranked));
             }
             md.push_str(&markdown_table(&table(report, workload, level)));
         }
@@ -97,9 +116,90 @@ pub fn page(report: &Comparison, charts: &[Chart]) -> String {
         );
     }
     for note in stops {
-        let _ = writeln!(md, "- {note}");
+        let _ = writeln!(md, "- {}", text(&note));
     }
     md.push('\n');
     md.push_str(&super::glossary::markdown());
     md
+}
+
+/// A chart as a Markdown image: its title escaped, its file a relative path (`./`, so
+/// no file name reads as a URL's scheme).
+fn image(chart: &Chart) -> String {
+    format!("![{}](./{})\n\n", text(&chart.title), chart.file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::testing::{cell, costs, report};
+
+    /// A comparison of two http models at 10 clients, the first with `error`.
+    fn with_error(error: &str) -> Comparison {
+        let mut failed = cell("epoll", "http", 10, 1, costs(1.0));
+        failed.error = Some(error.to_string());
+        let mut r = report(
+            &[("http", &[10])],
+            vec![failed, cell("poll", "http", 10, 2, costs(2.0))],
+        );
+        r.command = "iomodels compare `x` <b>".into();
+        r
+    }
+
+    #[test]
+    fn text_from_the_report_reads_as_text_not_as_html_or_a_link() {
+        let md = page(
+            &with_error("<script>alert(1)</script> [x](javascript:alert(1)) a|b"),
+            &[],
+        );
+        // Markdown reads `<` and `]` as markup unless a backslash escapes them.
+        let bare = |markup: &str| {
+            md.match_indices(markup)
+                .any(|(at, _)| !md[..at].ends_with('\\'))
+        };
+        assert!(!bare("<script"), "{md}");
+        assert!(!bare("](javascript:"), "{md}");
+        assert!(md.contains("\\<script\\>alert(1)\\</script\\>"), "{md}");
+        assert!(md.contains("a\\|b"), "{md}");
+        assert!(
+            md.contains("- command: `` iomodels compare `x` <b> ``"),
+            "a code span its backticks cannot close, where <b> is text: {md}"
+        );
+    }
+
+    #[test]
+    fn every_table_row_keeps_its_columns() {
+        // A name `report` refuses on load; the page must hold even so.
+        let mut r = with_error("x | y | z");
+        r.cells[1].subject = "po|ll".into();
+        let md = page(&r, &[]);
+        let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| ")).collect();
+        let columns = |l: &str| l.replace("\\|", "").matches('|').count();
+        assert!(rows.len() >= 3, "{md}");
+        assert!(
+            rows.iter().all(|r| columns(r) == columns(rows[0])),
+            "{rows:#?}"
+        );
+    }
+
+    #[test]
+    fn the_pick_comes_before_the_findings_and_charts_link_as_relative_paths() {
+        let r = report(
+            &[("http", &[10])],
+            vec![
+                cell("epoll", "http", 10, 1, costs(1.0)),
+                cell("poll", "http", 10, 2, costs(2.0)),
+            ],
+        );
+        let charts = chart::all(&r).unwrap();
+        let md = page(&r, &charts);
+        let pick = md.find("## Which model to pick").expect("a pick");
+        let findings = md.find("## Findings").expect("findings");
+        assert!(pick < findings, "{md}");
+        assert!(
+            md.contains("- **http**: epoll: least CPU per request at 10 clients"),
+            "{md}"
+        );
+        assert!(md.contains("![http, 10 clients](./http-10.svg)"), "{md}");
+    }
 }

@@ -2,6 +2,7 @@
 //! and Markdown from one table model), SVG charts, a self-contained HTML page, and the
 //! JSON. Everything here reads a finished [`Comparison`]; nothing measures.
 //!
+//! - [`pick`]: the line to act on, first: for each workload, which model to pick and why.
 //! - [`findings`]: the seeds' questions answered from the run, for the page's top.
 //! - [`table`]: the ranked tables, printed to a terminal or as Markdown.
 //! - [`markdown`]: `report.md`, the findings, chart links and tables.
@@ -10,16 +11,19 @@
 //! - [`summary`]: the lines a comparison ends with: tier 1 of each cell, starved clients.
 //! - [`diff`]: `iomodels diff`: what changed between two reports, beyond their spread.
 //! - [`args`]: the command lines of `report` and `diff`; [`rewrite`] runs `report`.
+//! - [`escape`]: a report's text made safe for HTML and Markdown.
 //! - [`glossary`]: what every column and figure means, for report.md, the HTML's
 //!   column headers and the README.
 
 pub mod args;
 pub mod chart;
 pub mod diff;
+pub mod escape;
 pub mod findings;
 pub mod glossary;
 pub mod html;
 pub mod markdown;
+pub mod pick;
 pub mod summary;
 pub mod table;
 
@@ -30,7 +34,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::error::usage;
-use crate::results::comparison::{Cell, Comparison};
+use crate::results::comparison::{Cell, Comparison, IDLE_ACTIVE_CLIENTS};
 use args::ReportArgs;
 
 /// Writes every file of the report into `dir`, prints the ranked tables on stdout and
@@ -38,6 +42,7 @@ use args::ReportArgs;
 pub fn present(report: &Comparison, dir: &Path) -> Result<()> {
     write_all(report, dir)?;
     let mut out = std::io::stdout().lock();
+    print_picks(report, &mut out)?;
     table::print_terminal(report, &mut out)?;
     let summary = summary::lines(report);
     if !summary.is_empty() {
@@ -53,6 +58,20 @@ pub fn present(report: &Comparison, dir: &Path) -> Result<()> {
         report.wall_s
     )?;
     Ok(())
+}
+
+/// Prints [`pick`]'s lines, each wrapped, under a heading; nothing if there are none.
+pub fn print_picks(report: &Comparison, out: &mut impl Write) -> std::io::Result<()> {
+    let picks = pick::lines(report);
+    if picks.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "which model to pick")?;
+    for line in picks {
+        let wrapped = wrap(&line, 88, "    ");
+        write!(out, "  {}", wrapped.trim_start())?;
+    }
+    writeln!(out)
 }
 
 /// Writes `report.json`, `report.md`, the charts (`WORKLOAD-LEVEL.svg`,
@@ -91,13 +110,32 @@ pub fn rewrite(args: &ReportArgs) -> Result<()> {
     Ok(())
 }
 
-/// A cell's name in a sentence: `http, 100 clients`, `idle, 10,000 idle connections`.
-pub fn cell_name(workload: &str, level: usize) -> String {
-    let level = grouped(level);
+/// A cell's name in a sentence: `http, 100 clients`, `idle, 10,000 idle connections`;
+/// with the load from several hosts, per host and in all: `http, 10 clients per host
+/// (20 in all)`.
+pub fn cell_name(report: &Comparison, workload: &str, level: usize) -> String {
     match workload {
-        "hold" => format!("hold, {level} connections"),
-        "idle" => format!("idle, {level} idle connections"),
-        _ => format!("{workload}, {level} clients"),
+        "hold" => format!("hold, {}", per_host(report, level, "connections")),
+        "idle" if report.load_hosts() > 1 => format!(
+            "idle, {} idle connections, {}",
+            grouped(level),
+            per_host(report, IDLE_ACTIVE_CLIENTS, "active clients")
+        ),
+        "idle" => format!("idle, {} idle connections", grouped(level)),
+        _ => format!("{workload}, {}", per_host(report, level, "clients")),
+    }
+}
+
+/// `n` of `what` that each load-generating host ran: `10 clients`, or with several
+/// hosts `10 clients per host (20 in all)`.
+pub fn per_host(report: &Comparison, n: usize, what: &str) -> String {
+    match report.load_hosts() {
+        1 => format!("{} {what}", grouped(n)),
+        hosts => format!(
+            "{} {what} per host ({} in all)",
+            grouped(n),
+            grouped(n.saturating_mul(hosts))
+        ),
     }
 }
 
@@ -178,8 +216,56 @@ mod tests {
         assert_eq!(grouped(999), "999");
         assert_eq!(grouped(10_000), "10,000");
         assert_eq!(grouped(1_234_567), "1,234,567");
-        assert_eq!(cell_name("idle", 10_000), "idle, 10,000 idle connections");
-        assert_eq!(cell_name("http", 100), "http, 100 clients");
+        let mut r = crate::results::testing::report(&[], Vec::new());
+        assert_eq!(
+            cell_name(&r, "idle", 10_000),
+            "idle, 10,000 idle connections"
+        );
+        assert_eq!(cell_name(&r, "http", 100), "http, 100 clients");
+        r.client_hosts = vec!["ssh://a".into()];
+        assert_eq!(cell_name(&r, "http", 100), "http, 100 clients", "one host");
+    }
+
+    #[test]
+    fn with_several_load_hosts_a_count_is_per_host_and_in_all() {
+        let mut r = crate::results::testing::report(&[], Vec::new());
+        r.client_hosts = vec!["ssh://a".into(), "ssh://b".into()];
+        assert_eq!(
+            cell_name(&r, "http", 10),
+            "http, 10 clients per host (20 in all)"
+        );
+        assert_eq!(
+            cell_name(&r, "hold", 10_000),
+            "hold, 10,000 connections per host (20,000 in all)"
+        );
+        assert_eq!(
+            cell_name(&r, "idle", 1000),
+            "idle, 1,000 idle connections, 50 active clients per host (100 in all)",
+            "the idle connections are held once, from compare's machine"
+        );
+    }
+
+    #[test]
+    fn the_terminal_opens_with_the_pick() {
+        use crate::results::testing::{cell, costs, report};
+        let mut r = report(
+            &[("http", &[10, 100])],
+            vec![
+                cell("epoll", "http", 10, 1, costs(1.0)),
+                cell("epoll", "http", 100, 1, costs(1.0)),
+                cell("poll", "http", 100, 2, costs(2.0)),
+            ],
+        );
+        r.repeat = 5;
+        let mut out = Vec::new();
+        print_picks(&r, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "which model to pick\n  http: epoll: least CPU per request at 10 and 100 clients\n\n"
+        );
+        let mut out = Vec::new();
+        print_picks(&report(&[], Vec::new()), &mut out).unwrap();
+        assert!(out.is_empty(), "no pick, no heading");
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! models and how many times the floor they cost, and the models that starved clients.
 //! Every line is computed from the report; a cell without figures says nothing.
 
-use super::cell_name;
-use crate::results::comparison::{active_clients, Cell, Comparison};
+use super::{cell_name, grouped};
+use crate::results::comparison::{Cell, Comparison};
 
 /// The median x floor of a cell, if it has one.
 fn x_floor(cell: &Cell) -> Option<f64> {
@@ -24,12 +24,12 @@ fn tier_one(cells: &[&Cell]) -> Option<String> {
 }
 
 /// `prefork (90 of 100 clients)`: the models that left clients without a reply.
-fn starving(cells: &[&Cell]) -> Option<String> {
+fn starving(report: &Comparison, cells: &[&Cell]) -> Option<String> {
     let starved: Vec<String> = cells
         .iter()
         .filter_map(|c| {
             let n = c.figures?.median.starved.filter(|&s| s > 0.0)?;
-            let clients = active_clients(&c.workload, c.level);
+            let clients = grouped(report.clients_in_all(&c.workload, c.level));
             Some(format!("{} ({n:.0} of {clients} clients)", c.subject))
         })
         .collect();
@@ -42,11 +42,11 @@ pub fn lines(report: &Comparison) -> Vec<String> {
     for (workload, levels) in &report.workloads {
         for &level in levels {
             let cells = report.ranked(workload, level);
-            let name = cell_name(workload, level);
+            let name = cell_name(report, workload, level);
             if let Some(best) = tier_one(&cells) {
                 out.push(format!("{name}: tier 1 (x the floor): {best}"));
             }
-            if let Some(starved) = starving(&cells) {
+            if let Some(starved) = starving(report, &cells) {
                 out.push(format!("{name}: starved clients: {starved}"));
             }
         }

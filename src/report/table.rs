@@ -9,7 +9,7 @@ use crate::results::comparison::{Cell, Comparison, IDLE_ACTIVE_CLIENTS};
 use crate::results::figures::{Figures, Spread};
 use crate::results::tiers::held_short;
 
-use super::grouped;
+use super::{grouped, per_host};
 
 /// A table ready to print.
 #[derive(Debug, Clone)]
@@ -36,21 +36,27 @@ pub fn tables(report: &Comparison) -> Vec<Table> {
     all
 }
 
-/// The title of the table of `workload` at `level`.
-fn table_title(workload: &str, level: usize) -> String {
+/// The title of the table of `workload` at `level`: what each load-generating host
+/// ran, and in all when there were several ([`per_host`]).
+fn table_title(report: &Comparison, workload: &str, level: usize) -> String {
     match workload {
-        "hold" => format!("hold: {level} connections held"),
+        "hold" => format!("hold: {}", per_host(report, level, "connections held")),
         "idle" => format!(
-            "idle: {IDLE_ACTIVE_CLIENTS} active keep-alive clients, {level} idle connections"
+            "idle: {}, {} idle connections",
+            per_host(report, IDLE_ACTIVE_CLIENTS, "active keep-alive clients"),
+            grouped(level)
         ),
-        _ => format!("{workload}: {level} concurrent clients"),
+        _ => format!(
+            "{workload}: {}",
+            per_host(report, level, "concurrent clients")
+        ),
     }
 }
 
 pub(super) fn table(report: &Comparison, workload: &str, level: usize) -> Table {
     let hold = workload == "hold";
     let idle = workload == "idle";
-    let title = table_title(workload, level);
+    let title = table_title(report, workload, level);
     let mut headers = vec!["#", "model"];
     if hold || idle {
         headers.push("held");
@@ -141,7 +147,7 @@ fn held_note(report: &Comparison, cell: &Cell) -> Option<String> {
         format!(
             "held {} of {} {}connections",
             grouped(held as usize),
-            grouped(cell.level),
+            grouped(report.connections_asked(&cell.workload, cell.level)),
             if cell.workload == "idle" { "idle " } else { "" }
         )
     });
@@ -370,18 +376,26 @@ pub(super) fn placement_line(p: &crate::results::comparison::Placement) -> Strin
     )
 }
 
-/// One table in Markdown.
+/// One table in Markdown, every title, cell and note escaped
+/// ([`super::escape::markdown`]): a `|` in a name stays in its column.
 pub fn markdown_table(table: &Table) -> String {
-    let mut md = format!("## {}\n\n| {} |\n|", table.title, table.headers.join(" | "));
+    let text = super::escape::markdown;
+    let headers: Vec<String> = table.headers.iter().map(|h| text(h)).collect();
+    let mut md = format!(
+        "## {}\n\n| {} |\n|",
+        text(&table.title),
+        headers.join(" | ")
+    );
     for _ in &table.headers {
         md.push_str("---|");
     }
     md.push('\n');
     for row in &table.rows {
-        let _ = writeln!(md, "| {} |", row.join(" | "));
+        let cells: Vec<String> = row.iter().map(|c| text(c)).collect();
+        let _ = writeln!(md, "| {} |", cells.join(" | "));
     }
     for note in &table.notes {
-        let _ = writeln!(md, "\n- {note}");
+        let _ = writeln!(md, "\n- {}", text(note));
     }
     md.push('\n');
     md
@@ -487,6 +501,44 @@ mod tests {
             held_note(&r, &select).as_deref(),
             Some("select: held 960 of 10,000 idle connections")
         );
+    }
+
+    #[test]
+    fn with_several_load_hosts_the_tables_say_per_host_and_in_all() {
+        use crate::results::testing::{cell, costs};
+        let mut r = crate::results::testing::report(
+            &[("http", &[10]), ("hold", &[10_000]), ("idle", &[1000])],
+            vec![
+                cell("epoll", "http", 10, 1, costs(1.0)),
+                cell("epoll", "hold", 10_000, 1, costs(1.0)),
+                cell("epoll", "idle", 1000, 1, costs(1.0)),
+            ],
+        );
+        let titles =
+            |r: &Comparison| -> Vec<String> { tables(r).into_iter().map(|t| t.title).collect() };
+        assert_eq!(
+            titles(&r),
+            [
+                "http: 10 concurrent clients",
+                "hold: 10,000 connections held",
+                "idle: 50 active keep-alive clients, 1,000 idle connections"
+            ]
+        );
+        r.client_hosts = vec!["ssh://a".into(), "ssh://b".into()];
+        let expected = [
+            "http: 10 concurrent clients per host (20 in all)",
+            "hold: 10,000 connections held per host (20,000 in all)",
+            "idle: 50 active keep-alive clients per host (100 in all), 1,000 idle connections",
+        ];
+        assert_eq!(titles(&r), expected);
+        let mut terminal = Vec::new();
+        print_terminal(&r, &mut terminal).unwrap();
+        let terminal = String::from_utf8(terminal).unwrap();
+        let md = super::super::markdown::page(&r, &[]);
+        for title in expected {
+            assert!(terminal.contains(&format!("\n{title}\n")), "{terminal}");
+            assert!(md.contains(&format!("## {title}\n")), "{md}");
+        }
     }
 
     #[test]

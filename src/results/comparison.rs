@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::figures::{Figures, Spread};
 use super::run::BenchRun;
+use super::validate;
 
 /// A workload of the comparison ([`about`](Self::about) says what each is).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -337,6 +338,30 @@ impl Comparison {
             .then_some(nofile)
     }
 
+    /// How many hosts ran the load at once (`--client-host`, repeated): each ran every
+    /// cell's clients (hold: its connections), so a level counts them per host. 1 when
+    /// the load came from one place. (`idle`'s silent connections are held from the
+    /// machine compare runs on, once; its active clients run on every host.)
+    pub fn load_hosts(&self) -> usize {
+        self.client_hosts.len().max(1)
+    }
+
+    /// The clients a cell's load generators ran in all: [`active_clients`] on each of
+    /// [`Self::load_hosts`].
+    pub fn clients_in_all(&self, workload: &str, level: usize) -> usize {
+        active_clients(workload, level).saturating_mul(self.load_hosts())
+    }
+
+    /// The connections a cell asked to hold in all: hold's level on each of
+    /// [`Self::load_hosts`], idle's level once.
+    pub fn connections_asked(&self, workload: &str, level: usize) -> usize {
+        if workload == CompareWorkload::Hold.name() {
+            level.saturating_mul(self.load_hosts())
+        } else {
+            level
+        }
+    }
+
     /// Did the servers share their CPUs with the load generator? They did unless
     /// `--pin separate` gave each its own, or one of them ran on another host.
     pub fn load_shares_server_cpus(&self) -> bool {
@@ -408,28 +433,70 @@ impl Comparison {
             .count()
     }
 
-    /// Reads a `report.json`, refusing a file that is not one, or of another version.
+    /// Reads a `report.json`, refusing a file that is not one, or of another version, or
+    /// whose figures or names no comparison writes ([`super::validate`]).
     pub fn load(path: &std::path::Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|err| format!("{}: cannot read it: {err}", path.display()))?;
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|err| format!("{}: not JSON: {err}", path.display()))?;
+        Self::from_json(&text).map_err(|err| format!("{}: {err}", path.display()))
+    }
+
+    /// A `report.json`'s text as a comparison, checked as [`Self::load`] says.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|err| format!("not JSON: {}", validate::brief(&err)))?;
         let version = value.get("version").and_then(serde_json::Value::as_u64);
         if value.get("cells").is_none() || version.is_none() {
-            return Err(format!(
-                "{}: not a compare report (no version and cells)",
-                path.display()
-            ));
+            return Err("not a compare report (no version and cells)".to_string());
         }
         if version != Some(u64::from(VERSION)) {
             return Err(format!(
-                "{}: a version {} report; this build reads version {VERSION} (run compare again)",
-                path.display(),
+                "a version {} report; this build reads version {VERSION} (run compare again)",
                 version.unwrap_or(0)
             ));
         }
-        serde_json::from_value(value)
-            .map_err(|err| format!("{}: not a compare report: {err}", path.display()))
+        validate::document(&value).map_err(|err| format!("not a compare report: {err}"))?;
+        let report: Self = serde_json::from_value(value)
+            .map_err(|err| format!("not a compare report: {}", validate::brief(&err)))?;
+        report
+            .check_names()
+            .map_err(|err| format!("not a compare report: {err}"))?;
+        Ok(report)
+    }
+
+    /// Every workload, model and level the comparison names is one a comparison can
+    /// have ([`super::validate`]): they become file names, links and table cells.
+    fn check_names(&self) -> Result<(), String> {
+        let at = |what: &str, err: String| format!("{what}: {err}");
+        for (workload, levels) in &self.workloads {
+            validate::workload(workload).map_err(|e| at("workloads", e))?;
+            for &level in levels {
+                validate::level(level).map_err(|e| at("workloads", e))?;
+            }
+        }
+        for subject in &self.subjects {
+            validate::subject(subject).map_err(|e| at("subjects", e))?;
+        }
+        for (i, cell) in self.cells.iter().enumerate() {
+            let at = |e| format!("cells[{i}]: {e}");
+            validate::workload(&cell.workload).map_err(at)?;
+            validate::subject(&cell.subject).map_err(at)?;
+            validate::level(cell.level).map_err(at)?;
+        }
+        for (i, round) in self.rounds.iter().enumerate() {
+            let at = |e| format!("rounds[{i}]: {e}");
+            validate::workload(&round.workload).map_err(at)?;
+            round
+                .order
+                .iter()
+                .try_for_each(|s| validate::subject(s).map_err(at))?;
+        }
+        for (i, stop) in self.stops.iter().enumerate() {
+            let at = |e| format!("stops[{i}]: {e}");
+            validate::workload(&stop.workload).map_err(at)?;
+            validate::subject(&stop.subject).map_err(at)?;
+        }
+        Ok(())
     }
 }
 

@@ -37,6 +37,8 @@ pub enum MergeError {
     },
     #[error("run {index} has no {what}: it was not written by `iomodels bench --json`")]
     Missing { index: usize, what: &'static str },
+    #[error("the runs' {field} add up to more than a count holds (2^64): they are not counts runs measured")]
+    Overflow { field: String },
     #[error("the runs' windows do not overlap (run {later} started {gap_s:.1} s after run {earlier} ended)")]
     Disjoint {
         earlier: usize,
@@ -60,6 +62,7 @@ const SAME_START_S: f64 = 0.002;
 pub fn merge(runs: &[BenchRun]) -> Result<BenchRun, MergeError> {
     let first = runs.first().ok_or(MergeError::Empty)?;
     let windows = check(runs)?;
+    other_counts_fit(runs)?;
     once_each(runs)?;
     let start = windows.iter().map(|w| w.0).fold(f64::INFINITY, f64::min);
     let shared = shared_window(&windows)?;
@@ -76,27 +79,25 @@ pub fn merge(runs: &[BenchRun]) -> Result<BenchRun, MergeError> {
         }
         errors.add(&run.errors);
     }
-    let sum = |f: fn(&BenchRun) -> u64| runs.iter().map(f).sum::<u64>();
-    let sum_some = |f: fn(&BenchRun) -> Option<u64>| runs.iter().map(f).sum::<Option<u64>>();
     let mut merged = BenchRun {
         workload: first.workload.clone(),
         target: first.target.clone(),
-        connections: runs.iter().map(|r| r.connections).sum(),
+        connections: sum_usize(runs, "connections", |r| r.connections)?,
         duration_s: round3(shared),
-        requests: sum(|r| r.requests),
+        requests: sum(runs, "requests", |r| r.requests)?,
         throughput_per_s: round3(runs.iter().map(rate).sum()),
         errors,
         latency_us: latency.summary(),
         connect_us: connect.summary(),
-        held: sum_some(|r| r.held),
+        held: sum_some(runs, "held", |r| r.held)?,
         server: runs.iter().find_map(|r| r.server),
         client: client_sum(runs),
         histogram: Some(latency.encoded()),
-        threads: runs.iter().map(|r| r.threads).sum(),
-        connections_opened: sum(|r| r.connections_opened),
-        held_peak: sum_some(|r| r.held_peak),
-        starved: sum_some(|r| r.starved),
-        sessions: sum_some(|r| r.sessions),
+        threads: sum_usize(runs, "threads", |r| r.threads)?,
+        connections_opened: sum(runs, "connections_opened", |r| r.connections_opened)?,
+        held_peak: sum_some(runs, "held_peak", |r| r.held_peak)?,
+        starved: sum_some(runs, "starved", |r| r.starved)?,
+        sessions: sum_some(runs, "sessions", |r| r.sessions)?,
         session_us: first.sessions.is_some().then(|| session.summary()),
         host: None,
         version: Some(BENCH_VERSION),
@@ -118,6 +119,60 @@ pub fn merge(runs: &[BenchRun]) -> Result<BenchRun, MergeError> {
     };
     merged.server_cpu_us_per_request = merged.server_cpu_us_per_request().map(round3);
     Ok(merged)
+}
+
+/// `counts` added up; an overflow is an error naming `field`.
+fn add_up(field: &str, mut counts: impl Iterator<Item = u64>) -> Result<u64, MergeError> {
+    counts
+        .try_fold(0u64, u64::checked_add)
+        .ok_or_else(|| MergeError::Overflow {
+            field: field.to_string(),
+        })
+}
+
+/// The sum of one count over the runs ([`add_up`]).
+fn sum(runs: &[BenchRun], field: &str, count: fn(&BenchRun) -> u64) -> Result<u64, MergeError> {
+    add_up(field, runs.iter().map(count))
+}
+
+/// [`sum`] of a count every run has, else `None`.
+fn sum_some(
+    runs: &[BenchRun],
+    field: &str,
+    count: fn(&BenchRun) -> Option<u64>,
+) -> Result<Option<u64>, MergeError> {
+    if runs.iter().any(|run| count(run).is_none()) {
+        return Ok(None);
+    }
+    add_up(field, runs.iter().filter_map(count)).map(Some)
+}
+
+/// [`sum`] of a count kept as a `usize`.
+fn sum_usize(
+    runs: &[BenchRun],
+    field: &str,
+    count: fn(&BenchRun) -> usize,
+) -> Result<usize, MergeError> {
+    let total = add_up(field, runs.iter().map(|run| count(run) as u64))?;
+    usize::try_from(total).map_err(|_| MergeError::Overflow {
+        field: field.to_string(),
+    })
+}
+
+/// Checks that the counts [`Errors::add`] and [`OwnUsage::plus`] add (each kind of
+/// error and all of them, the clients' memory and CPU time) fit in a count.
+fn other_counts_fit(runs: &[BenchRun]) -> Result<(), MergeError> {
+    let kinds = Errors::default().by_kind().len();
+    let mut every_kind = Vec::with_capacity(kinds);
+    for kind in 0..kinds {
+        let (name, _) = Errors::default().by_kind()[kind];
+        let counts = runs.iter().map(|run| run.errors.by_kind()[kind].1);
+        every_kind.push(add_up(&format!("errors.{name}"), counts)?);
+    }
+    add_up("errors", every_kind.into_iter())?;
+    sum(runs, "client.rss_peak_kb", |r| r.client.rss_peak_kb)?;
+    sum(runs, "client.cpu_ns", |r| r.client.cpu_ns)?;
+    Ok(())
 }
 
 /// Each run's window (start, end) in Unix seconds, once the runs are known to agree.
@@ -468,6 +523,33 @@ mod tests {
         let mut other = run(&[1, 2, 3], 100.0, 10.0);
         other.origin.clone_from(&a.origin);
         assert!(merge(&[a, other]).is_ok());
+    }
+
+    #[test]
+    fn counts_that_overflow_are_an_error_naming_the_field() {
+        let huge = |f: fn(&mut BenchRun)| {
+            let mut r = run(&[1], 100.0, 10.0);
+            f(&mut r);
+            r
+        };
+        let overflow = |f: fn(&mut BenchRun)| merge(&[huge(f), huge(f)]).unwrap_err().to_string();
+        let requests = overflow(|r| r.requests = u64::MAX);
+        assert!(
+            requests.starts_with("the runs' requests add up to more than"),
+            "{requests}"
+        );
+        assert!(overflow(|r| r.held = Some(u64::MAX / 2 + 1)).contains("runs' held add"));
+        assert!(overflow(|r| r.errors.timeout = u64::MAX).contains("errors.timeout"));
+        let kinds = overflow(|r| (r.errors.timeout, r.errors.reset) = (u64::MAX / 3, u64::MAX / 3));
+        assert!(kinds.contains("runs' errors add"), "{kinds}");
+        assert!(overflow(|r| r.client.cpu_ns = u64::MAX).contains("client.cpu_ns"));
+        assert!(overflow(|r| r.connections = usize::MAX).contains("connections"));
+        let fits = merge(&[huge(|r| r.requests = u64::MAX - 1), run(&[1], 100.0, 10.0)]);
+        assert_eq!(
+            fits.unwrap().requests,
+            u64::MAX,
+            "the largest count that fits"
+        );
     }
 
     proptest! {

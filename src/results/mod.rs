@@ -9,6 +9,7 @@
 //!   cells of runs with their tiers.
 //! - [`figures`]: the figures of one run, and their median and spread over a cell's runs.
 //! - [`tiers`]: which models the rounds can tell apart, as tiers.
+//! - [`validate`]: what a document read from a file may hold, checked as it is read.
 //! - `testing` (tests only): comparisons made by hand.
 
 pub mod comparison;
@@ -18,3 +19,4 @@ pub mod run;
 #[cfg(test)]
 pub mod testing;
 pub mod tiers;
+pub mod validate;

@@ -128,6 +128,36 @@ pub struct PartRow {
 }
 
 impl BenchRun {
+    /// Reads a bench run's JSON (as `bench --json` writes it), refusing a file that is
+    /// not one, or whose figures or names no run writes ([`super::validate`]).
+    pub fn load(path: &std::path::Path) -> Result<Self, String> {
+        let text =
+            std::fs::read_to_string(path).map_err(|err| format!("{}: {err}", path.display()))?;
+        Self::from_json(&text).map_err(|err| format!("{}: not a bench run ({err})", path.display()))
+    }
+
+    /// A bench run's JSON text as a run, checked as [`Self::load`] says.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|err| super::validate::brief(&err))?;
+        super::validate::document(&value)?;
+        let run: Self =
+            serde_json::from_value(value).map_err(|err| super::validate::brief(&err))?;
+        super::validate::workload(&run.workload).map_err(|err| format!("workload: {err}"))?;
+        let parts = run
+            .parts
+            .iter()
+            .flatten()
+            .map(|p| ("parts.origin", &p.origin));
+        let labels = [("target", &run.target)]
+            .into_iter()
+            .chain(run.origin.iter().map(|o| ("origin", o)));
+        for (field, text) in labels.chain(parts) {
+            super::validate::label(text).map_err(|err| format!("{field}: {err}"))?;
+        }
+        Ok(run)
+    }
+
     /// The server tree's CPU (user + system) per request served, in microseconds: none
     /// without a sample of the server, or when no request succeeded (a per-request cost
     /// of nothing served is undefined, not huge).

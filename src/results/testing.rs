@@ -55,6 +55,14 @@ pub fn costs(x: f64) -> Figures {
     }
 }
 
+/// [`costs`] of a run that held `held` connections.
+pub fn holding(held: f64, x: f64) -> Figures {
+    Figures {
+        held: Some(held),
+        ..costs(x)
+    }
+}
+
 /// A report of these cells, with a floor of 5 µs.
 pub fn report(workloads: &[(&str, &[usize])], cells: Vec<Cell>) -> Comparison {
     Comparison {

@@ -112,7 +112,7 @@ fn two_models_give_every_output_file() {
     }
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(
-        html.contains("href=\"echo-4.svg\"") && html.contains("href=\"http-sweep.svg\""),
+        html.contains("href=\"./echo-4.svg\"") && html.contains("href=\"./http-sweep.svg\""),
         "links the charts"
     );
     assert_eq!(
@@ -127,7 +127,7 @@ fn two_models_give_every_output_file() {
     );
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(
-        md.contains("## Findings") && md.contains("![http, 8 clients](http-8.svg)"),
+        md.contains("## Findings") && md.contains("![http, 8 clients](./http-8.svg)"),
         "report.md says what it found and links the charts: {md}"
     );
     assert!(

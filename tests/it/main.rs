@@ -17,6 +17,8 @@
 //! - `deploy`: the Kubernetes manifests' command lines parse with our own parser.
 //! - `floor`: the kernel's floor, as a command.
 //! - `merge`: `iomodels merge` over bench runs made at once.
+//! - `report_input`: `report`, `diff` and `merge` read untrusted JSON: what they refuse,
+//!   and free text rendered as text.
 //! - `remote`: compare and bench across hosts made from network namespaces with a real
 //!   sshd each (`lab`); skipped where they cannot be made, unless `CI=true`.
 //! - `layers`: every import between top-level modules points down, none round a cycle;
@@ -49,4 +51,5 @@ mod lab;
 mod layers;
 mod merge;
 mod remote;
+mod report_input;
 mod scripts;

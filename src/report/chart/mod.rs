@@ -206,6 +206,16 @@ fn text_width(text: &str, px: f64) -> f64 {
     text.chars().count() as f64 * px * 0.58
 }
 
+/// Every text of a chart's SVG, trimmed: what the charts' tests read.
+#[cfg(test)]
+fn texts(svg: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(svg).expect("well-formed SVG");
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text().map(|t| t.trim().to_string()))
+        .collect()
+}
+
 fn plot_err<E: std::fmt::Debug>(err: E) -> anyhow::Error {
     anyhow!("drawing a chart: {err:?}")
 }

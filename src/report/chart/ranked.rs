@@ -3,7 +3,8 @@
 //! over the rounds, a whisker from the rounds' least to their most, the tiers as
 //! alternating bands labelled at the right, the floor as a line at 1x. A model's name
 //! is written on its bar (or beside it when the bar is too short to hold it); a model
-//! that starved clients is drawn faded, with how many it starved in red.
+//! that starved clients, or held fewer connections than asked, is drawn faded, with how
+//! many it starved, or held, in red.
 
 use anyhow::Result;
 use plotters::prelude::*;
@@ -13,8 +14,9 @@ use super::{
     draw_title, family_colour, family_index, hex, human, plot_err, ranking, ranking_axis,
     ranking_label, text_width, Chart, ChartKind, Plot, FAMILY_COLOURS, FAMILY_NAMES, WIDTH,
 };
-use crate::report::{cell_name, why_no_figure};
-use crate::results::comparison::{active_clients, Cell, Comparison};
+use crate::report::{cell_name, grouped, why_no_figure};
+use crate::results::comparison::{Cell, Comparison};
+use crate::results::tiers::held_short;
 
 /// Height of one model's row, in pixels.
 const ROW: u32 = 26;
@@ -22,8 +24,12 @@ const ROW: u32 = 26;
 const TOP: u32 = 48;
 /// Below the bars: the x axis, its numbers and its title.
 const BOTTOM: u32 = 56;
-/// Room right of the longest whisker for its labels and the tier's name, in pixels.
+/// Room right of the longest whisker for its labels and the tier's name, in pixels: at
+/// least this, more where a label and its note need it, up to [`LABEL_ROOM_MAX`].
 const LABEL_ROOM: f64 = 300.0;
+const LABEL_ROOM_MAX: f64 = 700.0;
+/// Room at the right end for a tier's name (`tier 12`), in pixels.
+const TIER_NAME_ROOM: f64 = 70.0;
 /// Font size of names and labels, in pixels.
 const FONT: f64 = 13.0;
 
@@ -35,16 +41,18 @@ struct Row {
     /// Median, least and most of the rounds; `None` when the cell has no figure.
     value: Option<(f64, f64, f64)>,
     tier: Option<usize>,
-    /// What the row adds in words: how many clients it starved, its errors, or why it
-    /// has no figure.
+    /// What the row adds in words: how many clients it starved and connections it
+    /// held, its errors, or why it has no figure.
     note: Option<String>,
-    starved: bool,
+    /// Drawn faded: it starved clients or held fewer connections than asked, so its
+    /// cost is not that of the load the others carried.
+    faded: bool,
 }
 
 /// The ranked chart of `workload` at `level`.
 pub fn chart(report: &Comparison, workload: &str, level: usize) -> Result<Chart> {
     let rows = rows(report, workload, level);
-    let title = cell_name(workload, level);
+    let title = cell_name(report, workload, level);
     let bars = rows.iter().filter(|r| r.value.is_some()).count();
     let svg = draw(report, &title, &rows)?;
     Ok(Chart {
@@ -61,38 +69,48 @@ fn rows(report: &Comparison, workload: &str, level: usize) -> Vec<Row> {
     report
         .ranked(workload, level)
         .into_iter()
-        .map(|cell| row(cell, active_clients(workload, level)))
+        .map(|cell| row(report, cell))
         .collect()
 }
 
-/// A cell's row; `clients` is how many clients its load generator ran.
-fn row(cell: &Cell, clients: usize) -> Row {
+/// A cell's row.
+fn row(report: &Comparison, cell: &Cell) -> Row {
+    let clients = report.clients_in_all(&cell.workload, cell.level);
     let value = cell
         .figures
         .and_then(|s| Some((ranking(&s.median)?, ranking(&s.min)?, ranking(&s.max)?)));
     let median = cell.figures.map(|s| s.median);
     let starved = median.and_then(|m| m.starved).filter(|&s| s > 0.0);
-    let errors = median.map_or(0.0, |m| m.errors);
-    let note = if value.is_none() {
-        Some(match why_no_figure(cell) {
+    let held = median.and_then(|m| m.held).filter(|_| held_short(cell));
+    let errors = median.map_or(0.0, |m| m.errors).max(0.0);
+    let mut notes = Vec::new();
+    if let Some(held) = held {
+        let idle = if cell.workload == "idle" { "idle " } else { "" };
+        notes.push(format!(
+            "held {} of {} {idle}connections",
+            grouped(held as usize),
+            grouped(report.connections_asked(&cell.workload, cell.level))
+        ));
+    }
+    if let Some(s) = starved {
+        notes.push(format!("starved {s:.0} of {} clients", grouped(clients)));
+    } else if errors > 0.0 {
+        notes.push(format!("{errors:.0} errors"));
+    }
+    if value.is_none() {
+        notes = vec![match why_no_figure(cell) {
             Some(why) => format!("no figure: {}", shorten(&why, 90)),
             None => "no figure".to_string(),
-        })
-    } else if let Some(s) = starved {
-        Some(format!("starved {s:.0} of {clients} clients"))
-    } else if errors > 0.0 {
-        Some(format!("{errors:.0} errors"))
-    } else {
-        None
-    };
+        }];
+    }
     Row {
         name: cell.subject.clone(),
         colour: family_colour(&cell.subject),
         family: family_index(&cell.subject),
         value,
         tier: cell.tier,
-        note,
-        starved: starved.is_some(),
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
+        faded: starved.is_some() || held.is_some(),
     }
 }
 
@@ -112,13 +130,14 @@ fn draw(report: &Comparison, title: &str, rows: &[Row]) -> Result<String> {
         .iter()
         .filter_map(|r| r.value.map(|v| v.2))
         .fold(1.0f64, f64::max);
+    let room = label_room(report, rows);
     let mut text = String::new();
     {
         let root = SVGBackend::with_string(&mut text, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(plot_err)?;
         heading(&root, report, title, rows)?;
         let plot_px = f64::from(WIDTH) - 40.0;
-        let x_end = longest * plot_px / (plot_px - LABEL_ROOM);
+        let x_end = longest * plot_px / (plot_px - room);
         let mut chart = ChartBuilder::on(&root)
             .margin_top(TOP - 8)
             .margin_left(16)
@@ -252,7 +271,7 @@ fn bar(chart: &mut Plot, report: &Comparison, row: &Row, y: f64, px_per_unit: f6
             .map_err(plot_err)?;
         return Ok(());
     };
-    let fill = if row.starved {
+    let fill = if row.faded {
         row.colour.mix(0.45).filled()
     } else {
         row.colour.filled()
@@ -267,7 +286,7 @@ fn bar(chart: &mut Plot, report: &Comparison, row: &Row, y: f64, px_per_unit: f6
     let fits = median * px_per_unit >= text_width(&row.name, FONT) + 14.0;
     if fits {
         // A faded bar is too light for white letters.
-        let ink = if row.starved { BLACK } else { WHITE };
+        let ink = if row.faded { BLACK } else { WHITE };
         let white = dark.color(&ink);
         chart
             .draw_series(std::iter::once(
@@ -275,10 +294,7 @@ fn bar(chart: &mut Plot, report: &Comparison, row: &Row, y: f64, px_per_unit: f6
             ))
             .map_err(plot_err)?;
     }
-    let mut label = ranking_label(report, median);
-    if !fits {
-        label = format!("{}  {label}", row.name);
-    }
+    let label = bar_label(report, row, median, fits);
     chart
         .draw_series(std::iter::once(
             EmptyElement::at((high, y)) + Text::new(label.clone(), (8, 0), dark.clone()),
@@ -294,6 +310,36 @@ fn bar(chart: &mut Plot, report: &Comparison, row: &Row, y: f64, px_per_unit: f6
             .map_err(plot_err)?;
     }
     Ok(())
+}
+
+/// The figure written right of a bar's whisker, the model's name before it when the
+/// bar is too short to hold it.
+fn bar_label(report: &Comparison, row: &Row, median: f64, fits: bool) -> String {
+    let label = ranking_label(report, median);
+    if fits {
+        label
+    } else {
+        format!("{}  {label}", row.name)
+    }
+}
+
+/// The room right of the longest whisker that its label and note need, in pixels
+/// (names are written outside a bar too short for them, so counted in), between
+/// [`LABEL_ROOM`] and [`LABEL_ROOM_MAX`].
+fn label_room(report: &Comparison, rows: &[Row]) -> f64 {
+    rows.iter()
+        .filter_map(|row| {
+            let (median, ..) = row.value?;
+            let label = bar_label(report, row, median, false);
+            let note = row
+                .note
+                .as_deref()
+                .map_or(0.0, |n| 12.0 + text_width(n, FONT));
+            // The tier's name takes the right end of the room.
+            Some(8.0 + text_width(&label, FONT) + note + TIER_NAME_ROOM)
+        })
+        .fold(LABEL_ROOM, f64::max)
+        .min(LABEL_ROOM_MAX)
 }
 
 /// The rounds' spread: a line from the least to the most, with end caps.
@@ -312,9 +358,10 @@ fn whisker(chart: &mut Plot, low: f64, high: f64, y: f64) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::texts;
     use super::*;
     use crate::results::figures::Figures;
-    use crate::results::testing::{cell, costs, report};
+    use crate::results::testing::{cell, costs, holding, report};
 
     /// The bars of a chart: (fill, y) of each rect drawn in a family colour.
     fn bars(svg: &str) -> Vec<(String, f64)> {
@@ -326,15 +373,6 @@ mod tests {
                 let y = n.attribute("y")?.parse().ok()?;
                 FAMILY_COLOURS.contains(&fill.as_str()).then_some((fill, y))
             })
-            .collect()
-    }
-
-    /// Every text of the chart.
-    fn texts(svg: &str) -> Vec<String> {
-        let doc = roxmltree::Document::parse(svg).expect("well-formed SVG");
-        doc.descendants()
-            .filter(|n| n.has_tag_name("text"))
-            .filter_map(|n| n.text().map(|t| t.trim().to_string()))
             .collect()
     }
 
@@ -392,5 +430,89 @@ mod tests {
                 .any(|t| t == "uring: no figure: round 1: server died (killed by SIGKILL)"),
             "{texts:?}"
         );
+    }
+
+    /// The opacity of each bar's fill, top to bottom (1 for a bar not faded).
+    fn opacities(svg: &str) -> Vec<f64> {
+        let doc = roxmltree::Document::parse(svg).expect("well-formed SVG");
+        doc.descendants()
+            .filter(|n| n.has_tag_name("rect"))
+            .filter(|n| {
+                n.attribute("fill")
+                    .is_some_and(|f| FAMILY_COLOURS.contains(&f))
+            })
+            .map(|n| n.attribute("opacity").map_or(1.0, |o| o.parse().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn a_model_that_held_fewer_connections_than_asked_is_faded_and_says_what_it_held() {
+        let r = report(
+            &[("idle", &[10_000])],
+            vec![
+                cell("epoll", "idle", 10_000, 1, holding(10_000.0, 1.27)),
+                cell("poll", "idle", 10_000, 2, holding(10_000.0, 22.91)),
+                cell("select", "idle", 10_000, 3, holding(960.0, 1.80)),
+            ],
+        );
+        let chart = chart(&r, "idle", 10_000).unwrap();
+        assert_eq!(
+            opacities(&chart.svg),
+            [1.0, 1.0, 0.45],
+            "epoll, poll drawn whole, select faded"
+        );
+        let texts = texts(&chart.svg);
+        assert!(
+            texts
+                .iter()
+                .any(|t| t == "held 960 of 10,000 idle connections"),
+            "{texts:?}"
+        );
+        assert!(
+            !texts
+                .iter()
+                .any(|t| t.starts_with("held") && !t.contains("960")),
+            "only select fell short: {texts:?}"
+        );
+    }
+
+    #[test]
+    fn with_several_load_hosts_the_title_and_starved_clients_count_every_host() {
+        let starving = Figures {
+            starved: Some(30.0),
+            ..costs(2.0)
+        };
+        let mut r = report(
+            &[("http", &[10])],
+            vec![
+                cell("epoll", "http", 10, 1, costs(1.1)),
+                cell("prefork", "http", 10, 2, starving),
+            ],
+        );
+        r.client_hosts = vec!["ssh://a".into(), "ssh://b".into()];
+        let chart = chart(&r, "http", 10).unwrap();
+        assert_eq!(chart.title, "http, 10 clients per host (20 in all)");
+        let texts = texts(&chart.svg);
+        assert!(texts.contains(&chart.title), "{texts:?}");
+        assert!(
+            texts.iter().any(|t| t == "starved 30 of 20 clients"),
+            "of every host's clients: {texts:?}"
+        );
+    }
+
+    #[test]
+    fn a_figure_as_large_as_a_document_may_hold_is_drawn_at_once() {
+        let huge = crate::results::validate::MAX_FIGURE;
+        let r = report(
+            &[("http", &[10])],
+            vec![
+                cell("epoll", "http", 10, 1, costs(1.0)),
+                cell("poll", "http", 10, 2, costs(huge)),
+            ],
+        );
+        let started = std::time::Instant::now();
+        let chart = chart(&r, "http", 10).unwrap();
+        assert_eq!(chart.kind, ChartKind::Ranked { bars: 2 });
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 }

@@ -4,7 +4,9 @@
 //! point with the model's name and figure; the labels are spread apart so none hides
 //! another, as little as that takes, and kept inside the panel. A line has its family's
 //! colour, as its bar has in the ranked charts, in a shade of its own within the panel.
-//! A model with no figure at a level (select past FD_SETSIZE) stops there.
+//! A model with no figure at a level (select past FD_SETSIZE) stops there. A point where
+//! the model starved clients or held fewer connections than asked is drawn as a faded
+//! ring, not a dot, and the label says what it held, or starved, at the line's end.
 //!
 //! plotters draws every panel into one flat SVG; where each panel's labels belong (from
 //! the left of its plotting area to the panel's right edge, between the plot's top and
@@ -19,7 +21,9 @@ use super::{
     draw_title, family_index, family_shade, human, plot_err, ranking, ranking_axis, ranking_label,
     text_width, Chart, ChartKind, Plot, FAMILY_NAMES, WIDTH,
 };
-use crate::results::comparison::{CompareWorkload, Comparison};
+use crate::report::grouped;
+use crate::results::comparison::{Cell, CompareWorkload, Comparison};
+use crate::results::tiers::held_short;
 
 const PANEL_HEIGHT: u32 = 340;
 const TITLE: u32 = 40;
@@ -36,11 +40,13 @@ const LABEL_ROOM_MAX: f64 = 0.45;
 /// plotters cannot measure text: room kept beyond [`text_width`]'s estimate.
 const LABEL_SLACK: f64 = 1.15;
 
-/// One model's line: its figure at each level index it has one for, and the label at
-/// its end (its name and last figure).
+/// One model's line: its figure at each level index it has one for, whether the
+/// model starved clients or held fewer connections than asked there, and the label at
+/// its end (its name, last figure, and what it held or starved there).
 struct Line {
     name: String,
     points: Vec<(f64, f64)>,
+    short: Vec<bool>,
     label: String,
 }
 
@@ -50,9 +56,12 @@ pub fn chart(report: &Comparison, workload: &str, levels: &[usize]) -> Result<Op
     if panels.is_empty() {
         return Ok(None);
     }
-    let level_name = level_name(workload);
+    let level_name = match (workload, report.load_hosts()) {
+        ("idle", _) | (_, 1) => level_name(workload).to_string(),
+        _ => format!("{} per host", level_name(workload)),
+    };
     let title = format!("{workload}: CPU per request against {level_name}");
-    let svg = draw(report, &title, level_name, levels, &panels)?;
+    let svg = draw(report, &title, &level_name, levels, &panels)?;
     Ok(Some(Chart {
         file: format!("{workload}-sweep.svg"),
         title,
@@ -70,27 +79,51 @@ fn level_name(workload: &str) -> &'static str {
         .map_or("level", CompareWorkload::level_name)
 }
 
+/// What a cell fell short of, in a few words: `held 960 of 10,000`, `starved 5 of
+/// 50`; `None` when it served every client and held every connection asked.
+fn short_of(report: &Comparison, cell: &Cell) -> Option<String> {
+    let median = cell.figures?.median;
+    if let Some(held) = median.held.filter(|_| held_short(cell)) {
+        let asked = report.connections_asked(&cell.workload, cell.level);
+        return Some(format!(
+            "held {} of {}",
+            grouped(held as usize),
+            grouped(asked)
+        ));
+    }
+    let starved = median.starved.filter(|&s| s > 0.0)?;
+    let clients = report.clients_in_all(&cell.workload, cell.level);
+    Some(format!("starved {starved:.0} of {}", grouped(clients)))
+}
+
 /// The lines of each family present, in family order.
 fn panels(report: &Comparison, workload: &str, levels: &[usize]) -> Vec<(usize, Vec<Line>)> {
     let mut panels: Vec<(usize, Vec<Line>)> = Vec::new();
     for subject in &report.subjects {
-        let points: Vec<(f64, f64)> = levels
+        let cells: Vec<(f64, &Cell, f64)> = levels
             .iter()
             .enumerate()
             .filter_map(|(i, &level)| {
                 let cell = report.cell(subject, workload, level)?;
-                Some((i as f64, ranking(&cell.figures?.median)?))
+                Some((i as f64, cell, ranking(&cell.figures?.median)?))
             })
             .collect();
-        if points.is_empty() {
+        let Some(&(_, last_cell, last)) = cells.last() else {
             continue;
-        }
+        };
         let family = family_index(subject);
-        let last = points.last().expect("a point").1;
+        let mut label = format!("{subject} {}", ranking_label(report, last));
+        if let Some(what) = short_of(report, last_cell) {
+            label.push_str(&format!(" ({what})"));
+        }
         let line = Line {
             name: subject.clone(),
-            label: format!("{subject} {}", ranking_label(report, last)),
-            points,
+            label,
+            points: cells.iter().map(|&(x, _, y)| (x, y)).collect(),
+            short: cells
+                .iter()
+                .map(|(_, c, _)| short_of(report, c).is_some())
+                .collect(),
         };
         match panels.iter_mut().find(|(f, _)| *f == family) {
             Some((_, lines)) => lines.push(line),
@@ -239,12 +272,15 @@ fn panel(
         chart
             .draw_series(LineSeries::new(line.points.clone(), colour.stroke_width(2)))
             .map_err(plot_err)?;
+        let faded = colour.mix(0.45);
         chart
-            .draw_series(
-                line.points
-                    .iter()
-                    .map(|&p| Circle::new(p, 3, colour.filled())),
-            )
+            .draw_series(line.points.iter().zip(&line.short).map(|(&p, &short)| {
+                if short {
+                    Circle::new(p, 4, faded.stroke_width(2))
+                } else {
+                    Circle::new(p, 3, colour.filled())
+                }
+            }))
             .map_err(plot_err)?;
     }
     labels(&mut chart, lines, axes.label_room)?;
@@ -361,8 +397,9 @@ pub fn place(wanted: &[f64], gap: f64, top: f64, bottom: f64) -> Vec<f64> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::texts;
     use super::*;
-    use crate::results::testing::{cell, costs, report};
+    use crate::results::testing::{cell, costs, holding, report};
 
     /// Placed labels keep `gap` between neighbours and stay within the bounds.
     fn assert_apart_and_inside(placed: &[f64], gap: f64, top: f64, bottom: f64) {
@@ -450,12 +487,7 @@ mod tests {
             (chart.kind, chart.file.as_str()),
             (ChartKind::Sweep, "idle-sweep.svg")
         );
-        let doc = roxmltree::Document::parse(&chart.svg).expect("well-formed SVG");
-        let texts: Vec<&str> = doc
-            .descendants()
-            .filter(|n| n.has_tag_name("text"))
-            .filter_map(|n| n.text().map(str::trim))
-            .collect();
+        let texts = texts(&chart.svg);
         for expected in [
             "readiness",
             "async",
@@ -464,13 +496,82 @@ mod tests {
             "async 1.40x",
             "10k",
         ] {
-            assert!(texts.contains(&expected), "{expected}: {texts:?}");
+            assert!(texts.iter().any(|t| t == expected), "{expected}: {texts:?}");
         }
         assert!(
-            !texts.contains(&"blocking"),
+            !texts.iter().any(|t| t == "blocking"),
             "no panel for a family not measured"
         );
     }
+    #[test]
+    fn a_point_that_held_fewer_connections_is_a_ring_and_its_label_says_so() {
+        let mut r = report(
+            &[("idle", &[0, 10_000])],
+            vec![
+                cell("select", "idle", 0, 1, costs(1.2)),
+                cell("select", "idle", 10_000, 3, holding(960.0, 1.8)),
+                cell("poll", "idle", 0, 1, costs(1.2)),
+                cell("poll", "idle", 10_000, 2, holding(10_000.0, 22.91)),
+            ],
+        );
+        r.subjects = vec!["select".into(), "poll".into()];
+        let chart = chart(&r, "idle", &[0, 10_000]).unwrap().expect("a chart");
+        let texts = texts(&chart.svg);
+        assert!(
+            texts
+                .iter()
+                .any(|t| t == "select 1.80x (held 960 of 10,000)"),
+            "{texts:?}"
+        );
+        assert!(texts.iter().any(|t| t == "poll 22.91x"), "{texts:?}");
+        let doc = roxmltree::Document::parse(&chart.svg).expect("well-formed SVG");
+        let rings = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("circle") && n.attribute("fill") == Some("none"))
+            .count();
+        assert_eq!(rings, 1, "select at 10,000 alone: {}", chart.svg);
+    }
+
+    #[test]
+    fn with_several_load_hosts_the_level_is_per_host() {
+        let mut r = report(
+            &[("http", &[10, 100])],
+            vec![
+                cell("epoll", "http", 10, 1, costs(1.0)),
+                cell("epoll", "http", 100, 1, costs(1.1)),
+            ],
+        );
+        r.subjects = vec!["epoll".into()];
+        r.client_hosts = vec!["ssh://a".into(), "ssh://b".into()];
+        let chart = chart(&r, "http", &[10, 100]).unwrap().expect("a chart");
+        assert_eq!(
+            chart.title,
+            "http: CPU per request against concurrent clients per host"
+        );
+        assert!(
+            texts(&chart.svg)
+                .iter()
+                .any(|t| t == "concurrent clients per host"),
+            "the x axis says per host"
+        );
+    }
+
+    #[test]
+    fn a_figure_as_large_as_a_document_may_hold_is_drawn_at_once() {
+        let huge = crate::results::validate::MAX_FIGURE;
+        let mut r = report(
+            &[("http", &[10, 100])],
+            vec![
+                cell("epoll", "http", 10, 1, costs(1.0)),
+                cell("epoll", "http", 100, 1, costs(huge)),
+            ],
+        );
+        r.subjects = vec!["epoll".into()];
+        let started = std::time::Instant::now();
+        assert!(chart(&r, "http", &[10, 100]).unwrap().is_some());
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
     #[test]
     fn crowded_labels_of_a_drawn_chart_stay_apart_inside_their_panel() {
         // Eight readiness models ending within 2% of each other, one blocking model.

@@ -137,21 +137,16 @@ fn slope(points: &[(f64, f64)]) -> Option<f64> {
 mod tests {
     use super::super::all;
     use super::*;
-    use crate::results::figures::Figures;
-    use crate::results::testing::{cell, costs, report};
+    use crate::results::testing::{cell, costs, holding, report};
 
     #[test]
     fn select_below_its_ceiling_has_a_slope_over_the_connections_it_held() {
-        let held = |n: f64, x: f64| Figures {
-            held: Some(n),
-            ..costs(x)
-        };
         let r = report(
             &[("idle", &[0, 1000, 10_000])],
             vec![
                 cell("select", "idle", 0, 1, costs(1.0)),
-                cell("select", "idle", 1000, 2, held(960.0, 4.84)),
-                cell("select", "idle", 10_000, 2, held(960.0, 4.84)),
+                cell("select", "idle", 1000, 2, holding(960.0, 4.84)),
+                cell("select", "idle", 10_000, 2, holding(960.0, 4.84)),
             ],
         );
         let found = all(&r);

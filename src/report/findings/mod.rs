@@ -15,9 +15,9 @@ mod idle;
 mod memory;
 mod threads;
 
-use super::{cell_name, chart};
+use super::{cell_name, chart, grouped};
 use crate::model::Family;
-use crate::results::comparison::{active_clients, Cell, Comparison};
+use crate::results::comparison::{Cell, Comparison};
 use crate::results::tiers::starved_or_failed;
 
 /// One finding: a few words that name it, and the sentence.
@@ -120,7 +120,7 @@ fn tier_one(report: &Comparison, workload: &str, level: usize) -> Option<Finding
         ));
     }
     Some(Finding {
-        topic: cell_name(workload, level),
+        topic: cell_name(report, workload, level),
         text,
     })
 }
@@ -145,8 +145,8 @@ fn starving(report: &Comparison) -> Option<Finding> {
         };
         let place = format!(
             "{n:.0} of {} at {}",
-            active_clients(&cell.workload, cell.level),
-            cell_name(&cell.workload, cell.level)
+            grouped(report.clients_in_all(&cell.workload, cell.level)),
+            cell_name(report, &cell.workload, cell.level)
         );
         match models.iter_mut().find(|(m, _)| *m == cell.subject) {
             Some((_, places)) => places.push(place),

@@ -145,7 +145,7 @@ fn in_words(report: &Comparison, cost: &Cost) -> String {
     let single = cost.single;
     let mut text = format!(
         "At {}, against {}'s {}{}",
-        cell_name(cost.workload, cost.level),
+        cell_name(report, cost.workload, cost.level),
         single.subject,
         figure(single),
         against(report)
