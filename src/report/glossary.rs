@@ -90,6 +90,10 @@ pub const TERMS: &[Term] = &[
         meaning: "How a model waits for its connections: blocking (a process or thread per connection or worker), readiness (select, poll, epoll), async (tokio), coroutine (may) or completion (io_uring). Charts colour a model by its family.",
     },
     Term {
+        name: "interference",
+        meaning: "A run measured while other processes took more than 10% of a core (each counted by its own CPU clock: every process but the server's tree, the load generator's and compare's), or the hypervisor stole more than 2% of the machine. Such rounds still count in the medians; the findings say how many there were and where. The machine's busy time from /proc/stat is not used for this: it is sampled at the scheduler tick and parts from the processes' exact clocks by itself.",
+    },
+    Term {
         name: "event loop",
         meaning: "A model of the readiness, async or completion family: a thread waits on many connections at once and serves whichever is ready. One that runs several threads (thr/proc over 2/1: the thread that starts the loops then only waits) runs a loop on each; the findings set those against the single-threaded ones at the fewest clients, where the threads often run out of work and sleep.",
     },

@@ -174,7 +174,7 @@ fn below_floor_note(cell: &Cell) -> Option<String> {
     ))
 }
 
-/// Which of a cell's rounds were measured while something else used the machine.
+/// Which of a cell's rounds were measured while other processes used the machine.
 fn disturbed_note(cell: &Cell) -> Option<String> {
     let disturbed: Vec<_> = cell.rounds.iter().filter(|r| r.host.disturbed).collect();
     let worst = disturbed
@@ -187,7 +187,7 @@ fn disturbed_note(cell: &Cell) -> Option<String> {
         .fold(0.0, f64::max);
     (!disturbed.is_empty()).then(|| {
         format!(
-            "{}: {} of {} rounds measured under interference (up to {worst:.0}% of a core used elsewhere, {steal:.1}% steal)",
+            "{}: {} of {} rounds measured under interference (other processes took up to {worst:.0}% of a core, {steal:.1}% steal)",
             cell.subject,
             disturbed.len(),
             cell.rounds.len()

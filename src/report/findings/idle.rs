@@ -22,7 +22,8 @@ pub(super) fn idle_sweep(report: &Comparison) -> Option<Finding> {
         parts.push(part);
         growth.extend(grew.map(|g| format!("{model} {g}")));
         slopes.extend(
-            ns_per_idle_connection(report, model, levels).map(|ns| format!("{model} {ns:.1} ns")),
+            ns_per_idle_connection(report, model, levels)
+                .map(|ns| format!("{model} {}", tenths_of_ns(ns))),
         );
     }
     if parts.is_empty() {
@@ -124,6 +125,12 @@ fn ns_per_idle_connection(report: &Comparison, model: &str, levels: &[usize]) ->
     slope(&points)
 }
 
+/// A slope in tenths of a nanosecond; one that rounds to zero is `0.0`, never `-0.0`.
+fn tenths_of_ns(ns: f64) -> String {
+    let ns = if ns.abs() < 0.05 { 0.0 } else { ns };
+    format!("{ns:.1} ns")
+}
+
 /// The least-squares slope of `y` over `x`; `None` without two distinct `x`.
 fn slope(points: &[(f64, f64)]) -> Option<f64> {
     let n = points.len() as f64;
@@ -138,6 +145,14 @@ mod tests {
     use super::super::all;
     use super::*;
     use crate::results::testing::{cell, costs, holding, report};
+
+    #[test]
+    fn a_slope_that_rounds_to_zero_has_no_sign() {
+        assert_eq!(tenths_of_ns(-0.01), "0.0 ns");
+        assert_eq!(tenths_of_ns(0.04), "0.0 ns");
+        assert_eq!(tenths_of_ns(-0.06), "-0.1 ns");
+        assert_eq!(tenths_of_ns(12.34), "12.3 ns");
+    }
 
     #[test]
     fn select_below_its_ceiling_has_a_slope_over_the_connections_it_held() {

@@ -9,9 +9,11 @@
 //! - here: which models starved clients;
 //! - `idle`: how CPU per request moves for select, poll and epoll as idle connections
 //!   grow, and what each idle connection adds to a request;
-//! - `memory`: memory per held connection, least and most.
+//! - `memory`: memory per held connection, least and most;
+//! - `interference`: how many runs other processes disturbed, and where most.
 
 mod idle;
+mod interference;
 mod memory;
 mod threads;
 
@@ -46,6 +48,7 @@ pub fn all(report: &Comparison) -> Vec<Finding> {
     out.extend(starving(report));
     out.extend(idle::idle_sweep(report));
     out.extend(memory::memory(report));
+    out.extend(interference::interference(report));
     out
 }
 
