@@ -123,20 +123,6 @@ pub(super) enum Phase {
     Lingering,
 }
 
-/// Carries out the work `progress` asks for on the calling thread (uring's way until
-/// its ring carries work out itself).
-pub(super) fn work_inline(
-    intake: &mut Intake,
-    mut progress: Progress,
-    out: &mut Vec<u8>,
-) -> Progress {
-    while let Some(owed) = progress.work {
-        crate::work::block(owed);
-        progress = progress.then(intake.finish_work(out));
-    }
-    progress
-}
-
 /// What a session's progress does to a connection, readiness- or completion-driven: a
 /// completed request restarts the idle/header deadline, a close request starts closing.
 pub(super) fn track_progress(
