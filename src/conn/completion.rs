@@ -18,7 +18,12 @@
 //!   decided on is sent first, then the connection closes the way the session asked
 //!   ([`UringConn::on_eof`]);
 //! - a connection is dropped (its socket closed) only once none of its operations is
-//!   in flight ([`UringConn::can_drop`]), so the kernel never meets a reused descriptor.
+//!   in flight ([`UringConn::can_drop`]), so the kernel never meets a reused descriptor;
+//! - the work a request needs goes to the ring's [`LoopWork`]; while it is in flight
+//!   the receive is cancelled (bytes it had already received wait in the intake), the
+//!   replies before it are still sent, the connection is not expired, and nothing
+//!   closes it before the work comes back ([`UringConn::on_finished`]) but a failed
+//!   send; work that comes back to a slot that changed hands is dropped.
 
 use std::io;
 use std::net::{Shutdown, TcpStream};
@@ -27,7 +32,8 @@ use std::time::Instant;
 use socket2::SockRef;
 
 use super::intake::Intake;
-use super::ready::{track_progress, work_inline, Phase};
+use super::offload::{Finished, LoopWork, Ticket};
+use super::ready::{track_progress, Phase};
 use super::{ConnOptions, KEEP_OUT_CAPACITY, LINGER_TIME};
 use crate::protocol::{Close, Progress, OUTPUT_HIGH_WATER};
 use crate::sys::uring::Ring;
@@ -49,6 +55,27 @@ impl SparePool {
         if buf.capacity() <= KEEP_OUT_CAPACITY && self.0.len() < SPARES {
             buf.clear();
             self.0.push(buf);
+        }
+    }
+}
+
+/// What a ring's connections share: its settings, spare output buffers and way of
+/// carrying out work.
+#[derive(Debug)]
+pub struct RingCtx {
+    pub opts: ConnOptions,
+    pub spares: SparePool,
+    /// The loop watches its pool's queue and arms its timers, and hands what finished
+    /// to [`UringConn::on_finished`].
+    pub work: LoopWork,
+}
+
+impl RingCtx {
+    pub fn new(opts: ConnOptions, work: LoopWork) -> Self {
+        RingCtx {
+            opts,
+            spares: SparePool::default(),
+            work,
         }
     }
 }
@@ -78,6 +105,8 @@ pub struct UringConn {
     /// never reads stalls it, and is dropped after the write timeout.
     send_progress: Instant,
     backlogged: bool,
+    /// The work of its last request is in flight.
+    work: Option<Ticket>,
 }
 
 impl UringConn {
@@ -95,26 +124,43 @@ impl UringConn {
             deadline: opts.timeout.map(|t| now + t),
             send_progress: now,
             backlogged: false,
+            work: None,
         })
     }
 
-    /// Feeds received bytes to the session (discarded unless the connection is open).
-    pub fn absorb(
-        &mut self,
-        data: &[u8],
-        opts: &ConnOptions,
-        spares: &mut SparePool,
-        now: Instant,
-    ) {
+    /// Feeds bytes received for slot `key` to the session (discarded unless the
+    /// connection is open), handing the work they ask for to `work`.
+    pub fn absorb(&mut self, key: usize, data: &[u8], ctx: &mut RingCtx, now: Instant) {
         if self.phase != Phase::Open || self.closed {
             return;
         }
         if self.out.capacity() == 0 {
-            self.out = spares.take();
+            self.out = ctx.spares.take();
         }
         let progress = self.intake.absorb(data, &mut self.out);
-        let progress = work_inline(&mut self.intake, progress, &mut self.out);
-        self.after(progress, opts, now);
+        self.carry(key, progress, ctx, now);
+    }
+
+    /// Work `ctx.work` reported finished for this connection's slot: if it is this
+    /// connection's, answers its request and carries on; [`Self::advance`] sends it.
+    pub fn on_finished(&mut self, finished: Finished, ctx: &mut RingCtx, now: Instant) {
+        if self.out.capacity() == 0 {
+            self.out = ctx.spares.take();
+        }
+        let (intake, out) = (&mut self.intake, &mut self.out);
+        if let Some(progress) = ctx.work.resume(finished, intake, out, &mut self.work, now) {
+            self.after(progress, &ctx.opts, now);
+        }
+    }
+
+    /// Hands the work `progress` asks for to the ring's [`LoopWork`], then moves on
+    /// with what it came to.
+    fn carry(&mut self, key: usize, progress: Progress, ctx: &mut RingCtx, now: Instant) {
+        let (intake, out) = (&mut self.intake, &mut self.out);
+        let progress = ctx
+            .work
+            .carry(intake, progress, out, (key, &mut self.work), now);
+        self.after(progress, &ctx.opts, now);
     }
 
     /// The peer closed its side (a receive of zero bytes). It sends nothing more, but
@@ -168,6 +214,10 @@ impl UringConn {
     /// timeout? Then it closes. A send in flight is ended by shutting the socket down:
     /// a client that never reads would otherwise keep it, and the connection, forever.
     pub fn expire(&mut self, now: Instant, opts: &ConnOptions) {
+        if self.work.is_some() {
+            // It keeps its slot until its work comes back.
+            return;
+        }
         let idle = self.deadline.is_some_and(|deadline| now >= deadline);
         let stalled = self.sending && now >= self.send_progress + opts.write_timeout();
         if !(idle || stalled) {
@@ -191,8 +241,7 @@ impl UringConn {
         &mut self,
         key: usize,
         ring: &mut Ring,
-        opts: &ConnOptions,
-        spares: &mut SparePool,
+        ctx: &mut RingCtx,
         now: Instant,
     ) -> io::Result<()> {
         loop {
@@ -204,27 +253,28 @@ impl UringConn {
             if self.sending || !self.out.is_empty() || self.closed {
                 break;
             }
-            if !self.flushed(opts, spares, now) {
+            if !self.flushed(key, ctx, now) {
                 break;
             }
         }
         if self.out.is_empty() && self.out.capacity() > 0 {
-            spares.give(std::mem::take(&mut self.out));
+            ctx.spares.give(std::mem::take(&mut self.out));
         }
         self.steer_recv(key, ring)
     }
 
     /// Everything decided on is sent: moves on as the phase says. True if that made
-    /// more replies, to be sent next.
-    fn flushed(&mut self, opts: &ConnOptions, spares: &mut SparePool, now: Instant) -> bool {
+    /// more replies, to be sent next. Nothing moves while work is in flight: its reply
+    /// comes first, also when the peer half-closed after asking for it.
+    fn flushed(&mut self, key: usize, ctx: &mut RingCtx, now: Instant) -> bool {
         match self.phase {
+            _ if self.work.is_some() => {}
             // Requests held back by the high-water mark are answered now, also when the
             // peer half-closed right after sending them: its replies are owed all the same.
             Phase::Open | Phase::PeerDone if self.backlogged => {
-                self.out = spares.take();
+                self.out = ctx.spares.take();
                 let progress = self.intake.resume(&mut self.out);
-                let progress = work_inline(&mut self.intake, progress, &mut self.out);
-                self.after(progress, opts, now);
+                self.carry(key, progress, ctx, now);
                 return true;
             }
             Phase::PeerDone | Phase::Closing(Close::AfterFlush) => self.closed = true,
@@ -261,7 +311,7 @@ impl UringConn {
 
     fn wants_read(&self) -> bool {
         match self.phase {
-            _ if self.closed => false,
+            _ if self.closed || self.work.is_some() => false,
             Phase::Open => !self.backlogged && self.out.len() < OUTPUT_HIGH_WATER,
             Phase::Lingering => true,
             Phase::PeerDone | Phase::Closing(_) => false,

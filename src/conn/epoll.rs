@@ -1,21 +1,24 @@
 //! epoll(7) for the models that use it directly: the flags for an interest, what an
-//! event means, a wait bounded by the stop-flag period (epoll, epoll-et, epoll-threads,
-//! reuseport), and the level-triggered reactor that `epoll` runs once and `reuseport`
-//! once per thread.
+//! event means, a wait bounded by the stop-flag period or the loop's next timer
+//! (epoll, epoll-et, epoll-threads, reuseport), and the level-triggered reactor that
+//! `epoll` runs once, `reuseport` once per thread and `epoll-prefork` once per worker.
 
 use std::io;
 use std::net::{TcpListener, TcpStream};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use slab::Slab;
 
 use super::accept::{self, AcceptError};
+use super::offload::{Finished, LoopWork};
 use super::ready::{Interest, ReadyConn, ReadyCtx, Step, Sweeper};
 use super::ConnOptions;
-use crate::sys::signal::{Stop, STOP_POLL};
+use crate::sys::signal::Stop;
 
 const LISTENER: u64 = u64::MAX;
+/// The event of the loop's work pool: finished work is queued.
+pub const COMPLETIONS: u64 = u64::MAX - 1;
 
 struct Entry {
     conn: ReadyConn<TcpStream>,
@@ -46,10 +49,11 @@ pub fn readiness(flags: EpollFlags) -> (bool, bool) {
     )
 }
 
-/// Waits for events at most [`STOP_POLL`], so the caller checks its stop flag in time;
-/// a wait interrupted by a signal reports none.
-pub fn wait(epoll: &Epoll, events: &mut [EpollEvent]) -> io::Result<usize> {
-    let timeout = EpollTimeout::try_from(STOP_POLL).expect("STOP_POLL fits an epoll timeout");
+/// Waits for events at most `timeout` (at most the stop-flag period, so the caller
+/// checks its stop flag in time: [`LoopWork::timeout`]); a wait interrupted by a
+/// signal reports none.
+pub fn wait(epoll: &Epoll, events: &mut [EpollEvent], timeout: Duration) -> io::Result<usize> {
+    let timeout = EpollTimeout::try_from(timeout).expect("a loop's timeout fits epoll's");
     match epoll.wait(events, timeout) {
         Ok(n) => Ok(n),
         Err(nix::errno::Errno::EINTR) => Ok(0),
@@ -59,52 +63,56 @@ pub fn wait(epoll: &Epoll, events: &mut [EpollEvent]) -> io::Result<usize> {
 
 /// One level-triggered epoll reactor: accepts from `listener` and serves its
 /// connections on the calling thread until `stop` is set. The `epoll` model runs one;
-/// `reuseport` runs one per thread, each with its own listener ([`super::reactors`]).
+/// `reuseport` runs one per thread, each with its own listener ([`super::reactors`]),
+/// and `epoll-prefork` one per worker process. Each has its own [`LoopWork`] (made
+/// here, so a forked worker starts its pool's threads itself).
 ///
 /// The registration of a connection changes only when its interest does (rarely: a
-/// full output buffer or a lingering close).
+/// full output buffer, work in flight or a lingering close).
 pub fn reactor(listener: TcpListener, opts: ConnOptions, stop: &Stop) -> io::Result<()> {
     listener.set_nonblocking(true)?;
     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
     epoll.add(&listener, EpollEvent::new(EpollFlags::EPOLLIN, LISTENER))?;
+    let mut ctx = ReadyCtx::new(opts, false, LoopWork::new(&opts, stop)?);
+    if let Some(done) = ctx.work.completions() {
+        epoll.add(done, EpollEvent::new(EpollFlags::EPOLLIN, COMPLETIONS))?;
+    }
     let mut pause = accept::Pause::default();
     let mut conns: Slab<Entry> = Slab::new();
-    let mut ctx = ReadyCtx::new(opts, false);
     let mut events = vec![EpollEvent::empty(); 1024];
+    let mut finished: Vec<Finished> = Vec::new();
     let mut sweeper = Sweeper::new(Instant::now());
     while !stop.is_set() {
-        let ready = wait(&epoll, &mut events)?;
+        let ready = wait(&epoll, &mut events, ctx.work.timeout(Instant::now()))?;
         let now = Instant::now();
         for event in &events[..ready] {
-            if event.data() == LISTENER {
-                if accept_all(&listener, &epoll, &mut conns, &ctx.opts, now)?
-                    == AcceptError::Backoff
-                {
-                    epoll.modify(
-                        &listener,
-                        &mut EpollEvent::new(EpollFlags::empty(), LISTENER),
-                    )?;
-                    pause.start(now);
-                }
-                continue;
-            }
-            let key = event.data() as usize;
-            let Some(entry) = conns.get_mut(key) else {
-                continue;
-            };
-            let (readable, writable) = readiness(event.events());
-            match entry.conn.on_ready(readable, writable, &mut ctx, now) {
-                // Closing the socket removes it from the epoll set.
-                Step::Close => drop(conns.remove(key)),
-                Step::Keep => {
-                    let interest = entry.conn.interest();
-                    if interest != entry.registered {
-                        let mut event = EpollEvent::new(epoll_flags(interest), key as u64);
-                        epoll.modify(entry.conn.stream(), &mut event)?;
-                        entry.registered = interest;
+            match event.data() {
+                LISTENER => {
+                    if accept_all(&listener, &epoll, &mut conns, &ctx.opts, now)?
+                        == AcceptError::Backoff
+                    {
+                        epoll.modify(
+                            &listener,
+                            &mut EpollEvent::new(EpollFlags::empty(), LISTENER),
+                        )?;
+                        pause.start(now);
                     }
                 }
+                COMPLETIONS => ctx.work.take_completed(&mut finished),
+                key => {
+                    let key = key as usize;
+                    let (readable, writable) = readiness(event.events());
+                    settle(&epoll, &mut conns, key, |conn| {
+                        conn.on_ready(key, readable, writable, &mut ctx, now)
+                    })?;
+                }
             }
+        }
+        ctx.work.take_due(now, &mut finished);
+        for done in finished.drain(..) {
+            settle(&epoll, &mut conns, done.key, |conn| {
+                conn.on_finished(done, &mut ctx, now)
+            })?;
         }
         if pause.resume_due(now) {
             epoll.modify(
@@ -114,6 +122,32 @@ pub fn reactor(listener: TcpListener, opts: ConnOptions, stop: &Stop) -> io::Res
         }
         if sweeper.due(now) {
             conns.retain(|_, entry| !entry.conn.expired(now));
+        }
+    }
+    Ok(())
+}
+
+/// Lets `serve` handle the connection in slot `key` (if it is still open), then drops
+/// it or brings its registration in line with its interest.
+fn settle(
+    epoll: &Epoll,
+    conns: &mut Slab<Entry>,
+    key: usize,
+    serve: impl FnOnce(&mut ReadyConn<TcpStream>) -> Step,
+) -> io::Result<()> {
+    let Some(entry) = conns.get_mut(key) else {
+        return Ok(());
+    };
+    match serve(&mut entry.conn) {
+        // Closing the socket removes it from the epoll set.
+        Step::Close => drop(conns.remove(key)),
+        Step::Keep => {
+            let interest = entry.conn.interest();
+            if interest != entry.registered {
+                let mut event = EpollEvent::new(epoll_flags(interest), key as u64);
+                epoll.modify(entry.conn.stream(), &mut event)?;
+                entry.registered = interest;
+            }
         }
     }
     Ok(())

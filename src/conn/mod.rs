@@ -21,6 +21,9 @@
 //! - [`intake`]: a session and the partial input it has not consumed, for the
 //!   connections that read into a shared scratch buffer ([`ready`], [`tokio`], and
 //!   select-threads' reader).
+//! - [`offload`]: how an event loop carries out a request's work, the way `--offload`
+//!   says: inline, in a pool of threads, or with the loop's own timers ([`ready`],
+//!   [`completion`], select-threads' reader).
 //! - [`handoff`]: a connection whose replies another thread writes (select-threads):
 //!   the reading thread's side of it, and the sender threads' loop.
 //! - [`trim`]: counting live connections, and giving the memory of finished ones back
@@ -35,7 +38,26 @@
 //! connection carries it out through [`crate::work`], its family's way: the blocking
 //! family and coroutines on the connection's own thread or coroutine ([`blocking`]),
 //! tokio with an awaited timer and inline or `spawn_blocking` CPU ([`tokio`]), the
-//! event loops inline for now ([`ready`]); [`ConnOptions::offload`] says where.
+//! event loops through their [`offload::LoopWork`]; [`ConnOptions::offload`] says where.
+//!
+//! # The event loops' default way of carrying out work
+//!
+//! Without `--offload`, every event loop waits with a timer of its own and burns CPU
+//! inline: a wait costs no thread and no hand-over, and needs nothing a loop does not
+//! already have (a poll timeout; for uring, a ring operation). CPU work has nowhere
+//! else to go without a pool; the multi-loop models spread it over their loops.
+//!
+//! - select, poll: a deadline folded into select(2)'s or poll(2)'s timeout.
+//! - epoll, epoll-et: a deadline folded into epoll_wait(2)'s timeout.
+//! - selector: a deadline folded into mio's poll timeout.
+//! - reuseport, epoll-prefork: each loop (a thread, a process) its own deadlines, as epoll.
+//! - epoll-threads: a deadline in the timeout of the thread that read the request.
+//! - select-threads: the reader's deadline in its select(2) timeout; the senders only write.
+//! - uring: an io_uring timeout operation per wait, completed with the ring's others.
+//!
+//! `--offload 0` waits inside the loop (the seeds' code, ported naively: it stalls
+//! every connection of that loop); `--offload N` is seed 004's pool of N threads per
+//! loop ([`offload`] says why per loop).
 
 pub mod accept;
 pub mod blocking;
@@ -43,6 +65,7 @@ pub mod completion;
 pub mod epoll;
 pub mod handoff;
 pub mod intake;
+pub mod offload;
 pub mod preforked;
 pub mod reactors;
 pub mod ready;

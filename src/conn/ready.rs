@@ -20,8 +20,10 @@
 //! - carries the idle/header deadline, the write-stall deadline and the lingering
 //!   close; both deadlines are set from the `now` the event loop already read, never
 //!   from a clock read of their own;
-//! - carries out the work a request needs inline, on the loop's thread
-//!   (`work_inline`): `--offload 0`'s way, for now every readiness loop's.
+//! - hands the work a request needs to the loop's [`LoopWork`] (inline, a pool, or
+//!   the loop's timers, as `--offload` says); while it is in flight the connection
+//!   reads nothing, is not expired, and still writes the replies before it; a reset
+//!   reported meanwhile closes it ([`ReadyConn::on_finished`] resumes it).
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
@@ -31,10 +33,10 @@ use std::time::{Duration, Instant};
 use socket2::SockRef;
 
 use super::intake::Intake;
+use super::offload::{Finished, LoopWork, Ticket};
 use super::KEEP_OUT_CAPACITY;
 use super::{ConnOptions, LINGER_TIME};
 use crate::protocol::{Close, Progress, OUTPUT_HIGH_WATER};
-use crate::work;
 
 /// Size of the per-thread scratch buffer reads land in.
 pub const SCRATCH_LEN: usize = 64 * 1024;
@@ -91,15 +93,19 @@ pub struct ReadyCtx {
     pub opts: ConnOptions,
     /// Read until EAGAIN on every readable event (edge-triggered models must).
     pub drain: bool,
+    /// How the connections' work is carried out; the loop watches its completions
+    /// and timers, and hands what finished to [`ReadyConn::on_finished`].
+    pub work: LoopWork,
 }
 
 impl ReadyCtx {
-    pub fn new(opts: ConnOptions, drain: bool) -> Self {
+    pub fn new(opts: ConnOptions, drain: bool, work: LoopWork) -> Self {
         ReadyCtx {
             scratch: vec![0; SCRATCH_LEN].into_boxed_slice(),
             spare_out: Vec::new(),
             opts,
             drain,
+            work,
         }
     }
 }
@@ -115,25 +121,6 @@ pub(super) enum Phase {
     Closing(Close),
     /// Our side is shut down; reading and discarding until EOF or the deadline.
     Lingering,
-}
-
-/// Carries out the work `progress` asks for on the calling thread, blocking it, and
-/// finishes the request; then the same for each request after it that needs work.
-/// Returns the progress of it all, as one.
-///
-/// In an event loop this is `--offload 0`, the seeds' code ported naively: a wait
-/// stalls every connection of the loop while it lasts. Every readiness loop, uring and
-/// select-threads' reader do this for now, whatever `--offload` says.
-pub(super) fn work_inline(
-    intake: &mut Intake,
-    mut progress: Progress,
-    out: &mut Vec<u8>,
-) -> Progress {
-    while let Some(owed) = progress.work {
-        work::block(owed);
-        progress = progress.then(intake.finish_work(out));
-    }
-    progress
 }
 
 /// What a session's progress does to a connection, readiness- or completion-driven: a
@@ -170,6 +157,8 @@ pub struct ReadyConn<S> {
     readable: bool,
     /// The session stopped at the output high-water mark with input left to process.
     backlogged: bool,
+    /// The work of its last request is in flight (a pool's or a timer's).
+    work: Option<Ticket>,
 }
 
 impl<S> ReadyConn<S>
@@ -189,6 +178,7 @@ where
             stall_deadline: None,
             readable: false,
             backlogged: false,
+            work: None,
         })
     }
 
@@ -206,34 +196,87 @@ where
         }
     }
 
-    /// Past its idle/header, write-stall or linger deadline?
+    /// Past its idle/header, write-stall or linger deadline? Never while its work is
+    /// in flight: it keeps its slot until the work comes back.
     pub fn expired(&self, now: Instant) -> bool {
-        [self.deadline, self.stall_deadline]
-            .into_iter()
-            .flatten()
-            .any(|deadline| now >= deadline)
+        self.work.is_none()
+            && [self.deadline, self.stall_deadline]
+                .into_iter()
+                .flatten()
+                .any(|deadline| now >= deadline)
     }
 
-    /// Handles what the poller reported; returns whether the connection lives on.
+    /// Handles what the poller reported for the connection in slot `key`; returns
+    /// whether the connection lives on.
     pub fn on_ready(
         &mut self,
+        key: usize,
         readable: bool,
         writable: bool,
         ctx: &mut ReadyCtx,
         now: Instant,
     ) -> Step {
+        self.with_out(ctx, |conn, ctx| {
+            if conn.reset_while_working(readable || writable) {
+                return Step::Close;
+            }
+            conn.serve(key, readable, writable, ctx, now)
+        })
+    }
+
+    /// Work the loop's [`LoopWork`] reported finished for this connection's slot: if it
+    /// is this connection's, answers its request and carries on (writes, reads what
+    /// waited); returns whether the connection lives on.
+    pub fn on_finished(&mut self, finished: Finished, ctx: &mut ReadyCtx, now: Instant) -> Step {
+        self.with_out(ctx, |conn, ctx| {
+            let (intake, out) = (&mut conn.intake, &mut conn.out);
+            match ctx.work.resume(finished, intake, out, &mut conn.work, now) {
+                Some(progress) => {
+                    conn.after(progress, &ctx.opts, now);
+                    conn.serve(finished.key, false, false, ctx, now)
+                }
+                None => Step::Keep,
+            }
+        })
+    }
+
+    /// Runs `serve` with an output buffer at hand: the thread's spare one, given back
+    /// once it is flushed.
+    fn with_out(
+        &mut self,
+        ctx: &mut ReadyCtx,
+        serve: impl FnOnce(&mut Self, &mut ReadyCtx) -> Step,
+    ) -> Step {
         if self.out.capacity() == 0 {
             self.out = std::mem::take(&mut ctx.spare_out);
         }
-        let step = self.serve(readable, writable, ctx, now);
+        let step = serve(self, ctx);
         if self.out.is_empty() && ctx.spare_out.capacity() == 0 {
             ctx.spare_out = std::mem::take(&mut self.out);
         }
         step
     }
 
-    /// [`Self::on_ready`] with an output buffer at hand.
-    fn serve(&mut self, readable: bool, writable: bool, ctx: &mut ReadyCtx, now: Instant) -> Step {
+    /// A connection whose work is in flight asks for no input, so what reports it
+    /// with nothing to write is a hang-up or an error (which level-triggered pollers
+    /// report regardless, on every wait), or input an edge-triggered one announces:
+    /// true if the socket was reset, and the connection is to close now.
+    fn reset_while_working(&self, reported: bool) -> bool {
+        reported
+            && self.work.is_some()
+            && self.sent == self.out.len()
+            && !matches!(self.stream_ref().take_error(), Ok(None))
+    }
+
+    /// Reads, feeds the session and writes as far as the socket allows.
+    fn serve(
+        &mut self,
+        key: usize,
+        readable: bool,
+        writable: bool,
+        ctx: &mut ReadyCtx,
+        now: Instant,
+    ) -> Step {
         self.readable |= readable;
         let mut try_write = writable || self.sent < self.out.len();
         loop {
@@ -244,7 +287,7 @@ where
                 }
             }
             try_write = false;
-            if self.sent == self.out.len() {
+            if self.sent == self.out.len() && self.work.is_none() {
                 match self.phase {
                     Phase::PeerDone | Phase::Closing(Close::AfterFlush) => return Step::Close,
                     Phase::Closing(Close::Linger) => {
@@ -256,7 +299,7 @@ where
                         self.intake.discard();
                     }
                     Phase::Open if self.backlogged => {
-                        self.process_pending(ctx, now);
+                        self.process_pending(key, ctx, now);
                         try_write = true;
                         continue;
                     }
@@ -279,8 +322,8 @@ where
                         self.readable = false;
                     }
                     if self.phase == Phase::Open {
-                        let (scratch, opts) = (&ctx.scratch[..n], ctx.opts);
-                        self.absorb(scratch, &opts, now);
+                        let progress = self.intake.absorb(&ctx.scratch[..n], &mut self.out);
+                        self.carry(key, progress, ctx, now);
                         try_write = true;
                     }
                 }
@@ -293,6 +336,7 @@ where
 
     fn wants_read(&self) -> bool {
         match self.phase {
+            _ if self.work.is_some() => false,
             Phase::Open => !self.backlogged && self.out.len() - self.sent < OUTPUT_HIGH_WATER,
             Phase::Lingering => true,
             Phase::PeerDone | Phase::Closing(_) => false,
@@ -303,17 +347,19 @@ where
         SockRef::from(&self.stream)
     }
 
-    /// Feeds freshly read bytes to the session, keeping only what it did not consume.
-    fn absorb(&mut self, data: &[u8], opts: &ConnOptions, now: Instant) {
-        let progress = self.intake.absorb(data, &mut self.out);
-        let progress = work_inline(&mut self.intake, progress, &mut self.out);
-        self.after(progress, opts, now);
+    /// Feeds input held back by the output high-water mark, now that output has drained.
+    fn process_pending(&mut self, key: usize, ctx: &mut ReadyCtx, now: Instant) {
+        let progress = self.intake.resume(&mut self.out);
+        self.carry(key, progress, ctx, now);
     }
 
-    /// Feeds input held back by the output high-water mark, now that output has drained.
-    fn process_pending(&mut self, ctx: &ReadyCtx, now: Instant) {
-        let progress = self.intake.resume(&mut self.out);
-        let progress = work_inline(&mut self.intake, progress, &mut self.out);
+    /// Hands the work `progress` asks for to the loop's [`LoopWork`], then moves on
+    /// with what it came to.
+    fn carry(&mut self, key: usize, progress: Progress, ctx: &mut ReadyCtx, now: Instant) {
+        let (intake, out) = (&mut self.intake, &mut self.out);
+        let progress = ctx
+            .work
+            .carry(intake, progress, out, (key, &mut self.work), now);
         self.after(progress, &ctx.opts, now);
     }
 

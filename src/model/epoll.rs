@@ -5,6 +5,10 @@
 //! stays reported while it is readable, so one read per event suffices, and the
 //! registration changes only when a connection's interest does (rarely: a full output
 //! buffer or a lingering close).
+//!
+//! Without `--offload`, a wait is a timer of the loop, folded into epoll_wait's
+//! timeout, and `/cpu` burns in the loop: a loop's own way, with no thread. With
+//! `--offload N` the loop's pool's queue is registered with the sockets.
 
 use std::io;
 

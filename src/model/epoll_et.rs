@@ -7,6 +7,11 @@
 //! EAGAIN. A connection that back-pressure stops before EAGAIN remembers that it may
 //! still hold input ([`ReadyConn`] does), since no new edge will say so; the EPOLLOUT
 //! edge that follows its flush brings it back.
+//!
+//! Without `--offload`, a wait is a timer of the loop, folded into epoll_wait's
+//! timeout, and `/cpu` burns in the loop: no thread, no hand-over, on the one thread
+//! this model has. The work pool's queue (`--offload N`) is registered level-triggered,
+//! like any descriptor the loop only reads to reset.
 
 use std::io;
 use std::net::{TcpListener, TcpStream};
@@ -18,7 +23,8 @@ use slab::Slab;
 use super::Launch;
 use super::{Family, ModelInfo, OffloadUse, Workers};
 use crate::conn::accept;
-use crate::conn::epoll::{readiness, wait};
+use crate::conn::epoll::{readiness, wait, COMPLETIONS};
+use crate::conn::offload::{Finished, LoopWork};
 use crate::conn::ready::{ReadyConn, ReadyCtx, Step, Sweeper};
 use crate::conn::ConnOptions;
 
@@ -50,28 +56,43 @@ fn run(launch: Launch) -> io::Result<()> {
         &listener,
         EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLET, LISTENER),
     )?;
+    let mut ctx = ReadyCtx::new(opts, true, LoopWork::new(&opts, &stop)?);
+    if let Some(done) = ctx.work.completions() {
+        epoll.add(done, EpollEvent::new(EpollFlags::EPOLLIN, COMPLETIONS))?;
+    }
     let mut pause = accept::Pause::default();
     let mut conns: Slab<ReadyConn<TcpStream>> = Slab::new();
-    let mut ctx = ReadyCtx::new(opts, true);
     let mut events = vec![EpollEvent::empty(); 1024];
+    let mut finished: Vec<Finished> = Vec::new();
     let mut sweeper = Sweeper::new(Instant::now());
     while !stop.is_set() {
-        let ready = wait(&epoll, &mut events)?;
+        let ready = wait(&epoll, &mut events, ctx.work.timeout(Instant::now()))?;
         let now = Instant::now();
         for event in &events[..ready] {
-            if event.data() == LISTENER {
+            match event.data() {
                 // While paused, the edge is dropped: the resume below accepts anyway.
-                accept_until_empty(&listener, &epoll, &mut conns, &ctx.opts, now, &mut pause)?;
-                continue;
+                LISTENER => {
+                    accept_until_empty(&listener, &epoll, &mut conns, &ctx.opts, now, &mut pause)?;
+                }
+                COMPLETIONS => ctx.work.take_completed(&mut finished),
+                key => {
+                    let key = key as usize;
+                    let (readable, writable) = readiness(event.events());
+                    if let Some(conn) = conns.get_mut(key) {
+                        if conn.on_ready(key, readable, writable, &mut ctx, now) == Step::Close {
+                            // Closing the socket removes it from the epoll set.
+                            drop(conns.remove(key));
+                        }
+                    }
+                }
             }
-            let key = event.data() as usize;
-            let Some(conn) = conns.get_mut(key) else {
-                continue;
-            };
-            let (readable, writable) = readiness(event.events());
-            if conn.on_ready(readable, writable, &mut ctx, now) == Step::Close {
-                // Closing the socket removes it from the epoll set.
-                drop(conns.remove(key));
+        }
+        ctx.work.take_due(now, &mut finished);
+        for done in finished.drain(..) {
+            if let Some(conn) = conns.get_mut(done.key) {
+                if conn.on_finished(done, &mut ctx, now) == Step::Close {
+                    drop(conns.remove(done.key));
+                }
             }
         }
         // No edge announces the connections that queued up during a pause.

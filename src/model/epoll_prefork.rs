@@ -20,6 +20,11 @@
 //! is lost ([`crate::conn::preforked`], which says on stderr which worker died, of what,
 //! and that it was replaced). On SIGTERM the master terminates and reaps its workers within
 //! [`CHILD_GRACE`].
+//!
+//! Without `--offload`, each worker keeps its waits as timers folded into its
+//! epoll_wait timeout and burns `/cpu` itself: no thread, and the workers already use
+//! every core. `--offload N` gives each worker a pool of N threads, started in the
+//! worker after the fork (threads do not survive one).
 
 use std::io;
 use std::net::TcpListener;

@@ -14,6 +14,13 @@
 //! The epoll data of a connection carries its slab key and a generation: an event
 //! dequeued just before the sweep closed that connection must not reach a newer
 //! connection that took over the same key.
+//!
+//! Work: the N threads run one loop, so they share one work pool (`--offload N`),
+//! whose queue is registered one-shot like the listener: the thread that hears of it
+//! takes what finished, re-arms it and resumes those connections. Without
+//! `--offload`, a wait is a timer of the thread that started it, folded into that
+//! thread's epoll_wait timeout (no thread of its own, as in every loop), and `/cpu`
+//! burns on the thread that read the request, while the other threads serve on.
 
 use std::io;
 use std::net::{TcpListener, TcpStream};
@@ -26,7 +33,8 @@ use slab::Slab;
 use super::{Family, ModelInfo, OffloadUse, Workers};
 use super::{Launch, Stop};
 use crate::conn::accept::{self, AcceptError};
-use crate::conn::epoll::{epoll_flags, readiness, wait};
+use crate::conn::epoll::{epoll_flags, readiness, wait, COMPLETIONS};
+use crate::conn::offload::{Finished, LoopWork};
 use crate::conn::ready::{Interest, ReadyConn, ReadyCtx, Step, Sweeper};
 use crate::conn::ConnOptions;
 
@@ -70,6 +78,8 @@ struct Shared {
     conns: Mutex<Conns>,
     pause: Mutex<accept::Pause>,
     sweeper: Mutex<Sweeper>,
+    /// The loop's pool, if any: each thread's [`LoopWork`] is a sibling of this one.
+    work: LoopWork,
     opts: ConnOptions,
     stop: Stop,
 }
@@ -93,6 +103,10 @@ fn run(launch: Launch) -> io::Result<()> {
     let (listener, opts, stop) = launch.into_event_loop()?;
     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
     epoll.add(&listener, listener_event())?;
+    let work = LoopWork::new(&opts, &stop)?;
+    if let Some(done) = work.completions() {
+        epoll.add(done, completions_event())?;
+    }
     let now = Instant::now();
     let shared = Shared {
         epoll,
@@ -100,6 +114,7 @@ fn run(launch: Launch) -> io::Result<()> {
         conns: Mutex::default(),
         pause: Mutex::default(),
         sweeper: Mutex::new(Sweeper::new(now)),
+        work,
         opts,
         stop,
     };
@@ -124,6 +139,10 @@ fn listener_event() -> EpollEvent {
     EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT, LISTENER)
 }
 
+fn completions_event() -> EpollEvent {
+    EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT, COMPLETIONS)
+}
+
 /// One thread: wait on the shared set, handle what it reports, re-arm.
 fn worker(shared: &Shared) -> io::Result<()> {
     let result = serve_events(shared);
@@ -135,17 +154,34 @@ fn worker(shared: &Shared) -> io::Result<()> {
 }
 
 fn serve_events(shared: &Shared) -> io::Result<()> {
-    let mut ctx = ReadyCtx::new(shared.opts, false);
+    let mut ctx = ReadyCtx::new(shared.opts, false, shared.work.sibling());
     let mut events = vec![EpollEvent::empty(); EVENTS_PER_WAIT];
+    let mut finished: Vec<Finished> = Vec::new();
     while !shared.stop.is_set() {
-        let ready = wait(&shared.epoll, &mut events)?;
+        let ready = wait(&shared.epoll, &mut events, ctx.work.timeout(Instant::now()))?;
         let now = Instant::now();
         for event in &events[..ready] {
-            if event.data() == LISTENER {
-                accept_connections(shared, now)?;
-            } else {
-                serve_connection(shared, event, &mut ctx, now)?;
+            match event.data() {
+                LISTENER => accept_connections(shared, now)?,
+                COMPLETIONS => {
+                    ctx.work.take_completed(&mut finished);
+                    let done = ctx.work.completions().expect("a pool's queue");
+                    shared.epoll.modify(done, &mut completions_event())?;
+                }
+                data => {
+                    let (readable, writable) = readiness(event.events());
+                    let (key, generation) = slot_of(data);
+                    settle(shared, key, Some(generation), |conn| {
+                        conn.on_ready(key, readable, writable, &mut ctx, now)
+                    })?;
+                }
             }
+        }
+        ctx.work.take_due(now, &mut finished);
+        for done in finished.drain(..) {
+            settle(shared, done.key, None, |conn| {
+                conn.on_finished(done, &mut ctx, now)
+            })?;
         }
         if lock(&shared.pause).resume_due(now) {
             shared
@@ -199,29 +235,34 @@ fn accept_connections(shared: &Shared, now: Instant) -> io::Result<()> {
     Ok(())
 }
 
-/// Handles one event of a connection this thread now has to itself, then re-arms it
-/// or closes it.
-fn serve_connection(
+/// The slot key and generation an event's data names.
+fn slot_of(data: u64) -> (usize, u32) {
+    ((data & u64::from(u32::MAX)) as usize, (data >> 32) as u32)
+}
+
+/// Lets `serve` handle the connection in slot `key` (if it is still the one of
+/// `generation`, when the caller knows it), with the connection to itself, then
+/// re-arms it or closes it.
+fn settle(
     shared: &Shared,
-    event: &EpollEvent,
-    ctx: &mut ReadyCtx,
-    now: Instant,
+    key: usize,
+    generation: Option<u32>,
+    serve: impl FnOnce(&mut ReadyConn<TcpStream>) -> Step,
 ) -> io::Result<()> {
-    let key = (event.data() & u64::from(u32::MAX)) as usize;
-    let generation = (event.data() >> 32) as u32;
-    let conn = {
+    let (conn, generation) = {
         let conns = lock(&shared.conns);
         match conns.slab.get(key) {
-            Some(slot) if slot.generation == generation => Arc::clone(&slot.conn),
+            Some(slot) if generation.map_or(true, |g| g == slot.generation) => {
+                (Arc::clone(&slot.conn), slot.generation)
+            }
             // Closed by the sweep after the kernel queued this event.
             _ => return Ok(()),
         }
     };
     let mut guard = lock(&conn);
-    let (readable, writable) = readiness(event.events());
-    match guard.on_ready(readable, writable, ctx, now) {
+    match serve(&mut guard) {
         Step::Keep => {
-            let mut rearm = EpollEvent::new(one_shot(guard.interest()), event.data());
+            let mut rearm = EpollEvent::new(one_shot(guard.interest()), token(key, generation));
             shared.epoll.modify(guard.stream(), &mut rearm)?;
         }
         Step::Close => {

@@ -158,9 +158,9 @@ pub enum Workers {
 /// work a request needs (`/cpu`, `/wait`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OffloadUse {
-    /// `0`: in the event loop, which a wait stalls; `N`: a pool of N threads that hands
-    /// each reply back to the loop. Without it, a wait is the loop's own timer and CPU
-    /// work runs in the loop (the readiness loops and uring).
+    /// `0`: in the event loop, which a wait stalls; `N`: a pool of N threads per loop
+    /// that hands each reply back to the loop. Without it, a wait is the loop's own
+    /// timer and CPU work runs in the loop (the readiness loops and uring).
     LoopOrPool,
     /// `N` (at least 1): CPU work on the runtime's blocking pool, at most N threads;
     /// waits stay awaited timers, CPU work runs inline without it (async, async-mt).

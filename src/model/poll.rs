@@ -6,6 +6,10 @@
 //! [`ReadyConn::interest`], which keeps it trivially in step with the connections
 //! (one pass over memory the kernel is about to scan anyway).
 //!
+//! Without `--offload`, a wait is a timer of the loop, folded into poll's timeout, and
+//! `/cpu` burns in the loop: a loop's own way, with no thread. `--offload N` adds the
+//! pool's queue to the array, after the listener.
+//!
 //! [`ReadyConn::interest`]: crate::conn::ready::ReadyConn::interest
 
 use std::io;
@@ -13,8 +17,9 @@ use std::os::fd::AsFd;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
+use super::Launch;
 use super::{Family, ModelInfo, OffloadUse, Workers};
-use super::{Launch, STOP_POLL};
+use crate::conn::offload::LoopWork;
 use crate::conn::ready::Interest;
 use crate::conn::scan::ScanLoop;
 
@@ -58,9 +63,11 @@ fn poll_readiness(revents: PollFlags) -> (bool, bool) {
 
 fn run(launch: Launch) -> io::Result<()> {
     let (listener, opts, stop) = launch.into_event_loop()?;
-    let mut scan = ScanLoop::new(opts);
-    let wait = PollTimeout::try_from(STOP_POLL).expect("STOP_POLL fits a poll timeout");
-    // The slab key of each pollfd after the listener's, reused every turn.
+    let mut scan = ScanLoop::new(opts, LoopWork::new(&opts, &stop)?);
+    let completions = scan.completions();
+    // The pollfds before the connections': the listener's, and the queue's if any.
+    let fixed = 1 + usize::from(completions.is_some());
+    // The slab key of each pollfd after those, reused every turn.
     let mut keys: Vec<usize> = Vec::new();
     while !stop.is_set() {
         keys.clear();
@@ -70,8 +77,11 @@ fn run(launch: Launch) -> io::Result<()> {
             } else {
                 PollFlags::POLLIN
             };
-            let mut fds = Vec::with_capacity(scan.conns.len() + 1);
+            let mut fds = Vec::with_capacity(scan.conns.len() + fixed);
             fds.push(PollFd::new(listener.as_fd(), listen));
+            if let Some(done) = &completions {
+                fds.push(PollFd::new(done.as_fd(), PollFlags::POLLIN));
+            }
             for (key, conn) in &scan.conns {
                 keys.push(key);
                 fds.push(PollFd::new(
@@ -79,18 +89,20 @@ fn run(launch: Launch) -> io::Result<()> {
                     poll_flags(conn.interest()),
                 ));
             }
-            match poll(&mut fds, wait) {
+            let timeout = PollTimeout::try_from(scan.timeout()).expect("a loop's timeout fits");
+            match poll(&mut fds, timeout) {
                 Ok(_) => {}
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(err) => return Err(err.into()),
             }
-            for (fd, &key) in fds[1..].iter().zip(&keys) {
+            for (fd, &key) in fds[fixed..].iter().zip(&keys) {
                 let (readable, writable) =
                     poll_readiness(fd.revents().unwrap_or(PollFlags::empty()));
                 if readable || writable {
                     scan.ready.push((key, readable, writable));
                 }
             }
+            scan.completed = fixed > 1 && fds[1].any().unwrap_or(false);
             fds[0].any().unwrap_or(false)
         };
         scan.finish_turn(listener_ready.then_some(&listener), |_| true)?;

@@ -11,6 +11,11 @@
 //! Every listener is bound before any thread starts, so a port that cannot be shared
 //! is reported at start-up; if one reactor fails, the others are stopped and the error
 //! is returned.
+//!
+//! Without `--offload`, each reactor keeps its waits as timers folded into its
+//! epoll_wait timeout and burns `/cpu` itself: no thread, and the reactors already use
+//! every core. `--offload N` gives each reactor a pool of N threads of its own, so the
+//! reactors still share nothing.
 
 use std::io;
 

@@ -10,6 +10,10 @@
 //! cannot be watched at all (writing its bit is undefined behaviour in C, a panic in
 //! nix). Such a connection is refused, with a rate-limited line saying why, and closed.
 //!
+//! Without `--offload`, a wait is a timer of the loop, folded into select's timeout,
+//! and `/cpu` burns in the loop: a loop's own way, with no thread. `--offload N` puts
+//! the pool's queue in the read set with the sockets.
+//!
 //! [`ReadyConn::interest`]: crate::conn::ready::ReadyConn::interest
 
 use std::io;
@@ -19,7 +23,8 @@ use nix::sys::select::{select, FdSet};
 
 use super::Launch;
 use super::{Family, ModelInfo, OffloadUse, Workers};
-use crate::conn::scan::{fits_fd_set, stop_poll_timeval, ScanLoop};
+use crate::conn::offload::LoopWork;
+use crate::conn::scan::{fits_fd_set, timeval, ScanLoop};
 
 pub static INFO: ModelInfo = ModelInfo {
     name: "select",
@@ -40,13 +45,21 @@ fn run(launch: Launch) -> io::Result<()> {
     if !fits_fd_set(&listener) {
         return Err(io::Error::other("the listener is not below FD_SETSIZE"));
     }
-    let mut scan = ScanLoop::new(opts);
+    let mut scan = ScanLoop::new(opts, LoopWork::new(&opts, &stop)?);
+    let completions = scan.completions();
+    if (completions.as_ref()).is_some_and(|done| !fits_fd_set(&done.as_fd())) {
+        return Err(io::Error::other("the work queue is not below FD_SETSIZE"));
+    }
     while !stop.is_set() {
         let listener_ready = {
             let mut reads = FdSet::new();
             let mut writes = FdSet::new();
             if !scan.pause.is_paused() {
                 reads.insert(listener.as_fd());
+            }
+            let completions = completions.as_ref().map(|done| done.as_fd());
+            if let Some(done) = completions {
+                reads.insert(done);
             }
             for (_, conn) in &scan.conns {
                 let interest = conn.interest();
@@ -57,7 +70,7 @@ fn run(launch: Launch) -> io::Result<()> {
                     writes.insert(conn.stream().as_fd());
                 }
             }
-            let mut timeout = stop_poll_timeval();
+            let mut timeout = timeval(scan.timeout());
             match select(None, &mut reads, &mut writes, None, &mut timeout) {
                 Ok(_) => {}
                 Err(nix::errno::Errno::EINTR) => continue,
@@ -70,6 +83,7 @@ fn run(launch: Launch) -> io::Result<()> {
                     scan.ready.push((key, readable, writable));
                 }
             }
+            scan.completed = completions.is_some_and(|done| reads.contains(done));
             reads.contains(listener.as_fd())
         };
         scan.finish_turn(listener_ready.then_some(&listener), fits_fd_set)?;

@@ -20,6 +20,10 @@
 //!
 //! The reading and the sending machinery is [`crate::conn::handoff`]'s; this file
 //! holds the select(2) call and the sender threads' plumbing.
+//!
+//! Work is the reader's, as in any event loop: without `--offload`, a wait is a timer
+//! of the reader folded into select's timeout and `/cpu` burns on the reader (the
+//! senders only write); `--offload N` puts a pool's queue in the read set.
 
 use std::io;
 use std::net::TcpListener;
@@ -30,8 +34,10 @@ use nix::sys::select::{select, FdSet};
 use super::{Family, ModelInfo, OffloadUse, Workers};
 use super::{Launch, Stop};
 use crate::conn::handoff::{send_loop, ReaderLoop, SenderLink, Waker};
-use crate::conn::scan::{fits_fd_set, stop_poll_timeval};
+use crate::conn::offload::LoopWork;
+use crate::conn::scan::{fits_fd_set, timeval};
 use crate::conn::ConnOptions;
+use crate::work::Completions;
 
 pub static INFO: ModelInfo = ModelInfo {
     name: "select-threads",
@@ -88,10 +94,15 @@ fn read_loop(
     if !fits_fd_set(listener) || !fits_fd_set(&wake.as_fd()) {
         return Err(io::Error::other("the listener is not below FD_SETSIZE"));
     }
-    let mut readers = ReaderLoop::new(links, opts);
+    let mut readers = ReaderLoop::new(links, opts, LoopWork::new(&opts, stop)?);
+    let completions = readers.completions();
+    if (completions.as_ref()).is_some_and(|done| !fits_fd_set(&done.as_fd())) {
+        return Err(io::Error::other("the work queue is not below FD_SETSIZE"));
+    }
     while !stop.is_set() {
         readers.catch_up();
-        let listener_ready = match select_readable(listener, wake, &mut readers) {
+        let done = completions.as_deref();
+        let listener_ready = match select_readable(listener, wake, done, &mut readers) {
             Ok(ready) => ready,
             Err(nix::errno::Errno::EINTR) => continue,
             Err(err) => return Err(err.into()),
@@ -101,12 +112,14 @@ fn read_loop(
     Ok(())
 }
 
-/// select(2) for reading over the reader's waker, the listener (unless paused) and
-/// every connection that wants to read: notes the readable connections in
-/// `readers.ready`, and says whether the listener is.
+/// select(2) for reading over the reader's waker, the listener (unless paused), the
+/// work pool's queue (if any) and every connection that wants to read: notes the
+/// readable connections in `readers.ready` and whether the queue is, and says whether
+/// the listener is.
 fn select_readable(
     listener: &TcpListener,
     wake: &Waker,
+    completions: Option<&Completions>,
     readers: &mut ReaderLoop,
 ) -> nix::Result<bool> {
     let mut reads = FdSet::new();
@@ -114,13 +127,18 @@ fn select_readable(
     if !readers.pause.is_paused() {
         reads.insert(listener.as_fd());
     }
+    let completions = completions.map(|done| done.as_fd());
+    if let Some(done) = completions {
+        reads.insert(done);
+    }
     for (_, conn) in &readers.conns {
         if conn.wants_read() {
             reads.insert(conn.stream().as_fd());
         }
     }
-    let mut timeout = stop_poll_timeval();
+    let mut timeout = timeval(readers.timeout());
     select(None, &mut reads, None, None, &mut timeout)?;
+    readers.completed = completions.is_some_and(|done| reads.contains(done));
     readers.ready.extend(
         readers
             .conns

@@ -10,10 +10,15 @@
 //! mio is edge-triggered on every platform that can be (epoll with EPOLLET here), so a
 //! connection is registered once for reading and writing and drained until EAGAIN, as
 //! in `epoll-et`.
+//!
+//! Without `--offload`, a wait is a timer of the loop, folded into the selector's
+//! timeout, and `/cpu` burns in the loop: a loop's own way, with no thread. With
+//! `--offload N` the pool's queue is registered like a socket, with its own callback
+//! ([`completed`]), as Python registers any file object.
 
 use std::io;
 use std::net::TcpListener;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::time::Instant;
 
 use mio::event::Event;
@@ -22,9 +27,10 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token};
 use slab::Slab;
 
+use super::Launch;
 use super::{Family, ModelInfo, OffloadUse, Workers};
-use super::{Launch, STOP_POLL};
 use crate::conn::accept;
+use crate::conn::offload::{Finished, LoopWork};
 use crate::conn::ready::{ReadyConn, ReadyCtx, Step, Sweeper};
 
 pub static INFO: ModelInfo = ModelInfo {
@@ -62,10 +68,11 @@ impl Mask {
 /// token and the mask: Python's `key.data(key.fileobj, mask)`.
 type Callback = fn(&mut Selector, usize, Mask) -> io::Result<()>;
 
-/// A registered socket.
+/// A registered socket, or the work pool's queue (which the loop's [`LoopWork`] owns).
 enum FileObj {
     Listener(TcpListener),
     Conn(ReadyConn<TcpStream>),
+    Completions,
 }
 
 /// A registration: Python's `SelectorKey`.
@@ -82,6 +89,8 @@ struct Selector {
     pause: accept::Pause,
     /// Connections accepted but not registered yet (reused buffer).
     accepted: Vec<std::net::TcpStream>,
+    /// Work that came back, its connections to resume (reused buffer).
+    finished: Vec<Finished>,
     /// When the current batch of events was reported.
     now: Instant,
 }
@@ -92,9 +101,10 @@ fn run(launch: Launch) -> io::Result<()> {
     let mut sel = Selector {
         registry: poll.registry().try_clone()?,
         keys: Slab::new(),
-        ctx: ReadyCtx::new(opts, true),
+        ctx: ReadyCtx::new(opts, true, LoopWork::new(&opts, &stop)?),
         pause: accept::Pause::default(),
         accepted: Vec::new(),
+        finished: Vec::new(),
         now: Instant::now(),
     };
     let listener_token = sel.keys.vacant_key();
@@ -107,10 +117,22 @@ fn run(launch: Launch) -> io::Result<()> {
         fileobj: FileObj::Listener(listener),
         data: accept,
     });
+    if let Some(done) = sel.ctx.work.completions() {
+        let token = sel.keys.vacant_key();
+        sel.registry.register(
+            &mut SourceFd(&done.as_fd().as_raw_fd()),
+            Token(token),
+            Interest::READABLE,
+        )?;
+        sel.keys.insert(Key {
+            fileobj: FileObj::Completions,
+            data: completed,
+        });
+    }
     let mut events = Events::with_capacity(1024);
     let mut sweeper = Sweeper::new(sel.now);
     while !stop.is_set() {
-        match poll.poll(&mut events, Some(STOP_POLL)) {
+        match poll.poll(&mut events, Some(sel.ctx.work.timeout(Instant::now()))) {
             Ok(()) => {}
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             Err(err) => return Err(err),
@@ -126,6 +148,8 @@ fn run(launch: Launch) -> io::Result<()> {
             callback(&mut sel, token, Mask::of(event))?;
         }
         let now = sel.now;
+        sel.ctx.work.take_due(now, &mut sel.finished);
+        resume(&mut sel);
         // Edge-triggered: nothing announces the connections queued during a pause.
         if sel.pause.resume_due(now) {
             accept(&mut sel, listener_token, Mask::default())?;
@@ -133,7 +157,7 @@ fn run(launch: Launch) -> io::Result<()> {
         if sweeper.due(now) {
             sel.keys.retain(|_, key| match &key.fileobj {
                 FileObj::Conn(conn) => !conn.expired(now),
-                FileObj::Listener(_) => true,
+                FileObj::Listener(_) | FileObj::Completions => true,
             });
         }
     }
@@ -176,9 +200,32 @@ fn serve(sel: &mut Selector, token: usize, mask: Mask) -> io::Result<()> {
     let FileObj::Conn(conn) = &mut sel.keys[token].fileobj else {
         return Ok(());
     };
-    if conn.on_ready(mask.readable, mask.writable, &mut sel.ctx, sel.now) == Step::Close {
+    if conn.on_ready(token, mask.readable, mask.writable, &mut sel.ctx, sel.now) == Step::Close {
         // Closing the socket removes it from the poller.
         drop(sel.keys.remove(token));
     }
     Ok(())
+}
+
+/// The work queue's callback: resume the connections whose work the pool finished.
+fn completed(sel: &mut Selector, _token: usize, _mask: Mask) -> io::Result<()> {
+    sel.ctx.work.take_completed(&mut sel.finished);
+    resume(sel);
+    Ok(())
+}
+
+/// Resumes the connections of the work in [`Selector::finished`].
+fn resume(sel: &mut Selector) {
+    for done in sel.finished.drain(..) {
+        let Some(Key {
+            fileobj: FileObj::Conn(conn),
+            ..
+        }) = sel.keys.get_mut(done.key)
+        else {
+            continue;
+        };
+        if conn.on_finished(done, &mut sel.ctx, sel.now) == Step::Close {
+            drop(sel.keys.remove(done.key));
+        }
+    }
 }

@@ -23,11 +23,18 @@
 //! Each reactor gives the memory of finished connections back once their number has
 //! fallen ([`IdleTrim`], looked at with the deadline sweep).
 //!
+//! Work: without `--offload`, a wait is an io_uring timeout operation of the ring,
+//! one per wait, whose completion comes back with the others: the ring's own way, no
+//! thread and no timer kept beside it; `/cpu` burns on the ring's thread. With
+//! `--offload N` each ring has a pool of N threads, and a poll operation on the pool's
+//! eventfd brings finished work back among the completions.
+//!
 //! Where io_uring is unavailable (an old kernel, `kernel.io_uring_disabled`, seccomp)
 //! the model refuses at start-up with a clear error and exit code 2.
 
 use std::io;
 use std::net::TcpListener;
+use std::os::fd::AsFd;
 use std::time::Instant;
 
 use slab::Slab;
@@ -35,7 +42,8 @@ use slab::Slab;
 use super::{Family, ModelInfo, OffloadUse, Workers};
 use super::{Launch, Stop, STOP_POLL};
 use crate::conn::accept::{self, AcceptError};
-use crate::conn::completion::{SparePool, UringConn};
+use crate::conn::completion::{RingCtx, UringConn};
+use crate::conn::offload::{Finished, LoopWork};
 use crate::conn::ready::Sweeper;
 use crate::conn::trim::IdleTrim;
 use crate::conn::{reactors, ConnOptions};
@@ -83,7 +91,7 @@ fn run(launch: Launch) -> io::Result<()> {
 
 /// One ring serving the connections of `listener` until `stop` is set.
 fn reactor(listener: TcpListener, opts: ConnOptions, stop: &Stop) -> io::Result<()> {
-    let mut reactor = RingReactor::new(opts)?;
+    let mut reactor = RingReactor::new(opts, stop)?;
     while !stop.is_set() {
         reactor.turn(&listener)?;
     }
@@ -98,50 +106,77 @@ struct RingReactor {
     /// sockets in `conns` close.
     ring: Ring,
     conns: Slab<UringConn>,
-    spares: SparePool,
+    /// Settings, spare buffers and the way work is carried out (its pool's eventfd
+    /// outlives the ring's poll on it: declared after the ring).
+    ctx: RingCtx,
     /// The connections a completion or the sweep touched this turn.
     touched: Vec<usize>,
+    /// Work that came back this turn.
+    finished: Vec<Finished>,
     /// A multishot accept is armed.
     accepting: bool,
+    /// A poll on the work pool's queue is armed.
+    polling: bool,
     pause: accept::Pause,
     sweeper: Sweeper,
     trim: IdleTrim,
-    opts: ConnOptions,
 }
 
 impl RingReactor {
-    fn new(opts: ConnOptions) -> io::Result<Self> {
+    fn new(opts: ConnOptions, stop: &Stop) -> io::Result<Self> {
         Ok(RingReactor {
             ring: Ring::new(RING_ENTRIES, BUFFERS, BUFFER_LEN)?,
             conns: Slab::new(),
-            spares: SparePool::default(),
+            ctx: RingCtx::new(opts, LoopWork::for_ring(&opts, stop)?),
             touched: Vec::new(),
+            finished: Vec::new(),
             accepting: false,
+            polling: false,
             pause: accept::Pause::default(),
             sweeper: Sweeper::new(Instant::now()),
             trim: IdleTrim::new(),
-            opts,
         })
     }
 
-    /// One turn: arm the accept, submit what is queued and wait for a batch, handle
-    /// what completed, sweep when due, and move every touched connection on.
+    /// One turn: arm the accept and the work's timers and poll, submit what is queued
+    /// and wait for a batch, handle what completed, resume the connections whose work
+    /// came back, sweep when due, and move every touched connection on.
     fn turn(&mut self, listener: &TcpListener) -> io::Result<()> {
         self.arm_accept(listener)?;
+        self.arm_work()?;
         self.ring.submit_and_wait(STOP_POLL)?;
         self.ring.reap();
         let now = Instant::now();
         while let Some(completion) = self.ring.next_completion() {
             self.complete(completion, listener, now)?;
         }
+        for done in self.finished.drain(..) {
+            if let Some(conn) = self.conns.get_mut(done.key) {
+                conn.on_finished(done, &mut self.ctx, now);
+                self.touched.push(done.key);
+            }
+        }
         if self.sweeper.due(now) {
             for (key, conn) in self.conns.iter_mut() {
-                conn.expire(now, &self.opts);
+                conn.expire(now, &self.ctx.opts);
                 self.touched.push(key);
             }
             self.trim.observe(self.conns.len());
         }
         self.advance_touched(now)
+    }
+
+    /// Arms a timeout for each wait started since the last turn, and a poll on the
+    /// work pool's queue unless one is armed.
+    fn arm_work(&mut self) -> io::Result<()> {
+        for (after, token) in self.ctx.work.take_ring_timers() {
+            self.ring.timeout(after, token)?;
+        }
+        if let (false, Some(done)) = (self.polling, self.ctx.work.completions()) {
+            self.ring.poll_readable(done.as_fd())?;
+            self.polling = true;
+        }
+        Ok(())
     }
 
     /// Arms a multishot accept unless one is armed or a resource limit paused it.
@@ -166,7 +201,7 @@ impl RingReactor {
                 self.accepting = more;
                 match result {
                     Ok(stream) => {
-                        if let Ok(conn) = UringConn::new(stream, &self.opts, now) {
+                        if let Ok(conn) = UringConn::new(stream, &self.ctx.opts, now) {
                             self.touched.push(self.conns.insert(conn));
                         }
                     }
@@ -192,8 +227,13 @@ impl RingReactor {
                     .conns
                     .get_mut(key)
                     .expect("a send in flight keeps its connection");
-                conn.on_sent(key, result, buf, &mut self.ring, &mut self.spares, now)?;
+                conn.on_sent(key, result, buf, &mut self.ring, &mut self.ctx.spares, now)?;
                 self.touched.push(key);
+            }
+            Completion::TimedOut { token } => self.finished.push(Finished::of(token)),
+            Completion::Readable => {
+                self.polling = false;
+                self.ctx.work.take_completed(&mut self.finished);
             }
         }
         Ok(())
@@ -214,7 +254,7 @@ impl RingReactor {
             .get_mut(key)
             .expect("a receive in flight keeps its connection");
         if let (Some(buf), Ok(n)) = (buf, &result) {
-            conn.absorb(self.ring.buffer(buf, *n), &self.opts, &mut self.spares, now);
+            conn.absorb(key, self.ring.buffer(buf, *n), &mut self.ctx, now);
         }
         if let Some(buf) = buf {
             self.ring.recycle(buf);
@@ -238,7 +278,7 @@ impl RingReactor {
             let Some(conn) = self.conns.get_mut(key) else {
                 continue;
             };
-            conn.advance(key, &mut self.ring, &self.opts, &mut self.spares, now)?;
+            conn.advance(key, &mut self.ring, &mut self.ctx, now)?;
             if conn.can_drop() {
                 self.ring.forget(key);
                 drop(self.conns.remove(key));

@@ -54,7 +54,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DURATION", default_value = "10ms", value_parser = parse_wait)]
     pub wait: Duration,
     /// Where event loops carry out `/cpu` and `/wait`: 0 = in the loop (a wait stalls
-    /// it), N = a pool of N threads; for async models, N = CPU work on spawn_blocking
+    /// it), N = a pool of N threads per loop; for async models, N = CPU work on spawn_blocking
     /// (at most N threads). Default: a loop's own timer for waits, CPU inline. Models
     /// that serve a connection per thread, process or coroutine refuse it.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=4096))]

@@ -6,7 +6,8 @@
 //! - [`signal`]: SIGINT/SIGTERM as a stop flag; default dispositions in forked children.
 //! - [`coroutine`]: starting a may coroutine, and moving a listener into may's event loop.
 //! - [`lockfile`]: the accept lock prefork children share (fcntl(2) record lock).
-//! - [`uring`]: io_uring: multishot accept and receive, provided buffers, sends.
+//! - [`uring`]: io_uring: multishot accept and receive, provided buffers, sends,
+//!   timeouts, a poll.
 //! - [`limits`]: raising the descriptor limit (RLIMIT_NOFILE) to what the system allows.
 //! - [`malloc`]: handing freed heap memory back to the system (malloc_trim(3)).
 //! - [`affinity`]: pinning this process to a set of CPUs (sched_setaffinity(2)).

@@ -6,7 +6,9 @@
 //!   pipelined replies survive the client's half-close; `Expect: 100-continue`.
 //! - `serve_abuse`: hostile clients cannot capture the workers of the blocking family.
 //! - `serve_work`: requests that need work (`/cpu`, `/wait`) under every model, and
-//!   each family's way of carrying it out (waits overlap, or stall an inline loop).
+//!   each family's way of carrying it out (waits overlap, or stall an inline loop);
+//!   `serve_work_loops`: the event loops' three ways (`--offload` 0, N, unset), each
+//!   loop model through each.
 //! - `serve_cli`: what `list` and `serve` say to a user; `cli_help`: the help, shell
 //!   completions and the man page.
 //! - `compare`: a small comparison writes every output file, and survives a model that dies.
@@ -35,6 +37,7 @@ mod serve_echo;
 mod serve_http;
 mod serve_lifecycle;
 mod serve_work;
+mod serve_work_loops;
 
 mod bench_abuse;
 mod bench_cli;

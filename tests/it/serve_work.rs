@@ -58,7 +58,7 @@ fn work_pipelined_in_order(model: &str) {
 /// `clients` connections at once, each sending one `GET /wait` (and asking to close,
 /// so a model that serves one connection at a time moves on); how long until every
 /// reply was in.
-fn concurrent_waits(server: &ServerProc, clients: usize) -> Duration {
+pub fn concurrent_waits(server: &ServerProc, clients: usize) -> Duration {
     let request = b"GET /wait HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
     let start = Arc::new(Barrier::new(clients + 1));
     let workers: Vec<_> = (0..clients)
@@ -86,7 +86,7 @@ const CLIENTS: usize = 20;
 
 /// Waits that overlap: 20 waits of 200 ms, which take 4 s one after another, all done
 /// in well under that (2 s: ten times one wait, a margin for a loaded machine).
-fn waits_overlap(model: &str, extra: &[&str]) {
+pub fn waits_overlap(model: &str, extra: &[&str]) {
     let mut args = vec!["--wait", "200ms"];
     args.extend_from_slice(extra);
     let server = ServerProc::start(model, "http", &args);
@@ -150,7 +150,7 @@ fn a_wait_stalls_blocking_and_an_inline_event_loop() {
 }
 
 /// The CPU time the process `pid` has used (user and system, its own threads').
-fn cpu_time(pid: u32) -> Duration {
+pub fn cpu_time(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
     // utime and stime: fields 14 and 15 of proc(5), in clock ticks (100 a second).

@@ -69,3 +69,36 @@ macro_rules! model_names_expand {
 pub fn all() -> &'static [&'static str] {
     for_each_model!(model_names_expand![])
 }
+
+/// Every event loop (the readiness models and uring) as (module name, model name): the
+/// models that carry work out inline, in a pool or with their own timers
+/// (`serve_work_loops::the_loop_list_is_every_model_that_offloads_from_a_loop` keeps it
+/// in step with the registry).
+macro_rules! for_each_loop_model {
+    ($callback:ident! $args:tt) => {
+        $callback! { $args
+            select = "select",
+            poll = "poll",
+            epoll = "epoll",
+            epoll_et = "epoll-et",
+            selector = "selector",
+            select_threads = "select-threads",
+            epoll_threads = "epoll-threads",
+            reuseport = "reuseport",
+            uring = "uring",
+            epoll_prefork = "epoll-prefork",
+        }
+    };
+}
+
+/// [`per_model!`] over the event loops only.
+macro_rules! per_loop_model {
+    ($tests:tt) => {
+        for_each_loop_model!(per_model_expand! $tests);
+    };
+}
+
+/// The names of every event loop.
+pub fn loops() -> &'static [&'static str] {
+    for_each_loop_model!(model_names_expand![])
+}

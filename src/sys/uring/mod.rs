@@ -1,6 +1,8 @@
 //! io_uring(7) through the io-uring crate, reduced to what the `uring` model needs:
-//! multishot accept, multishot receive into a ring of provided buffers, sends, and
-//! cancellation, with completions handed back as owned values.
+//! multishot accept, multishot receive into a ring of provided buffers, sends,
+//! timeouts (a wait the ring expresses itself), a poll for a descriptor the ring does
+//! not read (a work pool's eventfd), and cancellation, with completions handed back as
+//! owned values.
 //!
 //! A connection that keeps sending has its socket registered in the ring's table of
 //! fixed files (`FixedFiles`), so each of its sends names the socket by slot and the
@@ -10,6 +12,8 @@
 //! until the operation's last completion. [`Ring`] keeps it so by construction:
 //!
 //! - a send's buffer is moved into the ring and handed back with its completion;
+//! - a timeout's `timespec` is boxed, so its address holds, and kept until its
+//!   completion;
 //! - received bytes land in the provided-buffer ring, which the [`Ring`] owns, and a
 //!   buffer is given back to the kernel only by [`Ring::recycle`], after its bytes
 //!   were used;
@@ -18,16 +22,18 @@
 //!
 //! Operations are tagged with a connection key; completions name it back.
 
-use std::alloc::{self, Layout};
+mod buf_ring;
+
 use std::io;
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, RawFd};
 use std::time::{Duration, Instant};
 
-use io_uring::types::{BufRingEntry, CancelBuilder, Fd, Fixed, SubmitArgs, Timespec};
+use io_uring::types::{CancelBuilder, Fd, Fixed, SubmitArgs, Timespec};
 use io_uring::{cqueue, opcode, squeue, IoUring};
 use slab::Slab;
+
+use buf_ring::BufRing;
 
 /// The provided-buffer group every receive draws from.
 const BUF_GROUP: u16 = 0;
@@ -37,6 +43,8 @@ const ACCEPT: u64 = 1;
 const RECV: u64 = 2;
 const SEND: u64 = 3;
 const CANCEL: u64 = 4;
+const TIMEOUT: u64 = 5;
+const POLL: u64 = 6;
 const KEY_MASK: u64 = (1 << KIND_SHIFT) - 1;
 
 fn tag(kind: u64, key: usize) -> u64 {
@@ -66,6 +74,11 @@ pub enum Completion {
         result: io::Result<usize>,
         buf: Vec<u8>,
     },
+    /// The timeout armed with `token` ([`Ring::timeout`]) expired (or was cancelled,
+    /// which only dropping the ring does).
+    TimedOut { token: usize },
+    /// The descriptor of [`Ring::poll_readable`] is readable; poll it again for more.
+    Readable,
 }
 
 /// One io_uring instance with its provided-buffer ring.
@@ -75,6 +88,9 @@ pub struct Ring {
     /// The buffers of sends in flight, and their connection: the kernel reads them
     /// until the send completes.
     sends: Slab<(usize, Vec<u8>)>,
+    /// The timespecs of timeouts in flight, and their tokens: the kernel reads a
+    /// timespec when the timeout is submitted, after [`Ring::timeout`] returns.
+    timeouts: Slab<(Box<Timespec>, usize)>,
     /// Operations whose last completion has not arrived (multishot ones count once).
     in_flight: usize,
     /// Completions copied out of the queue by [`Self::reap`]; `cqes[next..]` are yet
@@ -143,6 +159,7 @@ impl Ring {
             ring,
             bufs,
             sends: Slab::new(),
+            timeouts: Slab::new(),
             in_flight: 0,
             cqes: Vec::new(),
             next: 0,
@@ -157,9 +174,7 @@ impl Ring {
             .flags(flags)
             .build()
             .user_data(tag(ACCEPT, 0));
-        self.push(&sqe)?;
-        self.in_flight += 1;
-        Ok(())
+        self.push_counted(&sqe)
     }
 
     /// Starts a multishot receive on connection `conn`'s socket.
@@ -167,9 +182,7 @@ impl Ring {
         let sqe = opcode::RecvMulti::new(Fd(socket.as_raw_fd()), BUF_GROUP)
             .build()
             .user_data(tag(RECV, conn));
-        self.push(&sqe)?;
-        self.in_flight += 1;
-        Ok(())
+        self.push_counted(&sqe)
     }
 
     /// Queues a send of `buf` on connection `conn`'s socket; it is submitted with the
@@ -183,13 +196,28 @@ impl Ring {
             None => opcode::Send::new(Fd(fd), ptr, len).build(),
         };
         let slot = self.sends.insert((conn, buf));
-        let sqe = sqe.user_data(tag(SEND, slot));
-        if let Err(err) = self.push(&sqe) {
-            self.sends.remove(slot);
-            return Err(err);
-        }
-        self.in_flight += 1;
-        Ok(())
+        self.push_counted(&sqe.user_data(tag(SEND, slot)))
+            .inspect_err(|_| drop(self.sends.remove(slot)))
+    }
+
+    /// Queues a timeout that completes after `after` ([`Completion::TimedOut`] with
+    /// `token`), submitted with the next [`Self::submit_and_wait`].
+    pub fn timeout(&mut self, after: Duration, token: usize) -> io::Result<()> {
+        let timespec = Box::new(Timespec::from(after));
+        let sqe = opcode::Timeout::new(&*timespec).build();
+        let slot = self.timeouts.insert((timespec, token));
+        self.push_counted(&sqe.user_data(tag(TIMEOUT, slot)))
+            .inspect_err(|_| drop(self.timeouts.remove(slot)))
+    }
+
+    /// Queues a one-shot poll for `fd` becoming readable ([`Completion::Readable`]).
+    /// `fd` must stay open until it completes or the ring is dropped.
+    pub fn poll_readable(&mut self, fd: impl AsFd) -> io::Result<()> {
+        let raw = fd.as_fd().as_raw_fd();
+        let sqe = opcode::PollAdd::new(Fd(raw), libc::POLLIN as u32)
+            .build()
+            .user_data(tag(POLL, 0));
+        self.push_counted(&sqe)
     }
 
     /// Connection `conn` is done and its socket about to close: its fixed slot, if it
@@ -273,6 +301,10 @@ impl Ring {
                 buf: cqueue::buffer_select(cqe.flags()),
                 more,
             }),
+            TIMEOUT => Some(Completion::TimedOut {
+                token: self.timeouts.remove(key).1,
+            }),
+            POLL => Some(Completion::Readable),
             SEND => {
                 let (conn, buf) = self.sends.remove(key);
                 Some(Completion::Sent {
@@ -299,10 +331,17 @@ impl Ring {
         self.bufs.recycle(buf);
     }
 
+    /// [`Self::push`] an operation whose last completion is awaited when the ring drops.
+    fn push_counted(&mut self, sqe: &squeue::Entry) -> io::Result<()> {
+        self.push(sqe)?;
+        self.in_flight += 1;
+        Ok(())
+    }
+
     fn push(&mut self, sqe: &squeue::Entry) -> io::Result<()> {
         // SAFETY: every pointer in the entries we build stays valid until their last
-        // completion: send buffers are held in `sends`, provided buffers in `bufs`,
-        // and sockets outlive their operations (the model closes a connection only
+        // completion: send buffers are held in `sends`, timespecs boxed in `timeouts`,
+        // provided buffers in `bufs`, and sockets outlive their operations (the model closes a connection only
         // once none of its operations is in flight).
         if unsafe { self.ring.submission().push(sqe) }.is_ok() {
             return Ok(());
@@ -338,6 +377,7 @@ impl Drop for Ring {
         if self.in_flight > 0 {
             // The kernel may still read or write these: leak them rather than free.
             std::mem::forget(std::mem::take(&mut self.sends));
+            std::mem::forget(std::mem::take(&mut self.timeouts));
             self.bufs.leak();
         }
     }
@@ -421,135 +461,5 @@ impl FixedFiles {
             let _ = ring.submitter().register_files_update(conn as u32, &[-1]);
         }
         *slot = Slot::Empty;
-    }
-}
-
-/// A ring of provided buffers (io_uring_register_buf_ring(3)): the kernel picks a free
-/// buffer for each receive, so a connection owns no buffer while it waits for data.
-struct BufRing {
-    /// The ring of entries shared with the kernel, page-aligned.
-    entries: Allocation,
-    /// The buffers themselves, `len` bytes each; raw, since the kernel writes into
-    /// them behind our back.
-    memory: Allocation,
-    len: usize,
-    mask: u16,
-    /// Our copy of the tail; published to the kernel after each recycle.
-    tail: u16,
-}
-
-impl BufRing {
-    fn new(ring: &IoUring, count: u16, len: usize) -> io::Result<BufRing> {
-        assert!(
-            count.is_power_of_two(),
-            "a buffer ring holds a power of two"
-        );
-        let entries = Allocation::zeroed(
-            usize::from(count) * std::mem::size_of::<BufRingEntry>(),
-            4096,
-        )?;
-        // Freed on return if this fails: the kernel has not seen `entries` yet.
-        let memory = Allocation::zeroed(usize::from(count) * len, 64)?;
-        let mut bufs = BufRing {
-            entries,
-            memory,
-            len,
-            mask: count - 1,
-            tail: 0,
-        };
-        // SAFETY: `entries` is page-aligned, zeroed, `count` entries long, and lives
-        // until the ring is dropped (`Ring` drops `ring` before `bufs`) or is leaked.
-        unsafe {
-            ring.submitter().register_buf_ring_with_flags(
-                bufs.entries.ptr as u64,
-                count,
-                BUF_GROUP,
-                0,
-            )?;
-        }
-        for buf in 0..count {
-            bufs.recycle(buf);
-        }
-        Ok(bufs)
-    }
-
-    fn entries(&self) -> *mut BufRingEntry {
-        self.entries.ptr.cast()
-    }
-
-    /// Buffer `buf`'s first `len` bytes; the caller holds the buffer (the kernel
-    /// handed it over in a completion and it is not recycled yet).
-    fn get(&self, buf: u16, len: usize) -> &[u8] {
-        let buf = usize::from(buf & self.mask);
-        // SAFETY: the range lies inside the allocation, and the kernel does not write
-        // into a buffer between handing it over and our recycling it.
-        unsafe {
-            std::slice::from_raw_parts(self.memory.ptr.add(buf * self.len), len.min(self.len))
-        }
-    }
-
-    fn recycle(&mut self, buf: u16) {
-        let buf = buf & self.mask;
-        // SAFETY: the offset lies inside the allocation.
-        let addr = unsafe { self.memory.ptr.add(usize::from(buf) * self.len) } as u64;
-        // SAFETY: the index is masked into the ring's `count` entries; the kernel
-        // reads an entry only once the tail published below covers it.
-        unsafe {
-            let entry = &mut *self.entries().add(usize::from(self.tail & self.mask));
-            entry.set_addr(addr);
-            entry.set_len(self.len as u32);
-            entry.set_bid(buf);
-        }
-        self.tail = self.tail.wrapping_add(1);
-        // SAFETY: the tail field overlays the first entry's reserved field, a u16
-        // the kernel reads concurrently: published with a release store.
-        unsafe {
-            let tail = BufRingEntry::tail(self.entries()).cast::<AtomicU16>();
-            (*tail).store(self.tail, Ordering::Release);
-        }
-    }
-
-    /// Forgets the memory: the kernel might still write into it.
-    fn leak(&mut self) {
-        self.entries.leak();
-        self.memory.leak();
-    }
-}
-
-/// Zeroed heap memory handed to the kernel, freed when dropped unless leaked.
-struct Allocation {
-    ptr: *mut u8,
-    layout: Layout,
-}
-
-impl Allocation {
-    /// `size` zeroed bytes aligned to `align`.
-    fn zeroed(size: usize, align: usize) -> io::Result<Allocation> {
-        let layout = Layout::from_size_align(size, align).map_err(io::Error::other)?;
-        if layout.size() == 0 {
-            return Err(io::ErrorKind::InvalidInput.into());
-        }
-        // SAFETY: the layout has a non-zero size (checked above).
-        let ptr = unsafe { alloc::alloc_zeroed(layout) };
-        if ptr.is_null() {
-            return Err(io::ErrorKind::OutOfMemory.into());
-        }
-        Ok(Allocation { ptr, layout })
-    }
-
-    /// Forgets the memory instead of freeing it.
-    fn leak(&mut self) {
-        self.ptr = std::ptr::null_mut();
-    }
-}
-
-impl Drop for Allocation {
-    fn drop(&mut self) {
-        if !self.ptr.is_null() {
-            // SAFETY: allocated in `zeroed` with this layout and not freed since; a
-            // buffer ring's memory is dropped only after the ring that used it
-            // (`Ring` drops its `IoUring` first), or leaked.
-            unsafe { alloc::dealloc(self.ptr, self.layout) };
-        }
     }
 }
