@@ -7,7 +7,7 @@ use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use slab::Slab;
 
 use super::accept::{self, AcceptError};
@@ -50,15 +50,10 @@ pub fn readiness(flags: EpollFlags) -> (bool, bool) {
 }
 
 /// Waits for events at most `timeout` (at most the stop-flag period, so the caller
-/// checks its stop flag in time: [`LoopWork::timeout`]); a wait interrupted by a
-/// signal reports none.
+/// checks its stop flag in time: [`LoopWork::timeout`]), to the nanosecond; a wait
+/// interrupted by a signal reports none.
 pub fn wait(epoll: &Epoll, events: &mut [EpollEvent], timeout: Duration) -> io::Result<usize> {
-    let timeout = EpollTimeout::try_from(timeout).expect("a loop's timeout fits epoll's");
-    match epoll.wait(events, timeout) {
-        Ok(n) => Ok(n),
-        Err(nix::errno::Errno::EINTR) => Ok(0),
-        Err(err) => Err(err.into()),
-    }
+    crate::sys::epoll_wait::wait(epoll, events, timeout)
 }
 
 /// One level-triggered epoll reactor: accepts from `listener` and serves its

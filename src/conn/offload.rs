@@ -17,8 +17,9 @@
 //!   pools; epoll-threads' threads wait on one epoll set, one loop, and share its pool
 //!   ([`LoopWork::sibling`]). Stopping never joins a pool thread: one may sleep 60 s.
 //! - **The loop's own timer** (`--offload` unset, every loop's default): a wait is a
-//!   deadline the loop keeps ([`WaitTimers`]) and folds into its poll timeout, rounded
-//!   up to whole milliseconds so it does not wake early and spin
+//!   deadline the loop keeps ([`WaitTimers`]) and folds into its poll timeout, to the
+//!   microsecond (epoll_pwait2, ppoll and select take them; mio rounds up to whole
+//!   milliseconds), never rounded down so it does not wake early and spin
 //!   ([`LoopWork::timeout`]); uring arms an io_uring timeout operation per wait instead
 //!   ([`LoopWork::for_ring`]). No thread is involved. CPU work runs in the loop: a loop
 //!   has nowhere else to put it without a pool.
@@ -162,15 +163,16 @@ impl LoopWork {
     }
 
     /// How long the loop may wait for events: the stop-flag period, or less, until the
-    /// earliest wait is due, rounded up to a whole millisecond (pollers count in them:
-    /// rounded down, the loop would wake before the deadline and turn round idle).
+    /// earliest wait is due, rounded up to a whole microsecond (select's unit; epoll
+    /// and poll wait to the nanosecond, mio rounds up to its milliseconds itself): never
+    /// rounded down, or the loop would wake before the deadline and turn round idle.
     pub fn timeout(&self, now: Instant) -> Duration {
         let Way::Timers(timers) = &self.way else {
             return STOP_POLL;
         };
         timers.next_timeout(now).map_or(STOP_POLL, |left| {
-            let ms = left.as_nanos().div_ceil(1_000_000);
-            Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX)).min(STOP_POLL)
+            let us = left.as_nanos().div_ceil(1_000);
+            Duration::from_micros(u64::try_from(us).unwrap_or(u64::MAX)).min(STOP_POLL)
         })
     }
 
@@ -337,9 +339,9 @@ mod tests {
         assert_eq!(work.timeout(now), STOP_POLL, "nothing pending");
         let (mut intake, mut out, mut in_flight, _) = feed(&mut work, now);
         assert!(in_flight.is_some() && out.is_empty());
-        // 29.5 ms left: rounded up, never down.
-        let timeout = work.timeout(now + Duration::from_micros(500));
-        assert_eq!(timeout, Duration::from_millis(30));
+        // 29.5 ms and a few ns left: rounded up to the microsecond, never down.
+        let timeout = work.timeout(now + Duration::from_nanos(500_003));
+        assert_eq!(timeout, Duration::from_micros(29_500));
         let mut due = Vec::new();
         work.take_due(now + Duration::from_millis(29), &mut due);
         assert!(due.is_empty());

@@ -15,7 +15,8 @@
 use std::io;
 use std::os::fd::AsFd;
 
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::poll::{ppoll, PollFd, PollFlags};
+use nix::sys::time::TimeSpec;
 
 use super::Launch;
 use super::{Family, ModelInfo, OffloadUse, Workers};
@@ -89,8 +90,10 @@ fn run(launch: Launch) -> io::Result<()> {
                     poll_flags(conn.interest()),
                 ));
             }
-            let timeout = PollTimeout::try_from(scan.timeout()).expect("a loop's timeout fits");
-            match poll(&mut fds, timeout) {
+            // ppoll(2) is poll(2) with its timeout in nanoseconds: a wait's deadline
+            // 9.3 ms away is not rounded to whole milliseconds.
+            let timeout = TimeSpec::from_duration(scan.timeout());
+            match ppoll(&mut fds, Some(timeout), None) {
                 Ok(_) => {}
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(err) => return Err(err.into()),

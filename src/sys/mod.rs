@@ -4,6 +4,7 @@
 //! - [`listener`]: the listening socket (SO_REUSEADDR always, SO_REUSEPORT on request).
 //! - [`process`]: fork(2), reaping children with waitpid(2), the parent-death signal.
 //! - [`signal`]: SIGINT/SIGTERM as a stop flag; default dispositions in forked children.
+//! - [`epoll_wait`]: epoll_pwait2(2), an epoll wait with a timeout in nanoseconds.
 //! - [`coroutine`]: starting a may coroutine, and moving a listener into may's event loop.
 //! - [`lockfile`]: the accept lock prefork children share (fcntl(2) record lock).
 //! - [`uring`]: io_uring: multishot accept and receive, provided buffers, sends,
@@ -19,6 +20,7 @@
 
 pub mod affinity;
 pub mod coroutine;
+pub mod epoll_wait;
 pub mod limits;
 pub mod listener;
 pub mod lockfile;
