@@ -9,12 +9,17 @@
 //!   cells of runs with their tiers.
 //! - [`figures`]: the figures of one run, and their median and spread over a cell's runs.
 //! - [`tiers`]: which models the rounds can tell apart, as tiers.
+//! - [`work`]: the work workloads (`cpu`, `wait`): what each request asks, the variants
+//!   they run, and the figures they add; [`ideal`]: their ideal bound, which they rank
+//!   by.
 //! - `testing` (tests only): comparisons made by hand.
 
 pub mod comparison;
 pub mod figures;
+pub mod ideal;
 pub mod merge;
 pub mod run;
 #[cfg(test)]
 pub mod testing;
 pub mod tiers;
+pub mod work;
