@@ -13,15 +13,19 @@ use crate::error::usage;
 use crate::hosts::session::HostsConfig;
 use crate::hosts::Host;
 use crate::model;
+use crate::protocol::Handlers;
 use crate::results::comparison::IDLE_QUESTION_MODELS;
-use crate::serve::args::Offering;
+use crate::results::work;
+use crate::serve::args::{parse_cpu_work, parse_wait, Offering};
 use crate::units::parse_duration;
 
 /// `iomodels compare`.
 #[derive(Debug, Args)]
 pub struct CompareArgs {
     /// Models to run: `all`, or a comma-separated list; `MODEL:FLAGS` passes flags to
-    /// `serve` (e.g. `epoll:--backlog=1`, `epoll:--cork:--nodelay`).
+    /// `serve` (e.g. `epoll:--backlog=1`, `epoll:--cork:--nodelay`). With `all`, cpu
+    /// also runs async:--offload=2 (CPU work on spawn_blocking), and wait
+    /// epoll:--offload=0 (the wait inside the loop) and epoll:--offload=8 (a pool).
     #[arg(long, default_value = "all", hide_possible_values = true,
           value_parser = Offering::model_list(StringValueParser::new()))]
     pub models: String,
@@ -36,11 +40,19 @@ pub struct CompareArgs {
     #[arg(long, hide_possible_values = true,
           value_parser = Offering::model_list(StringValueParser::new()))]
     pub idle_models: Option<String>,
-    /// Concurrent clients for echo, http and http-close; connections held for hold (past
-    /// one process's descriptors, bench spreads them over processes)
-    /// [default: 10,100; hold: 1000,10000].
+    /// Concurrent clients for echo, http, http-close, cpu and wait; connections held for
+    /// hold (past one process's descriptors, bench spreads them over processes)
+    /// [default: 10,100; cpu and wait: 10,100,1000; hold: 1000,10000].
     #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub concurrency: Vec<u32>,
+    /// CPU each request of the cpu workload burns on the server (`serve --cpu-work`,
+    /// given to every server of cpu and wait).
+    #[arg(long, value_name = "DURATION", default_value = "100us", value_parser = parse_cpu_work)]
+    pub cpu_work: Duration,
+    /// How long each request of the wait workload waits on the server, as on a backend
+    /// (`serve --wait`, given to every server of cpu and wait).
+    #[arg(long, value_name = "DURATION", default_value = "10ms", value_parser = parse_wait)]
+    pub wait: Duration,
     /// Idle connections held alongside 50 active keep-alive clients, for `idle`.
     #[arg(long, value_delimiter = ',', default_value = "0,1000,10000", value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub idle: Vec<u32>,
@@ -114,21 +126,19 @@ impl CompareArgs {
     pub fn plan(&self) -> Result<Plan> {
         let mut subjects = parse_models(&self.models)?;
         subjects.extend(self.targets.iter().cloned());
+        let workloads = self.workloads();
+        let variants = self.variants(&workloads, &mut subjects)?;
         // The report names each subject as `iomodels report` will read it back.
         for subject in &subjects {
             crate::results::validate::subject(subject.label()).map_err(usage)?;
         }
-        let workloads: Vec<CompareWorkload> = if self.workloads.is_empty() {
-            DEFAULT_WORKLOADS.to_vec()
-        } else {
-            let mut seen = Vec::new();
-            for w in &self.workloads {
-                let w = *w;
-                if !seen.contains(&w) {
-                    seen.push(w);
-                }
-            }
-            seen
+        // A stage runs the subjects given, and the variants of its own workload.
+        let runs = |w: CompareWorkload| -> Vec<usize> {
+            (0..subjects.len())
+                .filter(|i| {
+                    !variants.contains(i) || work::variants(w).contains(&subjects[*i].label())
+                })
+                .collect()
         };
         let given: Vec<usize> = self.concurrency.iter().map(|&c| c as usize).collect();
         let levels = |w: CompareWorkload| -> Vec<usize> {
@@ -136,14 +146,14 @@ impl CompareArgs {
                 CompareWorkload::Idle => self.idle.iter().map(|&k| k as usize).collect(),
                 _ if !given.is_empty() => given.clone(),
                 CompareWorkload::Hold => vec![1000, 10_000],
+                CompareWorkload::Cpu | CompareWorkload::Wait => vec![10, 100, 1000],
                 _ => vec![10, 100],
             };
             levels.sort_unstable();
             levels.dedup();
             levels
         };
-        let everyone: Vec<usize> = (0..subjects.len()).collect();
-        let idle_subjects = self.idle_subjects(&subjects)?;
+        let idle_subjects = self.idle_subjects(&subjects, &runs(CompareWorkload::Idle))?;
         let stages = workloads
             .iter()
             .map(|&w| Stage {
@@ -152,7 +162,7 @@ impl CompareArgs {
                 subjects: if w == CompareWorkload::Idle {
                     idle_subjects.clone()
                 } else {
-                    everyone.clone()
+                    runs(w)
                 },
             })
             .filter(|stage| !stage.subjects.is_empty())
@@ -173,7 +183,63 @@ impl CompareArgs {
                 remote_bin: self.remote_bin.clone(),
                 ship: self.ship,
             },
+            handlers: Handlers {
+                cpu: self.cpu_work,
+                wait: self.wait,
+            },
         })
+    }
+
+    /// The workloads to run, in the order given, each once.
+    fn workloads(&self) -> Vec<CompareWorkload> {
+        if self.workloads.is_empty() {
+            DEFAULT_WORKLOADS.to_vec()
+        } else {
+            let mut seen = Vec::new();
+            for w in &self.workloads {
+                let w = *w;
+                if !seen.contains(&w) {
+                    seen.push(w);
+                }
+            }
+            seen
+        }
+    }
+
+    /// With `--models all`, adds the variants the work workloads among `workloads` run
+    /// ([`work::variants`]) to `subjects`, each after the last subject of its model;
+    /// returns where they are.
+    fn variants(
+        &self,
+        workloads: &[CompareWorkload],
+        subjects: &mut Vec<Subject>,
+    ) -> Result<Vec<usize>> {
+        if self.models.trim() != "all" {
+            return Ok(Vec::new());
+        }
+        let mut labels: Vec<&str> = Vec::new();
+        for &label in workloads.iter().flat_map(|&w| work::variants(w)) {
+            if !labels.contains(&label) {
+                labels.push(label);
+            }
+        }
+        if labels.is_empty() {
+            return Ok(Vec::new());
+        }
+        for variant in parse_models(&labels.join(","))? {
+            let model = |s: &Subject| match s {
+                Subject::Model { model, .. } => Some(*model),
+                Subject::Target { .. } => None,
+            };
+            let at = subjects
+                .iter()
+                .rposition(|s| model(s) == model(&variant))
+                .map_or(subjects.len(), |i| i + 1);
+            subjects.insert(at, variant);
+        }
+        Ok((0..subjects.len())
+            .filter(|&i| labels.contains(&subjects[i].label()))
+            .collect())
     }
 
     /// Where clients reach the servers: `--server-addr`, or the server host's address.
@@ -185,9 +251,10 @@ impl CompareArgs {
         crate::hosts::server_ip(&self.server_host, &self.client_hosts, config).map_err(usage)
     }
 
-    /// The subjects the idle workload runs, as indices into `subjects`.
-    fn idle_subjects(&self, subjects: &[Subject]) -> Result<Vec<usize>> {
-        let everyone: Vec<usize> = (0..subjects.len()).collect();
+    /// The subjects the idle workload runs, as indices into `subjects`, of `everyone`
+    /// (the subjects given).
+    fn idle_subjects(&self, subjects: &[Subject], everyone: &[usize]) -> Result<Vec<usize>> {
+        let everyone = everyone.to_vec();
         let names: Vec<String> = match self.idle_models.as_deref().map(str::trim) {
             Some("all") => return Ok(everyone),
             Some(list) => list
@@ -272,6 +339,12 @@ fn parse_models(text: &str) -> Result<Vec<Subject>> {
         if let Some(bad) = flags.iter().find(|f| !f.starts_with("--")) {
             return Err(usage(format!(
                 "--models: '{bad}' in '{item}' is not a serve flag (write MODEL:--flag=value)"
+            )));
+        }
+        let amount = |f: &&String| matches!(f.split('=').next(), Some("--cpu-work" | "--wait"));
+        if let Some(bad) = flags.iter().find(amount) {
+            return Err(usage(format!(
+                "--models: '{bad}' in '{item}': the work amounts are compare's --cpu-work and --wait, the same for every server"
             )));
         }
         if subjects.iter().any(|s: &Subject| s.label() == item) {
@@ -380,6 +453,89 @@ mod tests {
         let err = plan(&["--target", "a|b=127.0.0.1:80"]).unwrap_err();
         assert!(err.to_string().contains("is not a model's name"), "{err}");
         assert!(plan(&["--models", "epoll:--backlog=64"]).is_ok());
+    }
+
+    #[test]
+    fn wait_and_cpu_run_every_model_and_their_variants_beside_their_model() {
+        let plan = plan(&["--workload", "http,wait,cpu"]).unwrap();
+        let wait = runs(&plan, CompareWorkload::Wait);
+        assert_eq!(wait.len(), model::MODELS.len() + 2);
+        let epoll = wait.iter().position(|s| s == "epoll").unwrap();
+        assert_eq!(
+            wait[epoll..epoll + 3],
+            ["epoll", "epoll:--offload=0", "epoll:--offload=8"]
+        );
+        let cpu = runs(&plan, CompareWorkload::Cpu);
+        assert_eq!(cpu.len(), model::MODELS.len() + 1);
+        assert!(cpu.contains(&"async:--offload=2".to_string()));
+        assert!(!cpu.contains(&"epoll:--offload=0".to_string()));
+        assert_eq!(
+            runs(&plan, CompareWorkload::Http).len(),
+            model::MODELS.len(),
+            "no variant where no work is asked"
+        );
+        let levels = |w| &plan.stages.iter().find(|s| s.workload == w).unwrap().levels;
+        assert_eq!(levels(CompareWorkload::Wait), &[10, 100, 1000]);
+        assert_eq!(levels(CompareWorkload::Http), &[10, 100]);
+        assert_eq!(plan.handlers, Handlers::DEFAULT, "serve's amounts");
+    }
+
+    #[test]
+    fn the_models_given_replace_the_variants_and_get_compares_amounts() {
+        let plan = plan(&[
+            "--models",
+            "epoll,threads",
+            "--workload",
+            "wait",
+            "--wait",
+            "5ms",
+            "--cpu-work",
+            "50us",
+        ])
+        .unwrap();
+        assert_eq!(runs(&plan, CompareWorkload::Wait), ["epoll", "threads"]);
+        assert_eq!(
+            plan.work_flags(CompareWorkload::Wait),
+            ["--cpu-work", "50000ns", "--wait", "5000000ns"]
+        );
+        assert!(plan.work_flags(CompareWorkload::Http).is_empty());
+        assert!(plan.runs_work());
+        let err = plan_err(&["--models", "epoll:--wait=5ms", "--workload", "wait"]);
+        assert!(err.contains("the work amounts are compare's"), "{err}");
+        let err = plan_err(&["--wait", "0"]);
+        assert!(err.contains("more than 0"), "{err}");
+    }
+
+    #[test]
+    fn the_cpu_bound_counts_the_servers_cpus_and_whether_the_load_shares_them() {
+        use crate::results::ideal::Cores;
+        let here = plan(&[]).unwrap().server_cores();
+        let every = Cores {
+            count: model::cpus(),
+            shared_with_load: true,
+        };
+        assert_eq!(here, Some(every));
+        let apart = plan(&["--pin", "separate"])
+            .unwrap()
+            .server_cores()
+            .unwrap();
+        if model::cpus() >= 2 {
+            assert_eq!(
+                (apart.count, apart.shared_with_load),
+                (model::cpus() - 1, false)
+            );
+        }
+        let there = plan(&["--server-host", "ssh://198.18.0.2"]).unwrap();
+        assert_eq!(there.server_cores(), None, "its CPUs are not known here");
+    }
+
+    /// The error of flags that clap or the plan refuses.
+    fn plan_err(flags: &[&str]) -> String {
+        let argv = std::iter::once("compare").chain(flags.iter().copied());
+        match Cli::try_parse_from(argv) {
+            Ok(cli) => cli.args.plan().unwrap_err().to_string(),
+            Err(err) => err.to_string(),
+        }
     }
 
     #[test]

@@ -78,7 +78,13 @@ pub fn measure(
     wait_for_descriptors(server.pid, |n| holding.is_some_and(|h| n + kept <= h));
     let args = super::measure::bench_args(
         plan,
-        plan::bench_args(CompareWorkload::Idle, level, server.addr, plan.duration),
+        plan::bench_args(
+            CompareWorkload::Idle,
+            level,
+            server.addr,
+            plan.duration,
+            &plan.handlers,
+        ),
     );
     let active = run_active(&args, json, plan.duration + BENCH_SLACK);
     // Its lifetime is an upper bound; it is done once the active clients are.

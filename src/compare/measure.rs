@@ -28,7 +28,9 @@ use crate::results::comparison::{
     Cell, CpuAccounts, HostLoad, Round, RoundRun, StopCheck, SERVER_SAID_MAX,
 };
 use crate::results::figures::{Figures, Spread};
+use crate::results::ideal::Bound;
 use crate::results::run::BenchRun;
+use crate::results::work::{self, WorkAmounts};
 use crate::sample::{ProcessTree, TreeSnapshot};
 use crate::sys::affinity::list_arg;
 
@@ -334,7 +336,12 @@ impl<'a> Slot<'a> {
             }
         }
         let mut run = measured.map_err(|err| err.to_string())?;
-        let figures = Figures::of(&run, running.rest.as_deref(), at.floor);
+        let mut figures = Figures::of(&run, running.rest.as_deref(), at.floor);
+        if work::is_work(workload.name()) {
+            let amounts = WorkAmounts::from(ctx.plan.handlers);
+            let bound = Bound::of(workload.name(), level, &amounts, ctx.plan.server_cores());
+            work::add_figures(&mut figures, &run, running.rest.as_deref(), bound.as_ref());
+        }
         let host = host_load(&run, ctx.plan.cpus);
         // The summaries are kept; every run's histogram would only swell report.json.
         run.histogram = None;
@@ -393,6 +400,7 @@ fn start(ctx: &Ctx, subject: &Subject, workload: CompareWorkload) -> Result<Runn
     match subject {
         Subject::Model { model, flags, .. } => {
             let mut flags = flags.clone();
+            flags.extend(plan.work_flags(workload));
             if let Some(placement) = &plan.placement {
                 flags.extend(["--cpus".into(), list_arg(&placement.server_cpus)]);
             }
@@ -409,6 +417,9 @@ fn start(ctx: &Ctx, subject: &Subject, workload: CompareWorkload) -> Result<Runn
         }
         Subject::Target { .. } if workload == CompareWorkload::Echo => Err(anyhow!(
             "not measured: an external target is assumed to speak HTTP"
+        )),
+        Subject::Target { .. } if work::is_work(workload.name()) => Err(anyhow!(
+            "not measured: an external target's /cpu and /wait are not --cpu-work and --wait"
         )),
         Subject::Target { addr, pid, .. } => Ok(Running {
             addr: *addr,
@@ -437,7 +448,11 @@ fn warm_up(ctx: &Ctx, workload: CompareWorkload, levels: &[usize], live: &Runnin
         other => other,
     };
     let level = levels.first().copied().unwrap_or(10).clamp(1, 100);
-    let args = bench_args(ctx.plan, plan::bench_args(warm, level, live.addr, WARM_UP));
+    let handlers = &ctx.plan.handlers;
+    let args = bench_args(
+        ctx.plan,
+        plan::bench_args(warm, level, live.addr, WARM_UP, handlers),
+    );
     let json = ctx.scratch.join("warm.json");
     if let Ok(bench) = BenchChild::start(&args, None, json, WARM_UP + BENCH_SLACK) {
         let _ = bench.finish();
@@ -461,7 +476,8 @@ fn measure_once(
     let (plan, scratch, duration) = (ctx.plan, &ctx.scratch, ctx.plan.duration);
     let json = scratch.join("run.json");
     if workload != CompareWorkload::Idle || level == 0 {
-        let args = bench_args(plan, plan::bench_args(workload, level, live.addr, duration));
+        let step = plan::bench_args(workload, level, live.addr, duration, &plan.handlers);
+        let args = bench_args(plan, step);
         let limit = duration + plan::ramp_time(level) + BENCH_SLACK;
         return sampled_run(ctx, live, &args, json, limit);
     }

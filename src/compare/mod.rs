@@ -105,6 +105,7 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
         cpu_source: CPU_SOURCE.to_string(),
         server_host: (!plan.server_host.is_local()).then(|| plan.server_host.to_string()),
         client_hosts: plan.client_hosts.iter().map(Host::to_string).collect(),
+        work: plan.runs_work().then(|| plan.handlers.into()),
     };
     comparison.assign_tiers();
     Ok(comparison)

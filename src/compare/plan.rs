@@ -9,6 +9,9 @@ pub use crate::results::comparison::{CompareWorkload, Placement};
 
 use crate::hosts::session::HostsConfig;
 use crate::hosts::Host;
+use crate::protocol::Handlers;
+use crate::results::ideal::Cores;
+use crate::results::work;
 
 /// A server being compared.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,9 +74,51 @@ pub struct Plan {
     pub client_hosts: Vec<Host>,
     /// How hosts other than this one are reached.
     pub reach: HostsConfig,
+    /// The work each request of cpu and wait asks (`--cpu-work`, `--wait`), given to
+    /// every server of those workloads.
+    pub handlers: Handlers,
 }
 
 impl Plan {
+    /// Does the plan run a work workload (cpu, wait)?
+    pub fn runs_work(&self) -> bool {
+        self.stages.iter().any(|s| work::is_work(s.workload.name()))
+    }
+
+    /// The `serve` flags that give a server of `workload` its work amounts; none for a
+    /// workload that asks no work.
+    pub fn work_flags(&self, workload: CompareWorkload) -> Vec<String> {
+        if !work::is_work(workload.name()) {
+            return Vec::new();
+        }
+        let ns = |d: Duration| format!("{}ns", d.as_nanos());
+        vec![
+            "--cpu-work".into(),
+            ns(self.handlers.cpu),
+            "--wait".into(),
+            ns(self.handlers.wait),
+        ]
+    }
+
+    /// The CPUs the servers run on, for the cpu workload's ideal bound: the server CPUs
+    /// of the placement, or every CPU, which the load generator shares unless it runs
+    /// elsewhere; `None` for servers on another host, whose CPUs are not known here.
+    pub fn server_cores(&self) -> Option<Cores> {
+        if !self.server_host.is_local() {
+            return None;
+        }
+        Some(match &self.placement {
+            Some(placement) => Cores {
+                count: placement.server_cpus.len(),
+                shared_with_load: false,
+            },
+            None => Cores {
+                count: self.cpus,
+                shared_with_load: self.client_hosts.iter().all(Host::is_local),
+            },
+        })
+    }
+
     /// The number of measurements the plan makes (for the progress bar).
     pub fn steps(&self) -> u64 {
         let steps: usize = self
@@ -91,16 +136,21 @@ pub const HOLD_RAMP: &str = "200/10ms";
 /// Connections a ramp of [`HOLD_RAMP`] adds per second.
 pub const HOLD_RAMP_PER_S: f64 = 20_000.0;
 
-/// The `iomodels bench` arguments (after `bench`) for one measurement.
+/// How long the load generator waits for a reply at the least.
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The `iomodels bench` arguments (after `bench`) for one measurement; `handlers` are
+/// the work amounts of the servers, whose replies a work workload waits for longer.
 pub fn bench_args(
     workload: CompareWorkload,
     level: usize,
     addr: SocketAddr,
     duration: Duration,
+    handlers: &Handlers,
 ) -> Vec<String> {
     let d = format!("{}ms", duration.as_millis().max(1));
     let addr_s = addr.to_string();
-    let url = format!("http://{addr}/");
+    let url = format!("http://{addr}{}", work::path(workload));
     let mut args: Vec<String> = match workload {
         CompareWorkload::Echo => vec![
             "echo".into(),
@@ -112,7 +162,10 @@ pub fn bench_args(
             "--duration".into(),
             d,
         ],
-        CompareWorkload::Http | CompareWorkload::HttpClose => {
+        CompareWorkload::Http
+        | CompareWorkload::HttpClose
+        | CompareWorkload::Cpu
+        | CompareWorkload::Wait => {
             let mut a = vec![
                 "http".into(),
                 url,
@@ -152,7 +205,12 @@ pub fn bench_args(
             ]
         }
     };
-    args.extend(["--timeout".into(), "2s".into()]);
+    let timeout = match workload {
+        CompareWorkload::Cpu => TIMEOUT.max(4 * handlers.cpu),
+        CompareWorkload::Wait => TIMEOUT.max(4 * handlers.wait),
+        _ => TIMEOUT,
+    };
+    args.extend(["--timeout".into(), format!("{}ms", timeout.as_millis())]);
     args
 }
 
@@ -178,4 +236,31 @@ pub fn idle_holder_args(idle: usize, addr: SocketAddr, lifetime: Duration) -> Ve
 /// How long ramping up to `connections` takes.
 pub fn ramp_time(connections: usize) -> Duration {
     Duration::from_secs_f64(connections as f64 / HOLD_RAMP_PER_S)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn work_is_asked_on_its_path_and_waited_for_longer_than_it_takes() {
+        let addr: SocketAddr = "127.0.0.1:7777".parse().unwrap();
+        let second = Duration::from_secs(1);
+        let long = Handlers {
+            cpu: Duration::from_micros(100),
+            wait: Duration::from_secs(3),
+        };
+        let wait = bench_args(CompareWorkload::Wait, 100, addr, second, &long);
+        assert_eq!(
+            wait[..4],
+            ["http", "http://127.0.0.1:7777/wait", "--connections", "100"]
+        );
+        assert_eq!(wait[wait.len() - 2..], ["--timeout", "12000ms"]);
+        let cpu = bench_args(CompareWorkload::Cpu, 10, addr, second, &long);
+        assert_eq!(cpu[1], "http://127.0.0.1:7777/cpu");
+        assert_eq!(cpu[cpu.len() - 1], "2000ms", "at least two seconds");
+        let http = bench_args(CompareWorkload::Http, 10, addr, second, &long);
+        assert_eq!(http[1], "http://127.0.0.1:7777/");
+        assert_eq!(http[http.len() - 1], "2000ms");
+    }
 }

@@ -165,8 +165,6 @@ mod tests {
 
     #[test]
     fn a_target_is_checked_before_the_run() {
-        // An address of its own in 127/8: no other test binds it, so once the listener
-        // is dropped nothing else can be listening there.
         let listener = std::net::TcpListener::bind("127.3.2.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let me = std::process::id();
@@ -195,11 +193,14 @@ mod tests {
             err.contains(&format!("{me} ({})", command_name(me))),
             "{err}"
         );
+        // An address nothing was ever bound to: a listener of this process, even
+        // dropped, may live on in a worker another test forked meanwhile.
         drop(listener);
-        let err = check("t", addr, None).unwrap_err();
+        let unbound = std::net::SocketAddr::from(([127, 3, 2, 3], addr.port()));
+        let err = check("t", unbound, None).unwrap_err();
         assert!(
             err.starts_with(&format!(
-                "--target t: nothing accepts connections at {addr}"
+                "--target t: nothing accepts connections at {unbound}"
             )),
             "{err}"
         );

@@ -38,6 +38,14 @@ pub const TERMS: &[Term] = &[
         meaning: "The 99th percentile of request latency (echo: of a message's round trip), in milliseconds: 1 request in 100 took longer.",
     },
     Term {
+        name: "x ideal",
+        meaning: "cpu and wait: req/s over the ideal bound, the most any server could serve, whatever its model: for a wait of D with C closed-loop clients, C / D; for CPU work W, the cores the load generator leaves the server (its CPU seconds per wall second taken off when it runs on the same CPUs), no more than C, over W. The figure these workloads rank by: higher is better, 1.0 the best a model can do.",
+    },
+    Term {
+        name: "p99 / work",
+        meaning: "cpu and wait: the p99 latency over the handler's own time (the wait, the burn): 1.0 is a request that waited for nothing but its own work; more is time spent queued behind others.",
+    },
+    Term {
         name: "connect us",
         meaning: "The median time the load generator's TCP connect took, from connect(2) to the connection being writable, in microseconds. A keep-alive run connects once per client, at its start; echo connects once per session.",
     },
@@ -67,7 +75,7 @@ pub const TERMS: &[Term] = &[
     },
     Term {
         name: "B/conn",
-        meaning: "hold and idle: how much the server tree's private dirty memory grew per held connection, in bytes: what one more open connection costs the server.",
+        meaning: "hold and idle: how much the server tree's private dirty memory grew per held connection, in bytes: what one more open connection costs the server. cpu and wait: its growth from the server at rest to its peak, per client connection (a thread's stack, a coroutine's, a connection's buffers).",
     },
     Term {
         name: "kernel B/conn",
@@ -79,7 +87,7 @@ pub const TERMS: &[Term] = &[
     },
     Term {
         name: "tier",
-        meaning: "A group of models the rounds cannot tell apart by their ranking figure. Tier 1 is the cheapest group. A model that starved clients or failed requests never ranks above one that served them all.",
+        meaning: "A group of models the rounds cannot tell apart by their ranking figure. Tier 1 is the cheapest group (for cpu and wait, the one nearest the ideal). A model that starved clients or failed requests never ranks above one that served them all.",
     },
     Term {
         name: "round",
@@ -121,10 +129,11 @@ mod tests {
     #[test]
     fn every_column_of_every_table_is_explained() {
         let r = report(
-            &[("http", &[10]), ("idle", &[1000])],
+            &[("http", &[10]), ("idle", &[1000]), ("wait", &[100])],
             vec![
                 cell("epoll", "http", 10, 1, costs(1.0)),
                 cell("epoll", "idle", 1000, 1, costs(1.0)),
+                cell("epoll", "wait", 100, 1, costs(1.0)),
             ],
         );
         for table in super::super::table::tables(&r) {

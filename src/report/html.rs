@@ -58,7 +58,9 @@ pub fn page(report: &Comparison, charts: &[Chart]) -> String {
 /// The machine and the run in one line.
 fn headline(report: &Comparison) -> String {
     let m = &report.machine;
-    format!(
+    let work =
+        super::ideal::explanation(report).map_or_else(String::new, |line| format!(" {line}."));
+    let text = format!(
         "{} models, {} of {} ms runs, {:.0} s in all, on {} CPUs ({}), {}. Lower is better: a model's figure is its server CPU per request{}.",
         report.subjects.len(),
         match report.repeat {
@@ -73,7 +75,8 @@ fn headline(report: &Comparison) -> String {
         report.floor_us_per_req.map_or_else(String::new, |f| format!(
             " over the floor, the median CPU per request of a minimal server loop measured in the same round ({f:.2} µs: one read, one write; a reference, not a bound, so a model can come out slightly below it)"
         ))
-    )
+    );
+    text + &work
 }
 
 /// The box the page opens with: which model to pick for each workload, then what the

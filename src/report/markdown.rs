@@ -62,6 +62,9 @@ pub fn page(report: &Comparison, charts: &[Chart]) -> String {
             floors_measured(report)
         );
     }
+    if let Some(line) = super::ideal::explanation(report) {
+        let _ = writeln!(md, "- {line}");
+    }
     if let Some(warning) = floor_drift_warning(report) {
         let _ = writeln!(md, "- {}", text(&warning));
     }

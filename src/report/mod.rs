@@ -8,6 +8,8 @@
 //! - [`markdown`]: `report.md`, the findings, chart links and tables.
 //! - [`chart`]: ranked bars per workload and level, and each workload's sweep.
 //! - [`html`]: `report.html`, the findings, charts and tables in one page.
+//! - [`ideal`]: what the work workloads (cpu, wait) add: x ideal, p99 over the
+//!   handler's time, memory per client connection.
 //! - [`summary`]: the lines a comparison ends with: tier 1 of each cell, starved clients.
 //! - [`diff`]: `iomodels diff`: what changed between two reports, beyond their spread.
 //! - [`args`]: the command lines of `report` and `diff`; [`rewrite`] runs `report`.
@@ -22,6 +24,7 @@ pub mod escape;
 pub mod findings;
 pub mod glossary;
 pub mod html;
+pub mod ideal;
 pub mod markdown;
 pub mod pick;
 pub mod summary;

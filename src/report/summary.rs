@@ -4,10 +4,16 @@
 
 use super::{cell_name, grouped};
 use crate::results::comparison::{Cell, Comparison};
+use crate::results::work::is_work;
 
-/// The median x floor of a cell, if it has one.
+/// The median x floor of a cell (x ideal for the work workloads), if it has one.
 fn x_floor(cell: &Cell) -> Option<f64> {
-    cell.figures.and_then(|s| s.median.x_floor)
+    let median = cell.figures?.median;
+    if is_work(&cell.workload) {
+        median.x_ideal
+    } else {
+        median.x_floor
+    }
 }
 
 /// `epoll 1.06x, select 1.03x`: the tier-1 models, cheapest first.
@@ -44,7 +50,8 @@ pub fn lines(report: &Comparison) -> Vec<String> {
             let cells = report.ranked(workload, level);
             let name = cell_name(report, workload, level);
             if let Some(best) = tier_one(&cells) {
-                out.push(format!("{name}: tier 1 (x the floor): {best}"));
+                let what = super::ideal::shown_as(workload);
+                out.push(format!("{name}: tier 1 ({what}): {best}"));
             }
             if let Some(starved) = starving(report, &cells) {
                 out.push(format!("{name}: starved clients: {starved}"));

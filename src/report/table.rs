@@ -80,6 +80,10 @@ pub(super) fn table(report: &Comparison, workload: &str, level: usize) -> Table 
         headers.push("kernel B/conn");
     }
     headers.push("thr/proc");
+    let work = super::ideal::Columns::of(report, workload, &headers);
+    if let Some(work) = &work {
+        work.add_headers(&mut headers);
+    }
     let mut rows = Vec::new();
     let mut notes = Vec::new();
     let mut client_bound = false;
@@ -103,14 +107,18 @@ pub(super) fn table(report: &Comparison, workload: &str, level: usize) -> Table 
         };
         let bound = spread.median.client_cpu_share > CLIENT_BOUND;
         client_bound |= bound;
-        rows.push(row(
+        let mut row = row(
             tier_label(report, cell),
             cell,
             &spread,
             hold || idle,
             bound,
             report.floor_us_per_req,
-        ));
+        );
+        if let Some(work) = &work {
+            work.add_values(&mut row, &spread.median);
+        }
+        rows.push(row);
     }
     if client_bound {
         notes.push(format!(
@@ -301,6 +309,9 @@ pub fn print_terminal(report: &Comparison, out: &mut impl Write) -> io::Result<(
             report.rounds.len()
         );
         writeln!(out, "{}", super::wrap(&line, 88, "  "))?;
+    }
+    if let Some(line) = super::ideal::explanation(report) {
+        write!(out, "{}", super::wrap(&line, 88, "  "))?;
     }
     if !report.ranked_by.is_empty() {
         let rule = format!(

@@ -18,16 +18,20 @@ pub enum CompareWorkload {
     HttpClose,
     Hold,
     Idle,
+    Cpu,
+    Wait,
 }
 
 impl CompareWorkload {
     /// Every workload, in the order the command line lists them.
-    pub const ALL: [CompareWorkload; 5] = [
+    pub const ALL: [CompareWorkload; 7] = [
         CompareWorkload::Echo,
         CompareWorkload::Http,
         CompareWorkload::HttpClose,
         CompareWorkload::Hold,
         CompareWorkload::Idle,
+        CompareWorkload::Cpu,
+        CompareWorkload::Wait,
     ];
 
     /// Its name on the command line and in a report.
@@ -38,6 +42,8 @@ impl CompareWorkload {
             CompareWorkload::HttpClose => "http-close",
             CompareWorkload::Hold => "hold",
             CompareWorkload::Idle => "idle",
+            CompareWorkload::Cpu => "cpu",
+            CompareWorkload::Wait => "wait",
         }
     }
 
@@ -56,6 +62,12 @@ impl CompareWorkload {
             }
             CompareWorkload::Idle => {
                 "Throughput of 50 active clients while K idle connections are held"
+            }
+            CompareWorkload::Cpu => {
+                "Keep-alive HTTP requests to /cpu, each burning the server's --cpu-work"
+            }
+            CompareWorkload::Wait => {
+                "Keep-alive HTTP requests to /wait, each waiting the server's --wait"
             }
         }
     }
@@ -78,9 +90,11 @@ impl CompareWorkload {
     /// What a level means for this workload (the x axis of its chart).
     pub fn level_name(self) -> &'static str {
         match self {
-            CompareWorkload::Echo | CompareWorkload::Http | CompareWorkload::HttpClose => {
-                "concurrent clients"
-            }
+            CompareWorkload::Echo
+            | CompareWorkload::Http
+            | CompareWorkload::HttpClose
+            | CompareWorkload::Cpu
+            | CompareWorkload::Wait => "concurrent clients",
             CompareWorkload::Hold => "connections held",
             CompareWorkload::Idle => "idle connections (50 active clients)",
         }
@@ -321,6 +335,10 @@ pub struct Comparison {
     /// their runs merged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub client_hosts: Vec<String>,
+    /// The work each request of the cpu and wait workloads asked of the servers; absent
+    /// when the comparison ran neither.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work: Option<super::work::WorkAmounts>,
 }
 
 /// The `version` of the `report.json` this build writes and reads.
@@ -414,8 +432,8 @@ impl Comparison {
     /// rounds).
     pub fn assign_tiers(&mut self) {
         super::tiers::assign(&mut self.cells);
-        self.ranked_by = super::tiers::RANKED_BY.to_string();
-        self.tier_rule = super::tiers::RULE.to_string();
+        let workloads = self.workloads.iter().map(|(w, _)| w.as_str());
+        (self.ranked_by, self.tier_rule) = super::ideal::rule_of(workloads);
     }
 
     /// The cell of one subject, workload and level, if the comparison has it.

@@ -21,6 +21,10 @@ pub struct Figures {
     /// models are ranked by.
     #[serde(default)]
     pub x_floor: Option<f64>,
+    /// cpu and wait: req/s over the ideal bound of the run ([`super::ideal`]): the
+    /// figure those workloads rank by, higher is better.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x_ideal: Option<f64>,
     /// Server context switches (voluntary + involuntary) per request.
     pub ctx_per_req: Option<f64>,
     /// The server tree's peak memory, in kB: PSS summed over its processes (the JSON
@@ -28,13 +32,14 @@ pub struct Figures {
     #[serde(rename = "rss_peak_kb")]
     pub pss_peak_kb: Option<f64>,
     /// Growth of the server's memory (PSS summed over its tree) per held connection, in
-    /// bytes (hold and idle).
+    /// bytes (hold and idle; cpu and wait: per client connection).
     #[serde(rename = "rss_per_conn_b")]
     pub pss_per_conn_b: Option<f64>,
     /// Growth of the server tree's private dirty memory per held connection, in bytes
-    /// (hold and idle): what each connection costs the server alone. PSS growth reads
-    /// low when the load generator maps the same binary (the pages the two share count
-    /// half), so this is the figure the report shows.
+    /// (hold and idle; cpu and wait: per client connection): what each connection costs
+    /// the server alone. PSS growth reads low when the load generator maps the same
+    /// binary (the pages the two share count half), so this is the figure the report
+    /// shows.
     #[serde(default)]
     pub private_per_conn_b: Option<f64>,
     /// hold: the kernel's memory per held connection, in bytes: socket buffers
@@ -80,6 +85,7 @@ impl Figures {
             errors: run.errors.total() as f64,
             cpu_us_per_req: cpu_us,
             x_floor: cpu_us.zip(floor_us).map(|(cpu, floor)| cpu / floor),
+            x_ideal: None,
             ctx_per_req: server.map(|s| (s.ctx_voluntary + s.ctx_involuntary) as f64 / requests),
             pss_peak_kb: tree.map(|s| s.pss_peak_kb as f64),
             pss_per_conn_b: per_conn(tree.map(|s| s.pss_peak_kb), base.map(|b| b.pss_kb), held),
@@ -101,7 +107,11 @@ impl Figures {
 }
 
 /// Growth from `base_kb` to `peak_kb` per held connection, in bytes.
-fn per_conn(peak_kb: Option<u64>, base_kb: Option<u64>, held: Option<u64>) -> Option<f64> {
+pub(super) fn per_conn(
+    peak_kb: Option<u64>,
+    base_kb: Option<u64>,
+    held: Option<u64>,
+) -> Option<f64> {
     let held = held.filter(|&h| h > 0)?;
     Some((peak_kb?.saturating_sub(base_kb?) * 1024) as f64 / held as f64)
 }
@@ -124,6 +134,7 @@ fn combine(all: &[Figures], pick: fn(&mut [f64]) -> f64) -> Figures {
         errors: req(|f| f.errors),
         cpu_us_per_req: opt(|f| f.cpu_us_per_req),
         x_floor: opt(|f| f.x_floor),
+        x_ideal: opt(|f| f.x_ideal),
         ctx_per_req: opt(|f| f.ctx_per_req),
         pss_peak_kb: opt(|f| f.pss_peak_kb),
         pss_per_conn_b: opt(|f| f.pss_per_conn_b),

@@ -10,13 +10,18 @@
 //! - [`figures`]: the figures of one run, and their median and spread over a cell's runs.
 //! - [`tiers`]: which models the rounds can tell apart, as tiers.
 //! - [`validate`]: what a document read from a file may hold, checked as it is read.
+//! - [`work`]: the work workloads (`cpu`, `wait`): what each request asks, the variants
+//!   they run, and the figures they add; [`ideal`]: their ideal bound, which they rank
+//!   by.
 //! - `testing` (tests only): comparisons made by hand.
 
 pub mod comparison;
 pub mod figures;
+pub mod ideal;
 pub mod merge;
 pub mod run;
 #[cfg(test)]
 pub mod testing;
 pub mod tiers;
 pub mod validate;
+pub mod work;

@@ -96,5 +96,6 @@ pub fn report(workloads: &[(&str, &[usize])], cells: Vec<Cell>) -> Comparison {
         cpu_source: String::new(),
         server_host: None,
         client_hosts: Vec::new(),
+        work: None,
     }
 }

@@ -34,6 +34,11 @@
 //! round, a gap no noise of a round produces on its own (how a one-round `--quick` run
 //! still has tiers). Pairing by round cancels what a round shared: a slow stretch of the
 //! host hurts both.
+//!
+//! **The work workloads** (`cpu`, `wait`) rank by x ideal instead, the share of the
+//! ideal bound a model served ([`super::ideal`]), where higher is better: the same
+//! rule runs on its reciprocal, a cost, so "B costs 5% more than A" there reads "A
+//! served 5% more of the ideal than B", and 1.25x apart is 1.25x apart.
 
 use std::cmp::Ordering;
 use std::ops::Range;
@@ -57,10 +62,31 @@ pub const RULE: &str = "models sorted by median x floor are split at the largest
 /// What ranks the cells, and why.
 pub const RANKED_BY: &str = "models rank by the server's CPU per request over the floor measured in the same round (x floor), because it measures the server while req/s is often the load generator's pace; a model that starved clients, failed requests or held fewer connections than asked never ranks above one that served them all";
 
+/// A run's cost in a cell of `workload`, the per-round figure tiers compare (lower is
+/// better): the reciprocal of x ideal for the work workloads, CPU per request for the
+/// others (the ratio of two runs' x floor in one round, whose floor they share).
+fn round_cost(workload: &str, figures: &Figures) -> Option<f64> {
+    if super::work::is_work(workload) {
+        figures.x_ideal.filter(|&x| x > 0.0).map(|x| 1.0 / x)
+    } else {
+        figures.cpu_us_per_req
+    }
+}
+
+/// A median's cost in a cell of `workload`, as [`round_cost`] but against the floor:
+/// the reciprocal of x ideal, or x floor (CPU per request without a floor).
+fn median_cost(workload: &str, figures: &Figures) -> Option<f64> {
+    if super::work::is_work(workload) {
+        round_cost(workload, figures)
+    } else {
+        figures.ranking()
+    }
+}
+
 /// Where a cell stands before tiers: lower is better.
 fn class(cell: &Cell) -> u8 {
     let Some(spread) = cell.figures else { return 4 };
-    if spread.median.cpu_us_per_req.is_none() {
+    if median_cost(&cell.workload, &spread.median).is_none() {
         return 3;
     }
     if cell.error.is_some() {
@@ -81,10 +107,11 @@ pub fn starved_or_failed(figures: &Figures) -> bool {
     figures.starved.unwrap_or(0.0) > 0.0 || figures.errors > 0.0
 }
 
-/// The median ranking figure of a cell (x floor, or CPU per request without a floor).
+/// The median ranking figure of a cell as a cost (x floor, or CPU per request without
+/// a floor; the reciprocal of x ideal for the work workloads).
 fn key(cell: &Cell) -> f64 {
     cell.figures
-        .and_then(|s| s.median.ranking())
+        .and_then(|s| median_cost(&cell.workload, &s.median))
         .unwrap_or(f64::INFINITY)
 }
 
@@ -97,14 +124,19 @@ pub fn rank_order(a: &Cell, b: &Cell) -> Ordering {
         .then(key(a).total_cmp(&key(b)))
 }
 
-/// The per-round cost ratios `worse / better` over the rounds both were measured in.
-fn paired_ratios(better: &Cell, worse: &Cell) -> Vec<f64> {
+/// A figure of a run, as a cost (lower is better), that two cells' rounds are paired
+/// on.
+pub type RoundFigure<'a> = &'a dyn Fn(&Figures) -> Option<f64>;
+
+/// The per-round ratios `worse / better` of `cost` over the rounds both were measured
+/// in.
+fn paired_ratios(better: &Cell, worse: &Cell, cost: RoundFigure) -> Vec<f64> {
     better
         .rounds
         .iter()
         .filter_map(|a| {
             let b = worse.rounds.iter().find(|b| b.round == a.round)?;
-            let (ca, cb) = (a.figures.cpu_us_per_req?, b.figures.cpu_us_per_req?);
+            let (ca, cb) = (cost(&a.figures)?, cost(&b.figures)?);
             (ca > 0.0).then(|| cb / ca)
         })
         .collect()
@@ -117,9 +149,18 @@ fn sign_test_p(k: usize, n: usize) -> f64 {
     (k..=n).map(|i| choose(n, i)).sum::<f64>() / 2f64.powi(n as i32)
 }
 
-/// Whether the rounds tell `worse` apart from `better` (see the module documentation).
+/// Whether the rounds tell `worse` apart from `better` by the figure their workload
+/// ranks by (see the module documentation).
 pub fn told_apart(better: &Cell, worse: &Cell) -> bool {
-    let mut ratios = paired_ratios(better, worse);
+    let workload = better.workload.as_str();
+    told_apart_by(better, worse, &|f| round_cost(workload, f))
+}
+
+/// Whether the rounds tell `worse` apart from `better` by `cost`, a figure of each run
+/// where lower is better, with the rule of [`told_apart`]: what the findings use to say
+/// when two figures other than the ranking one cannot be told apart.
+pub fn told_apart_by(better: &Cell, worse: &Cell, cost: RoundFigure) -> bool {
+    let mut ratios = paired_ratios(better, worse, cost);
     if ratios.is_empty() {
         return false;
     }
@@ -411,6 +452,50 @@ mod tests {
             }
             proptest::prop_assert_eq!(next, costs.len());
         }
+    }
+
+    /// A cell of the wait workload whose rounds served `x` of the ideal, at a CPU per
+    /// request that would rank it the other way round.
+    fn waited(name: &str, x: &[f64], cpu: f64) -> Cell {
+        let mut c = cell(name, &vec![cpu; x.len()], 0.0);
+        c.workload = "wait".into();
+        for (round, &x) in c.rounds.iter_mut().zip(x) {
+            round.figures.x_ideal = Some(x);
+        }
+        let all: Vec<Figures> = c.rounds.iter().map(|r| r.figures).collect();
+        c.figures = Spread::of(&all);
+        c
+    }
+
+    #[test]
+    fn the_work_workloads_rank_by_x_ideal_the_highest_first() {
+        let mut cells = [
+            waited("epoll:--offload=0", &[0.0099, 0.0098, 0.0099], 10.0),
+            waited("async", &[0.93, 0.95, 0.92], 20.0),
+            waited("threads", &[0.95, 0.96, 0.94], 40.0),
+            waited("epoll:--offload=8", &[0.079, 0.078, 0.08], 30.0),
+        ];
+        let t = tiers(&mut cells);
+        assert_eq!(
+            t.iter().map(|x| x.1).collect::<Vec<_>>(),
+            [Some(3), Some(1), Some(1), Some(2)],
+            "{t:?}"
+        );
+        assert!(
+            told_apart(&cells[3], &cells[0]),
+            "8 pool threads serve more"
+        );
+        assert!(!told_apart(&cells[0], &cells[3]));
+        assert!(
+            !told_apart(&cells[2], &cells[1]),
+            "within the rounds' noise"
+        );
+        cells.sort_by(rank_order);
+        let order: Vec<&str> = cells.iter().map(|c| c.subject.as_str()).collect();
+        assert_eq!(
+            order,
+            ["threads", "async", "epoll:--offload=8", "epoll:--offload=0"]
+        );
     }
 
     #[test]

@@ -27,8 +27,13 @@ impl OtherCpu {
     /// Reads every process now, except this process, its ancestors and descendants, and
     /// `server`'s tree.
     pub fn now(server: Option<u32>) -> Self {
+        Self::seen_by(std::process::id(), server)
+    }
+
+    /// Every process now, except `me`, its ancestors and descendants, and `server`'s tree.
+    fn seen_by(me: u32, server: Option<u32>) -> Self {
         let table = process_table();
-        let excluded = excluded(&table, std::process::id(), server);
+        let excluded = excluded(&table, me, server);
         let cpu = table
             .iter()
             .filter(|(pid, _)| !excluded.contains(pid))
@@ -131,28 +136,25 @@ mod tests {
         assert_eq!(after.since(&before), 20 + 30 + 5);
     }
 
-    /// Spins for `ms` milliseconds in a shell that the test's own shell leaves behind,
-    /// reparented away from this process: a stranger's.
-    fn orphan_spinner(ms: u64) {
-        let spin = format!(
-            "end=$(($(date +%s%N)+{ms}000000)); while [ $(date +%s%N) -lt $end ]; do :; done"
-        );
-        let status = Command::new("sh")
-            .args(["-c", &format!("sh -c '{spin}' >/dev/null 2>&1 & exit 0")])
-            .status()
-            .expect("sh");
-        assert!(status.success());
-    }
-
     #[test]
-    fn a_strangers_cpu_counts() {
-        let before = OtherCpu::now(None);
-        orphan_spinner(300);
-        std::thread::sleep(Duration::from_millis(450));
-        let theirs = OtherCpu::now(None).since(&before);
+    fn a_strangers_cpu_counts_and_our_childs_does_not() {
+        let mut spinner = Command::new("sh")
+            .args(["-c", "while :; do :; done"])
+            .spawn()
+            .expect("sh");
+        // The same moments seen by this process, whose child spins, and by a process
+        // that does not exist, to which the spinning child is a stranger's.
+        let (ours_before, stranger_before) =
+            (OtherCpu::now(None), OtherCpu::seen_by(u32::MAX, None));
+        std::thread::sleep(Duration::from_millis(300));
+        let (ours_after, stranger_after) = (OtherCpu::now(None), OtherCpu::seen_by(u32::MAX, None));
+        spinner.kill().expect("the spinner");
+        spinner.wait().expect("the spinner");
+        let ours = ours_after.since(&ours_before);
+        let strangers = stranger_after.since(&stranger_before);
         assert!(
-            theirs >= 100_000_000,
-            "a stranger's 300 ms of spinning: {theirs} ns"
+            strangers >= ours + 100_000_000,
+            "a child's 300 ms of spinning: {strangers} ns to a stranger, {ours} ns to us"
         );
     }
 }

@@ -183,11 +183,15 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
-fn parse_cpu_work(text: &str) -> Result<Duration, String> {
+/// The value parser of `--cpu-work` (`serve`, `compare`): a duration within
+/// [`Handlers::checked_cpu`]'s bounds.
+pub fn parse_cpu_work(text: &str) -> Result<Duration, String> {
     parse_amount(text).and_then(Handlers::checked_cpu)
 }
 
-fn parse_wait(text: &str) -> Result<Duration, String> {
+/// The value parser of `--wait` (`serve`, `compare`): a duration within
+/// [`Handlers::checked_wait`]'s bounds.
+pub fn parse_wait(text: &str) -> Result<Duration, String> {
     parse_amount(text).and_then(Handlers::checked_wait)
 }
 

@@ -12,6 +12,17 @@ use crate::util::validate_json;
 
 /// Runs `iomodels compare ARGS --out DIR`; returns the parsed report.json.
 fn compare(dir: &Path, args: &[&str]) -> Value {
+    let (json, stdout) = compare_out(dir, args);
+    assert!(
+        stdout.contains("\nsummary\n") && stdout.contains(": tier 1 (x the floor): "),
+        "the terminal ends with a summary: {stdout}"
+    );
+    json
+}
+
+/// Runs `iomodels compare ARGS --out DIR`, which must succeed, name its report and
+/// write a report.json the schema accepts; returns it, parsed, and the terminal's text.
+pub(crate) fn compare_out(dir: &Path, args: &[&str]) -> (Value, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_iomodels"))
         .arg("compare")
         .args(args)
@@ -29,17 +40,13 @@ fn compare(dir: &Path, args: &[&str]) -> Value {
         stdout.contains("report.html"),
         "the terminal names the report: {stdout}"
     );
-    assert!(
-        stdout.contains("\nsummary\n") && stdout.contains(": tier 1 (x the floor): "),
-        "the terminal ends with a summary: {stdout}"
-    );
     let json: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
     validate_json("compare.schema.json", &json);
-    json
+    (json, stdout.into_owned())
 }
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
+pub(crate) fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = crate::util::scratch().join(format!("iomodels-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir

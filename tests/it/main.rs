@@ -12,6 +12,8 @@
 //! - `serve_cli`: what `list` and `serve` say to a user; `cli_help`: the help, shell
 //!   completions and the man page.
 //! - `compare`: a small comparison writes every output file, and survives a model that dies.
+//! - `compare_work`: the work workloads (`wait`, `cpu`) rank by x ideal and find the
+//!   blocking call inside an event loop.
 //! - `bench_echo`, `bench_http`, `bench_hold`: the load generator against our servers;
 //!   `bench_errors`: against deliberately wrong servers; `bench_cli`: usage errors
 //!   (helpers in `bench_util`); `bench_abuse`: hostile clients against models of
@@ -48,6 +50,7 @@ mod bench_http;
 mod bench_util;
 mod cli_help;
 mod compare;
+mod compare_work;
 mod deploy;
 mod floor;
 mod lab;

@@ -155,14 +155,20 @@ fn hex(text: &str) -> RGBColor {
     RGBColor(byte(1), byte(3), byte(5))
 }
 
-/// The figure charts draw: the ranking figure, x the floor where a floor was measured.
+/// The figure charts draw: the ranking figure, x the floor where a floor was measured,
+/// x ideal for the work workloads (the only runs that have it).
 pub fn ranking(figures: &Figures) -> Option<f64> {
-    figures.ranking().filter(|v| v.is_finite())
+    figures
+        .x_ideal
+        .or_else(|| figures.ranking())
+        .filter(|v| v.is_finite())
 }
 
-/// The axis title of [`ranking`], with its unit.
-pub fn ranking_axis(report: &Comparison) -> &'static str {
-    if report.floor_us_per_req.is_some() {
+/// The axis title of [`ranking`] in the charts of `workload`, with its unit.
+pub fn ranking_axis(report: &Comparison, workload: &str) -> &'static str {
+    if crate::results::work::is_work(workload) {
+        crate::report::ideal::AXIS
+    } else if report.floor_us_per_req.is_some() {
         "server CPU per request, x the floor (lower is better)"
     } else {
         "server CPU per request, µs (lower is better)"

@@ -54,7 +54,7 @@ pub fn chart(report: &Comparison, workload: &str, level: usize) -> Result<Chart>
     let rows = rows(report, workload, level);
     let title = cell_name(report, workload, level);
     let bars = rows.iter().filter(|r| r.value.is_some()).count();
-    let svg = draw(report, &title, &rows)?;
+    let svg = draw(report, &title, ranking_axis(report, workload), &rows)?;
     Ok(Chart {
         file: format!("{workload}-{level}.svg"),
         title,
@@ -123,7 +123,7 @@ fn shorten(text: &str, max: usize) -> String {
     format!("{cut}…")
 }
 
-fn draw(report: &Comparison, title: &str, rows: &[Row]) -> Result<String> {
+fn draw(report: &Comparison, title: &str, axis: &str, rows: &[Row]) -> Result<String> {
     let n = rows.len().max(1);
     let height = TOP + n as u32 * ROW + BOTTOM;
     let longest = rows
@@ -153,7 +153,7 @@ fn draw(report: &Comparison, title: &str, rows: &[Row]) -> Result<String> {
             .x_label_formatter(&|v| human(*v))
             .light_line_style(WHITE)
             .bold_line_style(RGBColor(225, 225, 225))
-            .x_desc(ranking_axis(report))
+            .x_desc(axis)
             .axis_desc_style(("sans-serif", 16))
             .label_style(("sans-serif", 15))
             .draw()

@@ -61,7 +61,8 @@ pub fn chart(report: &Comparison, workload: &str, levels: &[usize]) -> Result<Op
         _ => format!("{} per host", level_name(workload)),
     };
     let title = format!("{workload}: CPU per request against {level_name}");
-    let svg = draw(report, &title, &level_name, levels, &panels)?;
+    let y_name = ranking_axis(report, workload);
+    let svg = draw(report, &title, (&level_name, y_name), levels, &panels)?;
     Ok(Some(Chart {
         file: format!("{workload}-sweep.svg"),
         title,
@@ -137,7 +138,7 @@ fn panels(report: &Comparison, workload: &str, levels: &[usize]) -> Vec<(usize, 
 fn draw(
     report: &Comparison,
     title: &str,
-    level_name: &str,
+    (level_name, y_name): (&str, &str),
     levels: &[usize],
     panels: &[(usize, Vec<Line>)],
 ) -> Result<String> {
@@ -152,6 +153,7 @@ fn draw(
     let panel_width = f64::from(WIDTH) / cols as f64;
     let axes = Axes {
         level_name,
+        y_name,
         levels,
         top,
         label_room: label_room(panels, panel_width),
@@ -211,6 +213,8 @@ fn with_panel_bounds(svg: &str, bounds: &[Bounds]) -> String {
 /// What every panel shares.
 struct Axes<'a> {
     level_name: &'a str,
+    /// What the y axis shows ([`ranking_axis`]).
+    y_name: &'a str,
     levels: &'a [usize],
     /// The top of the shared y scale.
     top: f64,
@@ -254,7 +258,7 @@ fn panel(
         .light_line_style(WHITE)
         .bold_line_style(RGBColor(225, 225, 225))
         .x_desc(axes.level_name)
-        .y_desc(ranking_axis(report))
+        .y_desc(axes.y_name)
         .axis_desc_style(("sans-serif", 14))
         .label_style(("sans-serif", 14))
         .draw()

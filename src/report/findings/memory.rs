@@ -106,7 +106,7 @@ fn named(models: &Sizes) -> String {
 }
 
 /// A size in the unit it reads best in: (`740`, `B`), (`12.4`, `kB`).
-fn amount(b: f64) -> (String, &'static str) {
+pub(super) fn amount(b: f64) -> (String, &'static str) {
     if b >= 1000.0 {
         (format!("{:.1}", b / 1000.0), "kB")
     } else {

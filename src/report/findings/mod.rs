@@ -2,6 +2,9 @@
 //! seed articles ask, answered with this run's models and figures. A question the run
 //! has no data for gets no sentence. In the order the report gives them:
 //!
+//! - `work`: what the seeds advise for handlers that wait or burn CPU, from the cpu and
+//!   wait workloads (a blocking call inside an event loop, seed 004's hybrid, seed
+//!   002's claim, CPU-bound work on more than one core);
 //! - here: which models are in tier 1 at the lowest and the highest concurrency, and at
 //!   what multiple of the floor;
 //! - `threads`: what running several threads costs an event loop at the fewest
@@ -16,6 +19,7 @@ mod idle;
 mod interference;
 mod memory;
 mod threads;
+mod work;
 
 use super::{cell_name, chart, grouped};
 use crate::model::Family;
@@ -31,7 +35,7 @@ pub struct Finding {
 
 /// Every finding the report has data for, in the order above.
 pub fn all(report: &Comparison) -> Vec<Finding> {
-    let mut out = Vec::new();
+    let mut out = work::all(report);
     for (workload, levels) in &report.workloads {
         if !counts_clients(workload) {
             continue;
