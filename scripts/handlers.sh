@@ -9,6 +9,7 @@
 #   scripts/handlers.sh                           # /wait, 100 clients
 #   PATHNAME=cpu CLIENTS=100 scripts/handlers.sh  # /cpu
 #   CASES="epoll:--offload=0 threads" scripts/handlers.sh
+#   THREADS=2 scripts/handlers.sh                 # bench's event-loop threads (default 2)
 set -euo pipefail
 
 PATHNAME=${PATHNAME:-wait}
@@ -17,6 +18,7 @@ DURATION=${DURATION:-3s}
 REPEAT=${REPEAT:-3}
 WAIT=${WAIT:-10ms}
 CPU_WORK=${CPU_WORK:-100us}
+THREADS=${THREADS:-2}
 PORT=0
 if [ "$PATHNAME" = wait ]; then
     CASES=${CASES:-"epoll:--offload=0 epoll:--offload=8 epoll threads fork async async-mt coroutines uring poll"}
@@ -36,20 +38,20 @@ for round in $(seq "$REPEAT"); do
         start_serve "$model" --proto http --addr 127.0.0.1:0 --wait "$WAIT" \
             --cpu-work "$CPU_WORK" "${flags[@]}"
         "$IOMODELS" bench http "http://$SERVER_ADDR/$PATHNAME" --connections "$CLIENTS" \
-            --duration "$DURATION" --server-pid "$SERVER_PID" \
+            --threads "$THREADS" --duration "$DURATION" --server-pid "$SERVER_PID" \
             --json "$DIR/$case.$round.json" >/dev/null
         stop_servers
     done
 done
 
-python3 - "$DIR" "$PATHNAME" "$CLIENTS" "$WAIT" "$CPU_WORK" "$REPEAT" $CASES <<'PY'
+THREADS=$THREADS python3 - "$DIR" "$PATHNAME" "$CLIENTS" "$WAIT" "$CPU_WORK" "$REPEAT" $CASES <<'PY'
 import json, os, re, statistics, sys
 d, path, clients, wait, work, repeat, *cases = sys.argv[1:]
 def secs(t):
     n, u = re.fullmatch(r'([\d.]+)(ns|us|ms|s)?', t).groups()
     return float(n) * {'ns': 1e-9, 'us': 1e-6, 'ms': 1e-3, 's': 1, None: 1}[u]
 cores = os.cpu_count()
-print(f"/{path}: {clients} clients, wait {wait}, cpu work {work}, {repeat} rounds, {cores} cores")
+print(f"/{path}: {clients} clients, wait {wait}, cpu work {work}, {repeat} rounds, {cores} cores, bench threads {os.environ.get('THREADS', '2')}")
 print(f"{'case':<22} {'req/s median':>12} {'range':>19} {'x ideal':>8} {'p99 ms':>8} {'server cores':>12}")
 for case in cases:
     runs = [json.load(open(f"{d}/{case}.{r}.json")) for r in range(1, int(repeat) + 1)]

@@ -139,6 +139,11 @@ pub const HOLD_RAMP_PER_S: f64 = 20_000.0;
 /// How long the load generator waits for a reply at the least.
 const TIMEOUT: Duration = Duration::from_secs(2);
 
+/// bench's event-loop threads for `wait`: one thread turning round a hundred
+/// connections adds its own turn to every wait (at 100 clients, epoll's /wait reached
+/// 0.91 of the ideal against 0.97 with two: docs/results.md, *Handlers that work*).
+const WAIT_CLIENT_THREADS: usize = 2;
+
 /// The `iomodels bench` arguments (after `bench`) for one measurement; `handlers` are
 /// the work amounts of the servers, whose replies a work workload waits for longer.
 pub fn bench_args(
@@ -176,6 +181,10 @@ pub fn bench_args(
             ];
             if workload == CompareWorkload::HttpClose {
                 a.push("--close".into());
+            }
+            if workload == CompareWorkload::Wait {
+                let threads = WAIT_CLIENT_THREADS.min(level.max(1));
+                a.extend(["--threads".into(), threads.to_string()]);
             }
             a
         }
@@ -256,11 +265,23 @@ mod tests {
             ["http", "http://127.0.0.1:7777/wait", "--connections", "100"]
         );
         assert_eq!(wait[wait.len() - 2..], ["--timeout", "12000ms"]);
+        let threads = |args: &[String]| {
+            let at = args.iter().position(|a| a == "--threads")?;
+            Some(args[at + 1].clone())
+        };
+        assert_eq!(threads(&wait).as_deref(), Some("2"), "two client loops");
+        let one = bench_args(CompareWorkload::Wait, 1, addr, second, &long);
+        assert_eq!(
+            threads(&one).as_deref(),
+            Some("1"),
+            "no more loops than clients"
+        );
         let cpu = bench_args(CompareWorkload::Cpu, 10, addr, second, &long);
         assert_eq!(cpu[1], "http://127.0.0.1:7777/cpu");
         assert_eq!(cpu[cpu.len() - 1], "2000ms", "at least two seconds");
         let http = bench_args(CompareWorkload::Http, 10, addr, second, &long);
         assert_eq!(http[1], "http://127.0.0.1:7777/");
         assert_eq!(http[http.len() - 1], "2000ms");
+        assert_eq!(threads(&http), None, "the default workloads as they were");
     }
 }
