@@ -40,7 +40,8 @@ pub fn interference(report: &Comparison) -> Option<Finding> {
     Some(Finding {
         topic: "interference".into(),
         text: format!(
-            "{disturbed} of {runs} runs were measured under interference: other processes took more than {DISTURBED_OUTSIDE_PCT:.0}% of a core, or the hypervisor more than {DISTURBED_STEAL_PCT:.0}% of the machine (at worst {worst:.0}% of a core and {steal:.1}% steal); most for {}. Their rounds count in the medians; a figure whose rounds disagree says so in its spread.",
+            "{disturbed} of {runs} runs {} measured under interference: other processes took more than {DISTURBED_OUTSIDE_PCT:.0}% of a core, or the hypervisor more than {DISTURBED_STEAL_PCT:.0}% of the machine (at worst {worst:.0}% of a core and {steal:.1}% steal); most for {}. Their rounds count in the medians; a figure whose rounds disagree says so in its spread.",
+            if disturbed == 1 { "was" } else { "were" },
             most.join(", ")
         ),
     })
