@@ -5,7 +5,7 @@
 
 use std::io;
 use std::net::{TcpListener, TcpStream};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use slab::Slab;
@@ -51,10 +51,8 @@ pub fn readiness(flags: EpollFlags) -> (bool, bool) {
 
 /// Waits for events at most `timeout` (at most the stop-flag period, so the caller
 /// checks its stop flag in time: [`LoopWork::timeout`]), to the nanosecond; a wait
-/// interrupted by a signal reports none.
-pub fn wait(epoll: &Epoll, events: &mut [EpollEvent], timeout: Duration) -> io::Result<usize> {
-    crate::sys::epoll_wait::wait(epoll, events, timeout)
-}
+/// interrupted by a signal reports none. One door for every epoll loop.
+pub use crate::sys::epoll_wait::wait;
 
 /// One level-triggered epoll reactor: accepts from `listener` and serves its
 /// connections on the calling thread until `stop` is set. The `epoll` model runs one;

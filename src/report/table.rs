@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use crate::results::comparison::{Cell, Comparison, IDLE_ACTIVE_CLIENTS};
+use crate::results::comparison::{Cell, Comparison, Disturbance, IDLE_ACTIVE_CLIENTS};
 use crate::results::figures::{Figures, Spread};
 use crate::results::tiers::held_short;
 
@@ -184,23 +184,15 @@ fn below_floor_note(cell: &Cell) -> Option<String> {
 
 /// Which of a cell's rounds were measured while other processes used the machine.
 fn disturbed_note(cell: &Cell) -> Option<String> {
-    let disturbed: Vec<_> = cell.rounds.iter().filter(|r| r.host.disturbed).collect();
-    let worst = disturbed
-        .iter()
-        .map(|r| r.host.outside_pct_of_core)
-        .fold(0.0, f64::max);
-    let steal = disturbed
-        .iter()
-        .map(|r| r.host.steal_pct)
-        .fold(0.0, f64::max);
-    (!disturbed.is_empty()).then(|| {
-        format!(
-            "{}: {} of {} rounds measured under interference (other processes took up to {worst:.0}% of a core, {steal:.1}% steal)",
-            cell.subject,
-            disturbed.len(),
-            cell.rounds.len()
-        )
-    })
+    let d = Disturbance::of(cell)?;
+    Some(format!(
+        "{}: {} of {} rounds measured under interference (other processes took up to {:.0}% of a core, {:.1}% steal)",
+        cell.subject,
+        d.rounds,
+        cell.rounds.len(),
+        d.worst_outside_pct,
+        d.worst_steal_pct
+    ))
 }
 
 fn row(

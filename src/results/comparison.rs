@@ -272,6 +272,36 @@ pub struct Machine {
     pub nofile: Option<u64>,
 }
 
+/// How a cell's rounds were disturbed: how many, and the worst of them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Disturbance {
+    pub rounds: usize,
+    /// The most CPU other processes took in one of them, in % of one core.
+    pub worst_outside_pct: f64,
+    /// The most steal in one of them, in % of the machine's time.
+    pub worst_steal_pct: f64,
+}
+
+impl Disturbance {
+    /// Of a cell's rounds; `None` where none was disturbed.
+    pub fn of(cell: &Cell) -> Option<Disturbance> {
+        let hit: Vec<&HostLoad> = cell
+            .rounds
+            .iter()
+            .map(|r| &r.host)
+            .filter(|h| h.disturbed)
+            .collect();
+        (!hit.is_empty()).then(|| Disturbance {
+            rounds: hit.len(),
+            worst_outside_pct: hit
+                .iter()
+                .map(|h| h.outside_pct_of_core)
+                .fold(0.0, f64::max),
+            worst_steal_pct: hit.iter().map(|h| h.steal_pct).fold(0.0, f64::max),
+        })
+    }
+}
+
 /// The floor of a workload's first round and of its last.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FloorDrift {

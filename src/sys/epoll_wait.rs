@@ -73,20 +73,25 @@ mod tests {
     fn a_timeout_below_a_millisecond_is_kept() {
         let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).unwrap();
         let mut events = [EpollEvent::empty(); 4];
-        // Forty waits of 300 us: about 12 ms with nanoseconds, 40 ms rounded up to ms.
-        let start = Instant::now();
-        for _ in 0..40 {
-            assert_eq!(
-                wait(&epoll, &mut events, Duration::from_micros(300)).unwrap(),
-                0
-            );
-        }
-        let took = start.elapsed();
-        assert!(took >= Duration::from_millis(12), "{took:?}");
+        // A wait never ends early, and rounded up to a millisecond it never ends within
+        // one: the quickest of twenty 300 us waits tells the two apart, however busy
+        // the machine (one undisturbed wait is enough).
+        let quickest = (0..20)
+            .map(|_| {
+                let start = Instant::now();
+                assert_eq!(
+                    wait(&epoll, &mut events, Duration::from_micros(300)).unwrap(),
+                    0
+                );
+                start.elapsed()
+            })
+            .min()
+            .unwrap();
+        assert!(quickest >= Duration::from_micros(300), "{quickest:?}");
         if !NO_PWAIT2.load(Ordering::Relaxed) {
             assert!(
-                took < Duration::from_millis(36),
-                "40 x 300 us took {took:?}"
+                quickest < Duration::from_millis(1),
+                "the quickest took {quickest:?}"
             );
         }
     }

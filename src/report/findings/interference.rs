@@ -3,7 +3,9 @@
 //! the only place it shows.
 
 use super::Finding;
-use crate::results::comparison::{Comparison, DISTURBED_OUTSIDE_PCT, DISTURBED_STEAL_PCT};
+use crate::results::comparison::{
+    Comparison, Disturbance, DISTURBED_OUTSIDE_PCT, DISTURBED_STEAL_PCT,
+};
 
 /// How many models the finding names, the most disturbed first.
 const NAMED: usize = 3;
@@ -14,18 +16,15 @@ pub fn interference(report: &Comparison) -> Option<Finding> {
     let mut by_subject: Vec<(&str, usize)> = Vec::new();
     let (mut disturbed, mut worst, mut steal) = (0usize, 0.0f64, 0.0f64);
     for cell in &report.cells {
-        let n = cell.rounds.iter().filter(|r| r.host.disturbed).count();
-        if n == 0 {
+        let Some(d) = Disturbance::of(cell) else {
             continue;
-        }
-        disturbed += n;
-        for r in cell.rounds.iter().filter(|r| r.host.disturbed) {
-            worst = worst.max(r.host.outside_pct_of_core);
-            steal = steal.max(r.host.steal_pct);
-        }
+        };
+        disturbed += d.rounds;
+        worst = worst.max(d.worst_outside_pct);
+        steal = steal.max(d.worst_steal_pct);
         match by_subject.iter_mut().find(|(s, _)| *s == cell.subject) {
-            Some((_, count)) => *count += n,
-            None => by_subject.push((&cell.subject, n)),
+            Some((_, count)) => *count += d.rounds,
+            None => by_subject.push((&cell.subject, d.rounds)),
         }
     }
     if disturbed == 0 {
