@@ -11,7 +11,9 @@
 //!    warnings), [`sys`] (the only `unsafe` code: fork, the accept lock, signals and the
 //!    stop flag, accept4, the descriptor limit, may's coroutine spawn, io_uring),
 //!    [`units`] (durations as every command writes them), [`protocol`] (sans-I/O sessions, `echo` and `http`: bytes in, reply bytes out,
-//!    and the work a request needs), [`work`] (carrying that work out: a CPU burn, a
+//!    and the work a request needs), [`db`] (the PostgreSQL behind `/db` and
+//!    `/queries`: the drivers each family reads it with, and a private cluster),
+//!    [`work`] (carrying that work out: a CPU burn, a
 //!    blocking call, a pool of threads, an event loop's timers), [`stats`]
 //!    (HdrHistogram recorders and error kinds, added up for printing).
 //! 2. [`conn`]: the machinery the model families share: the per-connection state
@@ -52,6 +54,7 @@ pub mod bench;
 pub mod cli;
 pub mod compare;
 pub mod conn;
+pub mod db;
 pub mod error;
 pub mod floor;
 pub mod hosts;

@@ -186,6 +186,7 @@ impl CompareArgs {
             handlers: Handlers {
                 cpu: self.cpu_work,
                 wait: self.wait,
+                database: None,
             },
         })
     }

@@ -258,6 +258,7 @@ mod tests {
         let long = Handlers {
             cpu: Duration::from_micros(100),
             wait: Duration::from_secs(3),
+            database: None,
         };
         let wait = bench_args(CompareWorkload::Wait, 100, addr, second, &long);
         assert_eq!(

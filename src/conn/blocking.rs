@@ -19,7 +19,9 @@
 //! A request that needs work is carried out where the connection is served: a thread
 //! (or a process) burns the CPU and sleeps through a wait, blocking only itself; a
 //! coroutine burns inline and sleeps cooperatively, so the other coroutines of its
-//! thread run meanwhile ([`BlockingStream::carry_out`]). The replies before it in the
+//! thread run meanwhile ([`BlockingStream::carry_out`]). A thread or process queries
+//! the database on a connection of its own; a coroutine hands the query to a pool of
+//! threads and parks. The replies before it in the
 //! same read leave with its reply.
 
 use std::io::{self, Read, Write};
@@ -29,7 +31,8 @@ use std::time::{Duration, Instant};
 use socket2::SockRef;
 
 use super::{is_disconnect, ConnOptions, LINGER_TIME};
-use crate::protocol::{Close, Work};
+use crate::db;
+use crate::protocol::{Close, Outcome, Work};
 use crate::sys::signal::{Stop, STOP_POLL};
 use crate::vlog;
 use crate::work;
@@ -48,7 +51,7 @@ pub trait BlockingStream: Read + Write {
     /// Bounds each write's wait, as [`Self::set_read_timeout`] does reads.
     fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
     /// Carries out a request's work the way the stream's owner waits.
-    fn carry_out(work: Work)
+    fn carry_out(work: Work) -> Outcome
     where
         Self: Sized;
 }
@@ -67,9 +70,10 @@ impl BlockingStream for TcpStream {
         TcpStream::set_write_timeout(self, timeout)
     }
 
-    /// A thread blocks: it serves this connection alone.
-    fn carry_out(work: Work) {
-        work::block(work);
+    /// A thread blocks: it serves this connection alone (and queries on a connection
+    /// of its own).
+    fn carry_out(work: Work) -> Outcome {
+        work::block(work)
     }
 }
 
@@ -90,12 +94,16 @@ impl BlockingStream for may::net::TcpStream {
 
     /// CPU inline (a coroutine holds its thread while it computes, as gevent's
     /// greenlets do); a wait is may's sleep, which parks the coroutine and lets its
-    /// thread run the others: a thread's sleep would stall them all.
-    fn carry_out(work: Work) {
+    /// thread run the others: a thread's sleep would stall them all. A query goes to
+    /// a pool of threads with connections, the coroutine parked meanwhile
+    /// ([`db::parked`]), for the same reason.
+    fn carry_out(work: Work) -> Outcome {
         match work {
             Work::Cpu(amount) => work::cpu::burn(amount),
             Work::Wait(amount) => may::coroutine::sleep(amount),
+            Work::Db(query, url) => return db::parked::read(query, url),
         }
+        Outcome::Done
     }
 }
 
@@ -144,8 +152,8 @@ fn run<S: BlockingStream>(
             buf.copy_within(progress.consumed..filled, 0);
             filled -= progress.consumed;
             if let Some(owed) = progress.work {
-                carry_out::<S>(owed, stop)?;
-                progress = progress.then(session.finish_work(&mut out));
+                let outcome = carry_out::<S>(owed, stop)?;
+                progress = progress.then(session.finish_work(&mut out, outcome));
             }
             completed |= progress.completed;
             if !out.is_empty() {
@@ -169,16 +177,11 @@ fn run<S: BlockingStream>(
 /// Carries out `work` as the stream's owner does; a server that must notice its stop
 /// flag (only thread streams are given one) sleeps through a wait in slices of
 /// [`STOP_POLL`], and gives up on the connection once it is set.
-fn carry_out<S: BlockingStream>(owed: Work, stop: Option<&Stop>) -> io::Result<()> {
+fn carry_out<S: BlockingStream>(owed: Work, stop: Option<&Stop>) -> io::Result<Outcome> {
     match stop {
-        Some(stop) if !work::block_unless_stopped(owed, stop) => {
-            Err(io::Error::other("server stopping"))
-        }
-        Some(_) => Ok(()),
-        None => {
-            S::carry_out(owed);
-            Ok(())
-        }
+        Some(stop) => work::block_unless_stopped(owed, stop)
+            .ok_or_else(|| io::Error::other("server stopping")),
+        None => Ok(S::carry_out(owed)),
     }
 }
 

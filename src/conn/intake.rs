@@ -11,7 +11,7 @@
 //! connection owns no input buffer.
 
 use super::ConnOptions;
-use crate::protocol::{Progress, Session, Work};
+use crate::protocol::{Outcome, Progress, Session, Work};
 
 /// One connection's session and pending input.
 #[derive(Debug)]
@@ -64,11 +64,12 @@ impl Intake {
         self.session.work_owed()
     }
 
-    /// The work the last progress asked for is done: appends its request's reply, then
-    /// feeds the input that followed the request, as [`Self::resume`] does. The
-    /// progress returned is both, as one (it may ask for work again: a pipeline).
-    pub fn finish_work(&mut self, out: &mut Vec<u8>) -> Progress {
-        let done = self.session.finish_work(out);
+    /// The work the last progress asked for is done, with `outcome`: appends its
+    /// request's reply, then feeds the input that followed the request, as
+    /// [`Self::resume`] does. The progress returned is both, as one (it may ask for
+    /// work again: a pipeline).
+    pub fn finish_work(&mut self, out: &mut Vec<u8>, outcome: Outcome) -> Progress {
+        let done = self.session.finish_work(out, outcome);
         if done.close.is_some() {
             self.discard();
             return done;
@@ -115,7 +116,7 @@ mod tests {
         assert_eq!(p.work, Some(Work::Wait(Duration::from_millis(10))));
         assert_eq!(intake.work_owed(), p.work);
         assert!(out.is_empty() && intake.has_pending());
-        let p = intake.finish_work(&mut out);
+        let p = intake.finish_work(&mut out, Outcome::Done);
         assert_eq!(
             p.work,
             Some(Work::Wait(Duration::from_millis(10))),
@@ -123,7 +124,7 @@ mod tests {
         );
         assert!(p.completed);
         let one = out.len();
-        let p = intake.finish_work(&mut out);
+        let p = intake.finish_work(&mut out, Outcome::Done);
         assert_eq!((p.work, p.consumed), (None, GET.len()));
         assert_eq!(intake.work_owed(), None);
         assert_eq!(out.len(), 3 * one, "three replies");
@@ -136,7 +137,7 @@ mod tests {
         let mut out = Vec::new();
         let closing = b"GET /cpu HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
         intake.absorb(&[closing.as_slice(), GET].concat(), &mut out);
-        let p = intake.finish_work(&mut out);
+        let p = intake.finish_work(&mut out, Outcome::Done);
         assert_eq!(p.close, Some(Close::Linger));
         assert!(!intake.has_pending());
     }

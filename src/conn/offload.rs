@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use super::intake::Intake;
 use super::{ConnOptions, Offload};
-use crate::protocol::{Progress, Work};
+use crate::protocol::{Outcome, Progress, Work};
 use crate::sys::signal::{Stop, STOP_POLL};
 use crate::work::{self, Completions, WaitTimers, WorkPool};
 
@@ -59,11 +59,13 @@ impl Ticket {
     }
 }
 
-/// Work that has come back: the slot of the connection it was for, and its ticket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Work that has come back: the slot of the connection it was for, its ticket, and
+/// what the work came back with.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finished {
     pub key: usize,
     ticket: Ticket,
+    outcome: Outcome,
 }
 
 /// A slot key and a ticket packed into the token the pool and the timers carry.
@@ -74,11 +76,17 @@ fn token(key: usize, ticket: Ticket) -> usize {
 }
 
 impl Finished {
-    /// The work a token names.
+    /// The work a token names, done with nothing to show (a timer's wait).
     pub fn of(token: usize) -> Finished {
+        Finished::with(token, Outcome::Done)
+    }
+
+    /// The work a token names, come back with `outcome`.
+    pub fn with(token: usize, outcome: Outcome) -> Finished {
         Finished {
             key: token & u32::MAX as usize,
             ticket: Ticket((token >> 32) as u32),
+            outcome,
         }
     }
 }
@@ -87,8 +95,8 @@ impl Finished {
 #[derive(Debug)]
 pub struct LoopWork {
     way: Way,
-    /// The pool's finished tokens, reused between turns.
-    tokens: Vec<usize>,
+    /// The pool's finished tokens and outcomes, reused between turns.
+    tokens: Vec<(usize, Outcome)>,
 }
 
 #[derive(Debug)]
@@ -180,7 +188,11 @@ impl LoopWork {
     pub fn take_completed(&mut self, into: &mut Vec<Finished>) {
         if let Way::Pool { done, .. } = &self.way {
             done.take(&mut self.tokens);
-            into.extend(self.tokens.drain(..).map(Finished::of));
+            into.extend(
+                self.tokens
+                    .drain(..)
+                    .map(|(token, outcome)| Finished::with(token, outcome)),
+            );
         }
     }
 
@@ -215,11 +227,14 @@ impl LoopWork {
         now: Instant,
     ) -> Progress {
         while let Some(owed) = progress.work {
-            if let Some(ticket) = self.start(owed, key, now) {
-                *in_flight = Some(ticket);
-                break;
-            }
-            progress = progress.then(intake.finish_work(out));
+            let outcome = match self.start(owed, key, now) {
+                Started::InFlight(ticket) => {
+                    *in_flight = Some(ticket);
+                    break;
+                }
+                Started::Done(outcome) => outcome,
+            };
+            progress = progress.then(intake.finish_work(out, outcome));
         }
         progress
     }
@@ -239,39 +254,45 @@ impl LoopWork {
             return None;
         }
         *in_flight = None;
-        let progress = intake.finish_work(out);
+        let progress = intake.finish_work(out, finished.outcome);
         Some(self.carry(intake, progress, out, (finished.key, in_flight), now))
     }
 
-    /// Starts `owed` for slot `key`: its ticket if it is in flight, `None` if it is
-    /// done already.
-    fn start(&mut self, owed: Work, key: usize, now: Instant) -> Option<Ticket> {
+    /// Starts `owed` for slot `key`: in flight with its ticket, or done already.
+    fn start(&mut self, owed: Work, key: usize, now: Instant) -> Started {
         match (&mut self.way, owed) {
             (Way::Inline(stop), _) => {
-                work::block_unless_stopped(owed, stop);
-                None
+                // A stopping server's wait ends early; its reply goes nowhere anyway.
+                Started::Done(work::block_unless_stopped(owed, stop).unwrap_or(Outcome::Done))
             }
-            (Way::Timers(_) | Way::RingTimers(_), Work::Cpu(amount)) => {
-                work::cpu::burn(amount);
-                None
+            (Way::Timers(_) | Way::RingTimers(_), Work::Cpu(_) | Work::Db(..)) => {
+                Started::Done(work::block(owed))
             }
             (Way::Pool { pool, done }, _) => {
                 let (ticket, token) = Ticket::issue(key);
                 pool.submit(owed, token, done);
-                Some(ticket)
+                Started::InFlight(ticket)
             }
             (Way::Timers(timers), Work::Wait(amount)) => {
                 let (ticket, token) = Ticket::issue(key);
                 timers.add(now + amount, token);
-                Some(ticket)
+                Started::InFlight(ticket)
             }
             (Way::RingTimers(pending), Work::Wait(amount)) => {
                 let (ticket, token) = Ticket::issue(key);
                 pending.push((amount, token));
-                Some(ticket)
+                Started::InFlight(ticket)
             }
         }
     }
+}
+
+/// What starting a work item did.
+enum Started {
+    /// It is in flight: the connection holds this ticket until it comes back.
+    InFlight(Ticket),
+    /// It was carried out at once, with this outcome.
+    Done(Outcome),
 }
 
 #[cfg(test)]
@@ -286,6 +307,7 @@ mod tests {
     const WAIT: Handlers = Handlers {
         cpu: Duration::from_millis(5),
         wait: Duration::from_millis(30),
+        database: None,
     };
 
     fn opts(offload: Offload) -> ConnOptions {
@@ -317,7 +339,11 @@ mod tests {
         let ticket = Ticket(0xdead_beef);
         assert_eq!(
             Finished::of(token(77, ticket)),
-            Finished { key: 77, ticket }
+            Finished {
+                key: 77,
+                ticket,
+                outcome: Outcome::Done
+            }
         );
     }
 
@@ -349,7 +375,7 @@ mod tests {
         assert_eq!(due.len(), 1);
         let later = now + WAIT.wait;
         let progress = work
-            .resume(due[0], &mut intake, &mut out, &mut in_flight, later)
+            .resume(due[0].clone(), &mut intake, &mut out, &mut in_flight, later)
             .expect("its own ticket");
         assert!(
             progress.work.is_some() && in_flight.is_some(),
@@ -359,7 +385,7 @@ mod tests {
         due.clear();
         work.take_due(later + WAIT.wait, &mut due);
         let progress = work
-            .resume(due[0], &mut intake, &mut out, &mut in_flight, later)
+            .resume(due[0].clone(), &mut intake, &mut out, &mut in_flight, later)
             .unwrap();
         assert_eq!((progress.work, in_flight), (None, None));
         assert_eq!(out.windows(13).filter(|w| w == b"Hello, World!").count(), 3);
@@ -376,6 +402,7 @@ mod tests {
         let stale = Finished {
             key: 3,
             ticket: first.unwrap(),
+            outcome: Outcome::Done,
         };
         assert!(work
             .resume(stale, &mut intake, &mut out, &mut in_flight, now)
@@ -412,7 +439,13 @@ mod tests {
         assert_eq!(finished.len(), 1);
         assert_eq!(finished[0].key, 3);
         assert!(work
-            .resume(finished[0], &mut intake, &mut out, &mut in_flight, now)
+            .resume(
+                finished[0].clone(),
+                &mut intake,
+                &mut out,
+                &mut in_flight,
+                now
+            )
             .is_some());
         assert!(in_flight.is_some(), "the second wait is in the pool");
     }

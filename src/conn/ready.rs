@@ -228,12 +228,13 @@ where
     /// is this connection's, answers its request and carries on (writes, reads what
     /// waited); returns whether the connection lives on.
     pub fn on_finished(&mut self, finished: Finished, ctx: &mut ReadyCtx, now: Instant) -> Step {
+        let key = finished.key;
         self.with_out(ctx, |conn, ctx| {
             let (intake, out) = (&mut conn.intake, &mut conn.out);
             match ctx.work.resume(finished, intake, out, &mut conn.work, now) {
                 Some(progress) => {
                     conn.after(progress, &ctx.opts, now);
-                    conn.serve(finished.key, false, false, ctx, now)
+                    conn.serve(key, false, false, ctx, now)
                 }
                 None => Step::Keep,
             }

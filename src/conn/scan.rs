@@ -87,11 +87,10 @@ impl ScanLoop {
         }
         ctx.work.take_due(now, &mut self.finished);
         for done in self.finished.drain(..) {
-            let step = conns
-                .get_mut(done.key)
-                .map(|c| c.on_finished(done, ctx, now));
+            let key = done.key;
+            let step = conns.get_mut(key).map(|c| c.on_finished(done, ctx, now));
             if step == Some(Step::Close) {
-                drop(conns.remove(done.key));
+                drop(conns.remove(key));
             }
         }
         if let Some(listener) = listener {

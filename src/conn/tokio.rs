@@ -64,7 +64,8 @@ use super::ready::SCRATCH_LEN;
 use super::trim::IdleTrim;
 use super::KEEP_OUT_CAPACITY;
 use super::{is_disconnect, ConnOptions, Offload, LINGER_TIME};
-use crate::protocol::{Close, Progress, Work, OUTPUT_HIGH_WATER};
+use crate::db;
+use crate::protocol::{Close, Outcome, Progress, Query, Work, OUTPUT_HIGH_WATER};
 use crate::sys::signal::{Stop, STOP_POLL};
 use crate::vlog;
 use crate::work::cpu;
@@ -202,12 +203,19 @@ async fn run(stream: &mut TcpStream, opts: &ConnOptions) -> io::Result<()> {
                 // no output buffer, and the future none across this await. The timer is
                 // awaited directly: a future around it would hold the work beside it.
                 drop(out);
-                match owed {
-                    Work::Wait(amount) => tokio::time::sleep(amount).await,
-                    Work::Cpu(amount) => burn(amount, opts.offload).await,
-                }
+                let outcome = match owed {
+                    Work::Wait(amount) => {
+                        tokio::time::sleep(amount).await;
+                        Outcome::Done
+                    }
+                    Work::Cpu(amount) => {
+                        burn(amount, opts.offload).await;
+                        Outcome::Done
+                    }
+                    Work::Db(query, url) => query_db(query, url).await,
+                };
                 out = Reply::lend();
-                progress = intake.finish_work(&mut out);
+                progress = intake.finish_work(&mut out, outcome);
                 continue;
             }
             // Input held back at the high-water mark is fed now that the output is
@@ -231,6 +239,14 @@ async fn burn(amount: Duration, offload: Offload) {
         }
         Offload::Unset | Offload::Inline => cpu::burn(amount),
     }
+}
+
+/// Reads `query` from the database at `url` on the runtime's blocking pool, each of
+/// its threads with a connection of its own, awaited.
+async fn query_db(query: Query, url: &'static str) -> Outcome {
+    tokio::task::spawn_blocking(move || db::read(query, url))
+        .await
+        .unwrap_or_else(|err| Outcome::Failed(format!("database: a query task failed: {err}")))
 }
 
 /// Caps the runtime's blocking pool at `--offload N`'s N, the threads `spawn_blocking`

@@ -89,9 +89,10 @@ fn run(launch: Launch) -> io::Result<()> {
         }
         ctx.work.take_due(now, &mut finished);
         for done in finished.drain(..) {
-            if let Some(conn) = conns.get_mut(done.key) {
+            let key = done.key;
+            if let Some(conn) = conns.get_mut(key) {
                 if conn.on_finished(done, &mut ctx, now) == Step::Close {
-                    drop(conns.remove(done.key));
+                    drop(conns.remove(key));
                 }
             }
         }

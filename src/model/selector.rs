@@ -217,15 +217,16 @@ fn completed(sel: &mut Selector, _token: usize, _mask: Mask) -> io::Result<()> {
 /// Resumes the connections of the work in [`Selector::finished`].
 fn resume(sel: &mut Selector) {
     for done in sel.finished.drain(..) {
+        let key = done.key;
         let Some(Key {
             fileobj: FileObj::Conn(conn),
             ..
-        }) = sel.keys.get_mut(done.key)
+        }) = sel.keys.get_mut(key)
         else {
             continue;
         };
         if conn.on_finished(done, &mut sel.ctx, sel.now) == Step::Close {
-            drop(sel.keys.remove(done.key));
+            drop(sel.keys.remove(key));
         }
     }
 }

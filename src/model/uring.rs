@@ -151,9 +151,10 @@ impl RingReactor {
             self.complete(completion, listener, now)?;
         }
         for done in self.finished.drain(..) {
-            if let Some(conn) = self.conns.get_mut(done.key) {
+            let key = done.key;
+            if let Some(conn) = self.conns.get_mut(key) {
                 conn.on_finished(done, &mut self.ctx, now);
-                self.touched.push(done.key);
+                self.touched.push(key);
             }
         }
         if self.sweeper.due(now) {

@@ -1,9 +1,12 @@
-//! HTTP/1.1 plaintext in the TechEmpower style: every request is answered
-//! `200 OK` with the body `Hello, World!`.
+//! HTTP/1.1 in the TechEmpower style: plaintext `Hello, World!`, and the JSON of the
+//! database tests.
 //!
 //! - Requests are routed by path, whatever their method: `/cpu` and `/wait` need work
 //!   before their reply (the server's [`Handlers`] amounts; see [`super`] for how the
-//!   connection layer carries it out), every other path is answered at once.
+//!   connection layer carries it out) and are then answered `Hello, World!`; `/db` and
+//!   `/queries?queries=N` read rows of the `World` table (N clamped to 1..=500) and are
+//!   answered as JSON, or `503` with the reason when the database fails or the server
+//!   has none; every other path is answered `Hello, World!` at once.
 //! - Keep-alive by default for HTTP/1.1; HTTP/1.0 closes unless it asks for keep-alive;
 //!   `Connection: close` is honoured.
 //! - `HEAD` is answered without a body; pipelined requests are answered in order.
@@ -31,7 +34,9 @@
 //! `http_head.rs` checks what httparse leaves to it (above) and routes. The checks cost a
 //! length comparison per header field, and a table look-up per byte of the Host value.
 
-use super::{date, Close, Handlers, Progress, Work, OUTPUT_HIGH_WATER};
+use super::{
+    date, world, Close, Handlers, Outcome, Progress, Query, Work, World, OUTPUT_HIGH_WATER,
+};
 
 #[path = "http_head.rs"]
 mod head;
@@ -51,6 +56,23 @@ const MAX_CHUNK_LINE: usize = 1024;
 pub const BODY: &[u8] = b"Hello, World!";
 const HEAD_200: &[u8] =
     b"HTTP/1.1 200 OK\r\nServer: iomodels\r\nContent-Type: text/plain\r\nContent-Length: 13\r\nDate: ";
+const HEAD_200_JSON: &[u8] =
+    b"HTTP/1.1 200 OK\r\nServer: iomodels\r\nContent-Type: application/json\r\nContent-Length: ";
+const HEAD_503: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nServer: iomodels\r\n\
+    Content-Type: text/plain\r\nContent-Length: ";
+/// Why `/db` and `/queries` are refused by a server started without a database.
+pub const NO_DATABASE: &str = "no database: start the server with --database URL";
+
+/// What a reply carries.
+#[derive(Debug, Clone, Copy)]
+enum Body<'a> {
+    /// `Hello, World!`.
+    Hello,
+    /// The rows read, as JSON.
+    Rows(Query, &'a [World]),
+    /// `503`, with the reason.
+    Unavailable(&'a str),
+}
 /// The interim reply that asks a client waiting on `Expect: 100-continue` for the body.
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -82,9 +104,21 @@ enum State {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Pending {
     head_only: bool,
-    keep_alive: bool,
-    http10: bool,
+    connection: Connection,
     route: Route,
+}
+
+/// What becomes of the connection after a reply, and what its `Connection` field says.
+/// (One byte for what two flags said, so a session, held by every idle connection,
+/// stays 24 bytes.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Connection {
+    /// HTTP/1.1's default: no field.
+    KeepAlive,
+    /// An HTTP/1.0 client asked for keep-alive: `Connection: keep-alive`.
+    KeepAlive10,
+    /// `Connection: close`, then the connection ends.
+    Close,
 }
 
 /// What one step of [`HttpSession::feed`] did with the input in front of it.
@@ -131,8 +165,7 @@ impl HttpSession {
             state: State::Head,
             pending: Pending {
                 head_only: false,
-                keep_alive: true,
-                http10: false,
+                connection: Connection::KeepAlive,
                 route: Route::Hello,
             },
             remaining: 0,
@@ -178,7 +211,7 @@ impl HttpSession {
                             work: Some(work),
                         };
                     }
-                    if let Some(close) = self.reply(out, more_input) {
+                    if let Some(close) = self.reply(out, more_input, self.body_at_once()) {
                         return Progress {
                             consumed: input.len(),
                             completed,
@@ -212,22 +245,37 @@ impl HttpSession {
         match self.pending.route {
             Route::Cpu => Some(Work::Cpu(self.handlers.cpu)),
             Route::Wait => Some(Work::Wait(self.handlers.wait)),
+            Route::Db(query) => self.handlers.database.map(|db| Work::Db(query, db)),
             Route::Hello => None,
         }
     }
 
-    /// The work [`Self::feed`] asked for is done: appends its request's reply, and
-    /// says whether the connection must close after it (a lingering close if input
-    /// followed the request). Without work owed it does nothing.
-    pub fn finish_work(&mut self, out: &mut Vec<u8>) -> Progress {
+    /// The reply to a request that needs no work.
+    fn body_at_once(&self) -> Body<'static> {
+        match self.pending.route {
+            Route::Db(_) => Body::Unavailable(NO_DATABASE),
+            _ => Body::Hello,
+        }
+    }
+
+    /// The work [`Self::feed`] asked for is done, with `outcome`: appends its
+    /// request's reply, and says whether the connection must close after it (a
+    /// lingering close if input followed the request). Without work owed it does
+    /// nothing.
+    pub fn finish_work(&mut self, out: &mut Vec<u8>, outcome: Outcome) -> Progress {
         let State::Working { more_input } = self.state else {
             return Progress::default();
         };
         self.state = State::Head;
+        let body = match (&outcome, self.pending.route) {
+            (Outcome::Rows(rows), Route::Db(query)) => Body::Rows(query, rows),
+            (Outcome::Failed(reason), _) => Body::Unavailable(reason),
+            _ => Body::Hello,
+        };
         Progress {
             consumed: 0,
             completed: true,
-            close: self.reply(out, more_input),
+            close: self.reply(out, more_input, body),
             work: None,
         }
     }
@@ -321,24 +369,23 @@ impl HttpSession {
 
     /// Writes the reply owed to the request just completed; returns how the connection
     /// must close, if it must.
-    fn reply(&mut self, out: &mut Vec<u8>, more_input: bool) -> Option<Close> {
+    fn reply(&mut self, out: &mut Vec<u8>, more_input: bool, body: Body) -> Option<Close> {
         let Pending {
             head_only,
-            keep_alive,
-            http10,
+            connection,
             ..
         } = self.pending;
-        out.extend_from_slice(HEAD_200);
+        write_head(out, body);
         date::append_now(out);
-        out.extend_from_slice(match (keep_alive, http10) {
-            (true, false) => b"\r\n\r\n".as_slice(),
-            (true, true) => b"\r\nConnection: keep-alive\r\n\r\n",
-            (false, _) => b"\r\nConnection: close\r\n\r\n",
+        out.extend_from_slice(match connection {
+            Connection::KeepAlive => b"\r\n\r\n".as_slice(),
+            Connection::KeepAlive10 => b"\r\nConnection: keep-alive\r\n\r\n",
+            Connection::Close => b"\r\nConnection: close\r\n\r\n",
         });
         if !head_only {
-            out.extend_from_slice(BODY);
+            write_body(out, body);
         }
-        if keep_alive {
+        if connection != Connection::Close {
             return None;
         }
         self.state = State::Done;
@@ -386,6 +433,29 @@ impl HttpSession {
         let taken = self.remaining.min(rest.len() as u64);
         self.remaining -= taken;
         taken as usize
+    }
+}
+
+/// A reply's status line and fields up to the `Date` value.
+fn write_head(out: &mut Vec<u8>, body: Body) {
+    let (head, len) = match body {
+        Body::Hello => return out.extend_from_slice(HEAD_200),
+        Body::Rows(query, rows) => (HEAD_200_JSON, world::len(query, rows)),
+        Body::Unavailable(reason) => (HEAD_503, reason.len() + 1),
+    };
+    out.extend_from_slice(head);
+    out.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
+    out.extend_from_slice(b"\r\nDate: ");
+}
+
+fn write_body(out: &mut Vec<u8>, body: Body) {
+    match body {
+        Body::Hello => out.extend_from_slice(BODY),
+        Body::Rows(query, rows) => world::write(query, rows, out),
+        Body::Unavailable(reason) => {
+            out.extend_from_slice(reason.as_bytes());
+            out.push(b'\n');
+        }
     }
 }
 

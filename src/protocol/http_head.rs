@@ -4,16 +4,22 @@
 use std::mem::MaybeUninit;
 
 use super::host;
-use super::{Pending, Status, BAD_REQUEST, EXPECTATION_FAILED, MAX_HEAD, MAX_HEADERS, TOO_LARGE};
+use super::{
+    Connection, Pending, Status, BAD_REQUEST, EXPECTATION_FAILED, MAX_HEAD, MAX_HEADERS, TOO_LARGE,
+};
+use crate::protocol::Query;
 
 /// What a request asks for, by its path (TechEmpower style). Whatever the method, and
-/// whatever query follows the path: the path alone routes.
+/// whatever query follows the path: the path alone routes (`/queries` also reads its
+/// `queries` parameter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Route {
     /// `/cpu`: burn the server's CPU amount, then answer.
     Cpu,
     /// `/wait`: wait the server's wait amount, then answer.
     Wait,
+    /// `/db` and `/queries`: read rows of the `World` table, then answer them as JSON.
+    Db(Query),
     /// Any other target (`/`, `/plaintext`, ...): answered at once.
     Hello,
 }
@@ -31,13 +37,24 @@ impl Route {
             },
             None => target,
         };
-        let path = origin.split_once('?').map_or(origin, |(path, _)| path);
+        let (path, query) = origin.split_once('?').unwrap_or((origin, ""));
         match path {
             "/cpu" => Route::Cpu,
             "/wait" => Route::Wait,
+            "/db" => Route::Db(Query::One),
+            "/queries" => Route::Db(Query::many(param(query, "queries"))),
             _ => Route::Hello,
         }
     }
+}
+
+/// The value of the first parameter `name` in a query string (`a=1&queries=20`), as
+/// given (TechEmpower's clients send plain digits; nothing is percent-decoded).
+fn param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find_map(|(key, value)| (key == name).then_some(value))
 }
 
 /// How a request's body is delimited.
@@ -194,8 +211,11 @@ impl Fields {
         };
         let pending = Pending {
             head_only,
-            keep_alive: !self.close && (!http10 || self.keep_alive_asked),
-            http10,
+            connection: match (self.close, http10, self.keep_alive_asked) {
+                (true, _, _) | (false, true, false) => Connection::Close,
+                (false, true, true) => Connection::KeepAlive10,
+                (false, false, _) => Connection::KeepAlive,
+            },
             route,
         };
         Ok(Request {
@@ -219,7 +239,7 @@ pub(super) fn parse_length(value: &[u8]) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::Route;
+    use super::{param, Query, Route};
 
     #[test]
     fn the_path_alone_routes() {
@@ -234,11 +254,28 @@ mod tests {
             ("/waiting", Route::Hello),
             ("/x?/cpu", Route::Hello),
             ("*", Route::Hello),
+            ("/db", Route::Db(Query::One)),
+            ("/db?queries=5", Route::Db(Query::One)),
+            ("/queries", Route::Db(Query::Many(1))),
+            ("/queries?queries=20", Route::Db(Query::Many(20))),
+            ("/queries?x=1&queries=600", Route::Db(Query::Many(500))),
+            ("/queries?queries=", Route::Db(Query::Many(1))),
+            ("/queries?queries=abc", Route::Db(Query::Many(1))),
+            ("http://h/queries?queries=3", Route::Db(Query::Many(3))),
+            ("/queries/", Route::Hello),
             ("http://host:80/cpu?x", Route::Cpu),
             ("http://host?/wait", Route::Hello),
             ("http://host", Route::Hello),
         ] {
             assert_eq!(Route::of(target), route, "{target}");
         }
+    }
+
+    #[test]
+    fn a_parameter_is_found_by_its_whole_name() {
+        assert_eq!(param("queries=2", "queries"), Some("2"));
+        assert_eq!(param("xqueries=2&queries=3", "queries"), Some("3"));
+        assert_eq!(param("queries&queries=4", "queries"), Some("4"));
+        assert_eq!(param("", "queries"), None);
     }
 }

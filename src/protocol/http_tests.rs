@@ -28,7 +28,7 @@ fn drive(chunks: &[&[u8]]) -> (Vec<u8>, Option<Close>) {
                 let before = out.len();
                 let early = session.feed(&pending, &mut out);
                 assert_eq!((early, out.len()), (Progress::default(), before));
-                p = p.then(session.finish_work(&mut out));
+                p = p.then(session.finish_work(&mut out, crate::protocol::Outcome::Done));
             }
             if p.close.is_some() {
                 return (out, p.close);

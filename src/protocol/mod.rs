@@ -13,7 +13,8 @@
 //!   client that pipelines faster than it reads cannot grow the server's memory; the
 //!   caller feeds the rest after flushing;
 //! - says through [`Progress::close`] when the connection must end, and how;
-//! - on a request that needs work before its reply (HTTP's `/cpu` and `/wait`),
+//! - on a request that needs work before its reply (HTTP's `/cpu`, `/wait`, `/db` and
+//!   `/queries`),
 //!   consumes that request, names the work in [`Progress::work`], and consumes nothing
 //!   more until the connection layer has carried the work out and called
 //!   [`Session::finish_work`], which appends that request's reply. Replies stay in
@@ -39,8 +40,9 @@ mod date;
 pub mod echo;
 pub mod http;
 mod work;
+mod world;
 
-pub use work::{Handlers, Work};
+pub use work::{Handlers, Outcome, Query, Work, World};
 
 use std::fmt;
 use std::str::FromStr;
@@ -189,14 +191,14 @@ impl Session {
         }
     }
 
-    /// The work named by the last [`Progress::work`] is done: appends that request's
-    /// reply to `out`. The returned progress completes the request and says whether the
-    /// connection must close after it; feeding goes on with the input not consumed yet.
-    /// Without work owed it does nothing.
-    pub fn finish_work(&mut self, out: &mut Vec<u8>) -> Progress {
+    /// The work named by the last [`Progress::work`] is done, with `outcome`: appends
+    /// that request's reply to `out`. The returned progress completes the request and
+    /// says whether the connection must close after it; feeding goes on with the input
+    /// not consumed yet. Without work owed it does nothing.
+    pub fn finish_work(&mut self, out: &mut Vec<u8>, outcome: Outcome) -> Progress {
         match self {
             Session::Echo(_) => Progress::default(),
-            Session::Http(s) => s.finish_work(out),
+            Session::Http(s) => s.finish_work(out, outcome),
         }
     }
 }

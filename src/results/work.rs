@@ -115,6 +115,7 @@ mod tests {
         let amounts = WorkAmounts::from(Handlers {
             cpu: Duration::from_micros(250),
             wait: Duration::from_millis(20),
+            database: None,
         });
         assert_eq!(
             amounts,

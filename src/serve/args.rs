@@ -59,6 +59,12 @@ pub struct ServeArgs {
     /// that serve a connection per thread, process or coroutine refuse it.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=4096))]
     pub offload: Option<u16>,
+    /// The PostgreSQL database `/db` and `/queries` read TechEmpower's `World` table
+    /// from (http): `postgres://user@host:port/db`, or `host=/run/dir dbname=x`;
+    /// `iomodels db start` makes one and prints its URL. Without it those paths are
+    /// answered 503.
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
     /// Log every connection on stderr.
     #[arg(short, long)]
     pub verbose: bool,
@@ -95,6 +101,8 @@ impl ServeArgs {
             handlers: Handlers {
                 cpu: self.cpu_work,
                 wait: self.wait,
+                // Once per process, for its life, as the handlers themselves.
+                database: self.database.clone().map(|url| &*url.leak()),
             },
             offload: self.offload.map_or(Offload::Unset, Offload::from_count),
         }

@@ -14,6 +14,7 @@ use anyhow::{Context, Result};
 pub use args::ServeArgs;
 
 use crate::conn::{ConnOptions, Offload};
+use crate::db;
 use crate::error::usage;
 use crate::model::{Announce, Launch, ModelInfo, Stop};
 use crate::protocol::{Handlers, Protocol};
@@ -52,6 +53,18 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     launch(&args.config())
 }
 
+/// A `--database` is for HTTP, and must answer before the server listens: a wrong one
+/// is one line now, not a `503` on every request.
+fn check_database(config: &ServeConfig) -> Result<()> {
+    let Some(url) = config.handlers.database else {
+        return Ok(());
+    };
+    if config.protocol != Protocol::Http {
+        return Err(usage("--database needs --proto http (/db and /queries)"));
+    }
+    db::client::check(url).map_err(|why| usage(format!("--database {url}: {why}")))
+}
+
 /// Binds the listener `config` asks for and launches its model on it.
 pub fn launch(config: &ServeConfig) -> Result<()> {
     // Holding thousands of connections needs more descriptors than many systems give
@@ -63,6 +76,7 @@ pub fn launch(config: &ServeConfig) -> Result<()> {
     }
     let model = config.model.name;
     (config.model.offload.check(config.offload)).map_err(|why| usage(format!("{model}: {why}")))?;
+    check_database(config)?;
     let stop = Stop::on_signals().context("cannot install the stop signal handlers")?;
     let listener = sys::listener::bind(config.addr, config.backlog, config.model.reuse_port)
         .map_err(|err| usage(format!("cannot listen on {}: {err}", config.addr)))?;

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::protocol::Work;
+use crate::protocol::{Outcome, Work};
 use crate::sys::waker::Waker;
 
 /// A pool thread's stack: it burns with a buffer of a few hundred bytes, or sleeps.
@@ -25,10 +25,11 @@ const POOL_THREAD_STACK: usize = 64 * 1024;
 /// The most threads a pool may have (`serve --offload`'s bound).
 pub const MAX_THREADS: usize = 4096;
 
-/// Finished work items on their way back to the loop that sent them.
+/// Finished work items (each token with what its work came back with) on their way
+/// back to the loop that sent them.
 #[derive(Debug)]
 pub struct Completions {
-    finished: Mutex<Vec<usize>>,
+    finished: Mutex<Vec<(usize, Outcome)>>,
     wake: Waker,
 }
 
@@ -43,7 +44,7 @@ impl Completions {
 
     /// Moves the tokens of every item finished since the last call into `into` (in the
     /// order they finished), and rearms the wake-up: a later item wakes the loop again.
-    pub fn take(&self, into: &mut Vec<usize>) {
+    pub fn take(&self, into: &mut Vec<(usize, Outcome)>) {
         // Reset before taking, so an item queued after the take finds the eventfd
         // clear and sets it again.
         self.wake.reset();
@@ -53,10 +54,10 @@ impl Completions {
 
     /// Queues a finished token, waking the loop if the queue was empty (if not, the
     /// loop has a wake-up pending already).
-    fn push(&self, token: usize) {
+    fn push(&self, token: usize, outcome: Outcome) {
         let was_empty = {
             let mut finished = self.finished.lock().unwrap_or_else(|e| e.into_inner());
-            finished.push(token);
+            finished.push((token, outcome));
             finished.len() == 1
         };
         if was_empty {
@@ -128,8 +129,8 @@ impl WorkPool {
 /// A pool thread: carries items out until the pool is dropped.
 fn serve(queue: &Receiver<Job>) {
     while let Ok(job) = queue.recv() {
-        super::block(job.work);
-        job.done.push(job.token);
+        let outcome = super::block(job.work);
+        job.done.push(job.token, outcome);
     }
 }
 
@@ -146,7 +147,12 @@ mod tests {
         let mut fds = [PollFd::new(done.as_fd(), PollFlags::POLLIN)];
         let ready = poll(&mut fds, PollTimeout::from(10_000u16)).unwrap();
         assert_eq!(ready, 1, "no wake-up within 10 s");
-        done.take(into);
+        let mut finished = Vec::new();
+        done.take(&mut finished);
+        for (token, outcome) in finished {
+            assert_eq!(outcome, Outcome::Done);
+            into.push(token);
+        }
     }
 
     #[test]

@@ -282,12 +282,13 @@ impl<'a> ReaderLoop<'a> {
         }
         ctx.work.take_due(now, &mut self.finished);
         for done in self.finished.drain(..) {
+            let key = done.key;
             let open = self
                 .conns
-                .get_mut(done.key)
+                .get_mut(key)
                 .map(|c| c.on_finished(done, ctx, now));
             if open == Some(false) {
-                drop(self.conns.remove(done.key));
+                drop(self.conns.remove(key));
             }
         }
         if let Some(listener) = listener {

@@ -1,0 +1,62 @@
+//! Queries a coroutine hands to a pool of threads, parking until the rows come back.
+//!
+//! A may coroutine that called the blocking driver would hold its worker thread, and
+//! every coroutine scheduled there, for the whole round trip to PostgreSQL. So the
+//! coroutine sends the query to one of [`THREADS`] threads, each with its connection
+//! ([`super::client`]), and waits on a may channel, which parks only the coroutine:
+//! the threads of the pool are the database connections, seed 004's hybrid with
+//! coroutines in the place of the event loop.
+
+use std::sync::OnceLock;
+
+use crossbeam_channel::Sender;
+
+use super::client;
+use crate::protocol::{Outcome, Query};
+
+/// Threads, and so database connections, in the pool of a coroutine server.
+pub const THREADS: usize = 16;
+
+/// A query and where its outcome goes.
+struct Job {
+    query: Query,
+    url: &'static str,
+    reply: may::sync::mpsc::Sender<Outcome>,
+}
+
+static POOL: OnceLock<Sender<Job>> = OnceLock::new();
+
+/// Reads `query` from `url` on a pool thread; the calling coroutine parks meanwhile.
+pub fn read(query: Query, url: &'static str) -> Outcome {
+    let (reply, outcome) = may::sync::mpsc::channel();
+    let job = Job { query, url, reply };
+    if pool().send(job).is_err() {
+        return Outcome::Failed("database: the query pool has stopped".into());
+    }
+    outcome
+        .recv()
+        .unwrap_or_else(|_| Outcome::Failed("database: a query thread ended".into()))
+}
+
+/// The pool, started on first use. (If no thread starts, the queue's last receiver
+/// is dropped with this closure and every query fails at once instead of waiting.)
+fn pool() -> &'static Sender<Job> {
+    POOL.get_or_init(|| {
+        let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
+        for _ in 0..THREADS {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new()
+                .name("db".into())
+                .spawn(move || {
+                    while let Ok(job) = queue.recv() {
+                        // The coroutine may be gone (its client reset): nobody to tell.
+                        let _ = job.reply.send(client::read(job.query, job.url));
+                    }
+                });
+            if let Err(err) = spawned {
+                eprintln!("iomodels: a database thread did not start: {err}");
+            }
+        }
+        jobs
+    })
+}
