@@ -16,7 +16,9 @@
 //! A request that needs work is carried out by the task: a wait is an awaited timer,
 //! which holds no thread; CPU work burns inline on the runtime's thread (the classic
 //! async mistake: every task of that thread waits meanwhile), or with `--offload N` on
-//! the runtime's blocking pool (`spawn_blocking`, at most N threads), awaited.
+//! the runtime's blocking pool (`spawn_blocking`, at most N threads), awaited; a query
+//! is awaited on a connection of the server's pool ([`pooled`], made when the
+//! server starts, on its runtime), its rows pipelined.
 //!
 //! Time limits: the idle/header deadline bounds every wait for input and restarts only
 //! when a request completes (a client trickling one byte at a time is still cut off);
@@ -29,7 +31,7 @@
 //! Three blocks: tokio's `ScheduledIo` (the stream's registration with the reactor);
 //! the task cell (state, scheduler handle, task id, list links, join waker, and a
 //! pointer to the future); and the connection's future, boxed, which holds the stream,
-//! the options, the peer's address for `-v`, the session and its unconsumed input, the
+//! the server's options (a pointer, shared with its database pool), the peer's address for `-v`, the session and its unconsumed input, the
 //! idle/header deadline and the timer of its wait, and no buffer.
 //!
 //! Tokio aligns the first two to 128 bytes (against false sharing), and glibc's
@@ -64,8 +66,8 @@ use super::ready::SCRATCH_LEN;
 use super::trim::IdleTrim;
 use super::KEEP_OUT_CAPACITY;
 use super::{is_disconnect, ConnOptions, Offload, LINGER_TIME};
-use crate::db;
-use crate::protocol::{Close, Outcome, Progress, Query, Work, OUTPUT_HIGH_WATER};
+use crate::db::pooled::{self, Pool};
+use crate::protocol::{Close, Outcome, Progress, Work, OUTPUT_HIGH_WATER};
 use crate::sys::signal::{Stop, STOP_POLL};
 use crate::vlog;
 use crate::work::cpu;
@@ -82,7 +84,7 @@ thread_local! {
 
 /// Accepts from `listener` on `runtime` until `stop` is set, a task per connection
 /// ([`serve`]). Returning drops the accept loop; dropping the runtime then drops every
-/// connection task, closing its socket.
+/// connection task, closing its socket, and the pool's connections with them.
 pub fn serve_listener(
     runtime: &Runtime,
     listener: std::net::TcpListener,
@@ -90,25 +92,50 @@ pub fn serve_listener(
     stop: &Stop,
 ) -> io::Result<()> {
     listener.set_nonblocking(true)?;
+    let server = Arc::new(Server::new(opts)?);
     runtime.block_on(async move {
         let listener = TcpListener::from_std(listener)?;
         tokio::select! {
-            () = accept_loop(&listener, Arc::new(opts)) => {}
+            () = accept_loop(&listener, server) => {}
             () = stopped(stop) => {}
         }
         Ok(())
     })
 }
 
-/// Every connection task shares the options (a pointer in each task's future, not a
+/// What every connection task of a server shares: the options, and the pool of
+/// connections to the database when it has one.
+#[derive(Debug)]
+pub struct Server {
+    opts: ConnOptions,
+    db: Option<Pool>,
+}
+
+impl Server {
+    /// The server `opts` describe; its database pool, of `--db-pool` connections or
+    /// [`pooled::default_size`], connects as requests need it. An error if the
+    /// database's address does not parse.
+    pub fn new(opts: ConnOptions) -> io::Result<Server> {
+        let db = match opts.handlers.database {
+            Some(database) => {
+                let size = database.pool.map_or_else(pooled::default_size, usize::from);
+                Some(Pool::new(database.url, size).map_err(io::Error::other)?)
+            }
+            None => None,
+        };
+        Ok(Server { opts, db })
+    }
+}
+
+/// Every connection task shares the server (a pointer in each task's future, not a
 /// copy: see the module documentation).
-async fn accept_loop(listener: &TcpListener, opts: Arc<ConnOptions>) {
+async fn accept_loop(listener: &TcpListener, server: Arc<Server>) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 // Boxed: the task cell, aligned to 128 bytes, then holds a pointer
                 // (see the module documentation).
-                tokio::spawn(Box::pin(serve(stream, peer, Arc::clone(&opts))));
+                tokio::spawn(Box::pin(serve(stream, peer, Arc::clone(&server))));
             }
             Err(err) => {
                 if accept::classify(&err, listener) == AcceptError::Backoff {
@@ -142,10 +169,10 @@ async fn stopped(stop: &Stop) {
 pub fn serve(
     mut stream: TcpStream,
     peer: SocketAddr,
-    opts: Arc<ConnOptions>,
+    server: Arc<Server>,
 ) -> impl Future<Output = ()> {
     async move {
-        match run(&mut stream, &opts).await {
+        match run(&mut stream, &server).await {
             Ok(()) => vlog!("{peer}: closed"),
             Err(err) if is_disconnect(&err) => vlog!("{peer}: peer went away: {err}"),
             Err(err) => vlog!("{peer}: closed: {err}"),
@@ -154,7 +181,8 @@ pub fn serve(
 }
 
 /// The connection's loop: wait for input, read and feed it, write the replies, and again.
-async fn run(stream: &mut TcpStream, opts: &ConnOptions) -> io::Result<()> {
+async fn run(stream: &mut TcpStream, server: &Server) -> io::Result<()> {
+    let opts = &server.opts;
     opts.apply(SockRef::from(&*stream))?;
     let mut intake = Intake::new(opts);
     let mut deadline = idle_deadline(opts);
@@ -212,7 +240,10 @@ async fn run(stream: &mut TcpStream, opts: &ConnOptions) -> io::Result<()> {
                         burn(amount, opts.offload).await;
                         Outcome::Done
                     }
-                    Work::Db(query, url) => query_db(query, url).await,
+                    Work::Db(query, _) => match &server.db {
+                        Some(pool) => pool.read(query).await,
+                        None => Outcome::Failed("database: this server has no pool".into()),
+                    },
                 };
                 out = Reply::lend();
                 progress = intake.finish_work(&mut out, outcome);
@@ -239,14 +270,6 @@ async fn burn(amount: Duration, offload: Offload) {
         }
         Offload::Unset | Offload::Inline => cpu::burn(amount),
     }
-}
-
-/// Reads `query` from the database at `url` on the runtime's blocking pool, each of
-/// its threads with a connection of its own, awaited.
-async fn query_db(query: Query, url: &'static str) -> Outcome {
-    tokio::task::spawn_blocking(move || db::read(query, url))
-        .await
-        .unwrap_or_else(|err| Outcome::Failed(format!("database: a query task failed: {err}")))
 }
 
 /// Caps the runtime's blocking pool at `--offload N`'s N, the threads `spawn_blocking`

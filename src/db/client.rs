@@ -87,7 +87,8 @@ pub fn read(query: Query, url: &'static str) -> Outcome {
     })
 }
 
-fn failed(reason: String) -> Outcome {
+/// `reason` as the outcome of a query, told on stderr too (at most once a second).
+pub fn failed(reason: String) -> Outcome {
     FAILING.warn(format_args!("{reason}"));
     Outcome::Failed(reason)
 }

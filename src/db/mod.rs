@@ -7,8 +7,11 @@
 //!   to and parks on until the rows come back (may's sockets have no PostgreSQL
 //!   driver on crates.io, and a blocking driver would stall every coroutine of the
 //!   thread).
+//! - [`pooled`]: the async driver (`tokio-postgres`) in a `deadpool` pool, a request's
+//!   rows pipelined on one connection: async and async-mt.
 
 pub mod client;
 pub mod parked;
+pub mod pooled;
 
 pub use client::read;

@@ -12,7 +12,9 @@
 //! then would wait on a server that is not yet serving.
 //!
 //! `--workers` is may's number of scheduler threads; the default of one is gevent's
-//! single thread. The main thread only watches the stop flag (returning ends the
+//! single thread. With `--database`, the pool of threads that query for the coroutines
+//! ([`crate::db::parked`]) starts with the server: `--db-pool` threads, each with a
+//! connection. The main thread only watches the stop flag (returning ends the
 //! process, and may's threads with it) and the number of live connections, to give
 //! the memory of finished ones back ([`IdleTrim`]).
 
@@ -23,6 +25,7 @@ use super::{Family, ModelInfo, OffloadUse, Workers};
 use super::{Launch, STOP_POLL};
 use crate::conn::trim::{IdleTrim, LiveCount};
 use crate::conn::{self, accept::AcceptError, ConnOptions};
+use crate::db;
 use crate::log::RateLimited;
 use crate::sys;
 
@@ -74,6 +77,14 @@ fn run(launch: Launch) -> io::Result<()> {
     config.set_worker_pin(false);
     let listener = sys::coroutine::listener(launch.listener)?;
     let opts = launch.conn;
+    if let Some(database) = opts.handlers.database {
+        let threads = database
+            .pool
+            .map_or(db::parked::DEFAULT_THREADS, usize::from);
+        if db::parked::start(threads) == 0 {
+            return Err(io::Error::other("no database thread started"));
+        }
+    }
     let live = LiveCount::new();
     let serving = live.clone();
     let (started, running) = std::sync::mpsc::sync_channel::<()>(1);

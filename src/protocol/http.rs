@@ -245,7 +245,7 @@ impl HttpSession {
         match self.pending.route {
             Route::Cpu => Some(Work::Cpu(self.handlers.cpu)),
             Route::Wait => Some(Work::Wait(self.handlers.wait)),
-            Route::Db(query) => self.handlers.database.map(|db| Work::Db(query, db)),
+            Route::Db(query) => self.handlers.database.map(|db| Work::Db(query, db.url)),
             Route::Hello => None,
         }
     }

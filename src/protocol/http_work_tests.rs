@@ -7,13 +7,16 @@ use std::time::Duration;
 use super::{drive, header, responses, GET, HEAD};
 use crate::protocol::http::NO_DATABASE;
 use crate::protocol::http::{HttpSession, BODY};
-use crate::protocol::{Close, Handlers, Outcome, Progress, Protocol, Query, Work, World};
+use crate::protocol::{Close, Database, Handlers, Outcome, Progress, Protocol, Query, Work, World};
 
 /// Amounts no default has, so a test sees they are the server's.
 static HANDLERS: Handlers = Handlers {
     cpu: Duration::from_micros(7),
     wait: Duration::from_millis(3),
-    database: Some(DB),
+    database: Some(Database {
+        url: DB,
+        pool: None,
+    }),
 };
 
 const DB: &str = "host=/nowhere dbname=hello_world";

@@ -42,7 +42,7 @@ pub mod http;
 mod work;
 mod world;
 
-pub use work::{Handlers, Outcome, Query, Work, World};
+pub use work::{Database, Handlers, Outcome, Query, Work, World};
 
 use std::fmt;
 use std::str::FromStr;

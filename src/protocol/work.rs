@@ -1,6 +1,7 @@
 //! Requests that need work before their reply: what the work is ([`Work`]), how much
 //! of it the server does for each kind ([`Handlers`], `serve --cpu-work`, `serve
-//! --wait`, `serve --database`), and what the work came back with ([`Outcome`]).
+//! --wait`, `serve --database` and `--db-pool`), and what the work came back with
+//! ([`Outcome`]).
 //!
 //! The session only names the work; carrying it out is the connection layer's (each
 //! family its own way, through [`crate::work`] and [`crate::db`]), and the amounts are
@@ -79,9 +80,20 @@ pub struct Handlers {
     pub cpu: Duration,
     /// Time waited for `/wait`.
     pub wait: Duration,
-    /// The database `/db` and `/queries` read from (a `postgres://` URL or key=value
-    /// string, `serve --database`); without one they are answered `503` at once.
-    pub database: Option<&'static str>,
+    /// The database `/db` and `/queries` read from (`serve --database`); without one
+    /// they are answered `503` at once.
+    pub database: Option<Database>,
+}
+
+/// Where `/db` and `/queries` read from, and how many connections a server that pools
+/// them keeps to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Database {
+    /// A `postgres://` URL or key=value string (`serve --database`).
+    pub url: &'static str,
+    /// The connections of the server's pool (`serve --db-pool`), for the models that
+    /// pool them; `None`: the model's own default.
+    pub pool: Option<u16>,
 }
 
 impl Handlers {

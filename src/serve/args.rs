@@ -10,7 +10,7 @@ use clap::Args;
 use super::ServeConfig;
 use crate::conn::Offload;
 use crate::model::{self, ModelInfo};
-use crate::protocol::{Handlers, Protocol};
+use crate::protocol::{Database, Handlers, Protocol};
 use crate::sys::affinity::CpuList;
 
 /// `iomodels serve`.
@@ -65,6 +65,13 @@ pub struct ServeArgs {
     /// answered 503.
     #[arg(long, value_name = "URL")]
     pub database: Option<String>,
+    /// Connections to --database the server keeps in a pool, for the models that pool
+    /// them: async and async-mt (tokio-postgres, deadpool; default 2 per CPU),
+    /// coroutines (a thread with a connection each; default 16). The other models hold
+    /// theirs per thread, process or loop, and refuse it.
+    #[arg(long, value_name = "N", requires = "database",
+          value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub db_pool: Option<u16>,
     /// Log every connection on stderr.
     #[arg(short, long)]
     pub verbose: bool,
@@ -101,8 +108,11 @@ impl ServeArgs {
             handlers: Handlers {
                 cpu: self.cpu_work,
                 wait: self.wait,
-                // Once per process, for its life, as the handlers themselves.
-                database: self.database.clone().map(|url| &*url.leak()),
+                database: self.database.clone().map(|url| Database {
+                    // Once per process, for its life, as the handlers themselves.
+                    url: url.leak(),
+                    pool: self.db_pool,
+                }),
             },
             offload: self.offload.map_or(Offload::Unset, Offload::from_count),
         }

@@ -16,8 +16,8 @@ pub use args::ServeArgs;
 use crate::conn::{ConnOptions, Offload};
 use crate::db;
 use crate::error::usage;
-use crate::model::{Announce, Launch, ModelInfo, Stop};
-use crate::protocol::{Handlers, Protocol};
+use crate::model::{Announce, Family, Launch, ModelInfo, Stop};
+use crate::protocol::{Database, Handlers, Protocol};
 use crate::sys;
 
 /// Everything `serve` was asked for, validated.
@@ -54,15 +54,35 @@ pub fn run(args: &ServeArgs) -> Result<()> {
 }
 
 /// A `--database` is for HTTP, and must answer before the server listens: a wrong one
-/// is one line now, not a `503` on every request.
+/// is one line now, not a `503` on every request. A `--db-pool` is for the models that
+/// pool their connections.
 fn check_database(config: &ServeConfig) -> Result<()> {
-    let Some(url) = config.handlers.database else {
+    let Some(Database { url, pool }) = config.handlers.database else {
         return Ok(());
     };
     if config.protocol != Protocol::Http {
         return Err(usage("--database needs --proto http (/db and /queries)"));
     }
+    if pool.is_some() {
+        if let Some(why) = own_connections(config.model.family) {
+            let model = config.model.name;
+            return Err(usage(format!("{model}: --db-pool does not apply: {why}")));
+        }
+    }
     db::client::check(url).map_err(|why| usage(format!("--database {url}: {why}")))
+}
+
+/// Why a family has no pool of database connections for `--db-pool` to size, if so:
+/// async and coroutines pool theirs ([`db::pooled`], [`db::parked`]).
+fn own_connections(family: Family) -> Option<&'static str> {
+    match family {
+        Family::Async | Family::Coroutine => None,
+        Family::Blocking => Some("each thread or process queries on a connection of its own"),
+        Family::Readiness | Family::Completion => Some(
+            "an event loop's queries go through the loop or its --offload threads, \
+             which hold their own connections",
+        ),
+    }
 }
 
 /// Binds the listener `config` asks for and launches its model on it.
