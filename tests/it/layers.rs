@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 /// The layers, ground first: a module may import from its own layer and the ones below.
 const LAYERS: &[&[&str]] = &[
-    &["error", "log", "sys", "units", "protocol", "work", "stats"],
+    &[
+        "error", "log", "sys", "units", "protocol", "work", "db", "stats",
+    ],
     &["conn"],
     &["model"],
     &["serve"],
