@@ -37,7 +37,8 @@ use deadpool_postgres::{ManagerConfig, PoolError, RecyclingMethod, Runtime, Time
 use futures_util::future::try_join_all;
 use tokio_postgres::{NoTls, Statement};
 
-use super::client::{self, random_id, SELECT_WORLD};
+use super::client::{self, random_id};
+use super::world::SELECT_ROW;
 use crate::protocol::{Outcome, Query, World};
 
 /// How long opening a connection may take before the request fails (the database's
@@ -103,7 +104,7 @@ impl Pool {
     async fn rows(&self, n: usize) -> Result<Vec<World>, String> {
         let conn = self.inner.get().await.map_err(|err| pool_reason(&err))?;
         let select = conn
-            .prepare_cached(SELECT_WORLD)
+            .prepare_cached(SELECT_ROW)
             .await
             .map_err(|err| client::reason(&err))?;
         let reads = (0..n).map(|_| read_row(&conn, &select));
