@@ -9,6 +9,9 @@
 //!   each family's way of carrying it out (waits overlap, or stall an inline loop);
 //!   `serve_work_loops`: the event loops' three ways (`--offload` 0, N, unset), each
 //!   loop model through each.
+//! - `serve_db`: `/db` and `/queries` under every model against a real PostgreSQL
+//!   (`util::pg`): the table's rows, clamping, pipelining, a wrong or vanished
+//!   database, `--db-pool`, no connection left behind.
 //! - `serve_cli`: what `list` and `serve` say to a user; `cli_help`: the help, shell
 //!   completions and the man page.
 //! - `compare`: a small comparison writes every output file, and survives a model that dies.
@@ -38,6 +41,7 @@ mod util;
 mod serve_abuse;
 mod serve_cli;
 mod serve_conformance;
+mod serve_db;
 mod serve_echo;
 mod serve_http;
 mod serve_lifecycle;
