@@ -41,7 +41,12 @@ pub fn read_responses(
                 break;
             }
             let mut buf = [0u8; 16 * 1024];
-            let n = stream.read(&mut buf).expect("read a response");
+            let n = match stream.read(&mut buf) {
+                // A read with a timeout fails with EINTR when the process is stopped
+                // and resumed, even without a signal handler (signal(7)).
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+                read => read.expect("read a response"),
+            };
             assert!(
                 n > 0,
                 "connection closed after {} responses; got {:?}",
