@@ -85,9 +85,10 @@ fn a_cluster_has_the_world_table_and_leaves_no_trace() {
     assert_lookups(cluster.url());
     let dir = cluster.dir().to_path_buf();
     assert!(dir.join("data/PG_VERSION").is_file(), "{}", dir.display());
+    // (A backend of the lookups above may still be exiting and listed: only the
+    // count is asked of them here, and that every one is gone after the stop.)
     let pids = cluster.postgres_pids();
     assert!(pids.len() > 1, "the postmaster and its helpers: {pids:?}");
-    assert!(pids.iter().all(|&pid| postmaster::alive(pid)), "{pids:?}");
     cluster.stop().expect("stop");
     assert!(!dir.exists(), "{} left behind", dir.display());
     let left: Vec<_> = pids.into_iter().filter(|&p| postmaster::alive(p)).collect();
