@@ -40,7 +40,7 @@
 //! # The command line
 //!
 //! A command's flags live beside the command: its clap `Args` in the `args.rs` of its
-//! module ([`serve::args`], [`bench::args`], [`bench::abuse::args`],
+//! module ([`serve::args`], [`db::args`], [`bench::args`], [`bench::abuse::args`],
 //! [`bench::merge::args`], [`compare::args`], [`report::args`] for `report` and `diff`,
 //! [`floor::args`], [`sample::args`]), which also turns them into the command's
 //! configuration. clap is imported nowhere else:
