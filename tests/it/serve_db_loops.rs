@@ -3,9 +3,8 @@
 //! connection per loop whatever the number of clients, and a connection that
 //! PostgreSQL ends is replaced on the next request.
 //!
-//! They need PostgreSQL: the database named by `IOMODELS_TEST_DATABASE` (a URL or a
-//! key=value string whose `World` table is TechEmpower's); without it each test says
-//! `skipped` in one line and passes.
+//! They need PostgreSQL: the private cluster the tests share (`util::pg`); where it
+//! cannot run, each test says `skipped` in one line (and fails where `CI=true`).
 
 use std::io::Write;
 use std::net::TcpStream;
@@ -15,6 +14,7 @@ use postgres::{Client, NoTls};
 use serde_json::Value;
 
 use crate::util::http::{get, read_responses, Response};
+use crate::util::pg::shared_url;
 use crate::util::ServerProc;
 
 per_loop_model!([
@@ -22,17 +22,6 @@ per_loop_model!([
     loop_queries_of_concurrent_clients_are_answered,
     loop_reconnects_after_postgres_ends_its_connection,
 ]);
-
-/// The database to test against, or `None` after one line saying why `test` is skipped.
-fn database(test: &str) -> Option<String> {
-    match std::env::var("IOMODELS_TEST_DATABASE") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            println!("skipped {test}: IOMODELS_TEST_DATABASE names no database");
-            None
-        }
-    }
-}
 
 /// `url` with the connections' `application_name` set, so a test finds its server's.
 fn named(url: &str, name: &str) -> String {
@@ -117,11 +106,11 @@ fn name(model: &str, test: &str) -> String {
 }
 
 fn loop_rows_come_from_the_table_over_one_connection(model: &str) {
-    let Some(url) = database("loop_rows_come_from_the_table_over_one_connection") else {
+    let Some(url) = shared_url("loop_rows_come_from_the_table_over_one_connection") else {
         return;
     };
     let name = name(model, "rows");
-    let (server, mut table) = start(model, &url, &name);
+    let (server, mut table) = start(model, url, &name);
     let reply = fetch(&server, "/db");
     assert!(
         serde_json::from_slice::<Value>(&reply.body).is_ok_and(|json| json.is_object()),
@@ -140,11 +129,11 @@ fn loop_rows_come_from_the_table_over_one_connection(model: &str) {
 }
 
 fn loop_queries_of_concurrent_clients_are_answered(model: &str) {
-    let Some(url) = database("loop_queries_of_concurrent_clients_are_answered") else {
+    let Some(url) = shared_url("loop_queries_of_concurrent_clients_are_answered") else {
         return;
     };
     let name = name(model, "clients");
-    let (server, mut table) = start(model, &url, &name);
+    let (server, mut table) = start(model, url, &name);
     // 8 clients, 5 requests each, pipelined on their connection.
     let clients: Vec<_> = (0..8)
         .map(|_| {
@@ -181,11 +170,11 @@ fn loop_queries_of_concurrent_clients_are_answered(model: &str) {
 }
 
 fn loop_reconnects_after_postgres_ends_its_connection(model: &str) {
-    let Some(url) = database("loop_reconnects_after_postgres_ends_its_connection") else {
+    let Some(url) = shared_url("loop_reconnects_after_postgres_ends_its_connection") else {
         return;
     };
     let name = name(model, "reconnect");
-    let (server, mut table) = start(model, &url, &name);
+    let (server, mut table) = start(model, url, &name);
     assert_eq!(fetch(&server, "/db").status, 200);
     let before = backends(&mut table, &name, 1);
     assert_eq!(before.len(), 1, "{before:?}");
