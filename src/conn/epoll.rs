@@ -17,7 +17,8 @@ use super::ConnOptions;
 use crate::sys::signal::Stop;
 
 const LISTENER: u64 = u64::MAX;
-/// The event of the loop's work pool: finished work is queued.
+/// The event of the descriptor work comes back through (a pool's queue, the database
+/// pipeline): there is finished work to take.
 pub const COMPLETIONS: u64 = u64::MAX - 1;
 
 struct Entry {

@@ -55,9 +55,15 @@
 //! - select-threads: the reader's deadline in its select(2) timeout; the senders only write.
 //! - uring: an io_uring timeout operation per wait, completed with the ring's others.
 //!
-//! `--offload 0` waits inside the loop (the seeds' code, ported naively: it stalls
-//! every connection of that loop); `--offload N` is seed 004's pool of N threads per
-//! loop ([`offload`] says why per loop).
+//! A query (`/db`, `/queries`, with `--database`) goes down the loop's own pipelined,
+//! non-blocking connection to PostgreSQL ([`crate::db::Pipeline`]), one per loop
+//! (epoll-threads' threads share theirs), whose descriptor each loop watches where a
+//! pool's queue would be.
+//!
+//! `--offload 0` waits and queries inside the loop (the seeds' code, ported naively:
+//! it stalls every connection of that loop); `--offload N` is seed 004's pool of N
+//! threads per loop, each with a database connection ([`offload`] says why per
+//! loop).
 
 pub mod accept;
 pub mod blocking;

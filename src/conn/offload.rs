@@ -1,42 +1,55 @@
-//! How an event loop carries out the work a request needs (`/cpu`, `/wait`): the one
-//! place where a readiness loop, select-threads' reader and uring decide what a
-//! [`Progress::work`] becomes, the way `serve --offload` says ([`Offload`]).
+//! How an event loop carries out the work a request needs (`/cpu`, `/wait`, `/db`,
+//! `/queries`): the one place where a readiness loop, select-threads' reader and uring
+//! decide what a [`Progress::work`] becomes, the way `serve --offload` says
+//! ([`Offload`]).
 //!
-//! - **Inline** (`--offload 0`): the loop's thread burns the CPU or sleeps through the
-//!   wait, and every other connection of the loop waits with it: the seeds' code,
-//!   ported naively. A sleep still ends once the stop flag is set, so a stopping server
-//!   does not wait out a long wait.
+//! - **Inline** (`--offload 0`): the loop's thread burns the CPU, sleeps through the
+//!   wait or queries the database on a blocking connection, and every other
+//!   connection of the loop waits with it: the seeds' code, ported naively. A sleep
+//!   still ends once the stop flag is set, so a stopping server does not wait out a
+//!   long wait.
 //! - **A pool** (`--offload N`): seed 004's design. The loop hands the work to a
 //!   [`WorkPool`] of N threads and goes on serving; a pool thread carries it out as a
-//!   blocking call and hands the connection's token back through [`Completions`], an
-//!   eventfd the loop waits on with its other descriptors. One pool per event loop
-//!   (an epoll set, a select or poll loop, a ring): a loop's pool serves it alone, so
-//!   the loops share nothing, and N means the same in every model, also in
-//!   epoll-prefork, whose loops are processes and each must start its own threads
-//!   after the fork. reuseport, epoll-prefork and uring with N loops therefore have N
-//!   pools; epoll-threads' threads wait on one epoll set, one loop, and share its pool
-//!   ([`LoopWork::sibling`]). Stopping never joins a pool thread: one may sleep 60 s.
-//! - **The loop's own timer** (`--offload` unset, every loop's default): a wait is a
+//!   blocking call (a query on a connection of its own) and hands the connection's
+//!   token back through [`Completions`], an eventfd the loop waits on with its other
+//!   descriptors. One pool per event loop (an epoll set, a select or poll loop, a
+//!   ring): a loop's pool serves it alone, so the loops share nothing, and N means the
+//!   same in every model, also in epoll-prefork, whose loops are processes and each
+//!   must start its own threads after the fork. reuseport, epoll-prefork and uring
+//!   with N loops therefore have N pools; epoll-threads' threads wait on one epoll
+//!   set, one loop, and share its pool ([`LoopWork::sibling`]). Stopping never joins a
+//!   pool thread: one may sleep 60 s.
+//! - **The loop's own** (`--offload` unset, every loop's default): a wait is a
 //!   deadline the loop keeps ([`WaitTimers`]) and folds into its poll timeout, to the
 //!   microsecond (epoll_pwait2, ppoll and select take them; mio rounds up to whole
 //!   milliseconds), never rounded down so it does not wake early and spin
 //!   ([`LoopWork::timeout`]); uring arms an io_uring timeout operation per wait instead
-//!   ([`LoopWork::for_ring`]). No thread is involved. CPU work runs in the loop: a loop
-//!   has nowhere else to put it without a pool.
+//!   ([`LoopWork::for_ring`]). A query goes down the loop's own non-blocking,
+//!   pipelined connection to PostgreSQL ([`Pipeline`], opened when the loop starts).
+//!   No thread is involved. CPU work runs
+//!   in the loop: a loop has nowhere else to put it without a pool.
+//!
+//! Work that comes back without a timer (the pool's, the pipeline's) comes through
+//! one descriptor the loop watches for reading with its sockets
+//! ([`LoopWork::completions`]: the pool's eventfd, or the pipeline's), and
+//! [`LoopWork::take_completed`] takes it. epoll-threads' threads share the pipeline
+//! as they share a pool: one loop, one connection.
 //!
 //! A connection whose work is in flight holds a [`Ticket`]; it stops reading, is not
-//! expired by the idle sweep, and keeps its slot. The token the pool or the timers
-//! carry names the slot and the ticket, so when a connection closes while its work is
-//! in flight (a reset while it had replies to write) and a newer one takes its slot,
-//! the finished work is told apart and dropped (`LoopWork::resume`).
+//! expired by the idle sweep, and keeps its slot. The token the pool, the pipeline or
+//! the timers carry names the slot and the ticket, so when a connection closes while
+//! its work is in flight (a reset while it had replies to write) and a newer one takes
+//! its slot, the finished work is told apart and dropped (`LoopWork::resume`).
 
 use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::intake::Intake;
 use super::{ConnOptions, Offload};
+use crate::db::Pipeline;
 use crate::protocol::{Outcome, Progress, Work};
 use crate::sys::signal::{Stop, STOP_POLL};
 use crate::work::{self, Completions, WaitTimers, WorkPool};
@@ -95,8 +108,33 @@ impl Finished {
 #[derive(Debug)]
 pub struct LoopWork {
     way: Way,
-    /// The pool's finished tokens and outcomes, reused between turns.
+    /// The loop's own connection to the database, beside its timers (`--offload`
+    /// unset, `--database` given).
+    db: Option<Arc<Pipeline>>,
+    /// The finished tokens and outcomes of the pool or the pipeline, reused between
+    /// turns.
     tokens: Vec<(usize, Outcome)>,
+}
+
+/// The descriptor a loop watches for reading, with its sockets, when work comes back
+/// through one: readable once [`LoopWork::take_completed`] has something to take. A
+/// handle of the loop's own (cloning it is cheap), so what a loop builds around it
+/// borrows nothing of the [`LoopWork`].
+#[derive(Debug, Clone)]
+pub enum Watched {
+    /// The pool's completion queue (its eventfd).
+    Pool(Arc<Completions>),
+    /// The pipeline to the database (its epoll set: the socket and a wake-up).
+    Db(Arc<Pipeline>),
+}
+
+impl AsFd for Watched {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Watched::Pool(done) => done.as_fd(),
+            Watched::Db(db) => db.as_fd(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -115,19 +153,31 @@ enum Way {
 }
 
 impl LoopWork {
-    /// A readiness loop's: inline, a pool of its own, or its timers, as `opts.offload`
+    /// A readiness loop's: inline, a pool of its own, or its timers and its pipeline
+    /// to the database (connected now, blocking, if `opts.handlers` names one; a
+    /// refusal is answered to the requests, see [`Pipeline::new`]), as `opts.offload`
     /// says. `stop` ends an inline wait early.
     pub fn new(opts: &ConnOptions, stop: &Stop) -> io::Result<LoopWork> {
-        let way = match opts.offload {
-            Offload::Inline => Way::Inline(stop.clone()),
-            Offload::Pool(threads) => Way::Pool {
-                pool: Arc::new(WorkPool::new(usize::from(threads))?),
-                done: Completions::new()?,
-            },
-            Offload::Unset => Way::Timers(WaitTimers::new()),
+        let (way, db) = match opts.offload {
+            Offload::Inline => (Way::Inline(stop.clone()), None),
+            Offload::Pool(threads) => (
+                Way::Pool {
+                    pool: Arc::new(WorkPool::new(usize::from(threads))?),
+                    done: Completions::new()?,
+                },
+                None,
+            ),
+            Offload::Unset => {
+                let db = match opts.handlers.database {
+                    Some(db) => Some(Arc::new(Pipeline::new(db.url).map_err(io::Error::other)?)),
+                    None => None,
+                };
+                (Way::Timers(WaitTimers::new()), db)
+            }
         };
         Ok(LoopWork {
             way,
+            db,
             tokens: Vec::new(),
         })
     }
@@ -143,8 +193,8 @@ impl LoopWork {
     }
 
     /// For another thread of the same loop (epoll-threads): the same pool and
-    /// completion queue, timers of its own (each thread's poll timeout wakes it for
-    /// its own).
+    /// completion queue, or the same pipeline, and timers of its own (each thread's
+    /// poll timeout wakes it for its own).
     pub fn sibling(&self) -> LoopWork {
         let way = match &self.way {
             Way::Inline(stop) => Way::Inline(stop.clone()),
@@ -157,15 +207,19 @@ impl LoopWork {
         };
         LoopWork {
             way,
+            db: self.db.clone(),
             tokens: Vec::new(),
         }
     }
 
-    /// What the loop must watch for reading with its sockets, when work goes to a
-    /// pool: readable once an item has finished ([`Self::take_completed`]).
-    pub fn completions(&self) -> Option<&Arc<Completions>> {
-        match &self.way {
-            Way::Pool { done, .. } => Some(done),
+    /// What the loop must watch for reading with its sockets, when work comes back
+    /// through a descriptor (a pool's, or the pipeline's): readable once there is
+    /// something for [`Self::take_completed`] to take. The same one for the loop's
+    /// life.
+    pub fn completions(&self) -> Option<Watched> {
+        match (&self.way, &self.db) {
+            (Way::Pool { done, .. }, _) => Some(Watched::Pool(Arc::clone(done))),
+            (_, Some(db)) => Some(Watched::Db(Arc::clone(db))),
             _ => None,
         }
     }
@@ -184,16 +238,19 @@ impl LoopWork {
         })
     }
 
-    /// The completion queue was reported readable: the work items the pool finished.
+    /// The descriptor of [`Self::completions`] was reported readable: the work items
+    /// the pool finished, or the requests the pipeline has answers for.
     pub fn take_completed(&mut self, into: &mut Vec<Finished>) {
-        if let Way::Pool { done, .. } = &self.way {
-            done.take(&mut self.tokens);
-            into.extend(
-                self.tokens
-                    .drain(..)
-                    .map(|(token, outcome)| Finished::with(token, outcome)),
-            );
+        match (&self.way, &self.db) {
+            (Way::Pool { done, .. }, _) => done.take(&mut self.tokens),
+            (_, Some(db)) => db.on_readable(&mut self.tokens),
+            _ => return,
         }
+        into.extend(
+            self.tokens
+                .drain(..)
+                .map(|(token, outcome)| Finished::with(token, outcome)),
+        );
     }
 
     /// After each wait for events: the waits that are due.
@@ -260,11 +317,18 @@ impl LoopWork {
 
     /// Starts `owed` for slot `key`: in flight with its ticket, or done already.
     fn start(&mut self, owed: Work, key: usize, now: Instant) -> Started {
+        if let (Some(db), Work::Db(query, _)) = (&self.db, owed) {
+            let (ticket, token) = Ticket::issue(key);
+            db.submit(query, token);
+            return Started::InFlight(ticket);
+        }
         match (&mut self.way, owed) {
             (Way::Inline(stop), _) => {
                 // A stopping server's wait ends early; its reply goes nowhere anyway.
                 Started::Done(work::block_unless_stopped(owed, stop).unwrap_or(Outcome::Done))
             }
+            // A query beside timers goes down the pipeline (above): here only without
+            // a database, which the session answers without asking for work.
             (Way::Timers(_) | Way::RingTimers(_), Work::Cpu(_) | Work::Db(..)) => {
                 Started::Done(work::block(owed))
             }

@@ -13,7 +13,6 @@
 use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::sys::select::FD_SETSIZE;
@@ -21,11 +20,10 @@ use nix::sys::time::{TimeVal, TimeValLike};
 use slab::Slab;
 
 use super::accept::Pause;
-use super::offload::{Finished, LoopWork};
+use super::offload::{Finished, LoopWork, Watched};
 use super::ready::{ReadyConn, ReadyCtx, Step, Sweeper};
 use super::ConnOptions;
 use crate::log::RateLimited;
-use crate::work::Completions;
 
 /// The state of a loop that scans every connection each turn.
 pub struct ScanLoop {
@@ -56,8 +54,8 @@ impl ScanLoop {
 
     /// The queue to watch for reading with the sockets, if work goes to a pool (a
     /// handle of the caller's own, so the set it builds borrows nothing of the loop).
-    pub fn completions(&self) -> Option<Arc<Completions>> {
-        self.ctx.work.completions().cloned()
+    pub fn completions(&self) -> Option<Watched> {
+        self.ctx.work.completions()
     }
 
     /// How long this turn may wait for events: until the next timer, at most the

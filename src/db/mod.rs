@@ -1,9 +1,9 @@
-//! PostgreSQL behind `/db` and `/queries`: the drivers each family reads TechEmpower's
-//! `World` table with, a private cluster this process makes, fills and removes again
-//! ([`Cluster`]), and `pgbench`'s rate for the same row lookup, the reference the
-//! models are measured against ([`pgbench::run`]).
+//! PostgreSQL behind `/db` and `/queries`: TechEmpower's `World` table read the way
+//! each family reads it in production; a private cluster this process makes, fills
+//! with that table and removes again ([`Cluster`]); and `pgbench`'s rate for the same
+//! row lookup, the reference the models are measured against ([`pgbench::run`]).
 //!
-//! Reading:
+//! Reading it:
 //! - [`client`]: the blocking driver (`postgres`), one connection per thread or
 //!   process that serves requests: the blocking family's way, and a pool thread's.
 //! - [`parked`]: a pool of threads with connections that a coroutine hands its query
@@ -12,8 +12,11 @@
 //!   thread).
 //! - [`pooled`]: the async driver (`tokio-postgres`) in a `deadpool` pool, a request's
 //!   rows pipelined on one connection: async and async-mt.
+//! - [`pipeline`]: an event loop's own non-blocking connection, its queries
+//!   pipelined, spoken with the sans-I/O `postgres-protocol` crate: what a loop does
+//!   without `--offload`.
 //!
-//! The database:
+//! Running it:
 //! - [`install`]: finding PostgreSQL's programs (a missing one names the package).
 //! - [`dir`]: a cluster's temporary directory, and the janitor of those left behind.
 //! - [`postmaster`]: `initdb`, the server as our child, its stop, its processes.
@@ -30,6 +33,7 @@ pub mod dir;
 pub mod install;
 pub mod parked;
 pub mod pgbench;
+pub mod pipeline;
 pub mod pooled;
 pub mod postmaster;
 pub mod world;
@@ -38,3 +42,4 @@ pub use client::read;
 pub use cluster::{Cluster, Detached, Listen, Settings};
 pub use install::NotInstalled;
 pub use pgbench::PgbenchResult;
+pub use pipeline::Pipeline;

@@ -8,7 +8,8 @@
 //!
 //! Without `--offload`, a wait is a timer of the loop, folded into epoll_wait's
 //! timeout, and `/cpu` burns in the loop: a loop's own way, with no thread. With
-//! `--offload N` the loop's pool's queue is registered with the sockets.
+//! `--offload N` the loop's pool's queue is registered with the sockets; without it, a
+//! query goes down the loop's own pipelined PostgreSQL connection, registered there.
 
 use std::io;
 

@@ -11,7 +11,8 @@
 //! Without `--offload`, a wait is a timer of the loop, folded into epoll_wait's
 //! timeout, and `/cpu` burns in the loop: no thread, no hand-over, on the one thread
 //! this model has. The work pool's queue (`--offload N`) is registered level-triggered,
-//! like any descriptor the loop only reads to reset.
+//! like any descriptor the loop only reads to reset, and so is the loop's own pipelined
+//! PostgreSQL connection, which carries its queries without `--offload`.
 
 use std::io;
 use std::net::{TcpListener, TcpStream};

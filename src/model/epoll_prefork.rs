@@ -24,7 +24,8 @@
 //! Without `--offload`, each worker keeps its waits as timers folded into its
 //! epoll_wait timeout and burns `/cpu` itself: no thread, and the workers already use
 //! every core. `--offload N` gives each worker a pool of N threads, started in the
-//! worker after the fork (threads do not survive one).
+//! worker after the fork (threads do not survive one). Queries go down each worker's
+//! own pipelined PostgreSQL connection, opened after the fork too.
 
 use std::io;
 use std::net::TcpListener;

@@ -20,7 +20,9 @@
 //! takes what finished, re-arms it and resumes those connections. Without
 //! `--offload`, a wait is a timer of the thread that started it, folded into that
 //! thread's epoll_wait timeout (no thread of its own, as in every loop), and `/cpu`
-//! burns on the thread that read the request, while the other threads serve on.
+//! burns on the thread that read the request, while the other threads serve on. The
+//! threads share one pipelined PostgreSQL connection for their queries, as they would
+//! share a pool: registered one-shot like its queue.
 
 use std::io;
 use std::net::{TcpListener, TcpStream};
@@ -165,7 +167,10 @@ fn serve_events(shared: &Shared) -> io::Result<()> {
                 LISTENER => accept_connections(shared, now)?,
                 COMPLETIONS => {
                     ctx.work.take_completed(&mut finished);
-                    let done = ctx.work.completions().expect("a pool's queue");
+                    let done = ctx
+                        .work
+                        .completions()
+                        .expect("a pool's queue or a pipeline");
                     shared.epoll.modify(done, &mut completions_event())?;
                 }
                 data => {

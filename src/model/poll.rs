@@ -7,8 +7,9 @@
 //! (one pass over memory the kernel is about to scan anyway).
 //!
 //! Without `--offload`, a wait is a timer of the loop, folded into poll's timeout, and
-//! `/cpu` burns in the loop: a loop's own way, with no thread. `--offload N` adds the
-//! pool's queue to the array, after the listener.
+//! `/cpu` burns in the loop: a loop's own way, with no thread; a query goes down the
+//! loop's own pipelined PostgreSQL connection, whose descriptor follows the listener in
+//! the array. `--offload N` puts the pool's queue there instead.
 //!
 //! [`ReadyConn::interest`]: crate::conn::ready::ReadyConn::interest
 

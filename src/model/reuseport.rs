@@ -15,7 +15,8 @@
 //! Without `--offload`, each reactor keeps its waits as timers folded into its
 //! epoll_wait timeout and burns `/cpu` itself: no thread, and the reactors already use
 //! every core. `--offload N` gives each reactor a pool of N threads of its own, so the
-//! reactors still share nothing.
+//! reactors still share nothing; so does each reactor's own pipelined PostgreSQL
+//! connection, which carries its queries without `--offload`.
 
 use std::io;
 

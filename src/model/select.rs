@@ -11,8 +11,9 @@
 //! nix). Such a connection is refused, with a rate-limited line saying why, and closed.
 //!
 //! Without `--offload`, a wait is a timer of the loop, folded into select's timeout,
-//! and `/cpu` burns in the loop: a loop's own way, with no thread. `--offload N` puts
-//! the pool's queue in the read set with the sockets.
+//! and `/cpu` burns in the loop: a loop's own way, with no thread; a query goes down
+//! the loop's own pipelined PostgreSQL connection, in the read set with the sockets.
+//! `--offload N` puts the pool's queue there instead.
 //!
 //! [`ReadyConn::interest`]: crate::conn::ready::ReadyConn::interest
 

@@ -23,7 +23,8 @@
 //!
 //! Work is the reader's, as in any event loop: without `--offload`, a wait is a timer
 //! of the reader folded into select's timeout and `/cpu` burns on the reader (the
-//! senders only write); `--offload N` puts a pool's queue in the read set.
+//! senders only write), and a query goes down the reader's own pipelined PostgreSQL
+//! connection, in its read set; `--offload N` puts a pool's queue there instead.
 
 use std::io;
 use std::net::TcpListener;
@@ -34,10 +35,9 @@ use nix::sys::select::{select, FdSet};
 use super::{Family, ModelInfo, OffloadUse, Workers};
 use super::{Launch, Stop};
 use crate::conn::handoff::{send_loop, ReaderLoop, SenderLink, Waker};
-use crate::conn::offload::LoopWork;
+use crate::conn::offload::{LoopWork, Watched};
 use crate::conn::scan::{fits_fd_set, timeval};
 use crate::conn::ConnOptions;
-use crate::work::Completions;
 
 pub static INFO: ModelInfo = ModelInfo {
     name: "select-threads",
@@ -101,7 +101,7 @@ fn read_loop(
     }
     while !stop.is_set() {
         readers.catch_up();
-        let done = completions.as_deref();
+        let done = completions.as_ref();
         let listener_ready = match select_readable(listener, wake, done, &mut readers) {
             Ok(ready) => ready,
             Err(nix::errno::Errno::EINTR) => continue,
@@ -113,13 +113,13 @@ fn read_loop(
 }
 
 /// select(2) for reading over the reader's waker, the listener (unless paused), the
-/// work pool's queue (if any) and every connection that wants to read: notes the
-/// readable connections in `readers.ready` and whether the queue is, and says whether
-/// the listener is.
+/// descriptor work comes back through (if any) and every connection that wants to
+/// read: notes the readable connections in `readers.ready` and whether that descriptor
+/// is, and says whether the listener is.
 fn select_readable(
     listener: &TcpListener,
     wake: &Waker,
-    completions: Option<&Completions>,
+    completions: Option<&Watched>,
     readers: &mut ReaderLoop,
 ) -> nix::Result<bool> {
     let mut reads = FdSet::new();

@@ -14,7 +14,8 @@
 //! Without `--offload`, a wait is a timer of the loop, folded into the selector's
 //! timeout, and `/cpu` burns in the loop: a loop's own way, with no thread. With
 //! `--offload N` the pool's queue is registered like a socket, with its own callback
-//! ([`completed`]), as Python registers any file object.
+//! ([`completed`]), as Python registers any file object; without it, so is the loop's
+//! own pipelined PostgreSQL connection, which carries its queries.
 
 use std::io;
 use std::net::TcpListener;
@@ -68,7 +69,8 @@ impl Mask {
 /// token and the mask: Python's `key.data(key.fileobj, mask)`.
 type Callback = fn(&mut Selector, usize, Mask) -> io::Result<()>;
 
-/// A registered socket, or the work pool's queue (which the loop's [`LoopWork`] owns).
+/// A registered socket, or the descriptor work comes back through (a pool's queue or
+/// the database pipeline, which the loop's [`LoopWork`] owns).
 enum FileObj {
     Listener(TcpListener),
     Conn(ReadyConn<TcpStream>),
@@ -207,7 +209,7 @@ fn serve(sel: &mut Selector, token: usize, mask: Mask) -> io::Result<()> {
     Ok(())
 }
 
-/// The work queue's callback: resume the connections whose work the pool finished.
+/// The work descriptor's callback: resume the connections whose work came back.
 fn completed(sel: &mut Selector, _token: usize, _mask: Mask) -> io::Result<()> {
     sel.ctx.work.take_completed(&mut sel.finished);
     resume(sel);

@@ -27,7 +27,8 @@
 //! one per wait, whose completion comes back with the others: the ring's own way, no
 //! thread and no timer kept beside it; `/cpu` burns on the ring's thread. With
 //! `--offload N` each ring has a pool of N threads, and a poll operation on the pool's
-//! eventfd brings finished work back among the completions.
+//! eventfd brings finished work back among the completions; without it, the same poll
+//! on the ring's own pipelined PostgreSQL connection brings back its queries' replies.
 //!
 //! Where io_uring is unavailable (an old kernel, `kernel.io_uring_disabled`, seccomp)
 //! the model refuses at start-up with a clear error and exit code 2.
@@ -115,7 +116,8 @@ struct RingReactor {
     finished: Vec<Finished>,
     /// A multishot accept is armed.
     accepting: bool,
-    /// A poll on the work pool's queue is armed.
+    /// A poll on the descriptor work comes back through (a pool's queue, the
+    /// pipeline) is armed.
     polling: bool,
     pause: accept::Pause,
     sweeper: Sweeper,
@@ -168,7 +170,7 @@ impl RingReactor {
     }
 
     /// Arms a timeout for each wait started since the last turn, and a poll on the
-    /// work pool's queue unless one is armed.
+    /// descriptor work comes back through unless one is armed.
     fn arm_work(&mut self) -> io::Result<()> {
         for (after, token) in self.ctx.work.take_ring_timers() {
             self.ring.timeout(after, token)?;

@@ -53,10 +53,12 @@ pub struct ServeArgs {
     /// than 0, at most 60s.
     #[arg(long, value_name = "DURATION", default_value = "10ms", value_parser = parse_wait)]
     pub wait: Duration,
-    /// Where event loops carry out `/cpu` and `/wait`: 0 = in the loop (a wait stalls
-    /// it), N = a pool of N threads per loop; for async models, N = CPU work on spawn_blocking
-    /// (at most N threads). Default: a loop's own timer for waits, CPU inline. Models
-    /// that serve a connection per thread, process or coroutine refuse it.
+    /// Where event loops carry out `/cpu`, `/wait` and the queries of `/db` and
+    /// `/queries`: 0 = in the loop (a wait or a query stalls it), N = a pool of N threads
+    /// per loop (a database connection each); for async models, N = CPU work on
+    /// spawn_blocking (at most N threads). Default: a loop's own timer for waits and its
+    /// own pipelined database connection for queries, CPU inline. Models that serve a
+    /// connection per thread, process or coroutine refuse it.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=4096))]
     pub offload: Option<u16>,
     /// The PostgreSQL database `/db` and `/queries` read TechEmpower's `World` table

@@ -8,7 +8,8 @@
 //! - `serve_work`: requests that need work (`/cpu`, `/wait`) under every model, and
 //!   each family's way of carrying it out (waits overlap, or stall an inline loop);
 //!   `serve_work_loops`: the event loops' three ways (`--offload` 0, N, unset), each
-//!   loop model through each.
+//!   loop model through each; `serve_db_loops`: the loops' own pipelined connection
+//!   to PostgreSQL (`/db`, `/queries`), each loop model.
 //! - `serve_db`: `/db` and `/queries` under every model against a real PostgreSQL
 //!   (`util::pg`): the table's rows, clamping, pipelining, a wrong or vanished
 //!   database, `--db-pool`, no connection left behind.
@@ -42,6 +43,7 @@ mod serve_abuse;
 mod serve_cli;
 mod serve_conformance;
 mod serve_db;
+mod serve_db_loops;
 mod serve_echo;
 mod serve_http;
 mod serve_lifecycle;

@@ -15,11 +15,10 @@ use slab::Slab;
 use super::{Outbox, SenderLink};
 use crate::conn::accept::Pause;
 use crate::conn::intake::Intake;
-use crate::conn::offload::{Finished, LoopWork, Ticket};
+use crate::conn::offload::{Finished, LoopWork, Ticket, Watched};
 use crate::conn::ready::{Sweeper, SCRATCH_LEN};
 use crate::conn::{ConnOptions, LINGER_TIME};
 use crate::protocol::{Close, Progress, OUTPUT_HIGH_WATER};
-use crate::work::Completions;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ReadPhase {
@@ -245,8 +244,8 @@ impl<'a> ReaderLoop<'a> {
 
     /// The queue to watch for reading with the sockets, if work goes to a pool (a
     /// handle of the caller's own, so the set it builds borrows nothing of the loop).
-    pub fn completions(&self) -> Option<Arc<Completions>> {
-        self.ctx.work.completions().cloned()
+    pub fn completions(&self) -> Option<Watched> {
+        self.ctx.work.completions()
     }
 
     /// How long this turn may wait: until the next timer, at most the stop-flag period.
