@@ -43,6 +43,9 @@ pub enum Command {
     /// Write a `compare` report's files again (report.md, report.html, the charts, and
     /// report.json) from its report.json, with this build's tier rule and presentation.
     Report(ReportArgs),
+    /// A private PostgreSQL cluster with TechEmpower's World table, for `serve
+    /// --database`: `db start` prints its URL, `db stop` removes it.
+    Db(crate::db::args::DbArgs),
     /// Measure the CPU per small request of a minimal server loop here (one read, one
     /// write, to a client watching with epoll): the floor models are measured against.
     Floor(crate::floor::args::FloorArgs),
@@ -139,6 +142,7 @@ pub fn dispatch(command: Command) -> Result<()> {
         }
         Command::Merge(args) => crate::bench::merge::run(&args),
         Command::Floor(args) => crate::floor::run(&args),
+        Command::Db(args) => crate::db::command::run(&args),
         Command::Sample(args) => crate::sample::command::run(&args),
         Command::BuildId => {
             println!("{}", crate::hosts::build::own_build()?);

@@ -12,7 +12,8 @@
 //!    stop flag, accept4, the descriptor limit, may's coroutine spawn, io_uring),
 //!    [`units`] (durations as every command writes them), [`protocol`] (sans-I/O sessions, `echo` and `http`: bytes in, reply bytes out,
 //!    and the work a request needs), [`db`] (the PostgreSQL behind `/db` and
-//!    `/queries`: the drivers each family reads it with, and a private cluster),
+//!    `/queries`: the drivers each family reads it with, a private cluster with
+//!    TechEmpower's `World` table, and `pgbench`),
 //!    [`work`] (carrying that work out: a CPU burn, a
 //!    blocking call, a pool of threads, an event loop's timers), [`stats`]
 //!    (HdrHistogram recorders and error kinds, added up for printing).
@@ -40,7 +41,7 @@
 //! # The command line
 //!
 //! A command's flags live beside the command: its clap `Args` in the `args.rs` of its
-//! module ([`serve::args`], [`bench::args`], [`bench::abuse::args`],
+//! module ([`serve::args`], [`db::args`], [`bench::args`], [`bench::abuse::args`],
 //! [`bench::merge::args`], [`compare::args`], [`report::args`] for `report` and `diff`,
 //! [`floor::args`], [`sample::args`]), which also turns them into the command's
 //! configuration. clap is imported nowhere else:

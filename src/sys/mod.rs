@@ -2,7 +2,8 @@
 //! the safe wrappers here, or through nix, rustix, socket2 and io-uring's safe APIs.
 //!
 //! - [`listener`]: the listening socket (SO_REUSEADDR always, SO_REUSEPORT on request).
-//! - [`process`]: fork(2), reaping children with waitpid(2), the parent-death signal.
+//! - [`process`]: fork(2), reaping children with waitpid(2), the parent-death signal,
+//!   a new session (setsid(2)).
 //! - [`signal`]: SIGINT/SIGTERM as a stop flag; default dispositions in forked children.
 //! - [`epoll_wait`]: epoll_pwait2(2), an epoll wait with a timeout in nanoseconds.
 //! - [`coroutine`]: starting a may coroutine, and moving a listener into may's event loop.

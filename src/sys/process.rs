@@ -1,6 +1,6 @@
-//! Processes: fork(2), waitpid(2) to reap children and tell how they ended, and
+//! Processes: fork(2), waitpid(2) to reap children and tell how they ended,
 //! prctl(PR_SET_PDEATHSIG) so a child never outlives its server (or a helper program
-//! the process it serves).
+//! the process it serves), and setsid(2) for the one program that must outlive us.
 
 use std::collections::HashSet;
 use std::io;
@@ -88,9 +88,18 @@ pub fn stop_with_parent(parent: u32) -> io::Result<()> {
 /// ends, so spawn it from the thread that lives as long as the process (the main one).
 /// A program whose parent died before it could ask is not started.
 pub fn stop_with_this_process(cmd: &mut Command) -> &mut Command {
+    signal_when_this_process_dies(cmd, Signal::SIGTERM)
+}
+
+/// [`stop_with_this_process`] with another signal: SIGQUIT for a PostgreSQL postmaster
+/// (its immediate shutdown, which ends its backends too), SIGKILL for a program that
+/// keeps nothing. The request survives the switch to another user that
+/// [`CommandExt::uid`] makes, which std does before this runs (prctl(2) clears it on a
+/// change of credentials, so asking earlier would be undone).
+pub fn signal_when_this_process_dies(cmd: &mut Command, signal: Signal) -> &mut Command {
     let parent = nix::unistd::getpid();
     let ask = move || {
-        nix::sys::prctl::set_pdeathsig(Signal::SIGTERM)?;
+        nix::sys::prctl::set_pdeathsig(signal)?;
         // A parent that died before the line above sends no signal: check.
         if nix::unistd::getppid() != parent {
             return Err(io::Error::from_raw_os_error(libc::ESRCH));
@@ -102,6 +111,20 @@ pub fn stop_with_this_process(cmd: &mut Command) -> &mut Command {
     // that neither allocate nor take a lock, and the error built on failure is a raw OS
     // error, which allocates nothing.
     unsafe { cmd.pre_exec(ask) }
+}
+
+/// Makes the program `cmd` starts the leader of a new session (setsid(2)), so that
+/// nothing aimed at this command's terminal or process group (Ctrl-C, a hang-up)
+/// reaches it: a server that must outlive the command that starts it.
+pub fn detach(cmd: &mut Command) -> &mut Command {
+    let new_session = || {
+        nix::unistd::setsid()?;
+        Ok(())
+    };
+    // SAFETY: the closure runs in the forked child before exec, where only
+    // async-signal-safe calls are allowed: setsid(2) is a system call that neither
+    // allocates nor takes a lock, and its error is a raw OS error.
+    unsafe { cmd.pre_exec(new_session) }
 }
 
 /// Ends the calling (child) process at once, without running the parent's exit

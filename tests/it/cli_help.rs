@@ -18,6 +18,7 @@ const SUBCOMMANDS: &[&str] = &[
     "diff",
     "report",
     "floor",
+    "db",
     "completions",
     "man",
     "merge",

@@ -28,6 +28,9 @@
 //! - `layers`: every import between top-level modules points down, none round a cycle;
 //!   clap only in `src/cli*` and `args.rs` files.
 //! - `scripts`: the shell helpers of `scripts/`.
+//! - `db`: the private PostgreSQL cluster (`util::pg` shares one per test process),
+//!   `db start|stop|status`, `pgbench`; skipped where PostgreSQL cannot run, unless
+//!   `CI=true`.
 
 #[macro_use]
 mod util;
@@ -51,6 +54,7 @@ mod bench_util;
 mod cli_help;
 mod compare;
 mod compare_work;
+mod db;
 mod deploy;
 mod floor;
 mod lab;

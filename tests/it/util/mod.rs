@@ -1,9 +1,11 @@
 //! Shared test helpers: a server child process started on port 0, clients with
-//! timeouts (a test fails, it never hangs), and an HTTP response reader.
+//! timeouts (a test fails, it never hangs), an HTTP response reader, and a private
+//! PostgreSQL cluster (`pg`).
 
 #[macro_use]
 pub mod models;
 pub mod http;
+pub mod pg;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
