@@ -420,6 +420,7 @@ mod tests {
                     index,
                     floor_us_per_req: *floor,
                     order: Vec::new(),
+                    pgbench: Vec::new(),
                 });
             }
         }
