@@ -13,9 +13,8 @@
 //!    [`units`] (durations as every command writes them), [`protocol`] (sans-I/O sessions, `echo` and `http`: bytes in, reply bytes out,
 //!    and the work a request needs), [`db`] (the PostgreSQL behind `/db` and
 //!    `/queries`: the drivers each family reads it with, a private cluster with
-//!    TechEmpower's `World` table, and `pgbench`),
-//!    [`work`] (carrying that work out: a CPU burn, a
-//!    blocking call, a pool of threads, an event loop's timers), [`stats`]
+//!    TechEmpower's `World` table, and `pgbench`), [`work`] (carrying that work out: a
+//!    CPU burn, a blocking call, a pool of threads, an event loop's timers), [`stats`]
 //!    (HdrHistogram recorders and error kinds, added up for printing).
 //! 2. [`conn`]: the machinery the model families share: the per-connection state
 //!    machines (blocking, readiness, async, completion), the accept loops, the epoll and

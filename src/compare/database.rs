@@ -22,12 +22,6 @@ use crate::db::{Cluster, Settings};
 use crate::results::db::{self as figures, pgbench_clients, DbUsage, Pgbench};
 use crate::sample::{ProcessTree, Sampler, TreeUsage};
 
-/// The connections the private cluster accepts: fewer than a thousand clients each
-/// holding one, so a model with a connection per client shows what happens past
-/// `max_connections`, as on a server set up the usual way (PostgreSQL's default is
-/// 100).
-pub const PRIVATE_MAX_CONNECTIONS: u32 = 200;
-
 /// How long the cluster's processes at rest are watched for their count to settle
 /// (a connection that just closed leaves a backend exiting).
 const AT_REST: Duration = Duration::from_millis(300);
@@ -77,10 +71,10 @@ impl Database {
     }
 
     fn private(queries: u16) -> Result<Database> {
-        let settings = Settings {
-            max_connections: PRIVATE_MAX_CONNECTIONS,
-            ..Settings::default()
-        };
+        // The cluster's own defaults: 200 connections, fewer than a thousand clients
+        // each holding one, so a model with a connection per client shows what happens
+        // past max_connections, as on a server set up the usual way.
+        let settings = Settings::default();
         stop_on_signals();
         let cluster = Cluster::start(&settings)
             .context("cannot start a private PostgreSQL for the db and queries workloads")?;

@@ -6,7 +6,7 @@
 //! closes it, so the next one reconnects (a database that restarted, or refused the
 //! connection, is tried again instead of failing forever). A process made by fork(2)
 //! never uses a connection its parent opened: the connection remembers its process.
-//! Each query is the prepared `SELECT id, randomNumber FROM World WHERE id = $1`, one
+//! Each query is the prepared [`world::SELECT_ROW`], one
 //! per row, as TechEmpower's rules require (no `IN` list, no batching into one
 //! statement).
 
@@ -17,21 +17,16 @@ use postgres::{Client, NoTls, Statement};
 #[path = "closer.rs"]
 mod closer;
 
+use super::world;
 use crate::log::RateLimited;
 use crate::protocol::{Outcome, Query, World};
 
 /// Failures are answered `503` with their reason, and told on stderr once a second.
 static FAILING: RateLimited = RateLimited::new();
 
-/// The statement every row is read with.
-pub const SELECT_WORLD: &str = "SELECT id, randomNumber FROM World WHERE id = $1";
-
-/// The table's ids run from 1 to this.
-pub const WORLD_ROWS: i32 = 10_000;
-
 /// A random id of the `World` table.
 pub fn random_id() -> i32 {
-    fastrand::i32(1..=WORLD_ROWS)
+    fastrand::i32(1..=world::ROWS)
 }
 
 /// A thread's open connection and what it was opened for.
@@ -102,7 +97,7 @@ pub fn check(url: &'static str) -> Result<(), String> {
 /// Opens a connection and prepares the statement.
 fn connect(url: &'static str) -> Result<Conn, String> {
     let mut client = Client::connect(url, NoTls).map_err(|e| reason(&e))?;
-    let select = client.prepare(SELECT_WORLD).map_err(|e| reason(&e))?;
+    let select = client.prepare(world::SELECT_ROW).map_err(|e| reason(&e))?;
     Ok(Conn {
         url,
         pid: std::process::id(),

@@ -42,9 +42,12 @@ pub enum Listen {
 /// benchmark writes is kept: `fsync=off`, `synchronous_commit=off`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
-    /// How many connections the server accepts at once. The default, 1,100, lets 1,000
-    /// clients each hold one, with room for the tools' own (and the 3 that PostgreSQL
-    /// keeps for superusers); each costs a backend process while connected.
+    /// How many connections the server accepts at once; each costs a backend process
+    /// while connected. The default, 200 (PostgreSQL's own is 100), lets 100 clients
+    /// each hold one with room for pgbench's and the tools' (and the 3 PostgreSQL keeps
+    /// for superusers); 1,000 clients that each want one outnumber it, as they would a
+    /// production server's, and the comparison shows what that does to each model.
+    /// `db start --max-connections` raises it.
     pub max_connections: u32,
     /// The server's buffer cache, in MiB (PostgreSQL's default, 128; the `World` table
     /// and its index take under 1 MiB).
@@ -56,7 +59,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            max_connections: 1100,
+            max_connections: 200,
             shared_buffers_mib: 128,
             listen: Listen::UnixSocket,
         }
@@ -81,7 +84,7 @@ impl Settings {
 }
 
 impl fmt::Display for Settings {
-    /// `max_connections=1100 shared_buffers=128MB fsync=off synchronous_commit=off
+    /// `max_connections=200 shared_buffers=128MB fsync=off synchronous_commit=off
     /// listen_addresses=''`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let parameters: Vec<String> = self
@@ -372,7 +375,7 @@ mod tests {
         let settings = Settings::default();
         assert_eq!(
             settings.to_string(),
-            "max_connections=1100 shared_buffers=128MB fsync=off synchronous_commit=off \
+            "max_connections=200 shared_buffers=128MB fsync=off synchronous_commit=off \
              listen_addresses=''"
         );
         let tcp = Settings {

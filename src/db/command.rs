@@ -90,7 +90,7 @@ fn status(record: &Path) -> Result<()> {
     }
 }
 
-/// `PostgreSQL 15.18 (...) in DIR (pid N; max_connections=1100 ...)`.
+/// `PostgreSQL 15.18 (...) in DIR (pid N; max_connections=200 ...)`.
 fn summary(cluster: &Detached) -> String {
     format!(
         "{} in {} (pid {}; {})",

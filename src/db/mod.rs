@@ -1,15 +1,17 @@
-//! The database behind `/db` and `/queries`: TechEmpower's `World` table in PostgreSQL,
-//! read the way each family reads it in production; a private cluster this process
-//! makes, fills with that table and removes again ([`Cluster`]); and `pgbench`'s rate
-//! for the same row lookup, the reference the models are measured against
-//! ([`pgbench::run`]).
+//! PostgreSQL behind `/db` and `/queries`: the drivers each family reads TechEmpower's
+//! `World` table with, a private cluster this process makes, fills and removes again
+//! ([`Cluster`]), and `pgbench`'s rate for the same row lookup, the reference the
+//! models are measured against ([`pgbench::run`]).
 //!
+//! Reading:
 //! - [`client`]: the blocking driver (`postgres`), one connection per thread or
 //!   process that serves requests: the blocking family's way, and a pool thread's.
 //! - [`parked`]: a pool of threads with connections that a coroutine hands its query
 //!   to and parks on until the rows come back (may's sockets have no PostgreSQL
 //!   driver on crates.io, and a blocking driver would stall every coroutine of the
 //!   thread).
+//!
+//! The database:
 //! - [`install`]: finding PostgreSQL's programs (a missing one names the package).
 //! - [`dir`]: a cluster's temporary directory, and the janitor of those left behind.
 //! - [`postmaster`]: `initdb`, the server as our child, its stop, its processes.
