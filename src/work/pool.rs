@@ -19,8 +19,9 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::protocol::{Outcome, Work};
 use crate::sys::waker::Waker;
 
-/// A pool thread's stack: it burns with a buffer of a few hundred bytes, or sleeps.
-const POOL_THREAD_STACK: usize = 64 * 1024;
+/// A pool thread's stack: it burns with a buffer of a few hundred bytes, sleeps, or
+/// reads the database with the blocking driver ([`crate::db::client::QUERY_STACK`]).
+const POOL_THREAD_STACK: usize = crate::db::client::QUERY_STACK;
 
 /// The most threads a pool may have (`serve --offload`'s bound).
 pub const MAX_THREADS: usize = 4096;
