@@ -25,8 +25,10 @@ use crate::units::parse_duration;
 pub struct CompareArgs {
     /// Models to run: `all`, or a comma-separated list; `MODEL:FLAGS` passes flags to
     /// `serve` (e.g. `epoll:--backlog=1`, `epoll:--cork:--nodelay`). With `all`, cpu
-    /// also runs async:--offload=2 (CPU work on spawn_blocking), and wait
-    /// epoll:--offload=0 (the wait inside the loop) and epoll:--offload=8 (a pool).
+    /// also runs async:--offload=2 (CPU work on spawn_blocking), wait
+    /// epoll:--offload=0 (the wait inside the loop) and epoll:--offload=8 (a pool), and
+    /// db and queries epoll:--offload=8 (a pool of threads with a connection each) and
+    /// async:--db-pool=16 (a larger pool than its default).
     #[arg(long, default_value = "all", hide_possible_values = true,
           value_parser = Offering::model_list(StringValueParser::new()))]
     pub models: String,
@@ -592,9 +594,11 @@ mod tests {
         assert!(plan.runs_db());
         for workload in [CompareWorkload::Db, CompareWorkload::Queries] {
             let subjects = runs(&plan, workload);
-            assert_eq!(subjects.len(), model::MODELS.len() + 1, "{subjects:?}");
+            assert_eq!(subjects.len(), model::MODELS.len() + 2, "{subjects:?}");
             let epoll = subjects.iter().position(|s| s == "epoll").unwrap();
             assert_eq!(subjects[epoll + 1], db::LOOP_POOL);
+            let async_ = subjects.iter().position(|s| s == "async").unwrap();
+            assert_eq!(subjects[async_ + 1], db::ASYNC_POOL);
             assert!(!subjects.contains(&work::LOOP_INLINE.to_string()));
             let levels = &plan.stages.iter().find(|s| s.workload == workload).unwrap();
             assert_eq!(levels.levels, [10, 100, 1000]);

@@ -88,8 +88,8 @@ pub fn x_pgbench_figure(x: f64) -> String {
 
 /// The database connections a subject's server holds, by its flags and its family: a
 /// pool the flags size (`--offload=N`, `--db-pool=N`), a connection per thread or
-/// process of the blocking family, the coroutines' pool; the event loops' and async's
-/// own way otherwise (the `db conns` column says how many that came to).
+/// process of the blocking family, the coroutines' pool; the event loops' own way and
+/// async's default pool otherwise (the `db conns` column says how many that came to).
 pub fn pool(subject: &str) -> String {
     let flag = |name: &str| -> Option<usize> {
         subject
@@ -97,15 +97,17 @@ pub fn pool(subject: &str) -> String {
             .skip(1)
             .find_map(|f| f.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
     };
-    if let Some(n) = flag("--db-pool") {
-        return format!("{n} conns");
-    }
     if let Some(n) = flag("--offload").filter(|&n| n > 0) {
         return format!("{n} threads");
     }
     let Some(info) = model::find(subject.split(':').next().unwrap_or(subject)) else {
         return "-".into();
     };
+    match (flag("--db-pool"), info.family) {
+        (Some(n), Family::Coroutine) => return format!("{n} threads"),
+        (Some(n), _) => return format!("{n} conns"),
+        (None, _) => {}
+    }
     match (info.family, info.workers) {
         (Family::Blocking, Workers::PerConnection { .. }) => "1 per client".into(),
         (Family::Blocking, _) => {
@@ -113,7 +115,7 @@ pub fn pool(subject: &str) -> String {
             format!("1 per worker ({workers})")
         }
         (Family::Coroutine, _) => format!("{} threads", crate::db::parked::THREADS),
-        (Family::Async, _) => "runtime's".into(),
+        (Family::Async, _) => "default pool".into(),
         (Family::Readiness | Family::Completion, _) => "loop's own".into(),
     }
 }
@@ -360,7 +362,9 @@ mod tests {
         assert_eq!(pool("epoll:--offload=8"), "8 threads");
         assert_eq!(pool("epoll:--offload=0"), "loop's own");
         assert_eq!(pool("async:--db-pool=32"), "32 conns");
+        assert_eq!(pool("async"), "default pool");
         assert_eq!(pool("coroutines"), "16 threads");
+        assert_eq!(pool("coroutines:--db-pool=4"), "4 threads");
         assert_eq!(pool("nginx"), "-");
     }
 

@@ -27,6 +27,9 @@ pub const DEFAULT_QUERIES: u16 = 20;
 /// query to a pool of 8 threads, each with a connection of its own, beside the loop's
 /// own way (its default).
 pub const LOOP_POOL: &str = super::work::LOOP_POOL;
+/// async with a pool of 16 tokio-postgres connections, beside async with its default
+/// pool (2 per CPU): how far the pool's size moves an async server (`serve --db-pool`).
+pub const ASYNC_POOL: &str = "async:--db-pool=16";
 
 /// What ranks the database workloads, and why, for [`super::ideal::rule_of`].
 pub const RANKED_BY_DB: &str = "db and queries rank by x pgbench instead, the rows a model read per second over the rows pgbench -S read per second at as many clients in the same round (PostgreSQL's own rate for the same lookup), higher is better, because what such a service can serve is set by how much of the database's rate a model passes on";
@@ -64,10 +67,11 @@ pub fn rows_per_request(workload: &str, queries: u16) -> Option<f64> {
 }
 
 /// The variants a database workload runs beside every model when `--models` is `all`:
-/// epoll with a pool of threads (a connection each) beside epoll's own way.
+/// epoll with a pool of threads (a connection each) beside epoll's own way, and async
+/// with a larger pool beside its default one.
 pub fn variants(workload: CompareWorkload) -> &'static [&'static str] {
     match workload {
-        CompareWorkload::Db | CompareWorkload::Queries => &[LOOP_POOL],
+        CompareWorkload::Db | CompareWorkload::Queries => &[LOOP_POOL, ASYNC_POOL],
         _ => &[],
     }
 }
@@ -283,7 +287,7 @@ mod tests {
         assert_eq!(rows_per_request("queries", 7), Some(7.0));
         assert_eq!(rows_per_request("db", 7), Some(1.0));
         assert_eq!(rows_per_request("wait", 7), None);
-        assert_eq!(variants(CompareWorkload::Db), [LOOP_POOL]);
+        assert_eq!(variants(CompareWorkload::Db), [LOOP_POOL, ASYNC_POOL]);
         assert!(variants(CompareWorkload::Wait).is_empty());
     }
 }
