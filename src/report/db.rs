@@ -19,9 +19,6 @@ const COLUMNS: [(&str, &[&str]); 3] = [
     ("PSS MB", &["PG MB", "db conns", "pool"]),
 ];
 
-/// What PostgreSQL says when every connection it allows is taken.
-const TOO_MANY: &str = "too many clients";
-
 /// The axis title of a database workload's charts.
 pub const AXIS: &str = "rows/s over pgbench -S's in the same round, x pgbench (higher is better)";
 
@@ -192,26 +189,64 @@ fn pgbench_line(report: &Comparison, workload: &str, level: usize) -> String {
     line
 }
 
-/// Why a cell's requests failed, when PostgreSQL refused its server's connections: its
-/// errors, the model's connection per client against `max_connections`, and what the
-/// server was told.
+/// How PostgreSQL turned a server's connections away, as the server heard it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Every connection `max_connections` allows was taken: "sorry, too many clients
+    /// already".
+    MaxConnections,
+    /// Connections arrived faster than the postmaster took them, past its listen
+    /// queue, so a connect failed at once (EAGAIN on its Unix socket).
+    ListenQueue,
+}
+
+impl Refusal {
+    /// What each refusal is, in the server's words.
+    const SAID: [(&'static str, Refusal); 2] = [
+        ("too many clients", Refusal::MaxConnections),
+        ("Resource temporarily unavailable", Refusal::ListenQueue),
+    ];
+
+    /// Why, in words, with the server's `max_connections` where known.
+    pub fn why(self, max_connections: Option<u32>) -> String {
+        let limit = max_connections.map_or_else(String::new, |max| format!(" ({max})"));
+        match self {
+            Refusal::MaxConnections => {
+                format!("PostgreSQL refused connections past its max_connections{limit}")
+            }
+            Refusal::ListenQueue => format!(
+                "connections reached PostgreSQL faster than it took them, past its listen queue (about twice max_connections{limit}), so they failed at once"
+            ),
+        }
+    }
+}
+
+/// How PostgreSQL refused `cell`'s server, if its server said so, and what it said
+/// (the refusal of every connection first).
+pub fn refusal(cell: &Cell) -> Option<(Refusal, &str)> {
+    Refusal::SAID.iter().find_map(|&(words, kind)| {
+        let said = cell.server_said.iter().find(|l| l.contains(words))?;
+        Some((kind, said.as_str()))
+    })
+}
+
+/// Why a cell's requests failed or starved, when PostgreSQL refused its server's
+/// connections: its failed requests, the connections the model holds, why, and what
+/// the server was told.
 fn refused(report: &Comparison, cell: &Cell) -> Option<String> {
-    let said = cell.server_said.iter().find(|l| l.contains(TOO_MANY))?;
+    let (kind, said) = refusal(cell)?;
     let errors = cell.figures.map_or(0.0, |s| s.median.errors);
-    let limit = report
-        .database
-        .as_ref()
-        .and_then(|d| d.max_connections)
-        .map_or_else(String::new, |max| format!(" ({max})"));
     let failed = if errors > 0.0 {
         format!("{} requests failed (503)", grouped(errors.round() as usize))
     } else {
-        "requests failed (503)".to_string()
+        "requests got no answer".to_string()
     };
+    let max = report.database.as_ref().and_then(|d| d.max_connections);
     Some(format!(
-        "{}: {failed} at {} clients: PostgreSQL refused connections past its max_connections{limit}, and this model holds {} (the server said: {said})",
+        "{}: {failed} at {} clients: {}, and this model holds {} (the server said: {said})",
         cell.subject,
         grouped(report.clients_in_all(&cell.workload, cell.level)),
+        kind.why(max),
         match pool(&cell.subject).as_str() {
             "1 per client" => "one per client".to_string(),
             other => other.to_string(),
@@ -392,6 +427,20 @@ mod tests {
             ]
         );
         assert!(super::notes(&r, "http", 1000).is_empty());
+        let mut queued = cell("fork", "db", 1000, 2, costs(9.0));
+        queued.server_said = vec![
+            "database: error connecting to server: Resource temporarily unavailable (os error 11)"
+                .into(),
+        ];
+        assert_eq!(refusal(&queued).map(|r| r.0), Some(Refusal::ListenQueue));
+        r.cells.push(queued);
+        assert!(
+            super::notes(&r, "db", 1000).iter().any(|n| n.starts_with(
+                "fork: requests got no answer at 1,000 clients: connections reached PostgreSQL faster than it took them, past its listen queue (about twice max_connections (200)), so they failed at once, and this model holds one per client"
+            )),
+            "{:?}",
+            super::notes(&r, "db", 1000)
+        );
     }
 
     #[test]

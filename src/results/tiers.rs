@@ -77,7 +77,7 @@ fn round_cost(workload: &str, figures: &Figures) -> Option<f64> {
     }
 }
 
-/// A median's cost in a cell of `workload`, as [`round_cost`] but against the floor:
+/// A median's cost in a cell of `workload`, as a round's cost but against the floor:
 /// the reciprocal of x ideal or x pgbench, or x floor (CPU per request without a
 /// floor). What a cell ranks by, as a cost.
 pub fn median_cost(workload: &str, figures: &Figures) -> Option<f64> {

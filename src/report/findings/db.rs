@@ -17,7 +17,7 @@
 
 use super::work::{apart, focus, listed, measured, not_told, rate, slowness};
 use super::{served_all, Finding};
-use crate::report::db::x_pgbench_figure;
+use crate::report::db::{refusal, x_pgbench_figure, Refusal};
 use crate::report::{cell_name, grouped};
 use crate::results::comparison::{Cell, Comparison};
 use crate::results::db::{rows_per_request, total_cpu_us_per_req, LOOP_POOL};
@@ -30,9 +30,6 @@ const PER_CLIENT: [&str; 2] = ["threads", "fork"];
 const POOLED: [&str; 3] = ["threadpool", "prethread", "prefork"];
 /// The async models: the subjects whose model is one of these, with whatever flags.
 const ASYNC: [&str; 2] = ["async", "async-mt"];
-
-/// What PostgreSQL says when every connection it allows is taken.
-const TOO_MANY: &str = "too many clients";
 
 /// Every finding of the database workloads the report has data for.
 pub(super) fn all(report: &Comparison) -> Vec<Finding> {
@@ -104,6 +101,11 @@ pub(super) fn closest(report: &Comparison, workload: &str) -> Option<Finding> {
         .collect();
     cells.sort_by(|a, b| x_of(&b.1).total_cmp(&x_of(&a.1)));
     let all_served = cells.iter().any(|(c, _)| served_all(c));
+    // The nearest of all, when it left clients without a reply or failed requests.
+    let nearer = cells
+        .first()
+        .filter(|(c, _)| all_served && !served_all(c))
+        .copied();
     if all_served {
         cells.retain(|(c, _)| served_all(c));
     }
@@ -128,6 +130,14 @@ pub(super) fn closest(report: &Comparison, workload: &str) -> Option<Finding> {
     text.push('.');
     if !all_served {
         text.push_str(" No model served every client there without an error.");
+    }
+    if let Some((cell, f)) = nearer {
+        text.push_str(&format!(
+            " {} read more ({}x pgbench) but {}.",
+            cell.subject,
+            x_pgbench_figure(x_of(&f)),
+            shortfall(report, cell, &f)
+        ));
     }
     let pgbench_cpu = report
         .rounds
@@ -167,6 +177,30 @@ pub(super) fn closest(report: &Comparison, workload: &str) -> Option<Finding> {
         ),
         text,
     })
+}
+
+/// What a cell that read fast failed to do: `left 92 of 100 clients without a reply`,
+/// `failed 12 requests`.
+fn shortfall(report: &Comparison, cell: &Cell, figures: &Figures) -> String {
+    let starved = figures.starved.unwrap_or(0.0);
+    let mut words = Vec::new();
+    if starved > 0.0 {
+        words.push(format!(
+            "left {} of {} clients without a reply",
+            grouped(starved.round() as usize),
+            grouped(report.clients_in_all(&cell.workload, cell.level))
+        ));
+    }
+    if figures.errors > 0.0 {
+        words.push(format!(
+            "failed {} requests",
+            grouped(figures.errors.round() as usize)
+        ));
+    }
+    if cell.error.is_some() {
+        words.push("failed in a round".to_string());
+    }
+    listed(&words)
 }
 
 /// A cell's figures in a comparison of connections: `held 100 database connections and
@@ -227,16 +261,19 @@ fn best_of<'a>(
         .max_by(|a, b| x_of(&a.1).total_cmp(&x_of(&b.1)))
 }
 
-/// The most clients at which `cell`'s model could not hold a connection per client:
-/// PostgreSQL refused them (`too many clients`), and how many requests failed there.
-fn refused_at(report: &Comparison, subject: &str, workload: &str) -> Option<(usize, f64)> {
+/// The most clients at which `subject` could not hold a connection per client: how
+/// PostgreSQL refused them, and the figures there.
+fn refused_at(
+    report: &Comparison,
+    subject: &str,
+    workload: &str,
+) -> Option<(usize, Refusal, Figures)> {
     report
         .cells
         .iter()
         .filter(|c| c.subject == subject && c.workload == workload)
-        .filter(|c| c.server_said.iter().any(|l| l.contains(TOO_MANY)))
-        .map(|c| (c.level, c.figures.map_or(0.0, |s| s.median.errors)))
-        .max_by_key(|&(level, _)| level)
+        .filter_map(|c| Some((c.level, refusal(c)?.0, c.figures?.median)))
+        .max_by_key(|&(level, _, _)| level)
 }
 
 /// What a connection per client (threads, or fork) costs against a pool of them (the
@@ -278,12 +315,8 @@ pub(super) fn per_client(report: &Comparison, workload: &str) -> Option<Finding>
     } else {
         text.push_str(&not_told("req/s", &[(each, pool)]));
     }
-    if let Some((at, errors)) = refused_at(report, &each.subject, workload) {
-        let limit = report
-            .database
-            .as_ref()
-            .and_then(|d| d.max_connections)
-            .map_or_else(String::new, |max| format!(" ({max})"));
+    if let Some((at, kind, there)) = refused_at(report, &each.subject, workload) {
+        let max = report.database.as_ref().and_then(|d| d.max_connections);
         let pool_there = measured(report, &pool.subject, workload, at);
         let pool_words = match pool_there {
             Some((cell, _)) if served_all(cell) => {
@@ -291,11 +324,16 @@ pub(super) fn per_client(report: &Comparison, workload: &str) -> Option<Finding>
             }
             _ => String::new(),
         };
+        let lost = match (there.errors, there.starved.unwrap_or(0.0)) {
+            (e, _) if e > 0.0 => format!("{} requests failed (503)", grouped(e.round() as usize)),
+            (_, s) if s > 0.0 => format!("{} clients got no answer", grouped(s.round() as usize)),
+            _ => "its requests slowed".to_string(),
+        };
         text.push_str(&format!(
-            " At {} clients {} could not hold a connection per client: PostgreSQL's max_connections{limit} refused the rest, and {} requests failed (503){pool_words}.",
+            " At {} clients {} could not hold a connection per client: {}, and {lost}{pool_words}.",
             grouped(at),
             each.subject,
-            grouped(errors.round() as usize)
+            kind.why(max)
         ));
     }
     Some(Finding {
@@ -493,6 +531,10 @@ mod tests {
         );
         let text = finding(&r, "db, 100 clients: closest to PostgreSQL").unwrap();
         assert!(text.contains("threadpool came closest"), "{text}");
+        assert!(
+            text.contains(" threads read more (0.97x pgbench) but failed 12 requests."),
+            "{text}"
+        );
     }
 
     #[test]
@@ -518,7 +560,7 @@ mod tests {
         let text = finding(&r, "a connection per client against a pool").expect("a finding");
         assert_eq!(
             text,
-            "At db, 100 clients, threads (a connection per client) held 100 database connections and read 20,000 req/s (0.50x pgbench) at 60.0 µs of CPU per request with PostgreSQL's, 310.0 MB of memory between them; threadpool (1 per worker) held 8 database connections and read 30,000 req/s (0.75x pgbench) at 40.0 µs of CPU per request with PostgreSQL's, 34.0 MB of memory between them. threadpool served 1.50x the requests of threads; a connection per client cost 1.50x the CPU per request of the pool. At 1,000 clients threads could not hold a connection per client: PostgreSQL's max_connections (200) refused the rest, and 803 requests failed (503), while threadpool served them all."
+            "At db, 100 clients, threads (a connection per client) held 100 database connections and read 20,000 req/s (0.50x pgbench) at 60.0 µs of CPU per request with PostgreSQL's, 310.0 MB of memory between them; threadpool (1 per worker) held 8 database connections and read 30,000 req/s (0.75x pgbench) at 40.0 µs of CPU per request with PostgreSQL's, 34.0 MB of memory between them. threadpool served 1.50x the requests of threads; a connection per client cost 1.50x the CPU per request of the pool. At 1,000 clients threads could not hold a connection per client: PostgreSQL refused connections past its max_connections (200), and 803 requests failed (503), while threadpool served them all."
         );
     }
 
