@@ -24,11 +24,6 @@ use crate::protocol::{Outcome, Query, World};
 /// Failures are answered `503` with their reason, and told on stderr once a second.
 static FAILING: RateLimited = RateLimited::new();
 
-/// The stack a thread needs to query with this driver, which connects and queries
-/// through a runtime it runs on the calling thread: an unoptimised build's connect
-/// overflows 64 KiB. As much as a per-connection thread of `threads` has.
-pub const QUERY_STACK: usize = 256 * 1024;
-
 /// A random id of the `World` table.
 pub fn random_id() -> i32 {
     fastrand::i32(1..=world::ROWS)

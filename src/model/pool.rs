@@ -13,7 +13,7 @@ use crate::log::RateLimited;
 /// heap; the stack is for `/db`, whose blocking driver runs a runtime on the calling
 /// thread (an unoptimised build's connect overflows 64 KiB). The worker touches a few
 /// pages of it; the rest is address space, never memory.
-pub(crate) const WORKER_STACK: usize = crate::db::client::QUERY_STACK;
+pub(crate) const WORKER_STACK: usize = crate::work::pool::POOL_THREAD_STACK;
 
 static SPAWN_FAILED: RateLimited = RateLimited::new();
 static REPLACED: RateLimited = RateLimited::new();
