@@ -1,12 +1,12 @@
 //! The PostgreSQL the database workloads (`db`, `queries`) read: the server given with
 //! `--database`, or a private cluster compare starts for the whole comparison and stops
-//! at its end ([`Database::open`]). Its processes are sampled beside each run's server
+//! at its end ([`Postgres::open`]). Its processes are sampled beside each run's server
 //! (a private cluster's: they are this machine's, and ours), and `pgbench -S` measures
-//! its own rate at each level of each round ([`Database::pgbench`]), the reference the
+//! its own rate at each level of each round ([`Postgres::pgbench`]), the reference the
 //! models' x pgbench is taken against.
 //!
 //! A private cluster is stopped and its directory removed when the comparison ends, when
-//! it fails (the [`Database`] is dropped), and when compare is interrupted (SIGINT,
+//! it fails (the [`Postgres`] is dropped), and when compare is interrupted (SIGINT,
 //! SIGTERM, SIGHUP: a thread stops it, then lets the signal end compare as it would
 //! have); a compare killed outright takes its postmaster along (its parent-death
 //! signal), and the next cluster started removes the directory left behind.
@@ -31,34 +31,34 @@ static PRIVATE: Mutex<Option<Cluster>> = Mutex::new(None);
 
 /// The database of one comparison.
 #[derive(Debug)]
-pub struct Database {
+pub struct Postgres {
     url: String,
     /// The private cluster's postmaster, whose tree is sampled; `None` for a server
     /// given with `--database`.
     postmaster: Option<u32>,
     /// The postmaster's tree at rest, in processes: its helpers, no client.
     rest_processes: u32,
-    record: figures::Database,
+    record: figures::DbServer,
 }
 
-impl Database {
+impl Postgres {
     /// The database of a plan that runs db or queries: `given` (`--database`), checked,
     /// or a private cluster started now; rows of `/queries` as `queries`.
-    pub fn open(given: Option<&str>, queries: u16) -> Result<Database> {
+    pub fn open(given: Option<&str>, queries: u16) -> Result<Postgres> {
         match given {
             Some(url) => Self::given(url, queries),
             None => Self::private(queries),
         }
     }
 
-    fn given(url: &str, queries: u16) -> Result<Database> {
+    fn given(url: &str, queries: u16) -> Result<Postgres> {
         let limits = Limits::ask(url)
             .map_err(|err| crate::error::usage(format!("--database {}: {err}", redacted(url))))?;
-        Ok(Database {
+        Ok(Postgres {
             url: url.to_string(),
             postmaster: None,
             rest_processes: 0,
-            record: figures::Database {
+            record: figures::DbServer {
                 private: false,
                 version: limits.version,
                 settings: None,
@@ -70,7 +70,7 @@ impl Database {
         })
     }
 
-    fn private(queries: u16) -> Result<Database> {
+    fn private(queries: u16) -> Result<Postgres> {
         // The cluster's own defaults: 200 connections, fewer than a thousand clients
         // each holding one, so a model with a connection per client shows what happens
         // past max_connections, as on a server set up the usual way.
@@ -84,11 +84,11 @@ impl Database {
         let settings = cluster.settings().to_string();
         *PRIVATE.lock().unwrap_or_else(|e| e.into_inner()) = Some(cluster);
         let limits = Limits::ask(&url)?;
-        Ok(Database {
+        Ok(Postgres {
             url,
             postmaster: Some(postmaster),
             rest_processes: at_rest(postmaster),
-            record: figures::Database {
+            record: figures::DbServer {
                 private: true,
                 version: Some(version),
                 settings: Some(settings),
@@ -106,7 +106,7 @@ impl Database {
     }
 
     /// What report.json records of it.
-    pub fn record(&self) -> figures::Database {
+    pub fn record(&self) -> figures::DbServer {
         self.record.clone()
     }
 
@@ -169,7 +169,7 @@ impl Database {
 }
 
 /// A comparison that ends early (an error, a panic) stops its private cluster too.
-impl Drop for Database {
+impl Drop for Postgres {
     fn drop(&mut self) {
         if self.postmaster.is_some() {
             let cluster = PRIVATE.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -309,14 +309,14 @@ mod tests {
 
     #[test]
     fn a_server_that_cannot_be_reached_is_one_line() {
-        let err = Database::open(Some("postgres://nobody@127.0.0.1:1/none"), 20).unwrap_err();
+        let err = Postgres::open(Some("postgres://nobody@127.0.0.1:1/none"), 20).unwrap_err();
         let text = err.to_string();
         assert!(
             text.starts_with("--database postgres://nobody@127.0.0.1:1/none: database: "),
             "{text}"
         );
         assert!(!text.contains('\n'), "{text}");
-        let err = Database::open(Some("not a url at all ="), 20).unwrap_err();
+        let err = Postgres::open(Some("not a url at all ="), 20).unwrap_err();
         assert!(err.to_string().contains("not a PostgreSQL URL"), "{err}");
     }
 }

@@ -26,7 +26,7 @@ use anyhow::{anyhow, Result};
 use indicatif::ProgressBar;
 
 use super::child::{BenchChild, ServerChild};
-use super::database::Database;
+use super::database::Postgres;
 use super::idle::{self, IdleServer};
 use super::plan::{self, CompareWorkload, Plan, Subject};
 use super::remote::{self, Sampling};
@@ -64,7 +64,7 @@ struct Ctx<'a> {
     bar: &'a ProgressBar,
     scratch: PathBuf,
     /// The database db and queries read, if the plan runs them.
-    database: Option<&'a Database>,
+    database: Option<&'a Postgres>,
 }
 
 /// The server a workload runs against.
@@ -104,7 +104,7 @@ pub fn execute(
     plan: &Plan,
     hosts: &Hosts,
     bar: &ProgressBar,
-    database: Option<&Database>,
+    database: Option<&Postgres>,
 ) -> Measured {
     let ctx = Ctx {
         plan,
@@ -578,7 +578,7 @@ fn measure_once(
         let args = bench_args(plan, step);
         let limit = duration + plan::ramp_time(level) + BENCH_SLACK;
         let database = ctx.database.filter(|_| db::is_db(workload.name()));
-        let sampler = database.and_then(Database::sampler);
+        let sampler = database.and_then(Postgres::sampler);
         let run = sampled_run(ctx, live, &args, json, limit);
         let usage = sampler.map(Sampler::finish);
         let usage = database.zip(usage).map(|(d, u)| d.usage(u));

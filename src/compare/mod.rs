@@ -38,7 +38,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use self::database::Database;
+use self::database::Postgres;
 use self::plan::{Plan, Subject};
 use crate::hosts::{Host, Hosts};
 use crate::results::comparison::{Comparison, Machine, Round, VERSION};
@@ -70,15 +70,15 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
     std::fs::create_dir_all(&plan.out)
         .with_context(|| format!("cannot create the report directory {}", plan.out.display()))?;
     let database = match plan.runs_db() {
-        true => Some(Database::open(plan.database.as_deref(), plan.queries)?),
+        true => Some(Postgres::open(plan.database.as_deref(), plan.queries)?),
         false => None,
     };
     let bar = progress_bar(plan.steps());
     let measured = measure::execute(plan, &hosts, &bar, database.as_ref());
     drop(hosts);
     bar.finish_and_clear();
-    let recorded = database.as_ref().map(Database::record);
-    if let Some(Err(err)) = database.map(Database::close) {
+    let recorded = database.as_ref().map(Postgres::record);
+    if let Some(Err(err)) = database.map(Postgres::close) {
         // The measurements stand; what is left of the cluster must be said.
         eprintln!("iomodels: warning: {err:#}");
     }

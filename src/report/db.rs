@@ -85,8 +85,9 @@ pub fn x_pgbench_figure(x: f64) -> String {
 
 /// The database connections a subject's server holds, by its flags and its family: a
 /// pool the flags size (`--offload=N`, `--db-pool=N`), a connection per thread or
-/// process of the blocking family, the coroutines' pool; the event loops' own way and
-/// async's default pool otherwise (the `db conns` column says how many that came to).
+/// process of the blocking family; the event loops' own way, and async's and the
+/// coroutines' default pool, otherwise (the `db conns` column says how many that came
+/// to).
 pub fn pool(subject: &str) -> String {
     let flag = |name: &str| -> Option<usize> {
         subject
@@ -111,8 +112,7 @@ pub fn pool(subject: &str) -> String {
             let workers = flag("--workers").unwrap_or_else(|| info.default_workers());
             format!("1 per worker ({workers})")
         }
-        (Family::Coroutine, _) => format!("{} threads", crate::db::parked::THREADS),
-        (Family::Async, _) => "default pool".into(),
+        (Family::Coroutine | Family::Async, _) => "default pool".into(),
         (Family::Readiness | Family::Completion, _) => "loop's own".into(),
     }
 }
@@ -285,11 +285,11 @@ pub fn explanation(report: &Comparison) -> Option<String> {
 mod tests {
     use super::*;
     use crate::results::comparison::Round;
-    use crate::results::db::{Database, Pgbench};
+    use crate::results::db::{DbServer, Pgbench};
     use crate::results::testing::{cell, costs, report};
 
-    fn database() -> Database {
-        Database {
+    fn database() -> DbServer {
+        DbServer {
             private: true,
             version: Some("PostgreSQL 15.18".into()),
             settings: Some("max_connections=200 fsync=off".into()),
@@ -398,7 +398,7 @@ mod tests {
         assert_eq!(pool("epoll:--offload=0"), "loop's own");
         assert_eq!(pool("async:--db-pool=32"), "32 conns");
         assert_eq!(pool("async"), "default pool");
-        assert_eq!(pool("coroutines"), "16 threads");
+        assert_eq!(pool("coroutines"), "default pool");
         assert_eq!(pool("coroutines:--db-pool=4"), "4 threads");
         assert_eq!(pool("nginx"), "-");
     }
@@ -477,7 +477,7 @@ mod tests {
             line.contains("a private cluster compare started and stopped (PostgreSQL 15.18; max_connections=200 fsync=off)"),
             "{line}"
         );
-        r.database = Some(Database {
+        r.database = Some(DbServer {
             private: false,
             settings: None,
             sampled: false,

@@ -95,7 +95,7 @@ pub const TERMS: &[Term] = &[
     },
     Term {
         name: "pool",
-        meaning: "db and queries: the database connections a server is given: `1 per client` (a thread or process per connection, each with its own), `1 per worker (N)` (a pool of N workers), `N threads` (an event loop's pool of threads with a connection each, `--offload=N`), `N conns` (an async pool of N connections, `--db-pool=N`), `default pool` (async's own size), or the event loop's own way; db conns says how many that came to.",
+        meaning: "db and queries: the database connections a server is given: `1 per client` (a thread or process per connection, each with its own), `1 per worker (N)` (a pool of N workers), `N threads` (an event loop's pool of threads with a connection each, `--offload=N`), `N conns` (an async pool of N connections, `--db-pool=N`), `default pool` (async's or the coroutines' own size), or the event loop's own way; db conns says how many that came to.",
     },
     Term {
         name: "B/conn",

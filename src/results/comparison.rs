@@ -390,7 +390,7 @@ pub struct Comparison {
     /// The database the db and queries workloads read; absent when the comparison ran
     /// neither.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub database: Option<super::db::Database>,
+    pub database: Option<super::db::DbServer>,
 }
 
 /// The `version` of the `report.json` this build writes and reads.

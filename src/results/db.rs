@@ -1,7 +1,7 @@
 //! The database workloads of a comparison, `db` and `queries`: TechEmpower's single-
 //! and multiple-query tests, keep-alive HTTP requests to `/db` (one row of PostgreSQL's
 //! `World` table) and `/queries?queries=N` (N rows, a query each). What report.json
-//! records of the database they read ([`Database`]) and of `pgbench`, PostgreSQL's own
+//! records of the database they read ([`DbServer`]) and of `pgbench`, PostgreSQL's own
 //! rate for the same row lookup measured in each round ([`Pgbench`]); the variants they
 //! run beside every model ([`variants`]: the list lives here alone); and the figures a
 //! run of them adds ([`add_figures`]): `x pgbench`, the figure they rank by, and what
@@ -78,7 +78,7 @@ pub fn variants(workload: CompareWorkload) -> &'static [&'static str] {
 
 /// The database the database workloads read, as report.json records it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Database {
+pub struct DbServer {
     /// A private cluster compare started and stopped itself; else a server given with
     /// `compare --database`.
     pub private: bool,
@@ -102,7 +102,7 @@ pub struct Database {
     pub sampled: bool,
 }
 
-impl Database {
+impl DbServer {
     /// The most connections clients other than superusers may open at once.
     pub fn usable_connections(&self) -> Option<u32> {
         let max = self.max_connections?;
@@ -262,7 +262,7 @@ mod tests {
         assert_eq!(pgbench_clients(10, Some(0)), 1, "one client at the least");
         assert!(pgbench(1000, 197, Some(1.0)).capped());
         assert!(!pgbench(100, 100, Some(1.0)).capped());
-        let db = Database {
+        let db = DbServer {
             private: true,
             version: None,
             settings: None,

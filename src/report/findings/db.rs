@@ -431,7 +431,7 @@ pub(super) fn hybrid(report: &Comparison, workload: &str) -> Option<Finding> {
 mod tests {
     use super::*;
     use crate::results::comparison::Round;
-    use crate::results::db::{Database, Pgbench};
+    use crate::results::db::{DbServer, Pgbench};
     use crate::results::testing::{cell_of_rounds, report};
 
     /// A db cell at `level` whose five rounds served `req_s` (give or take 2%, all
@@ -460,7 +460,7 @@ mod tests {
     fn db_report(levels: &'static [usize], cells: Vec<Cell>) -> Comparison {
         let mut r = report(&[("db", levels)], cells);
         r.repeat = 5;
-        r.database = Some(Database {
+        r.database = Some(DbServer {
             private: true,
             version: Some("PostgreSQL 15.18".into()),
             settings: Some("max_connections=200".into()),
