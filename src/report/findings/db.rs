@@ -385,7 +385,7 @@ pub(super) fn hybrid(report: &Comparison, workload: &str) -> Option<Finding> {
                 best_of(report, workload, at, |s| {
                     ASYNC.contains(&s.split(':').next().unwrap_or(s))
                 }),
-                "async",
+                "the nearest async",
             ),
         ];
         let words: Vec<String> = rivals
@@ -583,7 +583,7 @@ mod tests {
         let text = finding(&r, "seed 004's hybrid against the database").expect("a finding");
         assert_eq!(
             text,
-            "Seed 004's hybrid, an event loop handing each query to a pool of 8 threads with a connection each (epoll:--offload=8), on db: at 100 clients it read 30,000 req/s (0.75x pgbench): 50% ahead of threads (a connection per client, 20,000 req/s) and no more than noise apart from async-mt (async, 30,300 req/s); at 1,000 clients it read 29,000 req/s (0.72x pgbench): 29.0x the rate of threads (a connection per client, 1,000 req/s) and 45% ahead of async:--db-pool=32 (async, 20,000 req/s)."
+            "Seed 004's hybrid, an event loop handing each query to a pool of 8 threads with a connection each (epoll:--offload=8), on db: at 100 clients it read 30,000 req/s (0.75x pgbench): 50% ahead of threads (a connection per client, 20,000 req/s) and no more than noise apart from async-mt (the nearest async, 30,300 req/s); at 1,000 clients it read 29,000 req/s (0.72x pgbench): 29.0x the rate of threads (a connection per client, 1,000 req/s) and 45% ahead of async:--db-pool=32 (the nearest async, 20,000 req/s)."
         );
     }
 
