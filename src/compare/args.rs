@@ -15,6 +15,7 @@ use crate::hosts::Host;
 use crate::model;
 use crate::protocol::Handlers;
 use crate::results::comparison::IDLE_QUESTION_MODELS;
+use crate::results::db::{self, DEFAULT_QUERIES};
 use crate::results::work;
 use crate::serve::args::{parse_cpu_work, parse_wait, Offering};
 use crate::units::parse_duration;
@@ -24,8 +25,10 @@ use crate::units::parse_duration;
 pub struct CompareArgs {
     /// Models to run: `all`, or a comma-separated list; `MODEL:FLAGS` passes flags to
     /// `serve` (e.g. `epoll:--backlog=1`, `epoll:--cork:--nodelay`). With `all`, cpu
-    /// also runs async:--offload=2 (CPU work on spawn_blocking), and wait
-    /// epoll:--offload=0 (the wait inside the loop) and epoll:--offload=8 (a pool).
+    /// also runs async:--offload=2 (CPU work on spawn_blocking), wait
+    /// epoll:--offload=0 (the wait inside the loop) and epoll:--offload=8 (a pool), and
+    /// db and queries epoll:--offload=8 (a pool of threads with a connection each) and
+    /// async:--db-pool=16 (a larger pool than its default).
     #[arg(long, default_value = "all", hide_possible_values = true,
           value_parser = Offering::model_list(StringValueParser::new()))]
     pub models: String,
@@ -40,9 +43,10 @@ pub struct CompareArgs {
     #[arg(long, hide_possible_values = true,
           value_parser = Offering::model_list(StringValueParser::new()))]
     pub idle_models: Option<String>,
-    /// Concurrent clients for echo, http, http-close, cpu and wait; connections held for
-    /// hold (past one process's descriptors, bench spreads them over processes)
-    /// [default: 10,100; cpu and wait: 10,100,1000; hold: 1000,10000].
+    /// Concurrent clients for echo, http, http-close, cpu, wait, db and queries;
+    /// connections held for hold (past one process's descriptors, bench spreads them
+    /// over processes) [default: 10,100; cpu, wait, db and queries: 10,100,1000; hold:
+    /// 1000,10000].
     #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub concurrency: Vec<u32>,
     /// CPU each request of the cpu workload burns on the server (`serve --cpu-work`,
@@ -53,6 +57,18 @@ pub struct CompareArgs {
     /// (`serve --wait`, given to every server of cpu and wait).
     #[arg(long, value_name = "DURATION", default_value = "10ms", value_parser = parse_wait)]
     pub wait: Duration,
+    /// Rows each request of the queries workload reads (`/queries?queries=N`, one
+    /// query a row; TechEmpower allows 1 to 500).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_QUERIES,
+          value_parser = clap::value_parser!(u16).range(1..=500))]
+    pub queries: u16,
+    /// The PostgreSQL server db and queries read (`postgres://USER@HOST:PORT/DB`,
+    /// holding TechEmpower's World table, as `iomodels db start` makes one), given to
+    /// every server of those workloads as `serve --database`; pgbench runs against it
+    /// too [default: a private cluster compare starts in a temporary directory and
+    /// stops at the end].
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
     /// Idle connections held alongside 50 active keep-alive clients, for `idle`.
     #[arg(long, value_delimiter = ',', default_value = "0,1000,10000", value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub idle: Vec<u32>,
@@ -135,9 +151,7 @@ impl CompareArgs {
         // A stage runs the subjects given, and the variants of its own workload.
         let runs = |w: CompareWorkload| -> Vec<usize> {
             (0..subjects.len())
-                .filter(|i| {
-                    !variants.contains(i) || work::variants(w).contains(&subjects[*i].label())
-                })
+                .filter(|i| !variants.contains(i) || variants_of(w).contains(&subjects[*i].label()))
                 .collect()
         };
         let given: Vec<usize> = self.concurrency.iter().map(|&c| c as usize).collect();
@@ -146,7 +160,10 @@ impl CompareArgs {
                 CompareWorkload::Idle => self.idle.iter().map(|&k| k as usize).collect(),
                 _ if !given.is_empty() => given.clone(),
                 CompareWorkload::Hold => vec![1000, 10_000],
-                CompareWorkload::Cpu | CompareWorkload::Wait => vec![10, 100, 1000],
+                CompareWorkload::Cpu
+                | CompareWorkload::Wait
+                | CompareWorkload::Db
+                | CompareWorkload::Queries => vec![10, 100, 1000],
                 _ => vec![10, 100],
             };
             levels.sort_unstable();
@@ -188,7 +205,27 @@ impl CompareArgs {
                 wait: self.wait,
                 database: None,
             },
+            queries: self.queries,
+            database: self.database(&workloads)?,
         })
+    }
+
+    /// `--database`, checked against the workloads and the server host: it is for db
+    /// and queries alone; a server on another host cannot reach the private cluster
+    /// compare would start here, so it needs one.
+    fn database(&self, workloads: &[CompareWorkload]) -> Result<Option<String>> {
+        let reads = workloads.iter().any(|w| db::is_db(w.name()));
+        match &self.database {
+            Some(_) if !reads => Err(usage(
+                "--database is for the db and queries workloads (--workload db,queries)",
+            )),
+            Some(url) if url.trim().is_empty() => Err(usage("--database: no URL given")),
+            None if reads && !self.server_host.is_local() => Err(usage(format!(
+                "--workload db and queries with --server-host {}: give --database postgres://... (a server that host reaches); the private cluster compare starts is reached from this machine only",
+                self.server_host
+            ))),
+            given => Ok(given.clone()),
+        }
     }
 
     /// The workloads to run, in the order given, each once.
@@ -207,8 +244,8 @@ impl CompareArgs {
         }
     }
 
-    /// With `--models all`, adds the variants the work workloads among `workloads` run
-    /// ([`work::variants`]) to `subjects`, each after the last subject of its model;
+    /// With `--models all`, adds the variants the work and database workloads among
+    /// `workloads` run ([`variants_of`]) to `subjects`, each after the last subject of its model;
     /// returns where they are.
     fn variants(
         &self,
@@ -219,7 +256,7 @@ impl CompareArgs {
             return Ok(Vec::new());
         }
         let mut labels: Vec<&str> = Vec::new();
-        for &label in workloads.iter().flat_map(|&w| work::variants(w)) {
+        for label in workloads.iter().flat_map(|&w| variants_of(w)) {
             if !labels.contains(&label) {
                 labels.push(label);
             }
@@ -298,6 +335,14 @@ pub const DEFAULT_WORKLOADS: [CompareWorkload; 3] = [
     CompareWorkload::Idle,
 ];
 
+/// The variants `workload` runs beside every model with `--models all`: the work
+/// workloads' ([`work::variants`]) and the database workloads' ([`db::variants`]).
+fn variants_of(workload: CompareWorkload) -> Vec<&'static str> {
+    let mut labels = work::variants(workload).to_vec();
+    labels.extend(db::variants(workload));
+    labels
+}
+
 /// Where `pin` puts the servers and the load generator on a machine with `cpus` CPUs.
 fn placement(pin: Pin, cpus: usize) -> Option<Placement> {
     (pin == Pin::Separate && cpus >= 2).then(|| Placement {
@@ -346,6 +391,14 @@ fn parse_models(text: &str) -> Result<Vec<Subject>> {
         if let Some(bad) = flags.iter().find(amount) {
             return Err(usage(format!(
                 "--models: '{bad}' in '{item}': the work amounts are compare's --cpu-work and --wait, the same for every server"
+            )));
+        }
+        if let Some(bad) = flags
+            .iter()
+            .find(|f| f.split('=').next() == Some("--database"))
+        {
+            return Err(usage(format!(
+                "--models: '{bad}' in '{item}': the database is compare's (--database, or its private cluster), the same for every server"
             )));
         }
         if subjects.iter().any(|s: &Subject| s.label() == item) {
@@ -528,6 +581,59 @@ mod tests {
         }
         let there = plan(&["--server-host", "ssh://198.18.0.2"]).unwrap();
         assert_eq!(there.server_cores(), None, "its CPUs are not known here");
+    }
+
+    #[test]
+    fn db_and_queries_run_only_when_asked_with_the_pool_beside_epoll() {
+        let default = plan(&[]).unwrap();
+        assert!(
+            !default.runs_db(),
+            "the default comparison needs no database"
+        );
+        let plan = plan(&["--workload", "db,queries,wait", "--queries", "7"]).unwrap();
+        assert!(plan.runs_db());
+        for workload in [CompareWorkload::Db, CompareWorkload::Queries] {
+            let subjects = runs(&plan, workload);
+            assert_eq!(subjects.len(), model::MODELS.len() + 2, "{subjects:?}");
+            let epoll = subjects.iter().position(|s| s == "epoll").unwrap();
+            assert_eq!(subjects[epoll + 1], db::LOOP_POOL);
+            let async_ = subjects.iter().position(|s| s == "async").unwrap();
+            assert_eq!(subjects[async_ + 1], db::ASYNC_POOL);
+            assert!(!subjects.contains(&work::LOOP_INLINE.to_string()));
+            let levels = &plan.stages.iter().find(|s| s.workload == workload).unwrap();
+            assert_eq!(levels.levels, [10, 100, 1000]);
+        }
+        assert_eq!(plan.path(CompareWorkload::Db), "/db");
+        assert_eq!(plan.path(CompareWorkload::Queries), "/queries?queries=7");
+        assert_eq!(plan.path(CompareWorkload::Wait), "/wait");
+        assert_eq!(plan.database, None, "a private cluster");
+        let queries = |flags: &[&str]| plan_err(flags);
+        assert!(queries(&["--workload", "queries", "--queries", "501"]).contains("501"));
+        assert!(queries(&["--workload", "queries", "--queries", "0"]).contains("0"));
+    }
+
+    #[test]
+    fn the_database_is_compares_and_for_the_database_workloads() {
+        let given = plan(&["--workload", "db", "--database", "postgres://u@db:5432/w"]).unwrap();
+        assert_eq!(given.database.as_deref(), Some("postgres://u@db:5432/w"));
+        let err = plan_err(&["--database", "postgres://u@db/w"]);
+        assert!(
+            err.contains("--database is for the db and queries workloads"),
+            "{err}"
+        );
+        let err = plan_err(&["--workload", "db", "--server-host", "ssh://198.18.0.2"]);
+        assert!(err.contains("give --database postgres://"), "{err}");
+        assert!(plan(&[
+            "--workload",
+            "db",
+            "--server-host",
+            "ssh://198.18.0.2",
+            "--database",
+            "postgres://u@198.18.0.3/w"
+        ])
+        .is_ok());
+        let err = plan_err(&["--workload", "db", "--models", "epoll:--database=dbname=w"]);
+        assert!(err.contains("the database is compare's"), "{err}");
     }
 
     /// The error of flags that clap or the plan refuses.

@@ -84,6 +84,7 @@ pub fn measure(
             server.addr,
             plan.duration,
             &plan.handlers,
+            &plan.path(CompareWorkload::Idle),
         ),
     );
     let active = run_active(&args, json, plan.duration + BENCH_SLACK);

@@ -10,6 +10,13 @@
 //! dies costs the rest of its round, is started again for the next one, and its failure
 //! stays as the cell's error; the comparison goes on. (The idle servers of the other
 //! subjects wait in accept or poll meanwhile: less than 1% of a core together.)
+//!
+//! The database workloads (`db`, `queries`) differ in two ways. Each round measures
+//! `pgbench -S` at every level after the floor, PostgreSQL's own rate, which the
+//! round's x pgbench is taken against. And each subject's server runs for its turn
+//! alone, started before it and stopped after: a server at rest still holds its
+//! database connections (a pool's, a thread's), and with every server up the last ones
+//! would find the database's `max_connections` taken by the others.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,6 +26,7 @@ use anyhow::{anyhow, Result};
 use indicatif::ProgressBar;
 
 use super::child::{BenchChild, ServerChild};
+use super::database::Postgres;
 use super::idle::{self, IdleServer};
 use super::plan::{self, CompareWorkload, Plan, Subject};
 use super::remote::{self, Sampling};
@@ -27,11 +35,12 @@ use crate::hosts::Hosts;
 use crate::results::comparison::{
     Cell, CpuAccounts, HostLoad, Round, RoundRun, StopCheck, SERVER_SAID_MAX,
 };
+use crate::results::db::{self, DbUsage, Pgbench};
 use crate::results::figures::{Figures, Spread};
 use crate::results::ideal::Bound;
 use crate::results::run::BenchRun;
 use crate::results::work::{self, WorkAmounts};
-use crate::sample::{ProcessTree, TreeSnapshot};
+use crate::sample::{ProcessTree, Sampler, TreeSnapshot};
 use crate::sys::affinity::list_arg;
 
 /// How long the warm-up after a server starts runs.
@@ -54,6 +63,8 @@ struct Ctx<'a> {
     hosts: &'a Hosts,
     bar: &'a ProgressBar,
     scratch: PathBuf,
+    /// The database db and queries read, if the plan runs them.
+    database: Option<&'a Postgres>,
 }
 
 /// The server a workload runs against.
@@ -83,15 +94,24 @@ enum State {
     Refused(String),
     /// It died: the rest of the round says why; the next round starts it again.
     Died(String),
+    /// Not running: a database workload starts each server for its turn alone.
+    Down,
 }
 
-/// Runs the plan; returns every cell, how every server stopped, and the rounds.
-pub fn execute(plan: &Plan, hosts: &Hosts, bar: &ProgressBar) -> Measured {
+/// Runs the plan, db and queries against `database`; returns every cell, how every
+/// server stopped, and the rounds.
+pub fn execute(
+    plan: &Plan,
+    hosts: &Hosts,
+    bar: &ProgressBar,
+    database: Option<&Postgres>,
+) -> Measured {
     let ctx = Ctx {
         plan,
         hosts,
         bar,
         scratch: plan.out.join(".runs"),
+        database,
     };
     let _ = std::fs::create_dir_all(&ctx.scratch);
     let mut measured = Measured {
@@ -101,13 +121,21 @@ pub fn execute(plan: &Plan, hosts: &Hosts, bar: &ProgressBar) -> Measured {
     };
     for (w, stage) in plan.stages.iter().enumerate() {
         let (workload, levels) = (stage.workload, &stage.levels);
+        let one_at_a_time = db::is_db(workload.name());
         let mut slots: Vec<Slot> = stage
             .subjects
             .iter()
-            .map(|&s| Slot::start(&ctx, &plan.subjects[s], workload, levels))
+            .map(|&s| match one_at_a_time {
+                true => Slot::down(&plan.subjects[s]),
+                false => Slot::start(&ctx, &plan.subjects[s], workload, levels),
+            })
             .collect();
         for round in 0..plan.repeat {
             let floor = round_floor(&ctx, workload, round);
+            let pgbench = match one_at_a_time {
+                true => round_pgbench(&ctx, workload, levels, round),
+                false => Vec::new(),
+            };
             let order = rotation(slots.len(), round);
             for &s in &order {
                 if round > 0 && workload.holds_connections() {
@@ -115,7 +143,13 @@ pub fn execute(plan: &Plan, hosts: &Hosts, bar: &ProgressBar) -> Measured {
                         .stops
                         .extend(slots[s].restart(&ctx, workload, levels));
                 }
-                let at = CellsAt { w, s, round, floor };
+                let at = CellsAt {
+                    w,
+                    s,
+                    round,
+                    floor,
+                    pgbench: &pgbench,
+                };
                 run_round(
                     &ctx,
                     &mut slots[s],
@@ -124,6 +158,9 @@ pub fn execute(plan: &Plan, hosts: &Hosts, bar: &ProgressBar) -> Measured {
                     at,
                     &mut measured.cells,
                 );
+                if one_at_a_time {
+                    measured.stops.extend(slots[s].take_down(workload));
+                }
             }
             measured.rounds.push(Round {
                 workload: workload.name().to_string(),
@@ -133,6 +170,7 @@ pub fn execute(plan: &Plan, hosts: &Hosts, bar: &ProgressBar) -> Measured {
                     .iter()
                     .map(|&s| slots[s].subject.label().to_string())
                     .collect(),
+                pgbench,
             });
         }
         for slot in slots {
@@ -179,16 +217,17 @@ fn empty_cells(plan: &Plan) -> Vec<Cell> {
 }
 
 /// Where one subject's round writes: its stage and its place in the stage's subjects,
-/// the round and its floor.
+/// the round, its floor and (db and queries) its pgbench at each level.
 #[derive(Debug, Clone, Copy)]
-struct CellsAt {
+struct CellsAt<'p> {
     w: usize,
     s: usize,
     round: usize,
     floor: Option<f64>,
+    pgbench: &'p [Pgbench],
 }
 
-impl CellsAt {
+impl CellsAt<'_> {
     /// The index of level number `l` of this workload and subject in [`empty_cells`].
     fn index(&self, plan: &Plan, l: usize) -> usize {
         let before: usize = plan.stages[..self.w]
@@ -215,8 +254,34 @@ fn round_floor(ctx: &Ctx, workload: CompareWorkload, round: usize) -> Option<f64
         .map(|floor| floor.cpu_us)
 }
 
+/// `pgbench -S` at every level of a database workload's round, after its floor and
+/// before any server of the round runs.
+fn round_pgbench(
+    ctx: &Ctx,
+    workload: CompareWorkload,
+    levels: &[usize],
+    round: usize,
+) -> Vec<Pgbench> {
+    let Some(database) = ctx.database else {
+        return Vec::new();
+    };
+    levels
+        .iter()
+        .map(|&level| {
+            ctx.bar.set_message(format!(
+                "{} round {}/{}: pgbench at {level}",
+                workload.name(),
+                round + 1,
+                ctx.plan.repeat
+            ));
+            database.pgbench(level, ctx.plan.duration)
+        })
+        .collect()
+}
+
 /// One subject's turn in a round: every level once, on the server started for the
-/// workload (started again first if it died in an earlier round).
+/// workload (started again first if it died in an earlier round, or started now for a
+/// database workload's turn).
 fn run_round(
     ctx: &Ctx,
     slot: &mut Slot,
@@ -225,7 +290,7 @@ fn run_round(
     at: CellsAt,
     cells: &mut [Cell],
 ) {
-    if matches!(slot.state, State::Died(_)) {
+    if matches!(slot.state, State::Died(_) | State::Down) {
         *slot = Slot::start(ctx, slot.subject, workload, levels);
     }
     for (l, &level) in levels.iter().enumerate() {
@@ -262,6 +327,25 @@ fn run_round(
 }
 
 impl<'a> Slot<'a> {
+    /// A slot whose server is not started yet.
+    fn down(subject: &'a Subject) -> Self {
+        Slot {
+            subject,
+            state: State::Down,
+        }
+    }
+
+    /// Stops the server, if it is up, leaving the slot down (to be started for its next
+    /// turn); returns how it stopped.
+    fn take_down(&mut self, workload: CompareWorkload) -> Option<StopCheck> {
+        let state = std::mem::replace(&mut self.state, State::Down);
+        Slot {
+            subject: self.subject,
+            state,
+        }
+        .stop(workload)
+    }
+
     /// Starts the subject's server for `workload` and warms it up.
     fn start(ctx: &Ctx, subject: &'a Subject, workload: CompareWorkload, levels: &[usize]) -> Self {
         match start(ctx, subject, workload) {
@@ -320,6 +404,7 @@ impl<'a> Slot<'a> {
         let running = match &mut self.state {
             State::Up(running) => running,
             State::Refused(why) | State::Died(why) => return Err(why.clone()),
+            State::Down => return Err("the server was not started".into()),
         };
         let ceiling = match self.subject {
             Subject::Model { model, .. } => {
@@ -335,12 +420,16 @@ impl<'a> Slot<'a> {
                 return Err(why);
             }
         }
-        let mut run = measured.map_err(|err| err.to_string())?;
+        let (mut run, database) = measured.map_err(|err| err.to_string())?;
         let mut figures = Figures::of(&run, running.rest.as_deref(), at.floor);
         if work::is_work(workload.name()) {
             let amounts = WorkAmounts::from(ctx.plan.handlers);
             let bound = Bound::of(workload.name(), level, &amounts, ctx.plan.server_cores());
             work::add_figures(&mut figures, &run, running.rest.as_deref(), bound.as_ref());
+        }
+        if let Some(rows) = db::rows_per_request(workload.name(), ctx.plan.queries) {
+            let reference = at.pgbench.iter().find(|p| p.level == level);
+            db::add_figures(&mut figures, &run, rows, reference, database.as_ref());
         }
         let host = host_load(&run, ctx.plan.cpus);
         // The summaries are kept; every run's histogram would only swell report.json.
@@ -401,6 +490,9 @@ fn start(ctx: &Ctx, subject: &Subject, workload: CompareWorkload) -> Result<Runn
         Subject::Model { model, flags, .. } => {
             let mut flags = flags.clone();
             flags.extend(plan.work_flags(workload));
+            if let Some(database) = ctx.database.filter(|_| db::is_db(workload.name())) {
+                flags.extend(["--database".into(), database.url().to_string()]);
+            }
             if let Some(placement) = &plan.placement {
                 flags.extend(["--cpus".into(), list_arg(&placement.server_cpus)]);
             }
@@ -420,6 +512,9 @@ fn start(ctx: &Ctx, subject: &Subject, workload: CompareWorkload) -> Result<Runn
         )),
         Subject::Target { .. } if work::is_work(workload.name()) => Err(anyhow!(
             "not measured: an external target's /cpu and /wait are not --cpu-work and --wait"
+        )),
+        Subject::Target { .. } if db::is_db(workload.name()) => Err(anyhow!(
+            "not measured: an external target does not read this comparison's database"
         )),
         Subject::Target { addr, pid, .. } => Ok(Running {
             addr: *addr,
@@ -449,9 +544,10 @@ fn warm_up(ctx: &Ctx, workload: CompareWorkload, levels: &[usize], live: &Runnin
     };
     let level = levels.first().copied().unwrap_or(10).clamp(1, 100);
     let handlers = &ctx.plan.handlers;
+    let path = ctx.plan.path(warm);
     let args = bench_args(
         ctx.plan,
-        plan::bench_args(warm, level, live.addr, WARM_UP, handlers),
+        plan::bench_args(warm, level, live.addr, WARM_UP, handlers, &path),
     );
     let json = ctx.scratch.join("warm.json");
     if let Ok(bench) = BenchChild::start(&args, None, json, WARM_UP + BENCH_SLACK) {
@@ -464,22 +560,29 @@ fn snapshot(pid: Option<u32>) -> Option<TreeSnapshot> {
     ProcessTree::new(pid?).ok()?.sample().ok()
 }
 
-/// One measurement; `ceiling` is the descriptors the model can serve at most, if it
-/// has a limit of its own.
+/// One measurement, and what PostgreSQL's processes did meanwhile (db and queries
+/// against a private cluster); `ceiling` is the descriptors the model can serve at
+/// most, if it has a limit of its own.
 fn measure_once(
     ctx: &Ctx,
     workload: CompareWorkload,
     level: usize,
     live: &Running,
     ceiling: Option<usize>,
-) -> Result<BenchRun> {
+) -> Result<(BenchRun, Option<DbUsage>)> {
     let (plan, scratch, duration) = (ctx.plan, &ctx.scratch, ctx.plan.duration);
     let json = scratch.join("run.json");
     if workload != CompareWorkload::Idle || level == 0 {
-        let step = plan::bench_args(workload, level, live.addr, duration, &plan.handlers);
+        let path = plan.path(workload);
+        let step = plan::bench_args(workload, level, live.addr, duration, &plan.handlers, &path);
         let args = bench_args(plan, step);
         let limit = duration + plan::ramp_time(level) + BENCH_SLACK;
-        return sampled_run(ctx, live, &args, json, limit);
+        let database = ctx.database.filter(|_| db::is_db(workload.name()));
+        let sampler = database.and_then(Postgres::sampler);
+        let run = sampled_run(ctx, live, &args, json, limit);
+        let usage = sampler.map(Sampler::finish);
+        let usage = database.zip(usage).map(|(d, u)| d.usage(u));
+        return run.map(|run| (run, usage));
     }
     let server = IdleServer {
         addr: live.addr,
@@ -489,6 +592,7 @@ fn measure_once(
     idle::measure(plan, scratch, level, server, json, |args, json, limit| {
         sampled_run(ctx, live, args, json, limit)
     })
+    .map(|run| (run, None))
 }
 
 /// One bench run against `live`, its server sampled where it runs.

@@ -15,6 +15,8 @@
 //! - [`idle`]: the `idle` workload's measurement: the active clients' descriptors
 //!   first, then the idle connections.
 //! - [`clients`]: the load from several hosts at once (`--client-host`), merged.
+//! - [`database`]: the PostgreSQL db and queries read (`--database`, or a private
+//!   cluster started and stopped here), sampled beside the servers, and pgbench's rate.
 //! - [`remote`]: a server on another host (`--server-host`), sampled and put against
 //!   the floor there.
 //! - [`target`]: an external server, checked before the run, and its process found
@@ -23,6 +25,7 @@
 pub mod args;
 pub mod child;
 pub mod clients;
+pub mod database;
 pub mod idle;
 pub mod measure;
 pub mod plan;
@@ -35,13 +38,14 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use self::database::Postgres;
 use self::plan::{Plan, Subject};
 use crate::hosts::{Host, Hosts};
 use crate::results::comparison::{Comparison, Machine, Round, VERSION};
 use crate::results::figures::median;
 
 /// Where the CPU figures come from, for the report.
-const CPU_SOURCE: &str = "CPU per request is the server tree's CPU over the run in nanoseconds: each process's CPU clock (clock_getcpuclockid(3): every thread, live or exited, as the scheduler accounts it) plus the children it reaped (cutime + cstime, in 10 ms ticks)";
+const CPU_SOURCE: &str = "CPU per request is the server tree's CPU over the run in nanoseconds: each process's CPU clock (clock_getcpuclockid(3): every thread, live or exited, as the scheduler accounts it) plus the children it reaped (cutime + cstime, in 10 ms ticks); for db and queries against a private cluster, PostgreSQL's processes (the postmaster's tree) are sampled the same way, apart";
 
 /// Carries out a comparison's plan and returns what it measured; [`crate::report`]
 /// presents it.
@@ -65,10 +69,19 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
     }
     std::fs::create_dir_all(&plan.out)
         .with_context(|| format!("cannot create the report directory {}", plan.out.display()))?;
+    let database = match plan.runs_db() {
+        true => Some(Postgres::open(plan.database.as_deref(), plan.queries)?),
+        false => None,
+    };
     let bar = progress_bar(plan.steps());
-    let measured = measure::execute(plan, &hosts, &bar);
+    let measured = measure::execute(plan, &hosts, &bar, database.as_ref());
     drop(hosts);
     bar.finish_and_clear();
+    let recorded = database.as_ref().map(Postgres::record);
+    if let Some(Err(err)) = database.map(Postgres::close) {
+        // The measurements stand; what is left of the cluster must be said.
+        eprintln!("iomodels: warning: {err:#}");
+    }
     let mut floors: Vec<f64> = measured
         .rounds
         .iter()
@@ -106,6 +119,7 @@ pub fn run(plan: &Plan) -> Result<Comparison> {
         server_host: (!plan.server_host.is_local()).then(|| plan.server_host.to_string()),
         client_hosts: plan.client_hosts.iter().map(Host::to_string).collect(),
         work: plan.runs_work().then(|| plan.handlers.into()),
+        database: recorded,
     };
     comparison.assign_tiers();
     Ok(comparison)

@@ -10,6 +10,7 @@ pub use crate::results::comparison::{CompareWorkload, Placement};
 use crate::hosts::session::HostsConfig;
 use crate::hosts::Host;
 use crate::protocol::Handlers;
+use crate::results::db;
 use crate::results::ideal::Cores;
 use crate::results::work;
 
@@ -77,12 +78,27 @@ pub struct Plan {
     /// The work each request of cpu and wait asks (`--cpu-work`, `--wait`), given to
     /// every server of those workloads.
     pub handlers: Handlers,
+    /// The rows each request of `queries` asks for (`--queries`).
+    pub queries: u16,
+    /// The PostgreSQL server db and queries read (`--database`); `None`: a private
+    /// cluster compare starts for the comparison and stops at its end.
+    pub database: Option<String>,
 }
 
 impl Plan {
     /// Does the plan run a work workload (cpu, wait)?
     pub fn runs_work(&self) -> bool {
         self.stages.iter().any(|s| work::is_work(s.workload.name()))
+    }
+
+    /// Does the plan run a database workload (db, queries)?
+    pub fn runs_db(&self) -> bool {
+        self.stages.iter().any(|s| db::is_db(s.workload.name()))
+    }
+
+    /// The path the requests of `workload` ask for.
+    pub fn path(&self, workload: CompareWorkload) -> String {
+        db::path(workload, self.queries).unwrap_or_else(|| work::path(workload).to_string())
     }
 
     /// The `serve` flags that give a server of `workload` its work amounts; none for a
@@ -139,23 +155,30 @@ pub const HOLD_RAMP_PER_S: f64 = 20_000.0;
 /// How long the load generator waits for a reply at the least.
 const TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How long the load generator waits for a reply of db and queries: a thousand clients
+/// queued on a pool of a few connections, each request reading up to 500 rows, wait
+/// their turn for seconds.
+const DB_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// bench's event-loop threads for `wait`: one thread turning round a hundred
 /// connections adds its own turn to every wait (at 100 clients, epoll's /wait reached
 /// 0.91 of the ideal against 0.97 with two: docs/results.md, *Handlers that work*).
 const WAIT_CLIENT_THREADS: usize = 2;
 
-/// The `iomodels bench` arguments (after `bench`) for one measurement; `handlers` are
-/// the work amounts of the servers, whose replies a work workload waits for longer.
+/// The `iomodels bench` arguments (after `bench`) for one measurement of requests to
+/// `path` ([`Plan::path`]); `handlers` are the work amounts of the servers, whose
+/// replies a work workload waits for longer.
 pub fn bench_args(
     workload: CompareWorkload,
     level: usize,
     addr: SocketAddr,
     duration: Duration,
     handlers: &Handlers,
+    path: &str,
 ) -> Vec<String> {
     let d = format!("{}ms", duration.as_millis().max(1));
     let addr_s = addr.to_string();
-    let url = format!("http://{addr}{}", work::path(workload));
+    let url = format!("http://{addr}{path}");
     let mut args: Vec<String> = match workload {
         CompareWorkload::Echo => vec![
             "echo".into(),
@@ -170,7 +193,9 @@ pub fn bench_args(
         CompareWorkload::Http
         | CompareWorkload::HttpClose
         | CompareWorkload::Cpu
-        | CompareWorkload::Wait => {
+        | CompareWorkload::Wait
+        | CompareWorkload::Db
+        | CompareWorkload::Queries => {
             let mut a = vec![
                 "http".into(),
                 url,
@@ -217,6 +242,7 @@ pub fn bench_args(
     let timeout = match workload {
         CompareWorkload::Cpu => TIMEOUT.max(4 * handlers.cpu),
         CompareWorkload::Wait => TIMEOUT.max(4 * handlers.wait),
+        CompareWorkload::Db | CompareWorkload::Queries => DB_TIMEOUT,
         _ => TIMEOUT,
     };
     args.extend(["--timeout".into(), format!("{}ms", timeout.as_millis())]);
@@ -260,7 +286,7 @@ mod tests {
             wait: Duration::from_secs(3),
             database: None,
         };
-        let wait = bench_args(CompareWorkload::Wait, 100, addr, second, &long);
+        let wait = bench_args(CompareWorkload::Wait, 100, addr, second, &long, "/wait");
         assert_eq!(
             wait[..4],
             ["http", "http://127.0.0.1:7777/wait", "--connections", "100"]
@@ -271,18 +297,34 @@ mod tests {
             Some(args[at + 1].clone())
         };
         assert_eq!(threads(&wait).as_deref(), Some("2"), "two client loops");
-        let one = bench_args(CompareWorkload::Wait, 1, addr, second, &long);
+        let one = bench_args(CompareWorkload::Wait, 1, addr, second, &long, "/wait");
         assert_eq!(
             threads(&one).as_deref(),
             Some("1"),
             "no more loops than clients"
         );
-        let cpu = bench_args(CompareWorkload::Cpu, 10, addr, second, &long);
+        let cpu = bench_args(CompareWorkload::Cpu, 10, addr, second, &long, "/cpu");
         assert_eq!(cpu[1], "http://127.0.0.1:7777/cpu");
         assert_eq!(cpu[cpu.len() - 1], "2000ms", "at least two seconds");
-        let http = bench_args(CompareWorkload::Http, 10, addr, second, &long);
+        let http = bench_args(CompareWorkload::Http, 10, addr, second, &long, "/");
         assert_eq!(http[1], "http://127.0.0.1:7777/");
         assert_eq!(http[http.len() - 1], "2000ms");
         assert_eq!(threads(&http), None, "the default workloads as they were");
+        let queries = "/queries?queries=20";
+        let db = bench_args(CompareWorkload::Queries, 1000, addr, second, &long, queries);
+        assert_eq!(
+            db[..4],
+            [
+                "http",
+                "http://127.0.0.1:7777/queries?queries=20",
+                "--connections",
+                "1000"
+            ]
+        );
+        assert_eq!(
+            db[db.len() - 1],
+            "10000ms",
+            "a turn in a queue of a thousand"
+        );
     }
 }

@@ -10,8 +10,10 @@ use std::thread::JoinHandle;
 use crate::log::RateLimited;
 
 /// A blocking worker serves one connection at a time and keeps its buffers on the
-/// heap, so a small stack is enough.
-pub(crate) const WORKER_STACK: usize = 64 * 1024;
+/// heap; the stack is for `/db`, whose blocking driver runs a runtime on the calling
+/// thread (an unoptimised build's connect overflows 64 KiB). The worker touches a few
+/// pages of it; the rest is address space, never memory.
+pub(crate) const WORKER_STACK: usize = crate::work::pool::POOL_THREAD_STACK;
 
 static SPAWN_FAILED: RateLimited = RateLimited::new();
 static REPLACED: RateLimited = RateLimited::new();

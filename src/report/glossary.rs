@@ -42,6 +42,10 @@ pub const TERMS: &[Term] = &[
         meaning: "cpu and wait: req/s over the ideal bound, the most any server could serve, whatever its model: for a wait of D with C closed-loop clients, C / D; for CPU work W, the cores the load generator leaves the server (its CPU seconds per wall second taken off when it runs on the same CPUs), no more than C, over W. The figure these workloads rank by: higher is better, 1.0 the best a model can do.",
     },
     Term {
+        name: "x pgbench",
+        meaning: "db and queries: the rows a model read per second over the rows `pgbench -S` read per second at as many clients (fewer where max_connections left fewer free), measured at the start of the same round: PostgreSQL's own rate for the same prepared row lookup on this machine, with no HTTP and no server in between. For /db it is req/s over pgbench's transactions per second; for /queries?queries=N, N times req/s over them. The figure these workloads rank by: higher is better, 1.0 a model that passes on all of the database's rate.",
+    },
+    Term {
         name: "p99 / work",
         meaning: "cpu and wait: the p99 latency over the handler's own time (the wait, the burn): 1.0 is a request that waited for nothing but its own work; more is time spent queued behind others.",
     },
@@ -66,12 +70,32 @@ pub const TERMS: &[Term] = &[
         meaning: "CPU us/req divided by the floor measured in the same round: the figure models are ranked by. The floor (`iomodels floor`) is what one small request costs here at the least: one read(2) and one write(2) on loopback TCP, to a client watching with epoll. Below 1.0 is possible: a server can spend less than one read and one write per request, when one read brings several queued or pipelined requests, or io_uring handles many connections in one system call; and the floor is measured apart from the run, so values near 1.0 carry the host's noise.",
     },
     Term {
+        name: "PG us/req",
+        meaning: "db and queries: the CPU time of PostgreSQL's processes (the postmaster and its backends, live or reaped) over the run, per request that succeeded, in microseconds; sampled only for the private cluster compare starts, whose processes are its own.",
+    },
+    Term {
+        name: "+PG us/req",
+        meaning: "db and queries: CPU us/req and PG us/req together: what a request costs the machine, server and database alike.",
+    },
+    Term {
         name: "ctx/req",
         meaning: "Context switches of the server's process tree (voluntary and involuntary) per request: how often a request made the server sleep or be preempted.",
     },
     Term {
         name: "PSS MB",
         meaning: "The most memory the server's process tree held at once, as PSS (proportional set size) summed over its processes, in MB: a page shared by N processes counts 1/N in each, so forked workers are not counted N times over.",
+    },
+    Term {
+        name: "PG MB",
+        meaning: "db and queries: the most memory PostgreSQL's processes held at once during the run, as PSS summed over them, in MB: each connection is a backend process of its own.",
+    },
+    Term {
+        name: "db conns",
+        meaning: "db and queries: the database connections the server held at the peak of the run: PostgreSQL's processes then, less those it has with no client connected.",
+    },
+    Term {
+        name: "pool",
+        meaning: "db and queries: the database connections a server is given: `1 per client` (a thread or process per connection, each with its own), `1 per worker (N)` (a pool of N workers), `N threads` (an event loop's pool of threads with a connection each, `--offload=N`), `N conns` (an async pool of N connections, `--db-pool=N`), `default pool` (async's or the coroutines' own size), or the event loop's own way; db conns says how many that came to.",
     },
     Term {
         name: "B/conn",
@@ -87,7 +111,7 @@ pub const TERMS: &[Term] = &[
     },
     Term {
         name: "tier",
-        meaning: "A group of models the rounds cannot tell apart by their ranking figure. Tier 1 is the cheapest group (for cpu and wait, the one nearest the ideal). A model that starved clients or failed requests never ranks above one that served them all.",
+        meaning: "A group of models the rounds cannot tell apart by their ranking figure. Tier 1 is the cheapest group (for cpu and wait, the one nearest the ideal; for db and queries, the one nearest pgbench's rate). A model that starved clients or failed requests never ranks above one that served them all.",
     },
     Term {
         name: "round",
@@ -129,11 +153,17 @@ mod tests {
     #[test]
     fn every_column_of_every_table_is_explained() {
         let r = report(
-            &[("http", &[10]), ("idle", &[1000]), ("wait", &[100])],
+            &[
+                ("http", &[10]),
+                ("idle", &[1000]),
+                ("wait", &[100]),
+                ("db", &[100]),
+            ],
             vec![
                 cell("epoll", "http", 10, 1, costs(1.0)),
                 cell("epoll", "idle", 1000, 1, costs(1.0)),
                 cell("epoll", "wait", 100, 1, costs(1.0)),
+                cell("epoll", "db", 100, 1, costs(1.0)),
             ],
         );
         for table in super::super::table::tables(&r) {

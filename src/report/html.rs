@@ -60,6 +60,8 @@ fn headline(report: &Comparison) -> String {
     let m = &report.machine;
     let work =
         super::ideal::explanation(report).map_or_else(String::new, |line| format!(" {line}."));
+    let database =
+        super::db::explanation(report).map_or_else(String::new, |line| format!(" {line}."));
     let text = format!(
         "{} models, {} of {} ms runs, {:.0} s in all, on {} CPUs ({}), {}. Lower is better: a model's figure is its server CPU per request{}.",
         report.subjects.len(),
@@ -76,7 +78,7 @@ fn headline(report: &Comparison) -> String {
             " over the floor, the median CPU per request of a minimal server loop measured in the same round ({f:.2} µs: one read, one write; a reference, not a bound, so a model can come out slightly below it)"
         ))
     );
-    text + &work
+    text + &work + &database
 }
 
 /// The box the page opens with: which model to pick for each workload, then what the

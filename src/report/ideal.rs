@@ -81,10 +81,13 @@ pub fn x_ideal_figure(x: f64) -> String {
     }
 }
 
-/// What a workload's summary figure is a multiple of: `x ideal` or `x the floor`.
+/// What a workload's summary figure is a multiple of: `x ideal`, `x pgbench` or `x the
+/// floor`.
 pub fn shown_as(workload: &str) -> &'static str {
     if is_work(workload) {
         "x ideal"
+    } else if crate::results::db::is_db(workload) {
+        "x pgbench"
     } else {
         "x the floor"
     }

@@ -65,6 +65,9 @@ pub fn page(report: &Comparison, charts: &[Chart]) -> String {
     if let Some(line) = super::ideal::explanation(report) {
         let _ = writeln!(md, "- {line}");
     }
+    if let Some(line) = super::db::explanation(report) {
+        let _ = writeln!(md, "- {}", text(&line));
+    }
     if let Some(warning) = floor_drift_warning(report) {
         let _ = writeln!(md, "- {}", text(&warning));
     }

@@ -10,6 +10,9 @@
 //! - [`html`]: `report.html`, the findings, charts and tables in one page.
 //! - [`ideal`]: what the work workloads (cpu, wait) add: x ideal, p99 over the
 //!   handler's time, memory per client connection.
+//! - [`db`]: what the database workloads (db, queries) add: x pgbench, PostgreSQL's
+//!   own costs, the connections and pool of each server, pgbench's rate, why a model's
+//!   requests failed.
 //! - [`summary`]: the lines a comparison ends with: tier 1 of each cell, starved clients.
 //! - [`diff`]: `iomodels diff`: what changed between two reports, beyond their spread.
 //! - [`args`]: the command lines of `report` and `diff`; [`rewrite`] runs `report`.
@@ -19,6 +22,7 @@
 
 pub mod args;
 pub mod chart;
+pub mod db;
 pub mod diff;
 pub mod escape;
 pub mod findings;

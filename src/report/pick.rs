@@ -8,7 +8,26 @@
 
 use super::{chart, grouped};
 use crate::results::comparison::{Cell, Comparison};
-use crate::results::tiers::{held_short, starved_or_failed};
+use crate::results::db::is_db;
+use crate::results::tiers::{held_short, median_cost, starved_or_failed};
+use crate::results::work::is_work;
+
+/// What leading a workload means, in words: (leads, is tied, leads elsewhere): `least
+/// CPU per request`, `tied for least`, `cost less`; the work and database workloads
+/// rank by req/s against a bound, higher being better.
+fn leads(workload: &str) -> (&'static str, &'static str, &'static str) {
+    if is_work(workload) {
+        ("most of the ideal", "tied for most", "served more")
+    } else if is_db(workload) {
+        (
+            "closest to PostgreSQL's own rate",
+            "tied for closest",
+            "came closer",
+        )
+    } else {
+        ("least CPU per request", "tied for least", "cost less")
+    }
+}
 
 /// One workload's pick.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +93,7 @@ fn pick(report: &Comparison, workload: &str, levels: &[usize]) -> Option<String>
     let mut board: Vec<Leader> = Vec::new();
     for (level, cells) in &by_level {
         for cell in cells {
-            let cost = cell.figures.and_then(|s| chart::ranking(&s.median));
+            let cost = cell.figures.and_then(|s| median_cost(workload, &s.median));
             let at = match board.iter_mut().find(|l| l.name == cell.subject) {
                 Some(at) => at,
                 None => {
@@ -132,16 +151,17 @@ fn agreed(
                 with.push(other);
             }
         }
+        let (lead, tie, _) = leads(workload);
         let mut parts = Vec::new();
         if !alone.is_empty() {
             parts.push(format!(
-                "least CPU per request at {}",
+                "{lead} at {}",
                 levels_phrase(report, workload, &alone)
             ));
         }
         if !tied.is_empty() {
             parts.push(format!(
-                "tied for least at {} (with {})",
+                "{tie} at {} (with {})",
                 levels_phrase(report, workload, &tied),
                 with.join(", ")
             ));
@@ -158,7 +178,8 @@ fn agreed(
         let leading: Vec<&str> = cells.iter().map(|c| c.subject.as_str()).collect();
         if !leading.is_empty() {
             let at = levels_phrase(report, workload, &[*level]);
-            text.push_str(&format!("; at {at}, {} cost less", or_list(&leading)));
+            let better = leads(workload).2;
+            text.push_str(&format!("; at {at}, {} {better}", or_list(&leading)));
         }
     }
     text
@@ -220,6 +241,43 @@ mod tests {
     fn five_rounds(mut r: Comparison) -> Comparison {
         r.repeat = 5;
         r
+    }
+
+    #[test]
+    fn a_database_workloads_pick_is_the_one_closest_to_postgresql() {
+        let read = |x: f64| Figures {
+            x_pgbench: Some(x),
+            ..costs(3.0)
+        };
+        let r = five_rounds(report(
+            &[("db", &[10, 100])],
+            vec![
+                cell("async", "db", 10, 1, read(0.80)),
+                cell("epoll:--offload=8", "db", 10, 1, read(0.85)),
+                cell("epoll:--offload=8", "db", 100, 1, read(0.9)),
+                cell("threads", "db", 100, 2, read(0.5)),
+            ],
+        ));
+        assert_eq!(
+            lines(&r),
+            ["db: epoll:--offload=8: closest to PostgreSQL's own rate at 100 clients, tied for closest at 10 clients (with async)"]
+        );
+        let wait = |x: f64| Figures {
+            x_ideal: Some(x),
+            ..costs(3.0)
+        };
+        let r = five_rounds(report(
+            &[("wait", &[100])],
+            vec![
+                cell("threads", "wait", 100, 1, wait(0.9)),
+                cell("async", "wait", 100, 1, wait(0.95)),
+            ],
+        ));
+        assert_eq!(
+            lines(&r),
+            ["wait: async or threads: the rounds cannot tell them apart at 100 clients"],
+            "the most of the ideal first"
+        );
     }
 
     #[test]

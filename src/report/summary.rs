@@ -4,13 +4,17 @@
 
 use super::{cell_name, grouped};
 use crate::results::comparison::{Cell, Comparison};
+use crate::results::db::is_db;
 use crate::results::work::is_work;
 
-/// The median x floor of a cell (x ideal for the work workloads), if it has one.
+/// The median x floor of a cell (x ideal for the work workloads, x pgbench for the
+/// database workloads), if it has one.
 fn x_floor(cell: &Cell) -> Option<f64> {
     let median = cell.figures?.median;
     if is_work(&cell.workload) {
         median.x_ideal
+    } else if is_db(&cell.workload) {
+        median.x_pgbench
     } else {
         median.x_floor
     }

@@ -84,8 +84,12 @@ pub(super) fn table(report: &Comparison, workload: &str, level: usize) -> Table 
     if let Some(work) = &work {
         work.add_headers(&mut headers);
     }
+    let database = super::db::Columns::of(workload, &headers);
+    if let Some(database) = &database {
+        database.add_headers(&mut headers);
+    }
     let mut rows = Vec::new();
-    let mut notes = Vec::new();
+    let mut notes = super::db::notes(report, workload, level);
     let mut client_bound = false;
     for cell in report.ranked(workload, level) {
         if let Some(error) = &cell.error {
@@ -117,6 +121,9 @@ pub(super) fn table(report: &Comparison, workload: &str, level: usize) -> Table 
         );
         if let Some(work) = &work {
             work.add_values(&mut row, &spread.median);
+        }
+        if let Some(database) = &database {
+            database.add_values(&mut row, cell, &spread.median);
         }
         rows.push(row);
     }
@@ -305,6 +312,9 @@ pub fn print_terminal(report: &Comparison, out: &mut impl Write) -> io::Result<(
     if let Some(line) = super::ideal::explanation(report) {
         write!(out, "{}", super::wrap(&line, 88, "  "))?;
     }
+    if let Some(line) = super::db::explanation(report) {
+        write!(out, "{}", super::wrap(&line, 88, "  "))?;
+    }
     if !report.ranked_by.is_empty() {
         let rule = format!(
             "Ranking: {}. # is the tier: {}.",
@@ -420,6 +430,7 @@ mod tests {
                     index,
                     floor_us_per_req: *floor,
                     order: Vec::new(),
+                    pgbench: Vec::new(),
                 });
             }
         }

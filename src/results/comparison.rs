@@ -20,11 +20,13 @@ pub enum CompareWorkload {
     Idle,
     Cpu,
     Wait,
+    Db,
+    Queries,
 }
 
 impl CompareWorkload {
     /// Every workload, in the order the command line lists them.
-    pub const ALL: [CompareWorkload; 7] = [
+    pub const ALL: [CompareWorkload; 9] = [
         CompareWorkload::Echo,
         CompareWorkload::Http,
         CompareWorkload::HttpClose,
@@ -32,6 +34,8 @@ impl CompareWorkload {
         CompareWorkload::Idle,
         CompareWorkload::Cpu,
         CompareWorkload::Wait,
+        CompareWorkload::Db,
+        CompareWorkload::Queries,
     ];
 
     /// Its name on the command line and in a report.
@@ -44,6 +48,8 @@ impl CompareWorkload {
             CompareWorkload::Idle => "idle",
             CompareWorkload::Cpu => "cpu",
             CompareWorkload::Wait => "wait",
+            CompareWorkload::Db => "db",
+            CompareWorkload::Queries => "queries",
         }
     }
 
@@ -68,6 +74,12 @@ impl CompareWorkload {
             }
             CompareWorkload::Wait => {
                 "Keep-alive HTTP requests to /wait, each waiting the server's --wait"
+            }
+            CompareWorkload::Db => {
+                "TechEmpower's single query: /db reads one row of PostgreSQL's World table"
+            }
+            CompareWorkload::Queries => {
+                "TechEmpower's multiple queries: /queries?queries=N reads N rows, one query each"
             }
         }
     }
@@ -94,7 +106,9 @@ impl CompareWorkload {
             | CompareWorkload::Http
             | CompareWorkload::HttpClose
             | CompareWorkload::Cpu
-            | CompareWorkload::Wait => "concurrent clients",
+            | CompareWorkload::Wait
+            | CompareWorkload::Db
+            | CompareWorkload::Queries => "concurrent clients",
             CompareWorkload::Hold => "connections held",
             CompareWorkload::Idle => "idle connections (50 active clients)",
         }
@@ -237,6 +251,10 @@ pub struct Round {
     pub floor_us_per_req: Option<f64>,
     /// The order the subjects ran in (rotated by one place each round).
     pub order: Vec<String>,
+    /// db and queries: `pgbench -S` at each level, measured at the start of the round
+    /// (after the floor): the reference of the round's x pgbench.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pgbench: Vec<super::db::Pgbench>,
 }
 
 /// Which CPUs the servers and the load generator were given.
@@ -369,6 +387,10 @@ pub struct Comparison {
     /// when the comparison ran neither.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub work: Option<super::work::WorkAmounts>,
+    /// The database the db and queries workloads read; absent when the comparison ran
+    /// neither.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<super::db::DbServer>,
 }
 
 /// The `version` of the `report.json` this build writes and reads.
@@ -464,6 +486,35 @@ impl Comparison {
         super::tiers::assign(&mut self.cells);
         let workloads = self.workloads.iter().map(|(w, _)| w.as_str());
         (self.ranked_by, self.tier_rule) = super::ideal::rule_of(workloads);
+    }
+
+    /// The `pgbench` of one round of `workload` at `level`, if it was measured.
+    pub fn pgbench(
+        &self,
+        workload: &str,
+        round: usize,
+        level: usize,
+    ) -> Option<&super::db::Pgbench> {
+        self.rounds
+            .iter()
+            .find(|r| r.workload == workload && r.index == round)?
+            .pgbench
+            .iter()
+            .find(|p| p.level == level)
+    }
+
+    /// The median of `pgbench`'s lookups per second over the rounds of `workload` at
+    /// `level`, and how many clients it ran (the fewest of the rounds).
+    pub fn pgbench_median(&self, workload: &str, level: usize) -> Option<(f64, u32)> {
+        let runs: Vec<&super::db::Pgbench> = self
+            .rounds
+            .iter()
+            .filter(|r| r.workload == workload)
+            .flat_map(|r| r.pgbench.iter().filter(|p| p.level == level))
+            .collect();
+        let mut tps: Vec<f64> = runs.iter().filter_map(|p| p.tps).collect();
+        let clients = runs.iter().map(|p| p.clients).min()?;
+        (!tps.is_empty()).then(|| (super::figures::median(&mut tps), clients))
     }
 
     /// The cell of one subject, workload and level, if the comparison has it.

@@ -25,6 +25,23 @@ pub struct Figures {
     /// figure those workloads rank by, higher is better.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_ideal: Option<f64>,
+    /// db and queries: rows read per second over `pgbench -S`'s in the same round at as
+    /// many clients ([`super::db`]): the figure those workloads rank by, higher is
+    /// better.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x_pgbench: Option<f64>,
+    /// db and queries: PostgreSQL's processes' CPU (user + system) per request, in
+    /// microseconds, where they were sampled (a private cluster's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_cpu_us_per_req: Option<f64>,
+    /// db and queries: PostgreSQL's peak memory over the run, in kB (PSS summed over
+    /// its processes: a backend per connection).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_pss_peak_kb: Option<f64>,
+    /// db and queries: the database connections the server held at the peak of the
+    /// run (PostgreSQL's backends then, less its processes at rest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_connections: Option<f64>,
     /// Server context switches (voluntary + involuntary) per request.
     pub ctx_per_req: Option<f64>,
     /// The server tree's peak memory, in kB: PSS summed over its processes (the JSON
@@ -86,6 +103,10 @@ impl Figures {
             cpu_us_per_req: cpu_us,
             x_floor: cpu_us.zip(floor_us).map(|(cpu, floor)| cpu / floor),
             x_ideal: None,
+            x_pgbench: None,
+            db_cpu_us_per_req: None,
+            db_pss_peak_kb: None,
+            db_connections: None,
             ctx_per_req: server.map(|s| (s.ctx_voluntary + s.ctx_involuntary) as f64 / requests),
             pss_peak_kb: tree.map(|s| s.pss_peak_kb as f64),
             pss_per_conn_b: per_conn(tree.map(|s| s.pss_peak_kb), base.map(|b| b.pss_kb), held),
@@ -135,6 +156,10 @@ fn combine(all: &[Figures], pick: fn(&mut [f64]) -> f64) -> Figures {
         cpu_us_per_req: opt(|f| f.cpu_us_per_req),
         x_floor: opt(|f| f.x_floor),
         x_ideal: opt(|f| f.x_ideal),
+        x_pgbench: opt(|f| f.x_pgbench),
+        db_cpu_us_per_req: opt(|f| f.db_cpu_us_per_req),
+        db_pss_peak_kb: opt(|f| f.db_pss_peak_kb),
+        db_connections: opt(|f| f.db_connections),
         ctx_per_req: opt(|f| f.ctx_per_req),
         pss_peak_kb: opt(|f| f.pss_peak_kb),
         pss_per_conn_b: opt(|f| f.pss_per_conn_b),

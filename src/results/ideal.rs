@@ -11,6 +11,7 @@
 //!   wall seconds, from the run itself), and no more than C requests burn at once:
 //!   min(C, K_eff) / W.
 
+use super::db::{RANKED_BY_DB, RULE_DB};
 use super::figures::Figures;
 use super::tiers::{RANKED_BY, RULE};
 use super::work::WorkAmounts;
@@ -27,16 +28,20 @@ pub const RANKED_BY_WORK: &str = "cpu and wait rank by x ideal instead, the req/
 pub const RULE_WORK: &str =
     "for cpu and wait, the same rule on the reciprocal of x ideal, paired by round";
 
-/// What ranks the cells of a comparison of `workloads`, and its tier rule.
-pub fn rule_of<'a>(mut workloads: impl Iterator<Item = &'a str>) -> (String, String) {
-    if workloads.any(super::work::is_work) {
-        (
-            format!("{RANKED_BY}; {RANKED_BY_WORK}"),
-            format!("{RULE}; {RULE_WORK}"),
-        )
-    } else {
-        (RANKED_BY.to_string(), RULE.to_string())
+/// What ranks the cells of a comparison of `workloads`, and its tier rule (the work
+/// and the database workloads each add their own).
+pub fn rule_of<'a>(workloads: impl Iterator<Item = &'a str>) -> (String, String) {
+    let workloads: Vec<&str> = workloads.collect();
+    let (mut ranked_by, mut rule) = (RANKED_BY.to_string(), RULE.to_string());
+    if workloads.iter().any(|w| super::work::is_work(w)) {
+        ranked_by = format!("{ranked_by}; {RANKED_BY_WORK}");
+        rule = format!("{rule}; {RULE_WORK}");
     }
+    if workloads.iter().any(|w| super::db::is_db(w)) {
+        ranked_by = format!("{ranked_by}; {RANKED_BY_DB}");
+        rule = format!("{rule}; {RULE_DB}");
+    }
+    (ranked_by, rule)
 }
 
 /// The CPUs the servers had, for the `cpu` bound.
@@ -149,6 +154,9 @@ mod tests {
         let (ranked_by, rule) = rule_of(["http", "wait"].into_iter());
         assert!(ranked_by.starts_with(RANKED_BY) && ranked_by.ends_with(RANKED_BY_WORK));
         assert!(rule.ends_with(RULE_WORK));
+        let (ranked_by, rule) = rule_of(["wait", "db"].into_iter());
+        assert!(ranked_by.contains(RANKED_BY_WORK) && ranked_by.ends_with(RANKED_BY_DB));
+        assert!(rule.ends_with(RULE_DB));
     }
 
     #[test]

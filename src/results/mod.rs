@@ -13,9 +13,12 @@
 //! - [`work`]: the work workloads (`cpu`, `wait`): what each request asks, the variants
 //!   they run, and the figures they add; [`ideal`]: their ideal bound, which they rank
 //!   by.
+//! - [`db`]: the database workloads (`db`, `queries`): the database they read, pgbench's
+//!   rate in each round, the variants they run, and x pgbench, which they rank by.
 //! - `testing` (tests only): comparisons made by hand.
 
 pub mod comparison;
+pub mod db;
 pub mod figures;
 pub mod ideal;
 pub mod merge;

@@ -97,5 +97,6 @@ pub fn report(workloads: &[(&str, &[usize])], cells: Vec<Cell>) -> Comparison {
         server_host: None,
         client_hosts: Vec::new(),
         work: None,
+        database: None,
     }
 }

@@ -38,7 +38,9 @@
 //! **The work workloads** (`cpu`, `wait`) rank by x ideal instead, the share of the
 //! ideal bound a model served ([`super::ideal`]), where higher is better: the same
 //! rule runs on its reciprocal, a cost, so "B costs 5% more than A" there reads "A
-//! served 5% more of the ideal than B", and 1.25x apart is 1.25x apart.
+//! served 5% more of the ideal than B", and 1.25x apart is 1.25x apart. The database
+//! workloads (`db`, `queries`) rank the same way by x pgbench, the share of
+//! PostgreSQL's own rate a model passed on ([`super::db`]).
 
 use std::cmp::Ordering;
 use std::ops::Range;
@@ -63,20 +65,23 @@ pub const RULE: &str = "models sorted by median x floor are split at the largest
 pub const RANKED_BY: &str = "models rank by the server's CPU per request over the floor measured in the same round (x floor), because it measures the server while req/s is often the load generator's pace; a model that starved clients, failed requests or held fewer connections than asked never ranks above one that served them all";
 
 /// A run's cost in a cell of `workload`, the per-round figure tiers compare (lower is
-/// better): the reciprocal of x ideal for the work workloads, CPU per request for the
-/// others (the ratio of two runs' x floor in one round, whose floor they share).
+/// better): the reciprocal of x ideal for the work workloads, of x pgbench for the
+/// database workloads, CPU per request for the others (the ratio of two runs' x floor in one round, whose floor they share).
 fn round_cost(workload: &str, figures: &Figures) -> Option<f64> {
     if super::work::is_work(workload) {
         figures.x_ideal.filter(|&x| x > 0.0).map(|x| 1.0 / x)
+    } else if super::db::is_db(workload) {
+        figures.x_pgbench.filter(|&x| x > 0.0).map(|x| 1.0 / x)
     } else {
         figures.cpu_us_per_req
     }
 }
 
-/// A median's cost in a cell of `workload`, as [`round_cost`] but against the floor:
-/// the reciprocal of x ideal, or x floor (CPU per request without a floor).
-fn median_cost(workload: &str, figures: &Figures) -> Option<f64> {
-    if super::work::is_work(workload) {
+/// A median's cost in a cell of `workload`, as a round's cost but against the floor:
+/// the reciprocal of x ideal or x pgbench, or x floor (CPU per request without a
+/// floor). What a cell ranks by, as a cost.
+pub fn median_cost(workload: &str, figures: &Figures) -> Option<f64> {
+    if super::work::is_work(workload) || super::db::is_db(workload) {
         round_cost(workload, figures)
     } else {
         figures.ranking()
@@ -496,6 +501,34 @@ mod tests {
             order,
             ["threads", "async", "epoll:--offload=8", "epoll:--offload=0"]
         );
+    }
+
+    #[test]
+    fn the_database_workloads_rank_by_x_pgbench_the_highest_first() {
+        let read = |name: &str, x: &[f64], cpu: f64| {
+            let mut c = waited(name, &vec![0.5; x.len()], cpu);
+            c.workload = "db".into();
+            for (round, &x) in c.rounds.iter_mut().zip(x) {
+                round.figures.x_ideal = None;
+                round.figures.x_pgbench = Some(x);
+            }
+            let all: Vec<Figures> = c.rounds.iter().map(|r| r.figures).collect();
+            c.figures = Spread::of(&all);
+            c
+        };
+        let mut cells = [
+            read("threads", &[0.61, 0.60, 0.62], 10.0),
+            read("epoll:--offload=8", &[0.85, 0.86, 0.84], 30.0),
+            read("async", &[0.84, 0.85, 0.86], 40.0),
+        ];
+        let t = tiers(&mut cells);
+        assert_eq!(
+            t.iter().map(|x| x.1).collect::<Vec<_>>(),
+            [Some(2), Some(1), Some(1)],
+            "{t:?}"
+        );
+        cells.sort_by(rank_order);
+        assert_eq!(cells[2].subject, "threads", "the least CPU ranks last here");
     }
 
     #[test]

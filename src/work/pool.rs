@@ -19,8 +19,12 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::protocol::{Outcome, Work};
 use crate::sys::waker::Waker;
 
-/// A pool thread's stack: it burns with a buffer of a few hundred bytes, or sleeps.
-const POOL_THREAD_STACK: usize = 64 * 1024;
+/// A pool thread's stack: it burns with a buffer of a few hundred bytes, sleeps, or
+/// reads the database with the blocking `postgres` driver, which connects and queries
+/// through a runtime on the calling thread (an unoptimised build's connect overflows
+/// 64 KiB): as much as a per-connection thread of `threads` has. A thread touches a
+/// few pages of it; the rest is address space, never memory.
+pub const POOL_THREAD_STACK: usize = 256 * 1024;
 
 /// The most threads a pool may have (`serve --offload`'s bound).
 pub const MAX_THREADS: usize = 4096;

@@ -4,7 +4,7 @@
 //! one.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
@@ -23,13 +23,23 @@ fn compare(dir: &Path, args: &[&str]) -> Value {
 /// Runs `iomodels compare ARGS --out DIR`, which must succeed, name its report and
 /// write a report.json the schema accepts; returns it, parsed, and the terminal's text.
 pub(crate) fn compare_out(dir: &Path, args: &[&str]) -> (Value, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_iomodels"))
+    let (json, stdout, _) = compare_pid(dir, args);
+    (json, stdout)
+}
+
+/// [`compare_out`], with the process id compare ran as.
+pub(crate) fn compare_pid(dir: &Path, args: &[&str]) -> (Value, String, u32) {
+    let child = Command::new(env!("CARGO_BIN_EXE_iomodels"))
         .arg("compare")
         .args(args)
         .arg("--out")
         .arg(dir)
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run iomodels compare");
+    let pid = child.id();
+    let output = child.wait_with_output().expect("wait for iomodels compare");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -43,7 +53,7 @@ pub(crate) fn compare_out(dir: &Path, args: &[&str]) -> (Value, String) {
     let json: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
     validate_json("compare.schema.json", &json);
-    (json, stdout.into_owned())
+    (json, stdout.into_owned(), pid)
 }
 
 pub(crate) fn temp_dir(name: &str) -> std::path::PathBuf {

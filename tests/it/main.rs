@@ -18,6 +18,9 @@
 //! - `compare`: a small comparison writes every output file, and survives a model that dies.
 //! - `compare_work`: the work workloads (`wait`, `cpu`) rank by x ideal and find the
 //!   blocking call inside an event loop.
+//! - `compare_db`: the database workloads (`db`, `queries`) against the private
+//!   PostgreSQL compare starts, ranked by x pgbench, nothing of the cluster left after;
+//!   skipped where PostgreSQL cannot run, unless `CI=true`.
 //! - `bench_echo`, `bench_http`, `bench_hold`: the load generator against our servers;
 //!   `bench_errors`: against deliberately wrong servers; `bench_cli`: usage errors
 //!   (helpers in `bench_util`); `bench_abuse`: hostile clients against models of
@@ -59,6 +62,7 @@ mod bench_http;
 mod bench_util;
 mod cli_help;
 mod compare;
+mod compare_db;
 mod compare_work;
 mod db;
 mod deploy;

@@ -156,10 +156,12 @@ fn hex(text: &str) -> RGBColor {
 }
 
 /// The figure charts draw: the ranking figure, x the floor where a floor was measured,
-/// x ideal for the work workloads (the only runs that have it).
+/// x ideal for the work workloads and x pgbench for the database workloads (the only
+/// runs that have them).
 pub fn ranking(figures: &Figures) -> Option<f64> {
     figures
         .x_ideal
+        .or(figures.x_pgbench)
         .or_else(|| figures.ranking())
         .filter(|v| v.is_finite())
 }
@@ -168,6 +170,8 @@ pub fn ranking(figures: &Figures) -> Option<f64> {
 pub fn ranking_axis(report: &Comparison, workload: &str) -> &'static str {
     if crate::results::work::is_work(workload) {
         crate::report::ideal::AXIS
+    } else if crate::results::db::is_db(workload) {
+        crate::report::db::AXIS
     } else if report.floor_us_per_req.is_some() {
         "server CPU per request, x the floor (lower is better)"
     } else {

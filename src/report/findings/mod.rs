@@ -5,6 +5,9 @@
 //! - `work`: what the seeds advise for handlers that wait or burn CPU, from the cpu and
 //!   wait workloads (a blocking call inside an event loop, seed 004's hybrid, seed
 //!   002's claim, CPU-bound work on more than one core);
+//! - `db`: what the database workloads found (the model closest to PostgreSQL's own
+//!   rate, a connection per client against a pool, seed 004's hybrid against
+//!   thread-per-connection and async);
 //! - here: which models are in tier 1 at the lowest and the highest concurrency, and at
 //!   what multiple of the floor;
 //! - `threads`: what running several threads costs an event loop at the fewest
@@ -15,6 +18,7 @@
 //! - `memory`: memory per held connection, least and most;
 //! - `interference`: how many runs other processes disturbed, and where most.
 
+mod db;
 mod idle;
 mod interference;
 mod memory;
@@ -36,6 +40,7 @@ pub struct Finding {
 /// Every finding the report has data for, in the order above.
 pub fn all(report: &Comparison) -> Vec<Finding> {
     let mut out = work::all(report);
+    out.extend(db::all(report));
     for (workload, levels) in &report.workloads {
         if !counts_clients(workload) {
             continue;

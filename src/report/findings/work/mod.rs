@@ -41,7 +41,7 @@ pub(super) fn all(report: &Comparison) -> Vec<Finding> {
 
 /// The cell of `subject` at one workload and level, with its median figures, if it
 /// has them.
-fn measured<'a>(
+pub(super) fn measured<'a>(
     report: &'a Comparison,
     subject: &str,
     workload: &str,
@@ -53,7 +53,11 @@ fn measured<'a>(
 
 /// The levels of `workload` in the report, and the one a finding speaks of: `preferred`
 /// if it was measured, else the most clients.
-fn focus(report: &Comparison, workload: &str, preferred: usize) -> Option<(Vec<usize>, usize)> {
+pub(super) fn focus(
+    report: &Comparison,
+    workload: &str,
+    preferred: usize,
+) -> Option<(Vec<usize>, usize)> {
     let (_, levels) = report.workloads.iter().find(|(w, _)| w == workload)?;
     let mut levels = levels.clone();
     levels.sort_unstable();
@@ -66,12 +70,12 @@ fn focus(report: &Comparison, workload: &str, preferred: usize) -> Option<(Vec<u
 }
 
 /// Can the rounds tell `a` and `b` apart by `cost` (lower is better), either way?
-fn apart(a: &Cell, b: &Cell, cost: RoundFigure) -> bool {
+pub(super) fn apart(a: &Cell, b: &Cell, cost: RoundFigure) -> bool {
     told_apart_by(a, b, cost) || told_apart_by(b, a, cost)
 }
 
 /// Requests per second as a cost: its reciprocal.
-fn slowness(figures: &Figures) -> Option<f64> {
+pub(super) fn slowness(figures: &Figures) -> Option<f64> {
     (figures.throughput_per_s > 0.0).then(|| 1.0 / figures.throughput_per_s)
 }
 
@@ -91,7 +95,7 @@ fn memory(figures: &Figures) -> Option<f64> {
 }
 
 /// Requests per second in words: `9,512 req/s`.
-fn rate(figures: &Figures) -> String {
+pub(super) fn rate(figures: &Figures) -> String {
     format!(
         "{} req/s",
         grouped(figures.throughput_per_s.round() as usize)
@@ -105,7 +109,7 @@ fn size(bytes: f64) -> String {
 }
 
 /// `a, b and c`.
-fn listed(items: &[String]) -> String {
+pub(super) fn listed(items: &[String]) -> String {
     match items {
         [] => String::new(),
         [one] => one.clone(),
@@ -115,7 +119,7 @@ fn listed(items: &[String]) -> String {
 
 /// The sentence that says which pairs the rounds cannot tell apart by one figure:
 /// ` The rounds cannot tell apart the req/s of a and b, of c and d.`; empty for none.
-fn not_told(figure: &str, pairs: &[(&Cell, &Cell)]) -> String {
+pub(super) fn not_told(figure: &str, pairs: &[(&Cell, &Cell)]) -> String {
     if pairs.is_empty() {
         return String::new();
     }
