@@ -45,7 +45,10 @@ impl RateLimited {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         if self.last_second.swap(now, Ordering::Relaxed) != now {
-            eprintln!("iomodels: {message}");
+            // One write(2) for the whole line: stderr is unbuffered, and the processes
+            // of a forking model share it, so a line written in pieces interleaves.
+            let line = format!("iomodels: {message}\n");
+            let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
         }
     }
 }
