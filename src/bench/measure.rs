@@ -78,6 +78,9 @@ fn add_up(
         origin: None,
         ramp_s: None,
         memory: None,
+        limits: None,
+        kernel_counters: None,
+        losses: None,
         parts: None,
         start_spread_s: None,
     }

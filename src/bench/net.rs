@@ -67,19 +67,6 @@ fn bind_source(socket: &Socket, ip: IpAddr) -> io::Result<()> {
     socket.bind(&SockAddr::from(SocketAddr::new(ip, 0)))
 }
 
-/// The local ports one source address has towards one destination: the size of the
-/// ephemeral range (`/proc/sys/net/ipv4/ip_local_port_range`), 28,232 by default.
-pub fn ephemeral_ports() -> u64 {
-    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|text| {
-            let mut ends = text.split_whitespace().map(|n| n.parse::<u64>().ok());
-            let (low, high) = (ends.next()??, ends.next()??);
-            Some(high.saturating_sub(low) + 1)
-        })
-        .unwrap_or(28_232)
-}
-
 /// After a writable event on a connecting socket: `Ok(true)` once connected,
 /// `Ok(false)` if still in progress, the connect error otherwise.
 pub fn connect_finished(stream: &TcpStream) -> io::Result<bool> {
