@@ -15,13 +15,14 @@
 #   CONNECTIONS=500000 INTERVAL=1s..5s scripts/c1m.sh   # refused: the CPU binds first
 #
 # WORKERS defaults to what the descriptor limit requires: a worker per 4/5 of
-# `ulimit -n` connections (SO_REUSEPORT spreads them unevenly), at least 8. The ping
+# `ulimit -Hn` connections (serve raises its soft limit to the hard one; SO_REUSEPORT
+# spreads the connections unevenly), at least 8. The ping
 # interval is bench's rule unless INTERVAL is given; SERVER_TIMEOUT must exceed its
 # high end, which bench prints.
 set -euo pipefail
 
 CONNECTIONS=${CONNECTIONS:-100000}
-PER_WORKER=$(($(ulimit -n) * 4 / 5))
+PER_WORKER=$(($(ulimit -Hn) * 4 / 5))
 WORKERS=${WORKERS:-$(((CONNECTIONS + PER_WORKER - 1) / PER_WORKER))}
 [ "$WORKERS" -ge 8 ] || WORKERS=8
 DURATION=${DURATION:-120s}

@@ -58,7 +58,8 @@ pub struct Demand {
     pub processes: u64,
     pub fits: u64,
     pub threads: u64,
-    /// Source addresses given, or `None`: as many loopback addresses as it takes.
+    /// Source addresses given (`--source`), or `None`: bench's choice, as many
+    /// loopback addresses as it takes for a loopback target, else the kernel's one.
     pub sources: Option<u64>,
     /// The share of each source address's ports bench uses.
     pub ports_used: f64,
@@ -364,7 +365,9 @@ fn cpu(m: &Machine, d: &Demand) -> LimitRow {
             n(rate.round() as u64),
             if d.local { "both ends here" } else { "the client's end" }
         ),
-        &format!("a longer --interval (a mean over {mean_needed:.1} s), or more cores"),
+        &format!(
+            "a longer --interval (a mean over {mean_needed:.1} s; without --interval bench derives one that takes a quarter of the cores), or more cores"
+        ),
     )
 }
 

@@ -122,7 +122,7 @@ fn c500k_at_one_to_five_seconds_is_refused_for_the_cpu() {
     assert!(line.contains("166,667 requests/s"), "{line}");
     assert!(line.contains("= 5.00 cores"), "{line}");
     assert!(
-        line.contains("a longer --interval (a mean over 7.5 s)"),
+        line.contains("a longer --interval (a mean over 7.5 s;"),
         "{line}"
     );
     assert!(!line.contains('\n'));

@@ -18,6 +18,8 @@ pub const SATURATED_PCT: f64 = 95.0;
 #[derive(Debug, Clone, Copy)]
 pub struct RunFigures<'a> {
     pub connections: u64,
+    /// Connections held at the end.
+    pub held: u64,
     pub errors: &'a Errors,
     pub latency: &'a Summary,
     pub connect: &'a Summary,
@@ -45,6 +47,19 @@ pub fn explain(run: &RunFigures<'_>) -> Losses {
     };
     if let Some(cpu) = cpu.filter(|c| c.saturated) {
         add("cpu", 0, saturation(&cpu));
+    }
+    let unheld = run.connections.saturating_sub(run.held);
+    if unheld > 0 {
+        let slow = if cpu.is_some_and(|c| c.saturated) {
+            " with the CPU saturated"
+        } else {
+            ""
+        };
+        add(
+            "not_held",
+            unheld,
+            format!("not held when the run ended: the ramp had not reached them{slow} (connecting, or waiting for a first reply), or they were reopening after a loss below; a longer --duration"),
+        );
     }
     if e.timeout > 0 {
         let mut why = Vec::new();
@@ -208,6 +223,7 @@ mod tests {
     ) -> RunFigures<'a> {
         RunFigures {
             connections: 500_000,
+            held: 500_000,
             errors,
             latency,
             connect: latency,

@@ -115,6 +115,7 @@ fn explain_losses(
     let r = &aggregate.recorder;
     losses::explain(&losses::RunFigures {
         connections: config.workload.connections() as u64,
+        held: aggregate.held.map_or(0, |(held, _)| held),
         errors: &r.errors,
         latency: &crate::stats::Summary::of(&r.latency),
         connect: &crate::stats::Summary::of(&r.connect),

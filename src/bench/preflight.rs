@@ -53,7 +53,8 @@ pub fn prepare(
         processes: fanout.processes as u64,
         fits,
         threads: config.threads.div_ceil(fanout.processes) as u64,
-        sources: (!fanout.sources.is_empty()).then_some(fanout.sources.len() as u64),
+        // Bench picks as many loopback sources as it needs: only given ones bound it.
+        sources: (!config.sources.is_empty()).then_some(config.sources.len() as u64),
         ports_used: PORTS_USED,
         interval_mean: (interval.0 + interval.1) / 2,
         timeout: config.timeout,
