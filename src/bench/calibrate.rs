@@ -1,13 +1,16 @@
 //! The CPU one keep-alive request of `hold` costs, measured before a hold so that its
 //! limits ([`super::limits`]) and its default ping interval rest on this machine's
-//! figure: [`CONNECTIONS`] connections send the hold's request (an HTTP `HEAD`, or an
-//! echo message) one round after another, each round's replies read before the next,
-//! until [`REQUESTS`] were answered or [`WALL`] has passed. The client's cost is the
-//! measuring thread's CPU time; the server's, its process tree's (`--server-pid`), or
-//! taken to be the client's when the server is here but not given.
+//! figure: the hold's request (an HTTP `HEAD`, or an echo message) goes over
+//! [`CONNECTIONS`] connections in turn, one at a time, each reply read before the next
+//! request, in rounds until [`REQUESTS`] were answered or [`WALL`] has passed. The
+//! client's cost is the measuring thread's CPU time; the server's, its process tree's
+//! (`--server-pid`), or taken to be the client's when the server is here but not given.
 //!
-//! Requests one at a time are each a wake-up at both ends, as a held connection's ping
-//! is when pings are sparse: the figure leans high when pings come in batches.
+//! One request at a time is a wake-up at both ends, as a held connection's ping is when
+//! pings are sparse, and the connections in turn spread the requests over a server's
+//! workers. Four connections whose requests went out together measured half what the
+//! pings of 100,000 held connections cost (docs/results.md, *C100K to C1M*); these
+//! come near it. The figure leans high when pings come in batches.
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
@@ -25,9 +28,9 @@ use crate::results::hold::CpuPerRequest;
 use crate::sample::ProcessTree;
 
 /// Connections the measurement uses.
-pub const CONNECTIONS: usize = 4;
-/// Requests it makes at most.
-pub const REQUESTS: u64 = 2_000;
+pub const CONNECTIONS: usize = 64;
+/// Requests it makes at most (32 rounds).
+pub const REQUESTS: u64 = 2_048;
 /// How long it runs at most.
 pub const WALL: Duration = Duration::from_millis(300);
 /// How long a calibration request may wait for its reply.
@@ -64,8 +67,6 @@ pub fn measure(
                 Protocol::Http => conn.write_all(&request)?,
                 Protocol::Echo => conn.write_all(&echo_message(i, seq))?,
             }
-        }
-        for conn in &mut conns {
             match hold.proto {
                 Protocol::Http => read_response(conn, &mut reader, &mut buf)?,
                 Protocol::Echo => conn.read_exact(&mut buf[..ECHO_LEN])?,

@@ -152,8 +152,21 @@ fn print_caches(out: &mut impl Write, m: &HoldMemory) -> io::Result<()> {
     writeln!(out, "  {:<12}     {:<20} {total:>7.0} = {ends}", "", "all")
 }
 
-/// Each kind of lost connection with its cause.
+/// What the pings cost while every connection was held, then each kind of lost
+/// connection with its cause.
 pub fn print_losses(out: &mut impl Write, losses: &Losses) -> io::Result<()> {
+    if let Some(p) = losses.cpu.and_then(|c| c.holding) {
+        writeln!(
+            out,
+            "  {:<12} while all were held ({:.1} s): {}/s at {:.1} us of CPU each ({}) = {:.2} cores",
+            "pings",
+            p.seconds,
+            grouped(p.requests_per_s as usize),
+            p.cpu_us_per_request,
+            if p.server_counted { "both ends" } else { "bench's end" },
+            p.cores
+        )?;
+    }
     for c in &losses.causes {
         let count = if c.count > 0 {
             format!(" {}", grouped(c.count as usize))

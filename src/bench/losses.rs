@@ -5,7 +5,7 @@
 //! ([`TcpCounters`]) tell a full accept queue, TCP memory pressure and its aborts; the
 //! error kinds tell ports and descriptors. Pure: the figures in, the lines out.
 
-use crate::results::hold::{CpuLoad, Limits, LossCause, Losses};
+use crate::results::hold::{CpuLoad, Limits, LossCause, Losses, PingCost};
 use crate::sample::netstat::TcpCounters;
 use crate::sample::HostTimes;
 use crate::stats::{Errors, Summary};
@@ -29,6 +29,8 @@ pub struct RunFigures<'a> {
     pub cores: u32,
     pub limits: Option<&'a Limits>,
     pub kernel: TcpCounters,
+    /// What the pings cost while every connection was held, measured.
+    pub holding: Option<PingCost>,
 }
 
 /// Each kind of loss in `run`, with its cause; a saturated CPU and the kernel's events
@@ -155,6 +157,7 @@ fn cpu_load(run: &RunFigures<'_>) -> Option<CpuLoad> {
         others_pct: (others_pct * 10.0).round() / 10.0,
         asked_cores: asked_cores.map(|c| (c * 100.0).round() / 100.0),
         saturated: busy_pct >= SATURATED_PCT,
+        holding: run.holding,
     })
 }
 
@@ -168,8 +171,14 @@ fn saturation(cpu: &CpuLoad) -> String {
         ),
         None => String::new(),
     };
+    let measured = cpu.holding.map_or(String::new(), |p| {
+        format!(
+            "; while all were held the pings took {:.2} cores ({:.1} us a request)",
+            p.cores, p.cpu_us_per_request
+        )
+    });
     format!(
-        "CPU saturated: the {} cores were {:.1}% busy over the run ({:.1}% other processes'){by}",
+        "CPU saturated: the {} cores were {:.1}% busy over the run ({:.1}% other processes'){by}{measured}",
         cpu.cores, cpu.busy_pct, cpu.others_pct
     )
 }
@@ -232,6 +241,7 @@ mod tests {
             cores: 2,
             limits: Some(limits),
             kernel: TcpCounters::default(),
+            holding: None,
         }
     }
 

@@ -80,6 +80,7 @@ fn add_up(
         memory: None,
         limits: None,
         kernel_counters: None,
+        ping_cost: None,
         losses: None,
         parts: None,
         start_spread_s: None,

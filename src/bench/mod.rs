@@ -124,5 +124,6 @@ fn explain_losses(
         cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
         limits,
         kernel: aggregate.kernel_counters.unwrap_or_default(),
+        holding: aggregate.ping_cost,
     })
 }

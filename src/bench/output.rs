@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use hdrhistogram::Histogram;
 
 use super::hold_report::{print_losses, print_memory};
-use crate::results::hold::{HoldMemory, Limits, Losses};
+use crate::results::hold::{HoldMemory, Limits, Losses, PingCost};
 use crate::results::run::{round3, BenchRun, PartRow, BENCH_VERSION};
 use crate::sample::netstat::TcpCounters;
 use crate::sample::{HostTimes, OwnUsage, TreeUsage};
@@ -45,6 +45,7 @@ pub struct Aggregate {
     /// it, and each kind of lost connection with its cause.
     pub limits: Option<Limits>,
     pub kernel_counters: Option<TcpCounters>,
+    pub ping_cost: Option<PingCost>,
     pub losses: Option<Losses>,
     /// Several processes' runs merged: a row each, and how far apart they started.
     pub parts: Option<Vec<PartRow>>,
@@ -87,6 +88,7 @@ impl Aggregate {
             ramp_s: run.ramp_s,
             memory: run.memory,
             kernel_counters: run.losses.as_ref().map(|l| l.kernel),
+            ping_cost: run.losses.as_ref().and_then(|l| l.cpu?.holding),
             limits: run.limits,
             losses: run.losses,
             parts: run.parts,

@@ -73,6 +73,7 @@ pub fn run_parts(
         aggregate.ramp_s = watch.ramp_s();
         aggregate.memory = watch.memory(aggregate.server.as_ref(), held_peak);
         aggregate.kernel_counters = watch.counters();
+        aggregate.ping_cost = watch.ping_cost();
     }
     refused_everything(config, &aggregate)?;
     Ok(aggregate)

@@ -10,9 +10,10 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::engine::LiveTotals;
-use crate::results::hold::HoldMemory;
+use crate::results::hold::{HoldMemory, PingCost};
 use crate::sample::census::Census;
 use crate::sample::netstat::TcpCounters;
+use crate::sample::procfs::process_cpu_ns;
 use crate::sample::slab::{self, CacheGroup, Ends, ServerCount, SlabLine};
 use crate::sample::{tcp_sockets, ProcessTree, TcpSockets, TreeUsage};
 
@@ -67,6 +68,12 @@ pub struct HoldWatch {
     holding: Option<Reading>,
     census: Option<CensusReading>,
     last_reading: Option<Instant>,
+    /// The server's tree, when it runs here and is known: its CPU counts in the pings'.
+    server_tree: Option<ProcessTree>,
+    /// (when, requests answered, CPU of both ends in ns) when every connection was
+    /// first held, and at the census.
+    steady: Option<(Instant, u64, u64)>,
+    steady_end: Option<(Instant, u64, u64)>,
 }
 
 impl HoldWatch {
@@ -96,6 +103,12 @@ impl HoldWatch {
                 ServerAt::Here(Some(pid)) => Census::before(pid),
                 _ => None,
             },
+            server_tree: match server {
+                ServerAt::Here(Some(pid)) => ProcessTree::new(pid).ok(),
+                _ => None,
+            },
+            steady: None,
+            steady_end: None,
             client: ProcessTree::new(std::process::id()).ok(),
             holding: None,
             census: None,
@@ -108,6 +121,7 @@ impl HoldWatch {
         let now = Instant::now();
         if self.ramp.is_none() && live.open >= self.target {
             self.ramp = Some(now - self.start);
+            self.steady = self.cpu_ns().map(|ns| (now, live.requests, ns));
         }
         let most = self.holding.as_ref().map_or(0, |r| r.held);
         let due = self
@@ -129,6 +143,9 @@ impl HoldWatch {
             }
         }
         if self.census.is_none() && now >= self.census_at && live.open > 0 {
+            if self.steady.is_some() {
+                self.steady_end = self.cpu_ns().map(|ns| (now, live.requests, ns));
+            }
             // The caches first: counting the server reads /proc, which allocates too.
             if let Ok(slab) = slab::read_slabinfo() {
                 let server = match (&self.server, self.local) {
@@ -149,6 +166,42 @@ impl HoldWatch {
     pub fn ramp_s(&self) -> Option<f64> {
         self.ramp
             .map(|d| (d.as_secs_f64() * 1000.0).round() / 1000.0)
+    }
+
+    /// The CPU both ends have used so far, in nanoseconds: bench's processes and the
+    /// server's tree when it is known.
+    fn cpu_ns(&self) -> Option<u64> {
+        let tree_ns = |tree: &ProcessTree| -> Option<u64> {
+            Some(
+                tree.pids()
+                    .ok()?
+                    .into_iter()
+                    .filter_map(process_cpu_ns)
+                    .sum(),
+            )
+        };
+        let client = tree_ns(self.client.as_ref()?)?;
+        Some(client + self.server_tree.as_ref().and_then(tree_ns).unwrap_or(0))
+    }
+
+    /// What the pings cost while every connection was held, if the ramp ended before
+    /// the census.
+    pub fn ping_cost(&self) -> Option<PingCost> {
+        let ((t0, r0, c0), (t1, r1, c1)) = (self.steady?, self.steady_end?);
+        let seconds = (t1 - t0).as_secs_f64();
+        let requests = r1.saturating_sub(r0);
+        if seconds <= 0.0 || requests == 0 {
+            return None;
+        }
+        let cpu_s = c1.saturating_sub(c0) as f64 / 1e9;
+        let round = |x: f64, places: i32| (x * 10f64.powi(places)).round() / 10f64.powi(places);
+        Some(PingCost {
+            seconds: round(seconds, 3),
+            requests_per_s: round(requests as f64 / seconds, 0),
+            cpu_us_per_request: round(cpu_s * 1e6 / requests as f64, 1),
+            cores: round(cpu_s / seconds, 2),
+            server_counted: self.server_tree.is_some(),
+        })
     }
 
     /// The kernel's TCP counters' growth since the watch began.

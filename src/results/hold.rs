@@ -137,6 +137,23 @@ pub struct CpuLoad {
     pub asked_cores: Option<f64>,
     /// Busy nearly all the time: the CPU, not the server's design, set the pace.
     pub saturated: bool,
+    /// What the pings cost while every connection was held, measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holding: Option<PingCost>,
+}
+
+/// The pings' cost while every connection was held, from the end of the ramp to near
+/// the end of the run: the requests answered and the CPU both ends used meanwhile
+/// (the server's tree when it is known, and every process of bench).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PingCost {
+    pub seconds: f64,
+    pub requests_per_s: f64,
+    pub cpu_us_per_request: f64,
+    /// The CPU used, in cores.
+    pub cores: f64,
+    /// Whether the server's CPU is in it (known and on this machine).
+    pub server_counted: bool,
 }
 
 /// One kind of lost connection, how many, and why.
