@@ -164,7 +164,7 @@ pub struct HoldArgs {
     pub ramp: Option<Ramp>,
     /// Each connection waits a random time in LOW..HIGH between requests [default:
     /// M/3..5M/3, M the longer of 3 s and the mean interval that keeps the pings within
-    /// a quarter of the cores at the CPU per request measured before the hold (1s..5s
+    /// a sixth of the cores at the CPU per request measured before the hold (1s..5s
     /// for a few thousand connections)]. The server's idle timeout must exceed HIGH
     /// (`serve --timeout`; 10 s for http by default).
     #[arg(long, value_parser = parse_interval)]

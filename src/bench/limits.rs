@@ -25,10 +25,10 @@
 //!   measured ([`super::calibrate`], both ends here), against the cores.
 //!
 //! The ping interval rule ([`default_interval`]): with no `--interval`, the mean
-//! interval is the longer of 3 s and what keeps the pings within a quarter of the
-//! cores ([`PING_SHARE`]); the interval runs from a third of the mean to five thirds
-//! (1 s..5 s at the floor, seed 003's rule). The server's idle timeout must exceed its
-//! high end.
+//! interval is the longer of 3 s and what keeps the pings within a sixth of the cores
+//! at the CPU per request measured ([`PING_SHARE`]); the interval runs from a third of
+//! the mean to five thirds (1 s..5 s at the floor, seed 003's rule). The server's idle
+//! timeout must exceed its high end.
 
 use std::time::Duration;
 
@@ -39,9 +39,12 @@ use crate::units::grouped;
 
 /// The most processes bench spreads over (`--processes`' bound).
 pub const MAX_PROCESSES: u64 = 1024;
-/// The share of the cores a derived ping interval asks of them: the rest is the ramp's,
-/// the timers', and the machine's other work.
-pub const PING_SHARE: f64 = 0.25;
+/// The share of the cores a derived ping interval asks of them at the CPU per request
+/// measured before the hold. That measurement's connections are warm in the caches;
+/// the pings of 100,000 held ones cost 1.3 to 2 times as much (docs/results.md), so
+/// a sixth here is a quarter to a third once held: the rest is the ramp's, the
+/// timers', and the machine's other work.
+pub const PING_SHARE: f64 = 1.0 / 6.0;
 /// The shortest mean interval the rule gives, and its interval (seed 003's).
 pub const FLOOR_MEAN: Duration = Duration::from_secs(3);
 pub const FLOOR_INTERVAL: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(5));
@@ -87,7 +90,10 @@ pub fn default_interval(connections: u64, cores: u32, cpu_us: Option<f64>) -> (D
     let needed = cpu_us.map_or(0.0, |us| {
         connections as f64 * us / 1e6 / (PING_SHARE * f64::from(cores.max(1)))
     });
-    let mean = FLOOR_MEAN.as_secs_f64().max(needed.ceil());
+    // To the microsecond first, so that a whole number of seconds stays whole.
+    let mean = FLOOR_MEAN
+        .as_secs_f64()
+        .max(((needed * 1e6).round() / 1e6).ceil());
     (
         Duration::from_millis((mean * 1000.0 / 3.0).round() as u64),
         Duration::from_millis((mean * 5000.0 / 3.0).round() as u64),
@@ -366,7 +372,7 @@ fn cpu(m: &Machine, d: &Demand) -> LimitRow {
             if d.local { "both ends here" } else { "the client's end" }
         ),
         &format!(
-            "a longer --interval (a mean over {mean_needed:.1} s; without --interval bench derives one that takes a quarter of the cores), or more cores"
+            "a longer --interval (a mean over {mean_needed:.1} s; without --interval bench derives one that takes a sixth of the cores), or more cores"
         ),
     )
 }
