@@ -9,7 +9,7 @@
 //! One request at a time is a wake-up at both ends, as a held connection's ping is when
 //! pings are sparse, and the connections in turn spread the requests over a server's
 //! workers. Four connections whose requests went out together measured half what the
-//! pings of 100,000 held connections cost (docs/results.md, *C100K to C1M*); these
+//! pings of 100,000 held connections cost (docs/results.md, *C100K on 2 cores*); these
 //! come near it. The figure leans high when pings come in batches.
 
 use std::io::{self, Read, Write};

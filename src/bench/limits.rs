@@ -41,7 +41,7 @@ use crate::units::grouped;
 pub const MAX_PROCESSES: u64 = 1024;
 /// The share of the cores a derived ping interval asks of them at the CPU per request
 /// measured before the hold. That measurement's connections are warm in the caches;
-/// the pings of 100,000 held ones cost 1.3 to 2 times as much (docs/results.md), so
+/// the pings of 100,000 held ones cost 1.3 to 2 times as much (docs/results.md, *C100K on 2 cores*), so
 /// a sixth here is a quarter to a third once held: the rest is the ramp's, the
 /// timers', and the machine's other work.
 pub const PING_SHARE: f64 = 1.0 / 6.0;
