@@ -9,13 +9,12 @@ use crate::sample::machine::Machine;
 use crate::units::grouped;
 
 /// The limits of a hold of `connections`, the one that binds first, and the ping
-/// interval; `note` says why the CPU per request could not be measured.
+/// interval.
 pub fn print_limits(
     out: &mut impl Write,
     limits: &Limits,
     connections: u64,
     machine: &Machine,
-    note: Option<&str>,
 ) -> io::Result<()> {
     writeln!(
         out,
@@ -42,9 +41,6 @@ pub fn print_limits(
             connections as f64 * 100.0 / allows.max(1) as f64,
             row.lift
         )?;
-    }
-    if let Some(note) = note {
-        writeln!(out, "  {note}")?;
     }
     let [low, high] = limits.interval_s;
     let cpu = limits.cpu_per_request.map_or(String::new(), |c| {

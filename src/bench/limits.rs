@@ -68,8 +68,9 @@ pub struct Demand {
     pub ports_used: f64,
     pub interval_mean: Duration,
     pub timeout: Duration,
-    /// CPU per request on this machine, both ends, in microseconds (none: unmeasured).
-    pub cpu_us: Option<f64>,
+    /// CPU per request on this machine, both ends, in microseconds, or why it was not
+    /// measured.
+    pub cpu_us: Result<f64, String>,
     /// The target's port (for the listen backlog's detail).
     pub port: u16,
 }
@@ -349,13 +350,17 @@ fn conntrack(m: &Machine) -> LimitRow {
 }
 
 fn cpu(m: &Machine, d: &Demand) -> LimitRow {
-    let Some(us) = d.cpu_us.filter(|&us| us > 0.0) else {
-        return row(
-            "CPU for the pings",
-            None,
-            "unknown: no request of the measurement before the hold was answered".into(),
-            "a longer --interval",
-        );
+    let us = match &d.cpu_us {
+        Ok(us) if *us > 0.0 => *us,
+        Ok(_) => return row("CPU for the pings", None, "measured as nothing".into(), "-"),
+        Err(why) => {
+            return row(
+                "CPU for the pings",
+                None,
+                why.clone(),
+                "a longer --interval",
+            )
+        }
     };
     let mean = d.interval_mean.as_secs_f64();
     let cores = f64::from(m.cores.max(1));

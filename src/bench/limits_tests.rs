@@ -51,7 +51,7 @@ fn demand(connections: u64, interval_mean_s: u64, cpu_us: f64) -> Demand {
         ports_used: 0.25,
         interval_mean: Duration::from_secs(interval_mean_s),
         timeout: Duration::from_secs(5),
-        cpu_us: Some(cpu_us),
+        cpu_us: Ok(cpu_us),
         port: 18096,
     }
 }
@@ -218,7 +218,7 @@ fn what_cannot_be_read_sets_no_bound() {
         ..machine()
     };
     let d = Demand {
-        cpu_us: None,
+        cpu_us: Err("not measured".into()),
         local: false,
         ..demand(50_000, 3, 0.0)
     };

@@ -3,6 +3,11 @@
 //! was given, reads what the machine allows ([`Machine`], [`ServerRoom`]) and checks the
 //! count against every limit ([`super::limits`]). It prints the limits and the one that
 //! binds first, and refuses, in one line, a count the machine cannot hold.
+//!
+//! A hold with a given `--interval` that one process holds is not measured: its pings
+//! cannot ask for cores, and a measurement's 2,048 requests over 64 connections would
+//! land on the server `compare` is about to sample (a pool of a few workers would keep
+//! them waiting for their timeout).
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -33,7 +38,13 @@ pub fn prepare(
     let target = &config.target;
     let local = target.addr.ip().is_loopback();
     let source = fanout.sources.first().copied();
-    let measured = calibrate::measure(target, hold, source, config.server_pid, local);
+    let small = !hold.derive_interval && hold.connections as u64 <= fits;
+    let measured = if small {
+        Err("not measured for a given --interval and a count one process holds".to_string())
+    } else {
+        calibrate::measure(target, hold, source, config.server_pid, local)
+            .map_err(|err| format!("no request of the measurement was answered: {err}"))
+    };
     let cpu = measured.as_ref().ok().copied();
     let machine = Machine::read();
     let server = if local {
@@ -58,7 +69,7 @@ pub fn prepare(
         ports_used: PORTS_USED,
         interval_mean: (interval.0 + interval.1) / 2,
         timeout: config.timeout,
-        cpu_us: cpu.map(|c| c.here_us()),
+        cpu_us: measured.as_ref().map(|c| c.here_us()).map_err(Clone::clone),
         port: target.addr.port(),
     };
     let rows = limits::check(&machine, &server, &demand);
@@ -72,24 +83,11 @@ pub fn prepare(
         binding: limits::binding(&rows).map(|r| r.name.clone()),
         rows,
     };
-    let not_measured = measured
-        .err()
-        .map(|err| format!("cannot measure the CPU of a request: {err}"));
     let printed = match config.json.as_deref() {
-        Some(path) if path.as_os_str() == "-" => print_limits(
-            &mut io::stderr().lock(),
-            &report,
-            connections,
-            &machine,
-            not_measured.as_deref(),
-        ),
-        _ => print_limits(
-            &mut io::stdout().lock(),
-            &report,
-            connections,
-            &machine,
-            not_measured.as_deref(),
-        ),
+        Some(path) if path.as_os_str() == "-" => {
+            print_limits(&mut io::stderr().lock(), &report, connections, &machine)
+        }
+        _ => print_limits(&mut io::stdout().lock(), &report, connections, &machine),
     };
     printed.and_then(|()| io::stdout().flush())?;
     let mut settled = config.clone();
