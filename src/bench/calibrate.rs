@@ -68,9 +68,10 @@ pub fn measure(
                 Protocol::Echo => conn.write_all(&echo_message(i, seq))?,
             }
             match hold.proto {
-                Protocol::Http => read_response(conn, &mut reader, &mut buf)?,
-                Protocol::Echo => conn.read_exact(&mut buf[..ECHO_LEN])?,
+                Protocol::Http => read_response(conn, &mut reader, &mut buf),
+                Protocol::Echo => conn.read_exact(&mut buf[..ECHO_LEN]),
             }
+            .map_err(late)?;
             requests += 1;
         }
     }
@@ -92,6 +93,20 @@ pub fn measure(
         server_measured: server_ns.is_some(),
         requests,
     })
+}
+
+/// A read that timed out says so, rather than EAGAIN.
+fn late(err: io::Error) -> io::Error {
+    match err.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "no reply within {} s (a server that serves fewer connections at once?)",
+                REPLY_TIMEOUT.as_secs()
+            ),
+        ),
+        _ => err,
+    }
 }
 
 fn round1(x: f64) -> f64 {
