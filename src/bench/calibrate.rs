@@ -122,7 +122,7 @@ fn connect(addr: SocketAddr, source: Option<IpAddr>) -> io::Result<TcpStream> {
         Some(SockProtocol::TCP),
     )?;
     if let Some(ip) = source {
-        socket.bind(&SockAddr::from(SocketAddr::new(ip, 0)))?;
+        super::net::bind_source(&socket, ip)?;
     }
     socket.connect_timeout(&SockAddr::from(addr), REPLY_TIMEOUT)?;
     socket.set_nodelay(true)?;

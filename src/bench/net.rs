@@ -56,7 +56,7 @@ pub fn connect(addr: SocketAddr, source: Option<IpAddr>) -> io::Result<TcpStream
 /// (IP_BIND_ADDRESS_NO_PORT): the kernel then picks a port free for this destination,
 /// so each source address gives its whole ephemeral range to each target, instead of
 /// reserving a port at bind(2) for every destination at once.
-fn bind_source(socket: &Socket, ip: IpAddr) -> io::Result<()> {
+pub fn bind_source(socket: &Socket, ip: IpAddr) -> io::Result<()> {
     if ip.is_ipv4() {
         nix::sys::socket::setsockopt(
             socket,
@@ -106,7 +106,7 @@ pub fn classify(err: &io::Error) -> ErrorKind {
 pub fn probe(addr: SocketAddr, source: Option<IpAddr>, timeout: Duration) -> io::Result<()> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     if let Some(ip) = source {
-        socket.bind(&SockAddr::from(SocketAddr::new(ip, 0)))?;
+        bind_source(&socket, ip)?;
     }
     socket.connect_timeout(&SockAddr::from(addr), timeout)
 }
