@@ -1,5 +1,6 @@
 //! Durations as every command writes them (`4s`, `500ms`, `250us`, `1.5`): one parser
-//! for `serve`, `bench` and `compare`, so a flag means the same in each.
+//! for `serve`, `bench` and `compare`, so a flag means the same in each; and counts
+//! as every command prints them (`10,000`).
 
 use std::time::Duration;
 
@@ -42,3 +43,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// The longest duration any flag takes.
 const MAX_DURATION: Duration = Duration::from_secs(7 * 86_400);
+
+/// A count with its thousands grouped: `10,000`.
+pub fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}

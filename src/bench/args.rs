@@ -162,11 +162,13 @@ pub struct HoldArgs {
     /// server answers: at most 128 of a thread's connections wait for their first reply].
     #[arg(long, value_parser = parse_ramp)]
     pub ramp: Option<Ramp>,
-    /// Each connection waits a random time in LOW..HIGH between requests. Seed 003's
-    /// rule is 1 s to half the server's keep-alive timeout; `serve`'s is 10 s for http,
-    /// so by default no held connection is closed for idleness.
-    #[arg(long, default_value = "1s..5s", value_parser = parse_interval)]
-    pub interval: (Duration, Duration),
+    /// Each connection waits a random time in LOW..HIGH between requests [default:
+    /// M/3..5M/3, M the longer of 3 s and the mean interval that keeps the pings within
+    /// a sixth of the cores at the CPU per request measured before the hold (1s..5s
+    /// for a few thousand connections)]. The server's idle timeout must exceed HIGH
+    /// (`serve --timeout`; 10 s for http by default).
+    #[arg(long, value_parser = parse_interval)]
+    pub interval: Option<(Duration, Duration)>,
     /// How long the whole run lasts, ramp included.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub duration: Duration,
@@ -254,7 +256,8 @@ impl BenchArgs {
                     proto: a.proto,
                     connections: a.connections as usize,
                     ramp: a.ramp.unwrap_or(Ramp::PACED),
-                    interval: a.interval,
+                    interval: a.interval.unwrap_or(super::limits::FLOOR_INTERVAL),
+                    derive_interval: a.interval.is_none(),
                     duration: a.duration,
                 });
                 (workload, target(&a.target)?, &a.common)

@@ -133,15 +133,18 @@ impl Line {
             connections,
             ramp: Ramp { count, every },
             interval: (low, high),
+            derive_interval,
             duration: length,
         } = hold;
         self.flag("--proto", proto.name());
         self.flag("--connections", connections);
         self.flag("--ramp", format!("{count}/{}", duration(*every)));
-        self.flag(
-            "--interval",
-            format!("{}..{}", duration(*low), duration(*high)),
-        );
+        if !derive_interval {
+            self.flag(
+                "--interval",
+                format!("{}..{}", duration(*low), duration(*high)),
+            );
+        }
         self.flag("--duration", duration(*length));
     }
 }
@@ -222,7 +225,8 @@ mod tests {
                     connections, stopping, close, pipeline, head, rate)
             }
             (WorkloadConfig::Hold(a), WorkloadConfig::Hold(b)) => {
-                fields!(HoldConfig, a, b, "hold.": proto, connections, ramp, interval, duration)
+                fields!(HoldConfig, a, b, "hold.":
+                    proto, connections, ramp, interval, derive_interval, duration)
             }
             _ => panic!("compare configurations of one workload"),
         });
@@ -262,6 +266,7 @@ mod tests {
                 Duration::from_millis(700),
                 Duration::from_nanos(2_000_000_001),
             ),
+            derive_interval: false,
             duration: Duration::from_secs(90),
         });
         vec![

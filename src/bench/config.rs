@@ -110,7 +110,12 @@ pub struct HoldConfig {
     pub proto: Protocol,
     pub connections: usize,
     pub ramp: Ramp,
+    /// The time between a connection's requests is drawn from this range.
     pub interval: (Duration, Duration),
+    /// No `--interval` was given: bench derives it from the count and the machine
+    /// before the run ([`super::limits::default_interval`]); until then `interval`
+    /// holds the rule's floor.
+    pub derive_interval: bool,
     pub duration: Duration,
 }
 

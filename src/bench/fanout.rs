@@ -24,7 +24,7 @@ use crate::error::usage;
 /// system time grows with the square of the connections. A quarter of the range keeps
 /// the walk short, and leaves ports for connections that reopen while their old ports
 /// wait in TIME_WAIT.
-const PORTS_USED: f64 = 0.25;
+pub const PORTS_USED: f64 = 0.25;
 
 /// How the connections are spread: over how many processes, from which addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]

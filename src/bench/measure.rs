@@ -78,6 +78,10 @@ fn add_up(
         origin: None,
         ramp_s: None,
         memory: None,
+        limits: None,
+        kernel_counters: None,
+        ping_cost: None,
+        losses: None,
         parts: None,
         start_spread_s: None,
     }

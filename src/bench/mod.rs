@@ -23,7 +23,12 @@
 //!   addresses and URLs.
 //! - [`engine`]: threads, timers, live counters; [`net`]: sockets and error kinds.
 //! - [`fanout`], [`parts`], [`measure`], [`spawn`]: a run and its parts, as above;
-//!   [`watch`]: the ramp and the kernel's memory, read while connections are held;
+//!   [`watch`]: the ramp and the memory it costs (the kernel's by cache, the load
+//!   generator's), read while connections are held;
+//! - before a hold, [`preflight`]: [`calibrate`] (the CPU a request costs) and
+//!   [`limits`] (what the machine allows, the ping interval rule); after it,
+//!   [`losses`] (each kind of lost connection and its cause); [`hold_report`] prints
+//!   them;
 //!   [`start`]: `--start-at`, a start on the wall clock shared by several machines.
 //! - [`merge`]: `iomodels merge`, runs made at once as one.
 //! - [`abuse`]: hostile clients against a server, with checking clients alongside
@@ -35,18 +40,23 @@
 pub mod abuse;
 pub mod args;
 pub mod argv;
+pub mod calibrate;
 pub mod config;
 pub mod echo;
 pub mod engine;
 pub mod fanout;
 pub mod hold;
+pub mod hold_report;
 pub mod http;
+pub mod limits;
+pub mod losses;
 pub mod measure;
 pub mod merge;
 pub mod net;
 pub mod output;
 pub mod parts;
 pub mod pattern;
+pub mod preflight;
 pub mod progress;
 pub mod response;
 pub mod spawn;
@@ -81,12 +91,39 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if let Some(parent) = config.part_of {
         return spawn::run_part(&config, stop, parent);
     }
-    let fanout = fanout::plan(&config, fits, net::ephemeral_ports())?;
-    let aggregate = parts::run_parts(&config, &fanout, stop)?;
+    let fanout = fanout::plan(&config, fits, crate::sample::sockstat::ephemeral_ports())?;
+    let (config, limits) = preflight::prepare(&config, &fanout, fits)?;
+    let mut aggregate = parts::run_parts(&config, &fanout, stop)?;
+    if config.workload.is_hold() {
+        aggregate.losses = Some(explain_losses(&config, &aggregate, limits.as_ref()));
+        aggregate.limits = limits;
+    }
     output::emit(&aggregate, config.json.as_deref())?;
     // After the summary and the JSON, which show what went wrong in full.
     match aggregate.total_failure() {
         Some(why) => Err(anyhow::anyhow!(why)),
         None => Ok(()),
     }
+}
+
+/// Each kind of connection a hold lost, with its cause ([`losses`]).
+fn explain_losses(
+    config: &BenchConfig,
+    aggregate: &Aggregate,
+    limits: Option<&crate::results::hold::Limits>,
+) -> crate::results::hold::Losses {
+    let r = &aggregate.recorder;
+    losses::explain(&losses::RunFigures {
+        connections: config.workload.connections() as u64,
+        held: aggregate.held.map_or(0, |(held, _)| held),
+        errors: &r.errors,
+        latency: &crate::stats::Summary::of(&r.latency),
+        connect: &crate::stats::Summary::of(&r.connect),
+        timeout_s: config.timeout.as_secs_f64(),
+        host: aggregate.host.as_ref(),
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+        limits,
+        kernel: aggregate.kernel_counters.unwrap_or_default(),
+        holding: aggregate.ping_cost,
+    })
 }

@@ -56,7 +56,7 @@ pub fn connect(addr: SocketAddr, source: Option<IpAddr>) -> io::Result<TcpStream
 /// (IP_BIND_ADDRESS_NO_PORT): the kernel then picks a port free for this destination,
 /// so each source address gives its whole ephemeral range to each target, instead of
 /// reserving a port at bind(2) for every destination at once.
-fn bind_source(socket: &Socket, ip: IpAddr) -> io::Result<()> {
+pub fn bind_source(socket: &Socket, ip: IpAddr) -> io::Result<()> {
     if ip.is_ipv4() {
         nix::sys::socket::setsockopt(
             socket,
@@ -65,19 +65,6 @@ fn bind_source(socket: &Socket, ip: IpAddr) -> io::Result<()> {
         )?;
     }
     socket.bind(&SockAddr::from(SocketAddr::new(ip, 0)))
-}
-
-/// The local ports one source address has towards one destination: the size of the
-/// ephemeral range (`/proc/sys/net/ipv4/ip_local_port_range`), 28,232 by default.
-pub fn ephemeral_ports() -> u64 {
-    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|text| {
-            let mut ends = text.split_whitespace().map(|n| n.parse::<u64>().ok());
-            let (low, high) = (ends.next()??, ends.next()??);
-            Some(high.saturating_sub(low) + 1)
-        })
-        .unwrap_or(28_232)
 }
 
 /// After a writable event on a connecting socket: `Ok(true)` once connected,
@@ -119,7 +106,7 @@ pub fn classify(err: &io::Error) -> ErrorKind {
 pub fn probe(addr: SocketAddr, source: Option<IpAddr>, timeout: Duration) -> io::Result<()> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     if let Some(ip) = source {
-        socket.bind(&SockAddr::from(SocketAddr::new(ip, 0)))?;
+        bind_source(&socket, ip)?;
     }
     socket.connect_timeout(&SockAddr::from(addr), timeout)
 }

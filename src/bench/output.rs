@@ -11,7 +11,10 @@ use anyhow::{Context, Result};
 
 use hdrhistogram::Histogram;
 
-use crate::results::run::{round3, BenchRun, HoldMemory, PartRow, BENCH_VERSION};
+use super::hold_report::{print_losses, print_memory};
+use crate::results::hold::{HoldMemory, Limits, Losses, PingCost};
+use crate::results::run::{round3, BenchRun, PartRow, BENCH_VERSION};
+use crate::sample::netstat::TcpCounters;
 use crate::sample::{HostTimes, OwnUsage, TreeUsage};
 use crate::stats::{decode_v2_base64, encode_v2_base64, Recorder, Summary};
 
@@ -38,6 +41,12 @@ pub struct Aggregate {
     /// in memory.
     pub ramp_s: Option<f64>,
     pub memory: Option<HoldMemory>,
+    /// Hold: the limits checked before the run, the kernel's TCP counters' growth over
+    /// it, and each kind of lost connection with its cause.
+    pub limits: Option<Limits>,
+    pub kernel_counters: Option<TcpCounters>,
+    pub ping_cost: Option<PingCost>,
+    pub losses: Option<Losses>,
     /// Several processes' runs merged: a row each, and how far apart they started.
     pub parts: Option<Vec<PartRow>>,
     pub start_spread_s: Option<f64>,
@@ -78,6 +87,10 @@ impl Aggregate {
             origin: run.origin,
             ramp_s: run.ramp_s,
             memory: run.memory,
+            kernel_counters: run.losses.as_ref().map(|l| l.kernel),
+            ping_cost: run.losses.as_ref().and_then(|l| l.cpu?.holding),
+            limits: run.limits,
+            losses: run.losses,
             parts: run.parts,
             start_spread_s: run.start_spread_s,
         }
@@ -134,7 +147,9 @@ impl Aggregate {
             started_at: self.started_at,
             origin: self.origin.clone(),
             ramp_s: self.ramp_s,
-            memory: self.memory,
+            memory: self.memory.clone(),
+            limits: self.limits.clone(),
+            losses: self.losses.clone(),
             parts: self.parts.clone(),
             start_spread_s: self.start_spread_s,
             server_cpu_us_per_request: None,
@@ -253,6 +268,9 @@ impl Aggregate {
             writeln!(out, "  {:<12} {}", "sessions", r.sessions)?;
         }
         print_errors(out, &r.errors)?;
+        if let Some(losses) = &self.losses {
+            print_losses(out, losses)?;
+        }
         let c = &self.client;
         writeln!(
             out,
@@ -331,31 +349,6 @@ fn print_errors(out: &mut impl Write, e: &crate::stats::Errors) -> io::Result<()
         .map(|(name, n)| format!("{name} {n}"))
         .collect();
     writeln!(out, "  {:<12} {}", "errors", shown.join(", "))
-}
-
-fn print_memory(out: &mut impl Write, m: &HoldMemory) -> io::Result<()> {
-    if let Some(b) = m.server_private_per_conn_b {
-        writeln!(
-            out,
-            "  {:<12} server {b:.0} B private memory per held connection",
-            "memory"
-        )?;
-    }
-    writeln!(
-        out,
-        "  {:<12} kernel, with {} held (both ends of a connection count when on one machine):",
-        "memory", m.held_at_reading
-    )?;
-    writeln!(
-        out,
-        "  {:<12}   TCP buffers {} kB -> {} kB: {:.0} B per connection",
-        "", m.kernel_tcp_before_kb, m.kernel_tcp_holding_kb, m.kernel_tcp_per_conn_b
-    )?;
-    writeln!(
-        out,
-        "  {:<12}   slab {} kB -> {} kB: {:.0} B per connection",
-        "", m.kernel_slab_before_kb, m.kernel_slab_holding_kb, m.kernel_slab_per_conn_b
-    )
 }
 
 fn print_parts(out: &mut impl Write, parts: &[PartRow], spread: f64) -> io::Result<()> {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::config::BenchConfig;
+use super::config::{BenchConfig, WorkloadConfig};
 use super::engine::LiveTotals;
 use super::fanout::Fanout;
 use super::measure::measure;
@@ -21,7 +21,7 @@ use super::output::Aggregate;
 use super::progress::ProgressLine;
 use super::spawn::run_processes;
 use super::start;
-use super::watch::HoldWatch;
+use super::watch::{HoldWatch, ServerAt};
 use super::SAMPLE_INTERVAL;
 use crate::error::usage;
 use crate::sample::{HostWatch, ProcessTree, Sampler};
@@ -39,10 +39,19 @@ pub fn run_parts(
     }
     let sampler = server_sampler(config)?;
     let host = HostWatch::start(config.server_pid);
-    let mut watch = config
-        .workload
-        .is_hold()
-        .then(|| HoldWatch::new(Instant::now(), config.workload.connections()));
+    let mut watch = match &config.workload {
+        WorkloadConfig::Hold(hold) => Some(HoldWatch::new(
+            Instant::now(),
+            hold.connections,
+            hold.duration,
+            if config.target.addr.ip().is_loopback() {
+                ServerAt::Here(config.server_pid)
+            } else {
+                ServerAt::Elsewhere
+            },
+        )),
+        _ => None,
+    };
     let mut progress = ProgressLine::new();
     let observe = |live: LiveTotals| {
         progress.tick(live);
@@ -63,6 +72,8 @@ pub fn run_parts(
         let held_peak = aggregate.held.map_or(0, |(_, peak)| peak);
         aggregate.ramp_s = watch.ramp_s();
         aggregate.memory = watch.memory(aggregate.server.as_ref(), held_peak);
+        aggregate.kernel_counters = watch.counters();
+        aggregate.ping_cost = watch.ping_cost();
     }
     refused_everything(config, &aggregate)?;
     Ok(aggregate)
@@ -70,7 +81,7 @@ pub fn run_parts(
 
 /// One blocking connect to the target, from the fanout's first source address, so a
 /// target that refuses connections gets one clear line.
-fn probe(config: &BenchConfig, fanout: &Fanout) -> Result<()> {
+pub(super) fn probe(config: &BenchConfig, fanout: &Fanout) -> Result<()> {
     let target = &config.target;
     net::probe(
         target.addr,

@@ -106,6 +106,10 @@ pub const TERMS: &[Term] = &[
         meaning: "hold: how much the kernel's memory grew per held connection, in bytes: socket buffer pages (/proc/net/sockstat) and slab, where the socket structures live (/proc/meminfo). When the load runs on the server's machine, both ends of each connection count.",
     },
     Term {
+        name: "srv kernel B/conn",
+        meaning: "hold: the server's end of a held connection in the kernel, in bytes: the slab objects of the sockets and epoll entries the server was counted to hold (/proc/PID/fd, the epoll instances' fdinfo), each priced at its cache's bytes per object (/proc/slabinfo, root only; - elsewhere). What a model costs the kernel, without the load generator's end.",
+    },
+    Term {
         name: "thr/proc",
         meaning: "The most threads and processes the server's tree had at once, as threads/processes.",
     },

@@ -42,6 +42,7 @@ use anyhow::{Context, Result};
 
 use crate::error::usage;
 use crate::results::comparison::{Cell, Comparison, IDLE_ACTIVE_CLIENTS};
+pub use crate::units::grouped;
 use args::ReportArgs;
 
 /// Writes every file of the report into `dir`, prints the ranked tables on stdout and
@@ -196,19 +197,6 @@ pub fn wrap(text: &str, width: usize, indent: &str) -> String {
         out.push_str(indent);
         out.push_str(&line);
         out.push('\n');
-    }
-    out
-}
-
-/// A count with its thousands grouped: `10,000`.
-pub fn grouped(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(d);
     }
     out
 }

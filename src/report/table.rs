@@ -77,7 +77,7 @@ pub(super) fn table(report: &Comparison, workload: &str, level: usize) -> Table 
         headers.push("B/conn");
     }
     if hold {
-        headers.push("kernel B/conn");
+        headers.extend(["kernel B/conn", "srv kernel B/conn"]);
     }
     headers.push("thr/proc");
     let work = super::ideal::Columns::of(report, workload, &headers);
@@ -241,6 +241,7 @@ fn row(
     }
     if cell.workload == "hold" {
         row.push(opt(m.kernel_per_conn_b, 0));
+        row.push(opt(m.kernel_server_per_conn_b, 0));
     }
     row.push(match (m.threads, m.processes) {
         (Some(t), Some(p)) => format!("{t:.0}/{p:.0}"),

@@ -64,6 +64,11 @@ pub struct Figures {
     /// when the load runs on the server's machine.
     #[serde(default)]
     pub kernel_per_conn_b: Option<f64>,
+    /// hold, with the server counted (`--server-pid`): the server's end of the kernel's
+    /// memory per held connection, in bytes: its sockets and epoll entries, priced
+    /// from `/proc/slabinfo`'s caches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_server_per_conn_b: Option<f64>,
     pub held: Option<f64>,
     /// Connections of the run that got no reply at all (http).
     pub starved: Option<f64>,
@@ -117,7 +122,9 @@ impl Figures {
             ),
             kernel_per_conn_b: run
                 .memory
+                .as_ref()
                 .map(|m| m.kernel_tcp_per_conn_b + m.kernel_slab_per_conn_b),
+            kernel_server_per_conn_b: run.memory.as_ref().and_then(|m| m.kernel_server_per_conn_b),
             held: held.map(|h| h as f64),
             starved: run.starved.map(|s| s as f64),
             threads: tree.map(|s| f64::from(s.threads)),
@@ -165,6 +172,7 @@ fn combine(all: &[Figures], pick: fn(&mut [f64]) -> f64) -> Figures {
         pss_per_conn_b: opt(|f| f.pss_per_conn_b),
         private_per_conn_b: opt(|f| f.private_per_conn_b),
         kernel_per_conn_b: opt(|f| f.kernel_per_conn_b),
+        kernel_server_per_conn_b: opt(|f| f.kernel_server_per_conn_b),
         held: opt(|f| f.held),
         starved: opt(|f| f.starved),
         threads: opt(|f| f.threads),

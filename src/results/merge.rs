@@ -107,6 +107,8 @@ pub fn merge(runs: &[BenchRun]) -> Result<BenchRun, MergeError> {
         origin: None,
         ramp_s: ramp(runs, &windows, start),
         memory: None,
+        limits: None,
+        losses: None,
         parts: Some(parts(runs, &windows, start)),
         start_spread_s: Some(round3(
             windows
@@ -415,6 +417,8 @@ mod tests {
             origin: None,
             ramp_s: Some(1.0),
             memory: None,
+            limits: None,
+            losses: None,
             parts: None,
             start_spread_s: None,
             server_cpu_us_per_request: None,

@@ -2,7 +2,8 @@
 //! (`Serialize + Deserialize`): written as JSON by bench and compare, read back by
 //! compare, the report and `diff`. No layer keeps a mirror of another's schema.
 //!
-//! - [`run`]: one `iomodels bench` run (`schema/bench.schema.json`).
+//! - [`run`]: one `iomodels bench` run (`schema/bench.schema.json`); [`hold`]: what a
+//!   hold adds to it (the limits checked, memory by cache and end, losses by cause).
 //! - [`merge`]: several bench runs as one, exactly (histograms added, counts summed):
 //!   bench's own processes, and `iomodels merge` over runs from several machines.
 //! - [`comparison`]: one `iomodels compare` (`schema/compare.schema.json`): rounds, and
@@ -20,6 +21,7 @@
 pub mod comparison;
 pub mod db;
 pub mod figures;
+pub mod hold;
 pub mod ideal;
 pub mod merge;
 pub mod run;

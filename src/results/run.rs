@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::hold::HoldMemory;
+use super::hold::{Limits, Losses};
 use crate::sample::{HostTimes, OwnUsage, TreeUsage};
 use crate::stats::{Errors, Summary};
 
@@ -73,6 +75,12 @@ pub struct BenchRun {
     /// hold: what a held connection costs in memory, the server's and the kernel's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<HoldMemory>,
+    /// hold: what this machine allows, checked before the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+    /// hold: each kind of lost connection and its cause.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub losses: Option<Losses>,
     /// A merged run: one row for each run merged, and how far apart they started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parts: Option<Vec<PartRow>>,
@@ -82,34 +90,6 @@ pub struct BenchRun {
     /// (absent when no request succeeded); [`BenchRun::server_cpu_us_per_request`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_cpu_us_per_request: Option<f64>,
-}
-
-/// What holding connections cost in memory.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct HoldMemory {
-    /// The server tree's private dirty memory while holding, less what it had before
-    /// the first connection, per connection held then (bytes); absent without
-    /// `--server-pid`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server_private_per_conn_b: Option<f64>,
-    /// The kernel's TCP memory (`/proc/net/sockstat`, `mem` pages), in kB, before the
-    /// run and when the most connections were held.
-    pub kernel_tcp_before_kb: u64,
-    pub kernel_tcp_holding_kb: u64,
-    /// Connections held when the kernel's TCP memory was read while holding.
-    pub held_at_reading: u64,
-    /// The kernel's TCP memory growth per held connection (bytes). On one machine it
-    /// counts both ends of each connection, the client's socket and the server's.
-    pub kernel_tcp_per_conn_b: f64,
-    /// The kernel's slab memory (`/proc/meminfo`), in kB, at the same two moments, and
-    /// its growth per held connection (bytes): the socket structures themselves, both
-    /// ends on one machine, and whatever else the machine allocated meanwhile.
-    #[serde(default)]
-    pub kernel_slab_before_kb: u64,
-    #[serde(default)]
-    pub kernel_slab_holding_kb: u64,
-    #[serde(default)]
-    pub kernel_slab_per_conn_b: f64,
 }
 
 /// One run of a merged run.

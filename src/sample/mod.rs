@@ -23,15 +23,23 @@
 //! - [`command`]: `iomodels sample` (hidden), a tree sampled until a signal, printed as
 //!   JSON: how compare samples a server on another host; [`args`], its command line.
 //! - [`sockstat`]: the kernel's TCP sockets and their buffer memory, from
-//!   `/proc/net/sockstat`.
+//!   `/proc/net/sockstat`; [`slab`]: their structures, cache by cache, from
+//!   `/proc/slabinfo`; [`census`]: the descriptors and epoll entries a server holds;
+//!   [`netstat`]: the kernel's TCP counters that say why connections are lost.
+//! - [`machine`]: what this machine allows connections (descriptors, ports, memory,
+//!   backlogs, conntrack, CPUs), for bench's check before a hold.
 
 pub mod args;
+pub mod census;
 pub mod command;
 pub mod host;
+pub mod machine;
+pub mod netstat;
 pub mod others;
 pub mod own;
 pub mod procfs;
 pub mod sampler;
+pub mod slab;
 pub mod sockstat;
 
 pub use host::{HostTimes, HostWatch};

@@ -2,7 +2,7 @@
 //! pages from `/proc/net/sockstat` (this network namespace), and the kernel's slab
 //! allocations from `/proc/meminfo`, where the socket structures themselves live (the
 //! TCP socket, its inode, file and epoll entry): what holding connections costs beyond
-//! the processes' own memory.
+//! the processes' own memory. And the local ports a source address has.
 
 use std::io;
 
@@ -43,6 +43,19 @@ fn page_kb() -> u64 {
         .ok()
         .flatten()
         .map_or(4, |bytes| (bytes as u64 / 1024).max(1))
+}
+
+/// The local ports one source address has towards one destination: the size of the
+/// ephemeral range (`/proc/sys/net/ipv4/ip_local_port_range`), 28,232 by default.
+pub fn ephemeral_ports() -> u64 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| {
+            let mut ends = text.split_whitespace().map(|n| n.parse::<u64>().ok());
+            let (low, high) = (ends.next()??, ends.next()??);
+            Some(high.saturating_sub(low) + 1)
+        })
+        .unwrap_or(28_232)
 }
 
 /// The `TCP:` line of sockstat's text, with pages of `page_kb` kB.

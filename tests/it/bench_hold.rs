@@ -99,6 +99,82 @@ fn holds_past_one_process_over_two_processes() {
         "{per_conn} B per connection"
     );
     assert!(stdout.contains("2 runs merged"), "{stdout}");
+    // The limits it was checked against, printed before the run and in the JSON.
+    assert!(
+        stdout.starts_with("limits for 25,000 connections"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("binds first: "), "{stdout}");
+    let rows = json["limits"]["rows"].as_array().unwrap();
+    assert!(
+        rows.iter().any(|r| r["name"] == "CPU for the pings"),
+        "{json:#}"
+    );
+    assert!(json["limits"]["cpu_per_request"]["server_measured"] == true);
+    // The load generator's memory, all its processes, per held connection.
+    assert_eq!(
+        json["memory"]["client_processes"], 3,
+        "two parts and their parent"
+    );
+    assert!(json["memory"]["client_per_conn_b"].as_f64().unwrap() > 0.0);
+    assert!(json["losses"]["causes"].is_array());
+    // As root, the kernel's memory by cache, and the server's end of it.
+    if std::fs::read_to_string("/proc/slabinfo").is_ok() {
+        let server_end = json["memory"]["kernel_server_per_conn_b"].as_f64().unwrap();
+        assert!(
+            server_end > 1000.0 && server_end < 20_000.0,
+            "{server_end} B"
+        );
+        assert!(stdout.contains("its connection caches"), "{stdout}");
+    }
+}
+
+/// A count this machine cannot hold is refused before the run, in one line that names
+/// the limit and what would lift it: here the server's descriptors (a limit of 1,000
+/// set for the test), against 5,000 connections.
+#[test]
+fn a_count_past_a_limit_is_refused_in_one_line() {
+    let mut server = std::process::Command::new("bash")
+        .args([
+            "-c",
+            "ulimit -n 1000 && exec \"$0\" serve epoll --proto http --addr 127.0.0.1:0",
+            crate::bench_util::bin(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    let pid = server.id().to_string();
+    let out = crate::bench_util::bench(&[
+        "hold",
+        &addr,
+        "--connections",
+        "5000",
+        "--duration",
+        "2s",
+        "--server-pid",
+        &pid,
+    ]);
+    let _ = server.kill();
+    let _ = server.wait();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("cannot hold 5,000 connections: server descriptors allows"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("serve --workers"), "{stderr}");
 }
 
 /// A held connection the server ends between its requests (an idle timeout of 1 s,
