@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 
 use crate::results::hold::{HoldMemory, Limits, Losses};
-use crate::sample::machine::Machine;
+use crate::sample::machine::MachineLimits;
 use crate::units::grouped;
 
 /// The limits of a hold of `connections`, the one that binds first, and the ping
@@ -14,7 +14,7 @@ pub fn print_limits(
     out: &mut impl Write,
     limits: &Limits,
     connections: u64,
-    machine: &Machine,
+    machine: &MachineLimits,
 ) -> io::Result<()> {
     writeln!(
         out,

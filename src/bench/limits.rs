@@ -1,7 +1,7 @@
 //! What this machine allows a hold, checked before it starts: one [`LimitRow`] per limit
 //! with the connections it allows, the figures it rests on and the setting that would
 //! lift it; the row allowing the fewest binds first, and a count past it is refused in
-//! one line ([`refusal`]). Pure arithmetic over a [`Machine`], a [`ServerRoom`] and a
+//! one line ([`refusal`]). Pure arithmetic over a [`MachineLimits`], a [`ServerRoom`] and a
 //! [`Demand`], so tests make the machines up.
 //!
 //! The limits, for C connections (E ends on this machine: 2 for a loopback target):
@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use super::config::MAX_OPENING;
 use crate::results::hold::LimitRow;
-use crate::sample::machine::{Machine, ServerRoom};
+use crate::sample::machine::{MachineLimits, ServerRoom};
 use crate::units::grouped;
 
 /// The most processes bench spreads over (`--processes`' bound).
@@ -102,7 +102,7 @@ pub fn default_interval(connections: u64, cores: u32, cpu_us: Option<f64>) -> (D
 }
 
 /// Every limit, for `demand` on `machine` against `server`.
-pub fn check(machine: &Machine, server: &ServerRoom, demand: &Demand) -> Vec<LimitRow> {
+pub fn check(machine: &MachineLimits, server: &ServerRoom, demand: &Demand) -> Vec<LimitRow> {
     vec![
         process_descriptors(machine, demand),
         server_descriptors(server, demand),
@@ -149,7 +149,7 @@ fn n(x: u64) -> String {
     grouped(x as usize)
 }
 
-fn process_descriptors(m: &Machine, d: &Demand) -> LimitRow {
+fn process_descriptors(m: &MachineLimits, d: &Demand) -> LimitRow {
     let lift = if m.can_raise_nofile {
         "a higher hard limit (ulimit -Hn), at most fs.nr_open".to_string()
     } else {
@@ -194,7 +194,7 @@ fn server_descriptors(s: &ServerRoom, d: &Demand) -> LimitRow {
     }
 }
 
-fn all_descriptors(m: &Machine, d: &Demand) -> LimitRow {
+fn all_descriptors(m: &MachineLimits, d: &Demand) -> LimitRow {
     let lift = "sysctl -w fs.file-max=N";
     let Some(max) = m.file_max else {
         return row(
@@ -219,7 +219,7 @@ fn all_descriptors(m: &Machine, d: &Demand) -> LimitRow {
     }
 }
 
-fn ports(m: &Machine, d: &Demand) -> LimitRow {
+fn ports(m: &MachineLimits, d: &Demand) -> LimitRow {
     let per_source = ((m.ports as f64 * d.ports_used) as u64).max(1);
     let (sources, whose) = match d.sources {
         Some(s) => (s.max(1), format!("{s} source address(es)")),
@@ -242,7 +242,7 @@ fn ports(m: &Machine, d: &Demand) -> LimitRow {
     )
 }
 
-fn kernel_memory(m: &Machine, d: &Demand) -> LimitRow {
+fn kernel_memory(m: &MachineLimits, d: &Demand) -> LimitRow {
     let lift = "more memory";
     let (Some(end), Some(kb)) = (m.socket_end_b, m.mem_available_kb) else {
         return row(
@@ -265,7 +265,7 @@ fn kernel_memory(m: &Machine, d: &Demand) -> LimitRow {
     )
 }
 
-fn tcp_buffers(m: &Machine, d: &Demand) -> LimitRow {
+fn tcp_buffers(m: &MachineLimits, d: &Demand) -> LimitRow {
     let lift = "sysctl net.ipv4.tcp_mem, or a longer --interval";
     let Some([_, pressure, _]) = m.tcp_mem else {
         return row("TCP buffers", None, "tcp_mem unreadable".into(), lift);
@@ -286,7 +286,7 @@ fn tcp_buffers(m: &Machine, d: &Demand) -> LimitRow {
     )
 }
 
-fn backlog(m: &Machine, s: &ServerRoom, d: &Demand) -> LimitRow {
+fn backlog(m: &MachineLimits, s: &ServerRoom, d: &Demand) -> LimitRow {
     let lift = "sysctl net.core.somaxconn and the server's backlog (serve --backlog), or more listeners (SO_REUSEPORT workers)";
     let (Some(listeners), Some(somaxconn), true) = (s.listeners, m.somaxconn, d.local) else {
         let why = if d.local {
@@ -323,7 +323,7 @@ fn backlog(m: &Machine, s: &ServerRoom, d: &Demand) -> LimitRow {
     )
 }
 
-fn conntrack(m: &Machine) -> LimitRow {
+fn conntrack(m: &MachineLimits) -> LimitRow {
     let lift = "sysctl net.netfilter.nf_conntrack_max";
     match m.conntrack {
         None => row("conntrack", None, "nf_conntrack not loaded".into(), lift),
@@ -349,7 +349,7 @@ fn conntrack(m: &Machine) -> LimitRow {
     }
 }
 
-fn cpu(m: &Machine, d: &Demand) -> LimitRow {
+fn cpu(m: &MachineLimits, d: &Demand) -> LimitRow {
     let us = match &d.cpu_us {
         Ok(us) if *us > 0.0 => *us,
         Ok(_) => return row("CPU for the pings", None, "measured as nothing".into(), "-"),

@@ -6,8 +6,8 @@ use crate::sample::machine::Conntrack;
 
 /// A machine like this project's: 2 cores, a hard limit of 20,000 that cannot be
 /// raised, 28,232 ports, 24 GB, 4,044 B of slab a socket end.
-fn machine() -> Machine {
-    Machine {
+fn machine() -> MachineLimits {
+    MachineLimits {
         cores: 2,
         nofile: (20_000, 20_000),
         can_raise_nofile: false,
@@ -140,18 +140,19 @@ fn c500k_at_one_to_five_seconds_is_refused_for_the_cpu() {
 #[test]
 fn each_limit_binds_when_its_figure_is_short() {
     let d = demand(100_000, 6, 30.0);
-    let bind =
-        |m: &Machine, s: &ServerRoom, d: &Demand| binding(&check(m, s, d)).unwrap().name.clone();
+    let bind = |m: &MachineLimits, s: &ServerRoom, d: &Demand| {
+        binding(&check(m, s, d)).unwrap().name.clone()
+    };
     // Two workers hold 40,000 at most.
     assert_eq!(bind(&machine(), &server(2), &d), "server descriptors");
     // file-max, enforced, with most files already open.
-    let m = Machine {
+    let m = MachineLimits {
         files_open: 2_400_000,
         ..machine()
     };
     assert_eq!(bind(&m, &server(8), &d), "descriptors in all");
     // Not enforced for root: no bound.
-    let m = Machine {
+    let m = MachineLimits {
         file_max_enforced: false,
         ..m
     };
@@ -170,7 +171,7 @@ fn each_limit_binds_when_its_figure_is_short() {
     );
     assert_eq!(bind(&machine(), &server(8), &given), "local ports");
     // 1 GB available.
-    let m = Machine {
+    let m = MachineLimits {
         mem_available_kb: Some(1_000_000),
         ..machine()
     };
@@ -180,13 +181,13 @@ fn each_limit_binds_when_its_figure_is_short() {
         listeners: Some(1),
         ..server(8)
     };
-    let m = Machine {
+    let m = MachineLimits {
         somaxconn: Some(128),
         ..machine()
     };
     assert_eq!(allows(&check(&m, &s, &d), "listen backlog"), Some(19_936));
     // conntrack in use: its free entries.
-    let m = Machine {
+    let m = MachineLimits {
         conntrack: Some(Conntrack {
             max: 65_536,
             count: 10,
@@ -199,7 +200,7 @@ fn each_limit_binds_when_its_figure_is_short() {
     );
     assert_eq!(bind(&m, &server(8), &d), "conntrack");
     // tcp_mem nearly used up.
-    let m = Machine {
+    let m = MachineLimits {
         tcp_pages_used: 380_000,
         ..machine()
     };
@@ -208,7 +209,7 @@ fn each_limit_binds_when_its_figure_is_short() {
 
 #[test]
 fn what_cannot_be_read_sets_no_bound() {
-    let m = Machine {
+    let m = MachineLimits {
         file_max: None,
         tcp_mem: None,
         somaxconn: None,

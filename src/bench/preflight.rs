@@ -1,6 +1,6 @@
 //! What bench does before a hold starts: it probes the target, measures the CPU a
 //! keep-alive request costs ([`super::calibrate`]), derives the ping interval when none
-//! was given, reads what the machine allows ([`Machine`], [`ServerRoom`]) and checks the
+//! was given, reads what the machine allows ([`MachineLimits`], [`ServerRoom`]) and checks the
 //! count against every limit ([`super::limits`]). It prints the limits and the one that
 //! binds first, and refuses, in one line, a count the machine cannot hold.
 //!
@@ -21,7 +21,7 @@ use super::limits::{self, Demand};
 use super::{calibrate, parts};
 use crate::error::usage;
 use crate::results::hold::Limits;
-use crate::sample::machine::{Machine, ServerRoom};
+use crate::sample::machine::{MachineLimits, ServerRoom};
 
 /// For a hold: `config` with its ping interval settled, and the limits it was checked
 /// against, printed (on stdout, or stderr when the JSON goes to stdout). A count past
@@ -46,7 +46,7 @@ pub fn prepare(
             .map_err(|err| format!("no request of the measurement was answered: {err}"))
     };
     let cpu = measured.as_ref().ok().copied();
-    let machine = Machine::read();
+    let machine = MachineLimits::read();
     let server = if local {
         ServerRoom::read(config.server_pid, target.addr)
     } else {

@@ -66,7 +66,7 @@ use super::ready::SCRATCH_LEN;
 use super::trim::IdleTrim;
 use super::KEEP_OUT_CAPACITY;
 use super::{is_disconnect, ConnOptions, Offload, LINGER_TIME};
-use crate::db::pooled::{self, Pool};
+use crate::db::pooled::{self, AsyncPool};
 use crate::protocol::{Close, Outcome, Progress, Work, OUTPUT_HIGH_WATER};
 use crate::sys::signal::{Stop, STOP_POLL};
 use crate::vlog;
@@ -108,7 +108,7 @@ pub fn serve_listener(
 #[derive(Debug)]
 pub struct Server {
     opts: ConnOptions,
-    db: Option<Pool>,
+    db: Option<AsyncPool>,
 }
 
 impl Server {
@@ -119,7 +119,7 @@ impl Server {
         let db = match opts.handlers.database {
             Some(database) => {
                 let size = database.pool.map_or_else(pooled::default_size, usize::from);
-                Some(Pool::new(database.url, size).map_err(io::Error::other)?)
+                Some(AsyncPool::new(database.url, size).map_err(io::Error::other)?)
             }
             None => None,
         };

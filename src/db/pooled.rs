@@ -2,7 +2,7 @@
 //! pool, what an async Rust service runs in production, awaited on the runtime that
 //! serves the connections (async, async-mt).
 //!
-//! A server makes one [`Pool`] when it starts ([`Pool::new`]: nothing connects yet),
+//! A server makes one [`AsyncPool`] when it starts ([`AsyncPool::new`]: nothing connects yet),
 //! on the runtime whose tasks will use it; a request takes a connection from it for
 //! the time of its queries, and connections are opened as requests need them, up to
 //! the pool's size, and kept. Each connection prepares the statement once
@@ -53,15 +53,15 @@ pub fn default_size() -> usize {
 
 /// A server's pool of connections to its database.
 #[derive(Debug, Clone)]
-pub struct Pool {
+pub struct AsyncPool {
     inner: deadpool_postgres::Pool,
 }
 
-impl Pool {
+impl AsyncPool {
     /// A pool of at most `size` connections to `url` (a `postgres://` URL or a
     /// key=value string), none open yet; an error if `url` does not parse. Its
     /// connections run on the tokio runtime that first uses them.
-    pub fn new(url: &str, size: usize) -> Result<Pool, String> {
+    pub fn new(url: &str, size: usize) -> Result<AsyncPool, String> {
         let config: tokio_postgres::Config = url.parse().map_err(|err| client::reason(&err))?;
         let manager = deadpool_postgres::Manager::from_config(
             config,
@@ -78,7 +78,7 @@ impl Pool {
             .create_timeout(Some(CONNECT_TIMEOUT))
             .build()
             .map_err(|err| format!("database: cannot make the pool: {err}"))?;
-        Ok(Pool { inner })
+        Ok(AsyncPool { inner })
     }
 
     /// The most connections it holds.
@@ -146,13 +146,13 @@ mod tests {
     #[test]
     fn a_pool_is_made_without_connecting() {
         // Nothing listens there: making the pool must not try.
-        let pool = Pool::new("postgres://nobody@127.0.0.1:1/none", 3).unwrap();
+        let pool = AsyncPool::new("postgres://nobody@127.0.0.1:1/none", 3).unwrap();
         assert_eq!((pool.max_size(), pool.open()), (3, 0));
     }
 
     #[test]
     fn a_url_that_does_not_parse_is_one_line() {
-        let err = Pool::new("postgres://h:notaport/x", 2).unwrap_err();
+        let err = AsyncPool::new("postgres://h:notaport/x", 2).unwrap_err();
         assert!(
             err.starts_with("database: ") && !err.contains('\n'),
             "{err}"
@@ -165,7 +165,7 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
-        let pool = Pool::new("postgres://nobody@127.0.0.1:1/none", 2).unwrap();
+        let pool = AsyncPool::new("postgres://nobody@127.0.0.1:1/none", 2).unwrap();
         let Outcome::Failed(reason) = runtime.block_on(pool.read(Query::Many(3))) else {
             panic!("rows from nowhere");
         };

@@ -25,14 +25,14 @@ pub const AXIS: &str = "rows/s over pgbench -S's in the same round, x pgbench (h
 /// Where a database workload's table puts its own columns: an index into the row and
 /// what goes there, in the order they are inserted.
 #[derive(Debug, Clone)]
-pub struct Columns {
+pub struct DbColumns {
     at: Vec<(usize, &'static str)>,
 }
 
-impl Columns {
+impl DbColumns {
     /// The columns of a table of `workload` whose other columns are `headers`; `None`
     /// for a workload that reads no database.
-    pub fn of(workload: &str, headers: &[&str]) -> Option<Columns> {
+    pub fn of(workload: &str, headers: &[&str]) -> Option<DbColumns> {
         if !is_db(workload) {
             return None;
         }
@@ -47,7 +47,7 @@ impl Columns {
             }
             added += names.len();
         }
-        Some(Columns { at })
+        Some(DbColumns { at })
     }
 
     /// `headers` with these columns inserted.
@@ -331,7 +331,7 @@ mod tests {
             "PSS MB",
             "thr/proc",
         ];
-        let columns = Columns::of("db", &base).expect("db adds columns");
+        let columns = DbColumns::of("db", &base).expect("db adds columns");
         let mut headers = base.to_vec();
         columns.add_headers(&mut headers);
         assert_eq!(
@@ -380,7 +380,7 @@ mod tests {
                 "thr/proc"
             ]
         );
-        assert!(Columns::of("wait", &base).is_none());
+        assert!(DbColumns::of("wait", &base).is_none());
         assert_eq!(x_pgbench_figure(0.0123), "0.012");
     }
 

@@ -84,7 +84,7 @@ pub(super) fn table(report: &Comparison, workload: &str, level: usize) -> Table 
     if let Some(work) = &work {
         work.add_headers(&mut headers);
     }
-    let database = super::db::Columns::of(workload, &headers);
+    let database = super::db::DbColumns::of(workload, &headers);
     if let Some(database) = &database {
         database.add_headers(&mut headers);
     }

@@ -1,6 +1,6 @@
 //! What this machine allows connections, read from `/proc`, getrlimit(2) and the
 //! process's capabilities: the figures `bench hold` checks a count against before it
-//! starts (its arithmetic is [`crate::bench::limits`]'s, over a [`Machine`] that tests
+//! starts (its arithmetic is [`crate::bench::limits`]'s, over a [`MachineLimits`] that tests
 //! make up). A figure that cannot be read is absent, never guessed.
 
 use std::fs;
@@ -14,7 +14,7 @@ use super::slab;
 
 /// The machine's limits on connections, as read now.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Machine {
+pub struct MachineLimits {
     /// CPUs this process may run on.
     pub cores: u32,
     /// RLIMIT_NOFILE of this process: soft, hard.
@@ -70,7 +70,7 @@ pub struct ServerRoom {
     pub listeners: Option<u32>,
 }
 
-impl Machine {
+impl MachineLimits {
     /// Reads this machine now.
     pub fn read() -> Self {
         let caps = fs::read_to_string("/proc/self/status")
@@ -84,7 +84,7 @@ impl Machine {
             .map_or(4096, |p| p as u64);
         let file_nr = sysctl_numbers("fs/file-nr");
         let tcp_mem = sysctl_numbers("net/ipv4/tcp_mem");
-        Machine {
+        MachineLimits {
             cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
             nofile,
             can_raise_nofile: caps & (1 << CAP_SYS_RESOURCE) != 0,
@@ -230,7 +230,7 @@ mod tests {
 
     #[test]
     fn reads_this_machine() {
-        let m = Machine::read();
+        let m = MachineLimits::read();
         assert!(m.cores >= 1);
         assert!(m.nofile.0 <= m.nofile.1);
         assert!(m.ports > 0);

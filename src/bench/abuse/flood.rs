@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use nix::poll::{poll, PollFd, PollFlags};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use super::outcome::{Outcome, Tally, PROMPT};
+use super::outcome::{Fate, Tally, PROMPT};
 
 /// Connections opened per turn of the loop.
 const RAMP: usize = 500;
@@ -54,7 +54,7 @@ pub fn run(addr: SocketAddr, size: usize, end: Instant, stop: &AtomicBool) -> io
                 }),
                 // Out of ports or descriptors here: the flood is as big as it gets.
                 Err(_) => {
-                    tally.count(Outcome::Refused, None);
+                    tally.count(Fate::Refused, None);
                     break;
                 }
             }
@@ -64,18 +64,18 @@ pub fn run(addr: SocketAddr, size: usize, end: Instant, stop: &AtomicBool) -> io
             let flooder = live.swap_remove(index);
             let lived = flooder.opened.elapsed();
             let outcome = if flooder.established {
-                Outcome::of_close(None, lived)
+                Fate::of_close(None, lived)
             } else {
-                Outcome::Refused
+                Fate::Refused
             };
             tally.count(outcome, flooder.established.then_some(lived));
         }
     }
     for flooder in &live {
         let outcome = if flooder.established {
-            Outcome::Kept
+            Fate::Kept
         } else {
-            Outcome::Refused
+            Fate::Refused
         };
         tally.count(outcome, None);
     }

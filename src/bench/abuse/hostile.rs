@@ -14,7 +14,7 @@ use nix::poll::{poll, PollFd, PollFlags};
 use socket2::SockRef;
 
 use super::args::AbuseConfig;
-use super::outcome::{status_of, Outcome, Tally, PROMPT};
+use super::outcome::{status_of, Fate, Tally, PROMPT};
 use crate::protocol::Protocol;
 
 /// How long a hostile client waits for its connect.
@@ -114,9 +114,9 @@ fn one(
     end: Instant,
     stop: &AtomicBool,
     seed: u64,
-) -> (Outcome, Option<Duration>) {
+) -> (Fate, Option<Duration>) {
     let Ok(stream) = TcpStream::connect_timeout(&config.target.addr, CONNECT_TIMEOUT) else {
-        return (Outcome::Refused, None);
+        return (Fate::Refused, None);
     };
     let mut conn = Conn::new(stream, end, stop);
     let head = format!(
@@ -288,7 +288,7 @@ impl<'a> Conn<'a> {
         head: &str,
         proto: Protocol,
         seed: u64,
-    ) -> (Outcome, Option<Duration>) {
+    ) -> (Fate, Option<Duration>) {
         let mut burst = Vec::new();
         match proto {
             Protocol::Http => {
@@ -307,7 +307,7 @@ impl<'a> Conn<'a> {
         std::thread::sleep(Duration::from_millis(20));
         let _ = SockRef::from(&stream).set_linger(Some(Duration::ZERO));
         drop(stream);
-        (Outcome::ClientReset, None)
+        (Fate::ClientReset, None)
     }
 
     /// Sends up to 64 MiB without ever reading. The server cannot close such a
@@ -352,20 +352,20 @@ impl<'a> Conn<'a> {
     }
 
     /// The outcome of a connection that ended as `result` says.
-    fn outcome(&self, result: io::Result<Ended>) -> (Outcome, Option<Duration>) {
+    fn outcome(&self, result: io::Result<Ended>) -> (Fate, Option<Duration>) {
         let status = status_of(&self.answer);
         match result {
             Ok(Ended::Open) => match status {
-                Some(status) => (Outcome::Answered(status), None),
-                None => (Outcome::Kept, None),
+                Some(status) => (Fate::Answered(status), None),
+                None => (Fate::Kept, None),
             },
             Ok(Ended::Closed(at)) => (
-                Outcome::of_close(status, at.saturating_duration_since(self.judged_from)),
+                Fate::of_close(status, at.saturating_duration_since(self.judged_from)),
                 Some(at - self.opened),
             ),
             // The first write or the socket setup failed: the server dropped it at once.
             Err(_) => (
-                Outcome::of_close(status, Duration::ZERO),
+                Fate::of_close(status, Duration::ZERO),
                 Some(self.opened.elapsed()),
             ),
         }

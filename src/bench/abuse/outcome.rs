@@ -17,7 +17,7 @@ pub const PROMPT: Duration = Duration::from_millis(500);
 
 /// What the server did with one hostile connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Outcome {
+pub enum Fate {
     /// The connect failed or timed out: the server (or its backlog) did not take it.
     Refused,
     /// An HTTP answer with this status, whatever followed.
@@ -32,26 +32,26 @@ pub enum Outcome {
     ClientReset,
 }
 
-impl Outcome {
+impl Fate {
     /// The outcome of a connection that ended `after` the moment the server could judge
     /// it, having answered `status` (if it answered with an HTTP status line).
-    pub fn of_close(status: Option<u16>, after: Duration) -> Outcome {
+    pub fn of_close(status: Option<u16>, after: Duration) -> Fate {
         match status {
-            Some(status) => Outcome::Answered(status),
-            None if after < PROMPT => Outcome::Closed,
-            None => Outcome::TimedOut,
+            Some(status) => Fate::Answered(status),
+            None if after < PROMPT => Fate::Closed,
+            None => Fate::TimedOut,
         }
     }
 
     /// The name in the summary and the JSON.
     pub fn label(self) -> String {
         match self {
-            Outcome::Refused => "refused".into(),
-            Outcome::Answered(status) => format!("answered {status}"),
-            Outcome::Closed => "closed".into(),
-            Outcome::TimedOut => "timed out".into(),
-            Outcome::Kept => "kept".into(),
-            Outcome::ClientReset => "reset by client".into(),
+            Fate::Refused => "refused".into(),
+            Fate::Answered(status) => format!("answered {status}"),
+            Fate::Closed => "closed".into(),
+            Fate::TimedOut => "timed out".into(),
+            Fate::Kept => "kept".into(),
+            Fate::ClientReset => "reset by client".into(),
         }
     }
 }
@@ -69,7 +69,7 @@ pub fn status_of(answer: &[u8]) -> Option<u16> {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Tally {
     pub connections: u64,
-    /// Outcome label -> connections.
+    /// Fate label -> connections.
     pub outcomes: BTreeMap<String, u64>,
     /// The longest a connection lived before the server ended it, in seconds.
     pub longest_close_s: f64,
@@ -77,7 +77,7 @@ pub struct Tally {
 
 impl Tally {
     /// Counts one connection's outcome, and how long it lived if the server closed it.
-    pub fn count(&mut self, outcome: Outcome, lived: Option<Duration>) {
+    pub fn count(&mut self, outcome: Fate, lived: Option<Duration>) {
         self.connections += 1;
         *self.outcomes.entry(outcome.label()).or_default() += 1;
         if let Some(lived) = lived {
@@ -114,9 +114,9 @@ mod tests {
     fn classifies_closes() {
         let soon = Duration::from_millis(10);
         let late = Duration::from_secs(3);
-        assert_eq!(Outcome::of_close(None, soon), Outcome::Closed);
-        assert_eq!(Outcome::of_close(None, late), Outcome::TimedOut);
-        assert_eq!(Outcome::of_close(Some(431), late), Outcome::Answered(431));
+        assert_eq!(Fate::of_close(None, soon), Fate::Closed);
+        assert_eq!(Fate::of_close(None, late), Fate::TimedOut);
+        assert_eq!(Fate::of_close(Some(431), late), Fate::Answered(431));
     }
 
     #[test]
@@ -130,9 +130,9 @@ mod tests {
     #[test]
     fn tallies_and_summarises() {
         let mut tally = Tally::default();
-        tally.count(Outcome::Answered(400), Some(Duration::from_millis(5)));
-        tally.count(Outcome::Answered(400), None);
-        tally.count(Outcome::Kept, None);
+        tally.count(Fate::Answered(400), Some(Duration::from_millis(5)));
+        tally.count(Fate::Answered(400), None);
+        tally.count(Fate::Kept, None);
         let mut total = Tally::default();
         total.add(&tally);
         assert_eq!(total.connections, 3);

@@ -259,7 +259,7 @@ mod tests {
             first_wrong: None,
         };
         let mut tally = Tally::default();
-        tally.count(super::super::outcome::Outcome::Kept, None);
+        tally.count(super::super::outcome::Fate::Kept, None);
         let run = AbuseRun {
             target: "http://127.0.0.1:1/".into(),
             proto: "http",

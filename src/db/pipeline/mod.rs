@@ -52,7 +52,7 @@ use postgres_protocol::types::int4_to_sql;
 use postgres_protocol::IsNull;
 
 use self::replies::Replies;
-use self::startup::{Stream, Target};
+use self::startup::{Address, Stream};
 use super::client::random_id;
 use crate::log::RateLimited;
 use crate::protocol::{Outcome, Query};
@@ -77,7 +77,7 @@ static FAILING: RateLimited = RateLimited::new();
 /// One loop's pipelined connection to the database (see the module's documentation).
 #[derive(Debug)]
 pub struct Pipeline {
-    target: Target,
+    target: Address,
     /// What the loop watches: the socket (for reading, and for writing while output
     /// waits) and `wake`.
     ready: Epoll,
@@ -118,7 +118,7 @@ impl Pipeline {
     /// stderr, and each request fails with its reason until a connection opens (what
     /// `serve --database` checks before listening, so a wrong address shows there).
     pub fn new(url: &str) -> Result<Pipeline, String> {
-        let target = Target::parse(url)?;
+        let target = Address::parse(url)?;
         let ready = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).map_err(|e| local(e.into()))?;
         let wake = Waker::new().map_err(local)?;
         ready
@@ -220,7 +220,7 @@ impl Drop for Pipeline {
 impl State {
     /// The open connection, opened now if there is none (unless the last attempt
     /// failed less than [`RETRY_AFTER`] ago).
-    fn open(&mut self, target: &Target, ready: &Epoll) -> Result<&mut Conn, String> {
+    fn open(&mut self, target: &Address, ready: &Epoll) -> Result<&mut Conn, String> {
         if self.conn.is_none() {
             if let Some((until, reason)) = &self.refused {
                 if Instant::now() < *until {
@@ -253,7 +253,7 @@ fn close(conn: &mut Option<Conn>, reason: &str, into: &mut Vec<(usize, Outcome)>
 }
 
 impl Conn {
-    fn open(target: &Target, ready: &Epoll) -> Result<Conn, String> {
+    fn open(target: &Address, ready: &Epoll) -> Result<Conn, String> {
         let stream = target.open()?;
         ready
             .add(&stream, EpollEvent::new(EpollFlags::EPOLLIN, 1))

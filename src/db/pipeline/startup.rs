@@ -1,4 +1,4 @@
-//! Opening a pipeline's connection: where the address points ([`Target`], parsed by
+//! Opening a pipeline's connection: where the address points ([`Address`], parsed by
 //! the `postgres` crate's `Config`, so `--database` means the same to every driver),
 //! the socket, the startup and authentication handshake, and the statement prepared.
 //!
@@ -38,7 +38,7 @@ const INT4_OID: u32 = 23;
 
 /// Where and as whom a pipeline connects: a `--database` address, parsed once.
 #[derive(Debug)]
-pub struct Target {
+pub struct Address {
     /// Each (host, port) to try, in order, as libpq does.
     places: Vec<(Host, u16)>,
     user: String,
@@ -50,9 +50,9 @@ pub struct Target {
     timeout: Duration,
 }
 
-impl Target {
+impl Address {
     /// Parses a `postgres://` URL or a `key=value` string; one line if it will not do.
-    pub fn parse(url: &str) -> Result<Target, String> {
+    pub fn parse(url: &str) -> Result<Address, String> {
         let config: postgres::Config = url
             .parse()
             .map_err(|err| format!("database: the address does not parse: {err}"))?;
@@ -79,7 +79,7 @@ impl Target {
                 .or_else(|_| std::env::var("LOGNAME"))
                 .map_err(|_| "database: the address names no user, nor does $USER")?,
         };
-        Ok(Target {
+        Ok(Address {
             places,
             user,
             password: config.get_password().map(<[u8]>::to_vec),
@@ -229,7 +229,7 @@ struct Handshake<'a> {
 
 impl Handshake<'_> {
     /// Startup and authentication, up to the first ReadyForQuery.
-    fn start(&mut self, target: &Target) -> Result<(), String> {
+    fn start(&mut self, target: &Address) -> Result<(), String> {
         let mut params = vec![
             ("user", target.user.as_str()),
             ("client_encoding", "UTF8"),
@@ -348,7 +348,7 @@ impl Handshake<'_> {
     }
 }
 
-fn password(target: &Target) -> Result<&[u8], String> {
+fn password(target: &Address) -> Result<&[u8], String> {
     target
         .password
         .as_deref()
@@ -374,7 +374,7 @@ mod tests {
     #[test]
     fn addresses_name_the_places_to_try_in_order() {
         let target =
-            Target::parse("host=/run/pg,db.example port=5433,5434 user=u dbname=d password=p")
+            Address::parse("host=/run/pg,db.example port=5433,5434 user=u dbname=d password=p")
                 .unwrap();
         assert_eq!(
             target.places,
@@ -388,7 +388,7 @@ mod tests {
             ("u", Some("d"))
         );
         assert_eq!(target.password.as_deref(), Some(&b"p"[..]));
-        let url = Target::parse("postgres://me@127.0.0.1/world?connect_timeout=3").unwrap();
+        let url = Address::parse("postgres://me@127.0.0.1/world?connect_timeout=3").unwrap();
         assert_eq!(url.places, [(Host::Tcp("127.0.0.1".into()), 5432)]);
         assert_eq!(url.timeout, Duration::from_secs(3));
         assert_eq!(place(&url.places[0].0, 5432), "127.0.0.1:5432");
@@ -405,7 +405,7 @@ mod tests {
             ("host=/tmp sslmode=require user=u", "speaks no TLS"),
             ("postgres://[nonsense", "does not parse"),
         ] {
-            let err = Target::parse(url).unwrap_err();
+            let err = Address::parse(url).unwrap_err();
             assert!(err.contains(why) && !err.contains('\n'), "{url}: {err}");
         }
     }
@@ -413,7 +413,7 @@ mod tests {
     #[test]
     fn a_place_that_does_not_answer_is_a_reason() {
         let dir = std::env::temp_dir().join(format!("iomodels-nopg-{}", std::process::id()));
-        let target = Target::parse(&format!("host={} user=u", dir.display())).unwrap();
+        let target = Address::parse(&format!("host={} user=u", dir.display())).unwrap();
         let err = target.open().unwrap_err();
         assert!(err.starts_with("database: cannot connect to "), "{err}");
     }
