@@ -36,25 +36,13 @@ impl DbColumns {
         if !is_db(workload) {
             return None;
         }
-        let mut at = Vec::new();
-        let mut added = 0;
-        for (after, names) in COLUMNS {
-            let Some(i) = headers.iter().position(|h| *h == after) else {
-                continue;
-            };
-            for (k, &name) in names.iter().enumerate() {
-                at.push((i + 1 + added + k, name));
-            }
-            added += names.len();
-        }
+        let at = super::columns::placed(headers, &COLUMNS);
         Some(DbColumns { at })
     }
 
     /// `headers` with these columns inserted.
     pub fn add_headers(&self, headers: &mut Vec<&'static str>) {
-        for &(i, name) in &self.at {
-            headers.insert(i.min(headers.len()), name);
-        }
+        super::columns::insert_headers(&self.at, headers);
     }
 
     /// The row of `cell` (its median `figures`) with these columns' values inserted.

@@ -31,26 +31,14 @@ impl Columns {
         if !is_work(workload) {
             return None;
         }
-        let mut at = Vec::new();
-        let mut added = 0;
-        for (after, names) in COLUMNS {
-            let Some(i) = headers.iter().position(|h| *h == after) else {
-                continue;
-            };
-            for (k, &name) in names.iter().enumerate() {
-                at.push((i + 1 + added + k, name));
-            }
-            added += names.len();
-        }
+        let at = super::columns::placed(headers, &COLUMNS);
         let handler_s = report.work.and_then(|w| w.handler_s(workload));
         Some(Columns { at, handler_s })
     }
 
     /// `headers` with these columns inserted.
     pub fn add_headers(&self, headers: &mut Vec<&'static str>) {
-        for &(i, name) in &self.at {
-            headers.insert(i.min(headers.len()), name);
-        }
+        super::columns::insert_headers(&self.at, headers);
     }
 
     /// A row of `figures` (the median of a cell) with these columns' values inserted.

@@ -13,6 +13,7 @@
 //! - [`db`]: what the database workloads (db, queries) add: x pgbench, PostgreSQL's
 //!   own costs, the connections and pool of each server, pgbench's rate, why a model's
 //!   requests failed.
+//! - [`columns`]: where the columns those workloads add go in the shared table.
 //! - [`summary`]: the lines a comparison ends with: tier 1 of each cell, starved clients.
 //! - [`diff`]: `iomodels diff`: what changed between two reports, beyond their spread.
 //! - [`args`]: the command lines of `report` and `diff`; [`rewrite`] runs `report`.
@@ -22,6 +23,7 @@
 
 pub mod args;
 pub mod chart;
+pub mod columns;
 pub mod db;
 pub mod diff;
 pub mod escape;
