@@ -6,6 +6,7 @@
 //! why a model's requests failed where PostgreSQL refused its connections. The tables,
 //! the summary, the charts and the page's header take them from here.
 
+use super::ideal::x_figure;
 use super::{grouped, per_host};
 use crate::model::{self, Family, Workers};
 use crate::results::comparison::{Cell, Comparison};
@@ -50,7 +51,7 @@ impl DbColumns {
         let decimals = |v: Option<f64>, d: usize| v.map(|v| format!("{v:.d$}"));
         for &(i, name) in &self.at {
             let value = match name {
-                "x pgbench" => figures.x_pgbench.map(x_pgbench_figure),
+                "x pgbench" => figures.x_pgbench.map(x_figure),
                 "PG us/req" => decimals(figures.db_cpu_us_per_req, 1),
                 "+PG us/req" => decimals(total_cpu_us_per_req(figures), 1),
                 "PG MB" => decimals(figures.db_pss_peak_kb.map(|kb| kb / 1024.0), 1),
@@ -59,15 +60,6 @@ impl DbColumns {
             };
             row.insert(i.min(row.len()), value.unwrap_or_else(|| "-".into()));
         }
-    }
-}
-
-/// x pgbench as the report writes it: two decimals, three below 0.1.
-pub fn x_pgbench_figure(x: f64) -> String {
-    if x < 0.1 {
-        format!("{x:.3}")
-    } else {
-        format!("{x:.2}")
     }
 }
 
@@ -369,7 +361,7 @@ mod tests {
             ]
         );
         assert!(DbColumns::of("wait", &base).is_none());
-        assert_eq!(x_pgbench_figure(0.0123), "0.012");
+        assert_eq!(x_figure(0.0123), "0.012");
     }
 
     #[test]

@@ -45,7 +45,7 @@ impl Columns {
     pub fn add_values(&self, row: &mut Vec<String>, figures: &Figures) {
         for &(i, name) in &self.at {
             let value = match name {
-                "x ideal" => figures.x_ideal.map(x_ideal_figure),
+                "x ideal" => figures.x_ideal.map(x_figure),
                 "p99 / work" => self
                     .handler_s
                     .map(|h| format!("{:.1}", p99_over_handler(figures, h))),
@@ -59,9 +59,9 @@ impl Columns {
     }
 }
 
-/// x ideal as the report writes it: two decimals, three below 0.1, where an event
-/// loop that serves one wait at a time falls (0.007, not 0.01).
-pub fn x_ideal_figure(x: f64) -> String {
+/// A multiple (x ideal, x pgbench) as the report writes it: two decimals, three below
+/// 0.1, where an event loop that serves one wait at a time falls (0.007, not 0.01).
+pub fn x_figure(x: f64) -> String {
     if x < 0.1 {
         format!("{x:.3}")
     } else {
@@ -159,7 +159,7 @@ mod tests {
         };
         columns.add_values(&mut row, &figures);
         assert_eq!(row[4..6], ["0.95", "1.4"]);
-        assert_eq!(x_ideal_figure(0.0071), "0.007");
+        assert_eq!(x_figure(0.0071), "0.007");
         assert_eq!(row[8], "9100");
         assert!(Columns::of(&r, "http", &base).is_none());
     }

@@ -6,7 +6,7 @@
 use super::super::work::{apart, focus, listed, not_told};
 use super::super::{served_all, Finding};
 use super::{distance, rows, served, total_cpu, x_of};
-use crate::report::db::x_pgbench_figure;
+use crate::report::ideal::x_figure;
 use crate::report::{cell_name, grouped};
 use crate::results::comparison::{Cell, Comparison};
 use crate::results::figures::Figures;
@@ -46,7 +46,7 @@ pub(super) fn closest(report: &Comparison, workload: &str) -> Option<Finding> {
     let next: Vec<String> = cells[1..]
         .iter()
         .take(2)
-        .filter_map(|(c, f)| Some(format!("{} {}x", c.subject, x_pgbench_figure(f.x_pgbench?))))
+        .filter_map(|(c, f)| Some(format!("{} {}x", c.subject, x_figure(f.x_pgbench?))))
         .collect();
     if !next.is_empty() {
         text.push_str(&format!(", ahead of {}", listed(&next)));
@@ -59,7 +59,7 @@ pub(super) fn closest(report: &Comparison, workload: &str) -> Option<Finding> {
         text.push_str(&format!(
             " {} read more ({}x pgbench) but {}.",
             cell.subject,
-            x_pgbench_figure(x_of(&f)),
+            x_figure(x_of(&f)),
             shortfall(report, cell, &f)
         ));
     }

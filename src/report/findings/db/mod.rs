@@ -19,8 +19,8 @@ mod connections;
 
 use super::work::{measured, rate};
 use super::Finding;
-use crate::report::db::x_pgbench_figure;
 use crate::report::grouped;
+use crate::report::ideal::x_figure;
 use crate::results::comparison::{Cell, Comparison};
 use crate::results::db::{rows_per_request, total_cpu_us_per_req};
 use crate::results::figures::Figures;
@@ -66,11 +66,7 @@ pub(super) fn served(figures: &Figures, rows: f64) -> String {
         String::new()
     };
     match figures.x_pgbench {
-        Some(x) => format!(
-            "{}{rows_s} ({}x pgbench)",
-            rate(figures),
-            x_pgbench_figure(x)
-        ),
+        Some(x) => format!("{}{rows_s} ({}x pgbench)", rate(figures), x_figure(x)),
         None => format!("{}{rows_s}", rate(figures)),
     }
 }

@@ -4,7 +4,7 @@
 //! [`super::coroutines`].
 
 use super::{focus, measured, rate};
-use crate::report::ideal::x_ideal_figure;
+use crate::report::ideal::x_figure;
 use crate::report::{cell_name, grouped};
 use crate::results::comparison::{Cell, Comparison};
 use crate::results::figures::Figures;
@@ -107,7 +107,7 @@ fn of_loop(subject: &str) -> bool {
 /// `9,512 req/s (0.95x ideal)`.
 pub(super) fn served(figures: &Figures) -> String {
     match figures.x_ideal {
-        Some(x) => format!("{} ({}x ideal)", rate(figures), x_ideal_figure(x)),
+        Some(x) => format!("{} ({}x ideal)", rate(figures), x_figure(x)),
         None => rate(figures),
     }
 }
