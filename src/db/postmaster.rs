@@ -173,28 +173,11 @@ pub fn of_data_dir(data: &Path) -> Option<u32> {
 }
 
 /// The children of `pid`: a postmaster's backends and auxiliary processes (PostgreSQL
-/// forks them all from the postmaster, so there are no grandchildren). Read from
-/// `/proc/PID/task/TID/children`, else, where the kernel lacks it, from every
-/// process's parent.
-pub fn children(pid: u32) -> Vec<u32> {
-    if !Path::new("/proc/thread-self/children").exists() {
-        return children_by_scan(pid);
-    }
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return Vec::new();
-    };
-    let mut kids = Vec::new();
-    for task in tasks.flatten() {
-        let text = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-        kids.extend(
-            text.split_whitespace()
-                .filter_map(|s| s.parse::<u32>().ok()),
-        );
-    }
-    kids
-}
-
-fn children_by_scan(parent: u32) -> Vec<u32> {
+/// forks them all from the postmaster, so there are no grandchildren), by every
+/// process's parent in `/proc/PID/stat`. (Not `/proc/PID/task/TID/children`, which
+/// proc(5) says is reliable only while the children are stopped: it missed a child
+/// while other threads of the process forked and reaped.)
+pub fn children(parent: u32) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -240,7 +223,6 @@ mod tests {
         let mut child = Command::new("sleep").arg("5").spawn().unwrap();
         let me = std::process::id();
         assert!(children(me).contains(&child.id()));
-        assert!(children_by_scan(me).contains(&child.id()));
         child.kill().unwrap();
         child.wait().unwrap();
         assert!(!alive(child.id()));
