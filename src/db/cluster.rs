@@ -175,7 +175,7 @@ impl Cluster {
             if !self
                 .postmaster
                 .as_ref()
-                .is_some_and(|c| postmaster::alive(c.id()))
+                .is_some_and(|c| postmaster::is_alive(c.id()))
             {
                 bail!(
                     "postgres ended while starting: {}",
@@ -300,7 +300,8 @@ impl Detached {
         }
         if self.is_running() {
             let backends = postmaster::children(self.pid);
-            let ended = postmaster::shut_down(self.pid, &backends, || !postmaster::alive(self.pid));
+            let ended =
+                postmaster::shut_down(self.pid, &backends, || !postmaster::is_alive(self.pid));
             if !ended {
                 bail!("PostgreSQL (pid {}) still runs after SIGKILL", self.pid);
             }

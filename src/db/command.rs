@@ -116,7 +116,7 @@ fn foreground(settings: &Settings) -> Result<()> {
     );
     while !stop.is_set() {
         std::thread::sleep(STOP_POLL);
-        if !stop.is_set() && !postmaster::alive(cluster.postmaster_pid()) {
+        if !stop.is_set() && !postmaster::is_alive(cluster.postmaster_pid()) {
             let tail = postmaster::log_tail(&cluster.log());
             cluster.stop()?;
             bail!("postgres ended by itself: {tail}");

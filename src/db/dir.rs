@@ -122,7 +122,7 @@ pub fn janitor(server_user: Option<Uid>) -> Vec<PathBuf> {
         let ours = std::fs::symlink_metadata(&path)
             .is_ok_and(|m| m.is_dir() && owners.contains(&Some(Uid::from_raw(m.uid()))));
         let in_use =
-            postmaster::alive(maker) || postmaster::of_data_dir(&path.join("data")).is_some();
+            postmaster::is_alive(maker) || postmaster::of_data_dir(&path.join("data")).is_some();
         if ours && !in_use && remove(&path).is_ok() {
             removed.push(path);
         }

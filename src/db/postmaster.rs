@@ -25,6 +25,7 @@ use nix::unistd::{Gid, Pid, Uid};
 
 use super::dir::ClusterDir;
 use super::install::Install;
+pub use crate::sys::process::is_alive;
 use crate::sys::process::{detach, signal_when_this_process_dies};
 
 /// How long each step of a stop waits for the postmaster (and then its backends) to end.
@@ -135,7 +136,7 @@ pub fn shut_down(pid: u32, backends: &[u32], mut ended: impl FnMut() -> bool) ->
         let _ = kill(target, signal);
         wait_until(GRACE, &mut ended);
     }
-    ended() && wait_until(GRACE, || !backends.iter().any(|&pid| alive(pid)))
+    ended() && wait_until(GRACE, || !backends.iter().any(|&pid| is_alive(pid)))
 }
 
 /// Polls `done` until it holds or `limit` has passed; whether it held.
@@ -152,24 +153,13 @@ fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     }
 }
 
-/// Is `pid` a process that has not ended (a zombie has ended, unreaped)?
-pub fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|stat| !matches!(stat_state(&stat), Some('Z' | 'X') | None))
-}
-
-/// The state letter of a `/proc/PID/stat` line, after the command name in parentheses.
-fn stat_state(stat: &str) -> Option<char> {
-    stat.rsplit_once(')')?.1.trim_start().chars().next()
-}
-
 /// The postmaster running in the data directory `data`, if any: the pid its
 /// `postmaster.pid` names, alive and a `postgres`.
 pub fn of_data_dir(data: &Path) -> Option<u32> {
     let lock = std::fs::read_to_string(data.join("postmaster.pid")).ok()?;
     let pid: u32 = lock.lines().next()?.trim().parse().ok()?;
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-    (alive(pid) && comm.trim() == "postgres").then_some(pid)
+    (is_alive(pid) && comm.trim() == "postgres").then_some(pid)
 }
 
 /// The children of `pid`: a postmaster's backends and auxiliary processes (PostgreSQL
@@ -210,21 +200,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_state_follows_the_command_name_whatever_it_holds() {
-        assert_eq!(stat_state("12 (postgres) S 1 12"), Some('S'));
-        assert_eq!(stat_state("12 (a) b) (c) Z 1 12"), Some('Z'));
-        assert_eq!(stat_state("garbage"), None);
-    }
-
-    #[test]
     fn this_process_is_alive_and_its_children_are_found() {
-        assert!(alive(std::process::id()));
-        assert!(!alive(u32::MAX));
+        assert!(is_alive(std::process::id()));
+        assert!(!is_alive(u32::MAX));
         let mut child = Command::new("sleep").arg("5").spawn().unwrap();
         let me = std::process::id();
         assert!(children(me).contains(&child.id()));
         child.kill().unwrap();
         child.wait().unwrap();
-        assert!(!alive(child.id()));
+        assert!(!is_alive(child.id()));
     }
 }

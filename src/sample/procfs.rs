@@ -222,17 +222,7 @@ fn read_rollup(pid: u32) -> Option<(u64, u64)> {
     ))
 }
 
-/// Whether `pid` exists and is not a zombie: a server that died but was not yet
-/// reaped by its parent still has a `/proc` entry, in state `Z`.
-pub fn is_alive(pid: u32) -> bool {
-    let Ok(text) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    let state = text
-        .rfind(')')
-        .and_then(|i| text[i + 1..].split_ascii_whitespace().next());
-    !matches!(state, None | Some("Z" | "X"))
-}
+pub use crate::sys::process::is_alive;
 
 /// Parses the two context switch counters out of a `status` file.
 pub fn parse_switches(status: &str) -> Option<(u64, u64)> {

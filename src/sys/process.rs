@@ -215,3 +215,15 @@ impl Children {
         }
     }
 }
+
+/// Whether `pid` exists and is not a zombie: a process that died but was not yet
+/// reaped by its parent still has a `/proc` entry, in state `Z`.
+pub fn is_alive(pid: u32) -> bool {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = text
+        .rfind(')')
+        .and_then(|i| text[i + 1..].split_ascii_whitespace().next());
+    !matches!(state, None | Some("Z" | "X"))
+}

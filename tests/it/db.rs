@@ -91,7 +91,10 @@ fn a_cluster_has_the_world_table_and_leaves_no_trace() {
     assert!(pids.len() > 1, "the postmaster and its helpers: {pids:?}");
     cluster.stop().expect("stop");
     assert!(!dir.exists(), "{} left behind", dir.display());
-    let left: Vec<_> = pids.into_iter().filter(|&p| postmaster::alive(p)).collect();
+    let left: Vec<_> = pids
+        .into_iter()
+        .filter(|&p| postmaster::is_alive(p))
+        .collect();
     assert!(left.is_empty(), "still running after stop: {left:?}");
 }
 
@@ -185,10 +188,10 @@ fn a_killed_parent_leaves_no_postgres_and_the_janitor_its_directory() {
     pids.push(postmaster);
     drop(child); // SIGKILL
     assert!(
-        eventually(|| pids.iter().all(|&pid| !postmaster::alive(pid))),
+        eventually(|| pids.iter().all(|&pid| !postmaster::is_alive(pid))),
         "PostgreSQL outlived its killed parent: {:?}",
         pids.iter()
-            .filter(|&&p| postmaster::alive(p))
+            .filter(|&&p| postmaster::is_alive(p))
             .collect::<Vec<_>>()
     );
     // The directory stays until the next cluster's janitor (or this one) comes by.
@@ -234,7 +237,7 @@ fn db_start_status_stop_round_trip() {
     );
     assert!(!dir.exists(), "{} left behind", dir.display());
     assert!(
-        eventually(|| !postmaster::alive(pid)),
+        eventually(|| !postmaster::is_alive(pid)),
         "pid {pid} still runs"
     );
     let status = iomodels(&["db", "status"], &env);
